@@ -1,0 +1,143 @@
+"""`coopy`: the headless command line (run, status, validate, init)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from coopy_core.config import load_config, starter_toml
+from coopy_core.errors import CoopyError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="coopy", description="Run chains of operations over many configurations.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the pipeline until every configuration passed or failed for good")
+    run.add_argument("config", help="path to coopy.toml")
+    run.add_argument(
+        "--stop-running",
+        action="store_true",
+        help="on Ctrl-C, stop running commands (default: leave them running; the next start adopts them)",
+    )
+    status = sub.add_parser("status", help="show the state of a pipeline (starts nothing)")
+    status.add_argument("config")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    validate = sub.add_parser("validate", help="check a config file")
+    validate.add_argument("config")
+    init = sub.add_parser("init", help="write a starter coopy.toml")
+    init.add_argument("path", nargs="?", default="coopy.toml")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args.config, args.stop_running)
+        if args.command == "status":
+            return _status(args.config, args.json)
+        if args.command == "validate":
+            config = load_config(args.config)
+            print(
+                f"{args.config}: ok: {len(config.tasks)} configurations, "
+                f"{len(config.stages)} stages ({' -> '.join(config.stage_names)})"
+            )
+            return EXIT_OK
+        if args.command == "init":
+            return _init(Path(args.path))
+    except CoopyError as exc:
+        print(f"coopy: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE
+
+
+def _init(path: Path) -> int:
+    if path.exists():
+        print(f"coopy: {path}: already exists; not overwriting", file=sys.stderr)
+        return EXIT_USAGE
+    path.write_text(starter_toml())
+    print(f"wrote {path}; check it with `coopy validate {path}`")
+    return EXIT_OK
+
+
+def _status(config_path: str, as_json: bool) -> int:
+    from coopy_core.progress import format_duration
+    from coopy_core.status import read_status
+
+    config = load_config(config_path)
+    status = read_status(config)
+    if as_json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    engine = f"engine running (pid {status['engine_pid']})" if status["engine_pid"] else "no engine running"
+    print(f"{status['pipeline']}: {status['tasks']} configurations; {engine}")
+    width = max(len(s["name"]) for s in status["stages"])
+    for s in status["stages"]:
+        c = s["counts"]
+        paused = " PAUSED" if s["paused"] else ""
+        print(
+            f"  {s['name']:<{width}} workers {s['workers']}{paused}: queued {c['queued']}, running {c['running']}, "
+            f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}"
+        )
+    for r in status["runs"]:
+        if r["state"] in ("failed", "cancelled"):
+            took = format_duration((r["ended_at"] or 0) - (r["started_at"] or 0)) if r["started_at"] else "--"
+            print(f"  {r['state']}: {r['stage']}/{r['task']} attempt {r['attempt']} ({took}): {r['reason']}")
+            if r["log"]:
+                print(f"    log: {r['log']}")
+    return EXIT_OK
+
+
+def _run(config_path: str, stop_running: bool) -> int:
+    config = load_config(config_path)
+    return asyncio.run(_run_async(config, stop_running))
+
+
+async def _run_async(config: object, stop_running: bool) -> int:
+    from coopy_core.config import Config
+    from coopy_core.engine import Engine
+    from coopy_core.progress import ProgressPrinter
+
+    assert isinstance(config, Config)
+    engine = Engine(config)
+    printer = ProgressPrinter(engine, sys.stdout, live=sys.stdout.isatty())
+    await engine.start()
+    printer.start()
+    loop = asyncio.get_running_loop()
+    interrupted: list[int] = []
+    stop = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        interrupted.append(signum)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, on_signal, sig)
+    finished = asyncio.ensure_future(engine.run_until_finished())
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({finished, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    printer.stop()
+    if interrupted:
+        finished.cancel()
+        running = sum(v.running for v in (engine.stage_view(s) for s in config.stage_names))
+        await engine.shutdown(stop_running=stop_running)
+        if running:
+            what = "stopped and queued again" if stop_running else "left running; `coopy run` again adopts them"
+            print(f"coopy: interrupted; {running} running command(s) {what}", file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted[0] == signal.SIGINT else 128 + interrupted[0]
+    ok = finished.result()
+    await engine.shutdown()
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""coopy.toml: pydantic models, loading with one-line errors, and the starter file for `coopy init`.
+
+Every problem becomes a ConfigError naming the file and the key path, so the
+CLIs can print one line and exit 2 before anything is started or written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from coopy_core import templates
+from coopy_core.errors import ConfigError
+from coopy_core.tasks import MAX_TASKS, Task, expand_tasks
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$"
+ParamValue = StrictStr | StrictInt | StrictFloat | StrictBool
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PipelineConfig(_Strict):
+    name: Name = "pipeline"
+    poll_interval: float = Field(default=2.0, gt=0, le=3600)
+    state_dir: str = ".coopy"
+    log_dir: str | None = None
+    detector_timeout: float = Field(default=60.0, gt=0)
+
+
+class TasksConfig(_Strict):
+    matrix: dict[str, list[ParamValue]] = Field(default_factory=dict)
+    exclude: list[dict[str, ParamValue]] = Field(default_factory=list)
+    named: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
+
+    @field_validator("matrix")
+    @classmethod
+    def _non_empty_lists(cls, matrix: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in matrix.items():
+            if not values:
+                raise ValueError(f"matrix parameter {key!r} has no values")
+        return matrix
+
+
+class StageConfig(_Strict):
+    name: Name
+    command: list[StrictStr] | StrictStr | None = None
+    cwd: str | None = None
+    env: dict[str, StrictStr] = Field(default_factory=dict)
+    workers: int = Field(default=1, ge=1, le=10_000)
+    retries: int = Field(default=0, ge=0, le=100)
+    backoff: float = Field(default=1.0, ge=0, le=86_400)
+    timeout: float | None = Field(default=None, gt=0)
+    done_when: list[StrictStr] = Field(default_factory=list)
+    skip_if_done: bool = False
+    priority: int = 0
+    shell: bool = False
+    scripter: str | None = None
+    detector: str | None = None
+    executor: Literal["local"] = "local"
+
+    @property
+    def argv_templates(self) -> list[str]:
+        """The command as a list of templates (a string is split like a shell would, without one)."""
+        if self.command is None:
+            return []
+        if isinstance(self.command, str):
+            return [self.command] if self.shell else shlex.split(self.command)
+        if self.shell:
+            return [" ".join(self.command)]
+        return list(self.command)
+
+
+class ConfigFile(_Strict):
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    stages: list[StageConfig]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config with paths resolved against the config file's folder."""
+
+    path: Path
+    base_dir: Path
+    pipeline: PipelineConfig
+    stages: tuple[StageConfig, ...]
+    tasks: tuple[Task, ...]
+    state_dir: Path
+    log_dir: Path
+
+    def stage(self, name: str) -> StageConfig:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def stage_cwd(self, stage: StageConfig) -> Path:
+        return self.base_dir / stage.cwd if stage.cwd else self.base_dir
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate `path`; raise ConfigError with file and key on any problem."""
+    path = Path(path)
+    shown = str(path)
+    raw = _read_toml(path, shown)
+    try:
+        parsed = ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(shown, _key_path(err["loc"], raw), _message(err)) from None
+    base_dir = path.resolve().parent
+    try:
+        tasks = expand_tasks(parsed.tasks.matrix, parsed.tasks.exclude, parsed.tasks.named)
+    except ValueError as exc:
+        raise ConfigError(shown, "tasks", str(exc)) from None
+    _check_stages(parsed, tasks, shown, base_dir)
+    state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
+    log_dir = (
+        (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
+    )
+    return Config(
+        path=path.resolve(),
+        base_dir=base_dir,
+        pipeline=parsed.pipeline,
+        stages=tuple(parsed.stages),
+        tasks=tuple(tasks),
+        state_dir=state_dir,
+        log_dir=log_dir,
+    )
+
+
+def _read_toml(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(shown, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(shown, "", "is a directory, not a config file") from None
+    except PermissionError:
+        raise ConfigError(shown, "", "cannot read the file (permission denied)") from None
+    except OSError as exc:
+        raise ConfigError(shown, "", f"cannot read the file ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(shown, "", "not a UTF-8 text file (is it binary?)") from None
+    if "\x00" in text:
+        raise ConfigError(shown, "", "not a text file (contains NUL bytes)")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(shown, "", f"TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise ConfigError(shown, "", "TOML nested too deeply") from None
+
+
+def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: Path) -> None:
+    if not parsed.stages:
+        raise ConfigError(shown, "stages", "no stages defined (add at least one [[stages]] table)")
+    if not tasks:
+        raise ConfigError(shown, "tasks", "no configurations defined (add [tasks.matrix] or [tasks.named])")
+    seen: set[str] = set()
+    common = set.intersection(*(set(t.params) for t in tasks))
+    for name in common & set(templates.BUILTIN_PLACEHOLDERS):
+        raise ConfigError(shown, "tasks", f"parameter name {name!r} is reserved for the built-in placeholder")
+    known = common | set(templates.BUILTIN_PLACEHOLDERS)
+    for i, stage in enumerate(parsed.stages):
+        key = f"stages[{i}]"
+        if stage.name in seen:
+            raise ConfigError(shown, f"{key}.name", f"duplicate stage name {stage.name!r}")
+        seen.add(stage.name)
+        if stage.command is None and stage.scripter is None:
+            raise ConfigError(shown, f"{key}.command", "missing: give a command (or a scripter)")
+        if stage.command is not None and not stage.argv_templates:
+            raise ConfigError(shown, f"{key}.command", "is empty")
+        if stage.skip_if_done and not stage.done_when:
+            raise ConfigError(shown, f"{key}.skip_if_done", "needs done_when (the outputs to look for)")
+        fields: list[tuple[str, str]] = [(f"{key}.command", t) for t in stage.argv_templates]
+        fields += [(f"{key}.done_when", t) for t in stage.done_when]
+        fields += [(f"{key}.env.{k}", v) for k, v in stage.env.items()]
+        if stage.cwd:
+            fields.append((f"{key}.cwd", stage.cwd))
+        for field_key, template in fields:
+            try:
+                templates.check(template, known)
+            except templates.TemplateError as exc:
+                raise ConfigError(shown, field_key, str(exc)) from None
+        for attr in ("scripter", "detector"):
+            ref = getattr(stage, attr)
+            if ref is not None:
+                try:
+                    import_ref(ref, base_dir)
+                except ValueError as exc:
+                    raise ConfigError(shown, f"{key}.{attr}", str(exc)) from None
+
+
+def import_ref(ref: str, base_dir: Path | None = None) -> type:
+    """Import `module:Class`; the config's folder is importable so local plug-ins just work."""
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"{ref!r} should look like 'module:Class'")
+    if base_dir is not None and str(base_dir) not in sys.path:
+        sys.path.insert(0, str(base_dir))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
+        raise ValueError(f"cannot import {module_name!r}: {exc}") from None
+    obj = getattr(module, attr, None)
+    if not isinstance(obj, type):
+        raise ValueError(f"{module_name!r} has no class {attr!r}")
+    return obj
+
+
+def _key_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("list[str]", "str", "str-enum", "int", "float", "bool", "function-after"):
+            continue  # pydantic's union-member labels, not keys
+        elif str(item).startswith(("list[", "constrained-", "lax-or-strict", "function-")):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    path = "".join(parts)
+    return path or "(top level)"
+
+
+_TYPE_WORDS = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "int_from_float": "a whole number",
+}
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing (required)"
+    if kind in _TYPE_WORDS:
+        return f"should be {_TYPE_WORDS[kind]}, got {_show(got)}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{_show(got)} is not a valid name (letters, digits and . _ + = , @ -; "
+            "no spaces or slashes; must start with a letter or digit)"
+        )
+    if kind == "literal_error":
+        return f"{_show(got)} is not allowed: {err['msg'].removeprefix('Input should be ')}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    msg = msg.replace("Input should be", "should be")
+    return f"{msg}, got {_show(got)}" if got is not None and not isinstance(got, dict) else msg
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+STARTER_CONFIG: dict[str, Any] = {
+    "pipeline": {"name": "my-pipeline", "poll_interval": 2},
+    "tasks": {
+        "matrix": {"model": ["small", "large"], "seed": [1, 2, 3]},
+    },
+    "stages": [
+        {
+            "name": "prepare",
+            "command": ["sh", "-c", "mkdir -p out/$0 && echo prepared > out/$0/data.txt", "{task}"],
+            "workers": 2,
+        },
+        {
+            "name": "train",
+            "command": ["sh", "-c", "sleep 1 && echo trained $1 > out/$0/model.txt", "{task}", "{seed}"],
+            "workers": 2,
+            "retries": 1,
+            "backoff": 2,
+            "done_when": ["out/{task}/model.txt"],
+            "skip_if_done": True,
+        },
+        {
+            "name": "evaluate",
+            "command": "sh -c 'cat out/$0/model.txt > out/$0/score.txt' {task}",
+            "workers": 3,
+        },
+    ],
+}
+
+
+def starter_toml() -> str:
+    header = (
+        "# CooPy pipeline: every stage has its own queue and worker cap.\n"
+        "# Placeholders: {task}, {stage}, {attempt} and every parameter name.\n"
+        "# Check it with `coopy validate coopy.toml`, run it with `coopy run coopy.toml`.\n\n"
+    )
+    return header + tomli_w.dumps(STARTER_CONFIG)

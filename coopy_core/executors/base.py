@@ -1,0 +1,66 @@
+"""The one small protocol every executor (local processes, Slurm jobs) implements.
+
+A handle is a JSON-able dict the Store keeps, so that after an engine restart
+the same executor can re-adopt the run instead of starting it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from coopy_core.scripter import Launch
+
+Handle = dict[str, Any]
+OnEnd = Callable[[int | None], None]  # called once, in the event loop, with the exit code (None: unknown)
+
+
+class StartError(Exception):
+    """The run could not be started; the message says why (shown to the user)."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    run_id: str  # stable id of this attempt, e.g. "train/model=a,seed=1/2"
+    launch: Launch
+    log: Path
+    status: Path  # where the exit status is recorded when the command ends
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """What became of a run while no engine watched it."""
+
+    alive: bool
+    exit_code: int | None = None
+    lost: bool = False  # ended without leaving an exit status
+
+
+class Executor(Protocol):
+    name: str
+
+    def start(self, spec: LaunchSpec) -> Handle:
+        """Start detached; return a handle; raise StartError with a clear reason."""
+        ...
+
+    def watch(self, handle: Handle, on_end: OnEnd) -> None:
+        """Call `on_end(exit_code)` once when the run ends (must be called from the event loop)."""
+        ...
+
+    def cancel(self, handle: Handle, grace: float = 3.0) -> None:
+        """Stop the run and everything it started (ask, then force after `grace` seconds)."""
+        ...
+
+    def adopt(self, handle: Handle) -> Adopted:
+        """After a restart: is the run still alive, or how did it end?"""
+        ...
+
+    def find_started(self, run_id: str, status: Path) -> Handle | None:
+        """A start may have happened just before a crash, unrecorded: find it by its run id."""
+        ...
+
+    def close(self) -> None:
+        """Stop watching (the runs themselves keep running)."""
+        ...

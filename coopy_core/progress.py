@@ -1,0 +1,110 @@
+"""Headless progress for `coopy run`: a live line per stage on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TextIO
+
+from coopy_core.engine import Engine
+from coopy_core.model import Event, EventKind, RunState, StageView
+
+REDRAW_SECONDS = 0.5
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "--"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def stage_line(view: StageView, total: int, elapsed: float, width: int = 0) -> str:
+    c = view.counts
+    ended = c["done"] + c["skipped"] + c["failed"] + c["cancelled"]
+    rate = c["done"] / elapsed if elapsed > 0 else 0.0
+    eta = (total - ended) / rate if rate > 0 else None
+    paused = " PAUSED" if view.paused else ""
+    name = view.name if not width else view.name.ljust(width)
+    return (
+        f"{name} [{c['running']}/{view.workers}]{paused} "
+        f"queued {c['queued']}  running {c['running']}  done {c['done'] + c['skipped']}/{total}  "
+        f"failed {c['failed']}  {rate * 60:.1f}/min  ETA {format_duration(eta) if ended < total else '0s'}"
+    )
+
+
+class ProgressPrinter:
+    def __init__(self, engine: Engine, stream: TextIO, live: bool) -> None:
+        self.engine = engine
+        self.stream = stream
+        self.live = live
+        self.started = time.monotonic()
+        self._drawn = 0
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe = engine.subscribe(self._on_event)
+
+    def start(self) -> None:
+        if self.live:
+            self._task = asyncio.create_task(self._redraw_loop())
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        if self._task:
+            self._task.cancel()
+        if self.live:
+            self._draw()
+        self._summary()
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind == EventKind.MESSAGE and event.level in ("error", "warning"):
+            self._print(f"{event.level}: {event.message}")
+        elif event.kind == EventKind.RUN and not self.live and event.run is not None:
+            run = event.run
+            if run.state in (RunState.DONE, RunState.SKIPPED, RunState.CANCELLED):
+                took = (run.ended_at or 0) - (run.started_at or 0) if run.started_at else 0
+                extra = f" ({run.reason})" if run.reason else ""
+                self._print(f"{run.state.value:9} {run.stage} {run.task} attempt {run.attempt} {took:.1f}s{extra}")
+            elif run.state == RunState.RUNNING and run.pid is not None:
+                self._print(f"{'started':9} {run.stage} {run.task} attempt {run.attempt}")
+
+    def _print(self, line: str) -> None:
+        if self.live:
+            self._clear()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        if self.live:
+            self._draw()
+
+    async def _redraw_loop(self) -> None:
+        while True:
+            self._clear()
+            self._draw()
+            await asyncio.sleep(REDRAW_SECONDS)
+
+    def _lines(self) -> list[str]:
+        snap_stages = [self.engine.stage_view(s.name) for s in self.engine.config.stages]
+        total = self.engine.task_count
+        width = max(len(s.name) for s in snap_stages)
+        elapsed = time.monotonic() - self.started
+        return [stage_line(v, total, elapsed, width) for v in snap_stages]
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.stream.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def _draw(self) -> None:
+        lines = self._lines()
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+        self._drawn = len(lines)
+
+    def _summary(self) -> None:
+        if not self.live:
+            for line in self._lines():
+                self.stream.write(line + "\n")
+        self.stream.flush()

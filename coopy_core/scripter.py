@@ -1,0 +1,62 @@
+"""Scripter: how a configuration is executed at a stage (the original CooPy extension point).
+
+A Scripter turns (stage, task, attempt) into a Launch: argv, env and cwd. The
+default fills placeholders into the stage's command; each value is one argv
+item and never meets a shell unless the stage opts in with `shell = true`,
+and then every value is shell-quoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coopy_core import templates
+from coopy_core.config import Config, StageConfig
+from coopy_core.tasks import Task
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def placeholder_values(task: Task, stage: str, attempt: int) -> dict[str, object]:
+    values: dict[str, object] = dict(task.params)
+    values.update(task=task.name, stage=stage, attempt=attempt)
+    return values
+
+
+class Scripter:
+    """Subclass and name it in a stage as `scripter = "module:Class"` to build commands in Python."""
+
+    def __init__(self, stage: StageConfig, config: Config) -> None:
+        self.stage = stage
+        self.config = config
+
+    def script(self, task: Task, attempt: int) -> Launch:
+        values = placeholder_values(task, self.stage.name, attempt)
+        argv = [templates.render(t, values, quote=self.stage.shell) for t in self.stage.argv_templates]
+        if self.stage.shell:
+            argv = ["/bin/sh", "-c", argv[0]]
+        cwd = self.config.base_dir
+        if self.stage.cwd:
+            cwd = cwd / templates.render(self.stage.cwd, values)
+        env = {k: templates.render(v, values) for k, v in self.stage.env.items()}
+        env.update(
+            COOPY_TASK=task.name,
+            COOPY_STAGE=self.stage.name,
+            COOPY_ATTEMPT=str(attempt),
+        )
+        return Launch(argv=argv, cwd=cwd, env=env)
+
+    def outputs(self, task: Task, attempt: int) -> list[Path]:
+        """The stage's `done_when` paths for this task, relative to its working directory."""
+        values = placeholder_values(task, self.stage.name, attempt)
+        cwd = self.config.base_dir / (templates.render(self.stage.cwd, values) if self.stage.cwd else "")
+        return [cwd / templates.render(t, values) for t in self.stage.done_when]
+
+
+CommandScripter = Scripter

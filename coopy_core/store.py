@@ -1,0 +1,227 @@
+"""The state store: SQLite in WAL mode under the state dir, one transaction per transition.
+
+Also the lock that lets one engine, and only one, own a state dir. Readers
+(`coopy status`) open the database read-only and never take the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coopy_core.errors import StateError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    name TEXT PRIMARY KEY, params TEXT NOT NULL, ord INTEGER NOT NULL, added INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS stages (
+    name TEXT PRIMARY KEY, workers INTEGER NOT NULL, config_workers INTEGER NOT NULL, paused INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    task TEXT NOT NULL, stage TEXT NOT NULL, attempt INTEGER NOT NULL, failures INTEGER NOT NULL,
+    state TEXT NOT NULL, priority INTEGER NOT NULL, ord INTEGER NOT NULL,
+    exit_code INTEGER, reason TEXT NOT NULL, log TEXT NOT NULL,
+    started_at REAL, ended_at REAL, not_before REAL, handle TEXT,
+    PRIMARY KEY (task, stage)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    task TEXT NOT NULL, stage TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,
+    exit_code INTEGER, reason TEXT NOT NULL, started_at REAL, ended_at REAL, log TEXT NOT NULL
+);
+"""
+
+DB_NAME = "state.sqlite"
+LOCK_NAME = "engine.lock"
+
+
+@dataclass
+class RunRow:
+    task: str
+    stage: str
+    attempt: int
+    failures: int
+    state: str
+    priority: int
+    order: int
+    exit_code: int | None
+    reason: str
+    log: str
+    started_at: float | None
+    ended_at: float | None
+    not_before: float | None
+    handle: dict[str, Any] | None
+
+
+@dataclass
+class StageRow:
+    name: str
+    workers: int
+    config_workers: int
+    paused: bool
+
+
+class EngineLock:
+    """An flock on `state_dir/engine.lock`; held for the engine's life, released by the kernel on death."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StateError(f"{self.path.parent}: cannot write the state directory ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise StateError(
+                f"{self.path.parent}: another coopy engine (pid {holder}) is running this pipeline"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @staticmethod
+    def holder(state_dir: Path) -> int | None:
+        """Pid of the live engine owning `state_dir`, or None."""
+        path = state_dir / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        finally:
+            os.close(fd)
+        return None
+
+
+class Store:
+    def __init__(self, state_dir: Path, readonly: bool = False) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / DB_NAME
+        try:
+            if readonly:
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            else:
+                self.conn = sqlite3.connect(self.path, isolation_level=None)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot open the state store ({exc})") from None
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Nested uses join the outer transaction: one transition, one commit."""
+        if self._depth == 0:
+            self.conn.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self.conn.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self.conn.execute("COMMIT")
+
+    # -- meta ------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- tasks -----------------------------------------------------------------------------
+    def tasks(self) -> list[tuple[str, dict[str, Any], bool]]:
+        rows = self.conn.execute("SELECT name, params, added FROM tasks ORDER BY ord").fetchall()
+        return [(name, json.loads(params), bool(added)) for name, params, added in rows]
+
+    def add_tasks(self, tasks: list[tuple[str, dict[str, Any]]], added: bool = False) -> None:
+        with self.transaction():
+            start = self.conn.execute("SELECT COALESCE(MAX(ord), -1) + 1 FROM tasks").fetchone()[0]
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?)",
+                [(n, json.dumps(p), start + i, int(added)) for i, (n, p) in enumerate(tasks)],
+            )
+
+    # -- stages ----------------------------------------------------------------------------
+    def stages(self) -> dict[str, StageRow]:
+        rows = self.conn.execute("SELECT name, workers, config_workers, paused FROM stages").fetchall()
+        return {r[0]: StageRow(r[0], r[1], r[2], bool(r[3])) for r in rows}
+
+    def save_stage(self, row: StageRow) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
+                (row.name, row.workers, row.config_workers, int(row.paused)),
+            )
+
+    # -- runs ------------------------------------------------------------------------------
+    def runs(self) -> list[RunRow]:
+        rows = self.conn.execute(
+            "SELECT task, stage, attempt, failures, state, priority, ord, exit_code, reason, log,"
+            " started_at, ended_at, not_before, handle FROM runs ORDER BY ord"
+        ).fetchall()
+        return [RunRow(*r[:13], json.loads(r[13]) if r[13] else None) for r in rows]
+
+    def save_run(self, r: RunRow) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    r.task, r.stage, r.attempt, r.failures, r.state, r.priority, r.order,
+                    r.exit_code, r.reason, r.log, r.started_at, r.ended_at, r.not_before,
+                    json.dumps(r.handle) if r.handle is not None else None,
+                ),
+            )
+
+    def save_runs(self, rows: list[RunRow]) -> None:
+        with self.transaction():
+            for r in rows:
+                self.save_run(r)
+
+    def add_attempt(
+        self, r: RunRow, state: str, exit_code: int | None, reason: str, ended_at: float
+    ) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (r.task, r.stage, r.attempt, state, exit_code, reason, r.started_at, ended_at, r.log),
+            )
+
+    def attempts(self) -> list[tuple[Any, ...]]:
+        return self.conn.execute(
+            "SELECT task, stage, attempt, state, exit_code, reason, started_at, ended_at, log FROM attempts"
+            " ORDER BY rowid"
+        ).fetchall()

@@ -1,0 +1,75 @@
+"""Configurations: named ones plus the cartesian product of a matrix, with stable readable names."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+MAX_TASKS = 100_000
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$")
+
+ParamValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+def task_name(params: Mapping[str, ParamValue]) -> str:
+    """`model=small,seed=1`: readable, stable across runs, safe as a file name."""
+    if not params:
+        return "default"
+    return ",".join(f"{key}={_safe(value)}" for key, value in params.items())
+
+
+def valid_task_name(name: str) -> bool:
+    return bool(_NAME_OK.match(name)) and ".." not in name and len(name) <= 200
+
+
+def _safe(value: ParamValue) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    text = _UNSAFE.sub("-", text).strip("-") or "_"
+    return text
+
+
+def expand_tasks(
+    matrix: Mapping[str, Sequence[ParamValue]],
+    exclude: Sequence[Mapping[str, ParamValue]],
+    named: Mapping[str, Mapping[str, ParamValue]],
+) -> list[Task]:
+    """Named configurations first, then the matrix in the order its keys and values are written."""
+    for i, rule in enumerate(exclude):
+        for key in rule:
+            if key not in matrix:
+                raise ValueError(f"exclude[{i}] names {key!r}, which is not a matrix parameter")
+    size = math.prod(len(v) for v in matrix.values()) if matrix else 0
+    if size + len(named) > MAX_TASKS:
+        raise ValueError(f"the matrix expands to {size} configurations; the limit is {MAX_TASKS}")
+    tasks: list[Task] = []
+    seen: dict[str, str] = {}
+    for name, params in named.items():
+        if not valid_task_name(name):
+            raise ValueError(f"named.{name!r} is not a valid task name (letters, digits and . _ + = , @ -)")
+        tasks.append(Task(name, dict(params)))
+        seen[name] = f"named.{name}"
+    if matrix:
+        keys = list(matrix)
+        for combo in itertools.product(*(matrix[k] for k in keys)):
+            params = dict(zip(keys, combo, strict=True))
+            if any(all(params.get(k) == v for k, v in rule.items()) for rule in exclude):
+                continue
+            name = task_name(params)
+            if name in seen:
+                raise ValueError(
+                    f"two configurations get the name {name!r} ({seen[name]} and matrix {params}); "
+                    "give them distinct values or use [tasks.named]"
+                )
+            seen[name] = "matrix"
+            tasks.append(Task(name, params))
+    return tasks
