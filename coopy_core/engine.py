@@ -22,6 +22,7 @@ from typing import Any
 from coopy_core.config import Config, StageConfig, import_ref
 from coopy_core.detector import DetectContext, Detector, ExitStatusDetector, Status, Verdict
 from coopy_core.errors import CoopyError, StateError
+from coopy_core.executors import make_executor
 from coopy_core.executors.base import Executor, LaunchSpec, StartError
 from coopy_core.executors.local import LocalExecutor
 from coopy_core.model import (
@@ -66,11 +67,12 @@ class Engine:
     def __init__(
         self,
         config: Config,
-        executor: Executor | None = None,
+        executors: Mapping[str, Executor] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self.executor: Executor = executor or LocalExecutor()
+        self.executors: dict[str, Executor] = dict(executors or {})
+        self.executors.setdefault("local", LocalExecutor())
         self.clock = clock
         self._lock = EngineLock(config.state_dir)
         self._store: Store | None = None
@@ -148,7 +150,7 @@ class Engine:
                 rec = self._runs[key]
                 if rec.handle is not None and not live.exited:
                     live.interrupted = True
-                    self.executor.cancel(rec.handle, grace=CANCEL_GRACE)
+                    self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
                     waiting.append(key)
             deadline = time.monotonic() + CANCEL_GRACE + 2.0
             while any(k in self._live for k in waiting) and time.monotonic() < deadline:
@@ -163,7 +165,8 @@ class Engine:
                 timer.cancel()
         for timer in self._delayed.values():
             timer.cancel()
-        self.executor.close()
+        for executor in self.executors.values():
+            executor.close()
         if self._store:
             self._store.close()
         self._lock.release()
@@ -219,7 +222,7 @@ class Engine:
         if rec.handle is None:
             # crashed between "starting" and recording the handle: did the start happen?
             status = self._status_path(rec.stage, rec.task, rec.attempt)
-            found = self.executor.find_started(self._run_id(rec), status)
+            found = self._executor(rec).find_started(self._run_id(rec), status)
             if found is None:
                 old = rec.state
                 rec.state = RunState.QUEUED.value
@@ -231,7 +234,7 @@ class Engine:
             rec.handle = found
             self._save(rec)
         self._queues[rec.stage].running.add(rec.task)
-        adopted = self.executor.adopt(rec.handle)
+        adopted = self._executor(rec).adopt(rec.handle)
         self._live[key] = _Live(attempt=rec.attempt)
         if adopted.alive:
             log.info("re-adopted %s/%s attempt %d", rec.stage, rec.task, rec.attempt)
@@ -391,7 +394,7 @@ class Engine:
                 return
             live.cancel_reason = "cancelled by user"
             if rec.handle is not None and not live.exited:
-                self.executor.cancel(rec.handle, grace=CANCEL_GRACE)
+                self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
             else:
                 self._finish(rec, RunState.CANCELLED, live.exit_code, live.cancel_reason)
         else:
@@ -535,6 +538,13 @@ class Engine:
                 self._start_run(self._runs[(task, name)])
         self._check_finished()
 
+    def _executor(self, rec: RunRow) -> Executor:
+        """The executor a run's stage names; local and Slurm runs look the same from here on."""
+        name = self._stages[rec.stage].executor
+        if name not in self.executors:
+            self.executors[name] = make_executor(name, self.config)
+        return self.executors[name]
+
     def _run_id(self, rec: RunRow) -> str:
         return f"{self.config.state_dir}:{rec.stage}/{rec.task}/{rec.attempt}"
 
@@ -572,7 +582,7 @@ class Engine:
             status=self._status_path(stage.name, task.name, rec.attempt),
         )
         try:
-            rec.handle = self.executor.start(spec)
+            rec.handle = self._executor(rec).start(spec)
         except StartError as exc:
             self._finish(rec, RunState.FAILED, None, str(exc))
             return
@@ -584,7 +594,7 @@ class Engine:
         live = self._live[key]
         assert rec.handle is not None and self._loop is not None
         attempt = rec.attempt
-        self.executor.watch(rec.handle, lambda code: self._on_exit(key, attempt, code))
+        self._executor(rec).watch(rec.handle, lambda code: self._on_exit(key, attempt, code))
         timeout = self._stages[rec.stage].timeout
         if timeout is not None:
             delay = max(0.0, (rec.started_at or self.clock()) + timeout - self.clock())
@@ -597,7 +607,7 @@ class Engine:
             return
         live.timed_out = True
         if rec.handle is not None and not live.exited:
-            self.executor.cancel(rec.handle, grace=CANCEL_GRACE)
+            self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
         else:
             self._finish(rec, RunState.FAILED, live.exit_code, self._timeout_reason(rec))
 
@@ -677,7 +687,7 @@ class Engine:
             return
         state = RunState.DONE if verdict.status == Status.DONE else RunState.FAILED
         if not live.exited and rec.handle is not None:
-            self.executor.cancel(rec.handle, grace=CANCEL_GRACE)  # the detector decided; stop the leftovers
+            self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)  # the detector decided; stop the leftovers
         self._finish(rec, state, live.exit_code, verdict.reason)
 
     async def _poll_loop(self) -> None:
