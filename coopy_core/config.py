@@ -29,7 +29,7 @@ from pydantic import (
 
 from coopy_core import templates
 from coopy_core.errors import ConfigError
-from coopy_core.tasks import MAX_TASKS, Task, expand_tasks
+from coopy_core.tasks import Task, expand_tasks
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$"
 ParamValue = StrictStr | StrictInt | StrictFloat | StrictBool

@@ -17,7 +17,7 @@ from pathlib import Path
 from coopy_core.config import Config, StageConfig
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     RUNNING = "running"

@@ -799,4 +799,5 @@ class Engine:
             self._finished.clear()
         elif not self._finished.is_set():
             self._finished.set()
-            self._emit(EventKind.FINISHED, message="all configurations passed" if self.all_passed() else "finished with failures")
+            passed = self.all_passed()
+            self._emit(EventKind.FINISHED, message="all configurations passed" if passed else "finished with failures")

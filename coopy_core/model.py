@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class RunState(str, enum.Enum):
+class RunState(enum.StrEnum):
     """Life of one run (configuration x stage): queued -> running -> done | failed | cancelled."""
 
     QUEUED = "queued"
@@ -123,7 +123,7 @@ class Snapshot:
         }
 
 
-class EventKind(str, enum.Enum):
+class EventKind(enum.StrEnum):
     RUN = "run"  # a run changed (state, priority, attempt, ...)
     STAGE = "stage"  # a stage changed (paused, workers)
     TASK_ADDED = "task_added"

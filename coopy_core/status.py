@@ -45,9 +45,9 @@ def read_status(config: Config) -> dict[str, Any]:
     for stage in config.stages:
         row = stage_rows.get(stage.name)
         counts = {s.value: 0 for s in COUNTED_STATES}
-        for r in runs:
-            if r["stage"] == stage.name:
-                counts[r["state"]] = counts.get(r["state"], 0) + 1
+        for run in runs:
+            if run["stage"] == stage.name:
+                counts[run["state"]] = counts.get(run["state"], 0) + 1
         stages.append(
             {
                 "name": stage.name,

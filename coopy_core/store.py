@@ -193,7 +193,14 @@ class Store:
             "SELECT task, stage, attempt, failures, state, priority, ord, exit_code, reason, log,"
             " started_at, ended_at, not_before, handle FROM runs ORDER BY ord"
         ).fetchall()
-        return [RunRow(*r[:13], json.loads(r[13]) if r[13] else None) for r in rows]
+        return [
+            RunRow(
+                task=r[0], stage=r[1], attempt=r[2], failures=r[3], state=r[4], priority=r[5], order=r[6],
+                exit_code=r[7], reason=r[8], log=r[9], started_at=r[10], ended_at=r[11], not_before=r[12],
+                handle=json.loads(r[13]) if r[13] else None,
+            )
+            for r in rows
+        ]
 
     def save_run(self, r: RunRow) -> None:
         with self.transaction():

@@ -25,7 +25,8 @@ def placeholders(template: str) -> list[str]:
     try:
         parsed = list(_formatter.parse(template))
     except ValueError as exc:
-        raise TemplateError(f"bad braces in {template!r}: {exc} (write {{{{ and }}}} for literal braces)") from exc
+        hint = "write {{ and }} for literal braces"
+        raise TemplateError(f"bad braces in {template!r}: {exc} ({hint})") from exc
     for _literal, field, spec, conversion in parsed:
         if field is None:
             continue
@@ -34,7 +35,7 @@ def placeholders(template: str) -> list[str]:
         if conversion:
             raise TemplateError(f"placeholder {{{field}!{conversion}}} in {template!r}: conversions are not supported")
         if spec and "{" in spec:
-            raise TemplateError(f"placeholder {{{field}:{spec}}} in {template!r}: nested placeholders are not supported")
+            raise TemplateError(f"placeholder {{{field}:{spec}}} in {template!r}: nested placeholders are not allowed")
         names.append(field)
     return names
 
