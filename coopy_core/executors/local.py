@@ -25,11 +25,9 @@ from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, StartE
 RUN_ID_VAR = "COOPY_RUN_ID"
 STATUS_VAR = "COOPY_STATUS_FILE"
 # "$@" keeps every argument exactly as given: no word splitting, no globbing.
-WRAPPER = (
-    '"$@"; c=$?; '
-    'printf "%s\\n" "$c" > "$COOPY_STATUS_FILE.tmp" && mv -f "$COOPY_STATUS_FILE.tmp" "$COOPY_STATUS_FILE"; '
-    "exit $c"
-)
+# The status is written with a shell builtin (no extra process); a reader that finds it empty or
+# partial treats it as "not written yet" and looks again once the process is gone.
+WRAPPER = '"$@"; c=$?; printf "%s\\n" "$c" > "$COOPY_STATUS_FILE"; exit $c'
 FALLBACK_POLL = 0.05
 
 

@@ -1,0 +1,143 @@
+"""From measurements to numbers: hand-off latencies, ratios, the markdown table and the plot."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from bench.systems import Measurement
+from bench.workloads import Workload
+
+
+def handoffs(w: Workload, stamps: list[tuple[str, str, float, float]]) -> list[float]:
+    """Seconds from a run's end to its next stage's start, counted only where that stage had a free
+    worker at that moment (otherwise the wait is queueing, not hand-off)."""
+    by = {(stage, task): (s, e) for stage, task, s, e in stamps}
+    intervals: dict[str, list[tuple[float, float]]] = {s: [] for s in w.stages}
+    for stage, _task, s, e in stamps:
+        intervals[stage].append((s, e))
+    out = []
+    for task in w.tasks:
+        for k in range(len(w.stages) - 1):
+            a = by.get((w.stages[k], task))
+            b = by.get((w.stages[k + 1], task))
+            if a is None or b is None:
+                continue
+            end = a[1]
+            busy = sum(1 for s, e in intervals[w.stages[k + 1]] if s <= end < e)
+            if busy < w.caps[k + 1]:
+                out.append(b[0] - end)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    i = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[i]
+
+
+def summarize(w: Workload, m: Measurement) -> dict[str, Any]:
+    hand = handoffs(w, m.stamps) if w.command == "step" else []
+    lb = w.lower_bound() if w.command == "step" else None
+    return {
+        "system": m.system,
+        "ok": m.ok,
+        "note": m.note,
+        "makespan_s": round(m.makespan, 3),
+        "ratio_to_lower_bound": round(m.makespan / lb, 3) if lb and m.ok else None,
+        "runs_per_s": round(w.runs / m.makespan, 1) if m.makespan and m.ok else None,
+        "peak_rss_mb": round(m.peak_rss_mb, 1),
+        "tool_rss_mb": round(m.tool_rss_mb, 1) if m.tool_rss_mb is not None else None,
+        "cpu_total_s": round(m.cpu_total_s, 2),
+        "tool_cpu_s": round(m.tool_cpu_s, 2) if m.tool_cpu_s is not None else None,
+        "handoff_n": len(hand),
+        "handoff_median_ms": _ms(statistics.median(hand)) if hand else None,
+        "handoff_p99_ms": _ms(percentile(hand, 99)),
+    }
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 2)
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "–"
+    return f"{v}{unit}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {results['date']} on {results['machine']}, with `{results['command']}`.",
+        "All systems ran the same seeded workloads one after another in that one run; the step commands are",
+        "`bench/step.sh` (bash, stamps from `$EPOCHREALTIME`, `sleep` for the duration) or `/bin/true`.",
+        "Ratios are what counts; absolute times move with the machine's load.",
+        "",
+    ]
+    for wl in results["workloads"]:
+        lines += [f"## {wl['name']}: {wl['title']}", ""]
+        if wl.get("lower_bound_s") is not None:
+            lines.append(f"Lower bound (computed, not run): {wl['lower_bound_s']} s.")
+            lines.append("")
+        lines.append(
+            "| system | makespan s | × lower bound | CooPy ÷ this | runs/s | hand-off median ms | hand-off p99 ms "
+            "| peak RSS MB | CPU s (all) | note |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+        coopy = next((r for r in wl["systems"] if r["system"] == "CooPy" and r["ok"]), None)
+        for r in wl["systems"]:
+            versus = round(coopy["makespan_s"] / r["makespan_s"], 3) if coopy and r["ok"] and r["makespan_s"] else None
+            rss = r["tool_rss_mb"] if r["tool_rss_mb"] is not None else r["peak_rss_mb"]
+            lines.append(
+                f"| {r['system']} | {_fmt(r['makespan_s'] if r['ok'] else None)} | {_fmt(r['ratio_to_lower_bound'])} "
+                f"| {_fmt(versus)} | {_fmt(r['runs_per_s'])} | {_fmt(r['handoff_median_ms'])} "
+                f"| {_fmt(r['handoff_p99_ms'])} | {_fmt(rss)} | {_fmt(r['cpu_total_s'])} | {r['note']} |"
+            )
+        lines.append("")
+    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for t in results["targets"]:
+        lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    lines += [
+        "",
+        "Hand-off is counted only where the next stage had a free worker when the run ended (otherwise the",
+        "wait is queueing). Peak RSS is the tool's own process where it can be sampled (CooPy's engine),",
+        "else the largest process the tool waited for. CPU (all) includes every command the tool ran.",
+        "",
+        "![makespan relative to the lower bound](bench/plot.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    wls = [w for w in results["workloads"]]
+    fig, axes = plt.subplots(1, len(wls), figsize=(4 * len(wls), 3.6))
+    if len(wls) == 1:
+        axes = [axes]
+    for ax, wl in zip(axes, wls, strict=True):
+        names = [r["system"] for r in wl["systems"] if r["ok"]]
+        values = [r["makespan_s"] for r in wl["systems"] if r["ok"]]
+        colors = ["#d62728" if n == "CooPy" else "#7f7f7f" for n in names]
+        ax.bar(names, values, color=colors)
+        if wl.get("lower_bound_s"):
+            ax.axhline(wl["lower_bound_s"], color="#2ca02c", linestyle="--", label="lower bound")
+            ax.legend(fontsize=7)
+        ax.set_title(wl["name"], fontsize=9)
+        ax.set_ylabel("makespan (s)")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
