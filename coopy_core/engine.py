@@ -60,6 +60,7 @@ class _Live:
     interrupted: bool = False  # stopped with the engine (--stop-running): back to the queue
     timed_out: bool = False
     checking: bool = False
+    info: str = ""  # the executor's last word on it, e.g. a Slurm job's "PENDING (Resources)"
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -529,7 +530,7 @@ class Engine:
     def _dispatch(self) -> None:
         if self._closed or not self._started or self._hold:
             return
-        for name in self._stage_names:
+        for name in reversed(self._stage_names):  # downstream first: a hand-off waits for no other spawn
             q = self._queues[name]
             while q.has_free_worker():
                 task = q.pop()
@@ -580,6 +581,7 @@ class Engine:
             launch=launch,
             log=Path(rec.log),
             status=self._status_path(stage.name, task.name, rec.attempt),
+            stage=stage.name,
         )
         try:
             rec.handle = self._executor(rec).start(spec)
@@ -594,7 +596,11 @@ class Engine:
         live = self._live[key]
         assert rec.handle is not None and self._loop is not None
         attempt = rec.attempt
-        self._executor(rec).watch(rec.handle, lambda code: self._on_exit(key, attempt, code))
+        self._executor(rec).watch(
+            rec.handle,
+            lambda code: self._on_exit(key, attempt, code),
+            on_info=lambda text: self._on_info(key, attempt, text),
+        )
         timeout = self._stages[rec.stage].timeout
         if timeout is not None:
             delay = max(0.0, (rec.started_at or self.clock()) + timeout - self.clock())
@@ -614,6 +620,17 @@ class Engine:
     def _timeout_reason(self, rec: RunRow) -> str:
         return f"timed out after {self._stages[rec.stage].timeout:g}s"
 
+    def _on_info(self, key: tuple[str, str], attempt: int, text: str) -> None:
+        """The executor's news of a running run (Slurm state and reason) becomes its reason: stored, sent."""
+        rec = self._runs.get(key)
+        live = self._live.get(key)
+        if self._closed or rec is None or live is None or live.attempt != attempt or live.exited:
+            return
+        live.info = text
+        if rec.state == RunState.RUNNING.value and rec.reason != text:
+            rec.reason = text
+            self._save(rec)
+
     def _on_exit(self, key: tuple[str, str], attempt: int, code: int | None) -> None:
         rec = self._runs.get(key)
         live = self._live.get(key)
@@ -628,7 +645,8 @@ class Engine:
         elif live.timed_out:
             self._finish(rec, RunState.FAILED, code, self._timeout_reason(rec))
         elif code is None:
-            self._finish(rec, RunState.FAILED, None, "ended without an exit status (killed with its wrapper?)")
+            why = f"({live.info})" if live.info else "(killed with its wrapper?)"
+            self._finish(rec, RunState.FAILED, None, f"ended without an exit status {why}")
         else:
             self._detect(rec)
 

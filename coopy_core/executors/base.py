@@ -15,6 +15,9 @@ from coopy_core.scripter import Launch
 
 Handle = dict[str, Any]
 OnEnd = Callable[[int | None], None]  # called once, in the event loop, with the exit code (None: unknown)
+# Called in the event loop whenever what a screen should show about a live run changes,
+# e.g. a Slurm job's "PENDING (Resources)"; optional, local processes have nothing to say.
+OnInfo = Callable[[str], None]
 
 
 class StartError(Exception):
@@ -27,6 +30,7 @@ class LaunchSpec:
     launch: Launch
     log: Path
     status: Path  # where the exit status is recorded when the command ends
+    stage: str = ""  # the stage's name, for executors with per-stage options (Slurm partition, ...)
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,9 @@ class Executor(Protocol):
         """Start detached; return a handle; raise StartError with a clear reason."""
         ...
 
-    def watch(self, handle: Handle, on_end: OnEnd) -> None:
-        """Call `on_end(exit_code)` once when the run ends (must be called from the event loop)."""
+    def watch(self, handle: Handle, on_end: OnEnd, on_info: OnInfo | None = None) -> None:
+        """Call `on_end(exit_code)` once when the run ends (must be called from the event loop);
+        `on_info(text)` (if given) whenever the run's outside state changes, e.g. "PENDING (Resources)"."""
         ...
 
     def cancel(self, handle: Handle, grace: float = 3.0) -> None:

@@ -20,7 +20,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, StartError
+from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
 
 RUN_ID_VAR = "COOPY_RUN_ID"
 STATUS_VAR = "COOPY_STATUS_FILE"
@@ -69,6 +69,8 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self) -> None:
+        self._base_env = dict(os.environ)  # copied once: building it per start costs more than the spawn
+        self._made_dirs: set[Path] = set()
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._watched: dict[int, int] = {}  # pid -> pidfd
         self._closed = False
@@ -79,18 +81,14 @@ class LocalExecutor:
         with contextlib.suppress(FileNotFoundError):
             spec.status.unlink()
         try:
-            spec.status.parent.mkdir(parents=True, exist_ok=True)
+            self._ensure_dir(spec.status.parent)
         except OSError as exc:
             raise StartError(f"cannot create status directory {spec.status.parent}: {exc.strerror}") from None
         try:
-            spec.log.parent.mkdir(parents=True, exist_ok=True)
-            log = open(spec.log, "ab")  # noqa: SIM115 - handed to the child, closed below
+            log = self._open_log(spec.log)
         except OSError as exc:
             raise StartError(f"cannot open log file {spec.log}: {exc.strerror}") from None
-        if not launch.cwd.is_dir():
-            log.close()
-            raise StartError(f"working directory {launch.cwd} does not exist")
-        env = dict(os.environ)
+        env = dict(self._base_env)
         env.update(launch.env)
         env[RUN_ID_VAR] = spec.run_id
         env[STATUS_VAR] = str(spec.status)
@@ -105,16 +103,34 @@ class LocalExecutor:
                 start_new_session=True,
                 close_fds=True,
             )
+        except FileNotFoundError:
+            raise StartError(f"working directory {launch.cwd} does not exist") from None
         except OSError as exc:
-            raise StartError(f"cannot start {launch.argv[0]!r}: {exc.strerror}") from None
+            raise StartError(f"cannot start {launch.argv[0]!r} in {launch.cwd}: {exc.strerror}") from None
         finally:
-            log.close()
+            os.close(log)
         self._children[proc.pid] = proc
         start = process_start_time(proc.pid)
         return {"pid": proc.pid, "start": start, "status": str(spec.status), "run_id": spec.run_id}
 
+    def _open_log(self, path: Path) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        self._ensure_dir(path.parent)
+        try:
+            return os.open(path, flags, 0o666)
+        except FileNotFoundError:  # the folder was removed since we made it
+            self._made_dirs.discard(path.parent)
+            self._ensure_dir(path.parent)
+            return os.open(path, flags, 0o666)
+
+    def _ensure_dir(self, path: Path) -> None:
+        if path not in self._made_dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(path)
+
     # -- watch -------------------------------------------------------------------------
-    def watch(self, handle: Handle, on_end: OnEnd) -> None:
+    def watch(self, handle: Handle, on_end: OnEnd, on_info: OnInfo | None = None) -> None:
+        """`on_info` is unused: a local process has no outside state to report."""
         loop = asyncio.get_running_loop()
         pid = int(handle["pid"])
         status = Path(handle["status"])
