@@ -7,6 +7,7 @@ CLIs can print one line and exit 2 before anything is started or written.
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 import sys
 import tomllib
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,7 +39,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=200)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # "3" is not 3: say so
 
 
 class PipelineConfig(_Strict):
@@ -62,6 +64,62 @@ class TasksConfig(_Strict):
         return matrix
 
 
+# sbatch options CooPy sets itself: overriding them would lose the log, the job's
+# identity after a crash or the argv (see executors/slurm.py).
+RESERVED_SBATCH_OPTIONS = (
+    "--parsable", "--job-name", "-J", "--output", "-o", "--error", "-e", "--chdir", "-D",
+    "--export", "--comment", "--wrap", "--open-mode",
+)
+SLURM_TIME_PATTERN = r"^(\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2}|UNLIMITED|INFINITE)$"
+SLURM_MEM_PATTERN = r"^\d+[KMGTkmgt]?$"
+
+
+def _sbatch_option(arg: str) -> str:
+    """One `extra_args` item: an option (not a script path), and not one CooPy sets itself."""
+    if not arg.startswith("-"):
+        raise ValueError("should be an sbatch option, one item per option, like '--constraint=gpu'")
+    flag = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
+    if flag in RESERVED_SBATCH_OPTIONS:
+        raise ValueError(f"{flag} is set by CooPy itself")
+    return arg
+
+
+SbatchOption = Annotated[StrictStr, AfterValidator(_sbatch_option)]
+
+
+class SlurmOptions(_Strict):
+    """A stage's `slurm = { ... }` table: sbatch options for its jobs (all optional)."""
+
+    partition: StrictStr | None = Field(default=None, min_length=1)
+    time: StrictStr | StrictInt | None = None  # "HH:MM:SS", "D-HH", minutes, ...
+    cpus_per_task: StrictInt | None = Field(default=None, ge=1)
+    mem: StrictStr | StrictInt | None = None  # "4G", or megabytes
+    gres: StrictStr | None = Field(default=None, min_length=1)
+    account: StrictStr | None = Field(default=None, min_length=1)
+    qos: StrictStr | None = Field(default=None, min_length=1)
+    extra_args: list[SbatchOption] = Field(default_factory=list)
+
+    @field_validator("time")
+    @classmethod
+    def _slurm_time(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError("should be at least 1 (minutes)")
+        elif value is not None and not re.match(SLURM_TIME_PATTERN, value):
+            raise ValueError("should be a Slurm time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")
+        return value
+
+    @field_validator("mem")
+    @classmethod
+    def _slurm_mem(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError("should be at least 1 (megabytes)")
+        elif value is not None and not re.match(SLURM_MEM_PATTERN, value):
+            raise ValueError("should be a Slurm memory size: megabytes, or a number with K, M, G or T")
+        return value
+
+
 class StageConfig(_Strict):
     name: Name
     command: list[StrictStr] | StrictStr | None = None
@@ -77,7 +135,8 @@ class StageConfig(_Strict):
     shell: bool = False
     scripter: str | None = None
     detector: str | None = None
-    executor: Literal["local"] = "local"
+    executor: Literal["local", "slurm"] = "local"
+    slurm: SlurmOptions | None = None
 
     @property
     def argv_templates(self) -> list[str]:
@@ -198,6 +257,9 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
             raise ConfigError(shown, f"{key}.command", "missing: give a command (or a scripter)")
         if stage.command is not None and not stage.argv_templates:
             raise ConfigError(shown, f"{key}.command", "is empty")
+        if stage.slurm is not None and stage.executor != "slurm":
+            used = f"this stage's executor is {stage.executor!r}"
+            raise ConfigError(shown, f"{key}.slurm", f'only used with executor = "slurm" ({used})')
         if stage.skip_if_done and not stage.done_when:
             raise ConfigError(shown, f"{key}.skip_if_done", "needs done_when (the outputs to look for)")
         fields: list[tuple[str, str]] = [(f"{key}.command", t) for t in stage.argv_templates]
