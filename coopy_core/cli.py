@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from coopy_core.config import load_config, starter_toml
 from coopy_core.errors import CoopyError
@@ -25,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on Ctrl-C, stop running commands (default: leave them running; the next start adopts them)",
     )
+    run.add_argument(
+        "--detach", action="store_true", help="run the engine in the background (attach with coopy-tui)"
+    )
     status = sub.add_parser("status", help="show the state of a pipeline (starts nothing)")
     status.add_argument("config")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -32,6 +36,33 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("config")
     init = sub.add_parser("init", help="write a starter coopy.toml")
     init.add_argument("path", nargs="?", default="coopy.toml")
+    stop = sub.add_parser("stop", help="stop the background engine (running commands keep running)")
+    stop.add_argument("config")
+    stop.add_argument("--stop-running", action="store_true", help="also stop running commands (re-queued)")
+    for verb, help_text in (("pause", "pause a stage: no new starts"), ("resume", "resume a paused stage")):
+        cmd = sub.add_parser(verb, help=help_text)
+        cmd.add_argument("config")
+        cmd.add_argument("stage")
+    workers = sub.add_parser("workers", help="set a stage's worker cap while it runs")
+    workers.add_argument("config")
+    workers.add_argument("stage")
+    workers.add_argument("n", type=int)
+    for verb, help_text in (
+        ("bump", "raise (or with --by -1, lower) a queued run's priority"),
+        ("top", "move a queued run to the front of its stage's queue"),
+        ("retry", "queue a failed or cancelled run again"),
+        ("cancel", "cancel a queued or running run (stops its process group)"),
+    ):
+        cmd = sub.add_parser(verb, help=help_text)
+        cmd.add_argument("config")
+        cmd.add_argument("stage")
+        cmd.add_argument("task")
+        if verb == "bump":
+            cmd.add_argument("--by", type=int, default=1)
+    add = sub.add_parser("add", help="add a configuration while the pipeline runs: coopy add CONFIG seed=3 model=a")
+    add.add_argument("config")
+    add.add_argument("params", nargs="*", metavar="KEY=VALUE")
+    add.add_argument("--name", help="task name (default: derived from the params)")
     return p
 
 
@@ -39,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
+            if args.detach:
+                return _detach(args.config)
             return _run(args.config, args.stop_running)
+        if args.command in REMOTE_VERBS:
+            return _remote(args)
         if args.command == "status":
             return _status(args.config, args.json)
         if args.command == "validate":
@@ -59,6 +94,78 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+REMOTE_VERBS = frozenset({"stop", "pause", "resume", "workers", "bump", "top", "retry", "cancel", "add"})
+
+
+def _detach(config_path: str) -> int:
+    from coopy_core.daemon import ensure_engine
+
+    config = load_config(config_path)
+    client, started = ensure_engine(config, events=False)
+    pid = client.info.get("pid")
+    client.close()
+    what = "started" if started else "already running"
+    print(f"engine {what} in the background (pid {pid}); watch it with `coopy-tui {config_path}`")
+    return EXIT_OK
+
+
+def _remote(args: argparse.Namespace) -> int:
+    """A command for the running background engine of a config (the same commands the TUI sends)."""
+    from coopy_core.daemon import connect
+    from coopy_core.remote import EngineUnavailable
+
+    config = load_config(args.config)
+    try:
+        client = connect(config)
+    except EngineUnavailable:
+        print(
+            f"coopy: {args.config}: no engine is running; start one with `coopy run --detach {args.config}`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        verb = args.command
+        if verb == "stop":
+            client.stop(stop_running=args.stop_running)
+            print("engine stopping" + (" and stopping running commands" if args.stop_running else ""))
+        elif verb in ("pause", "resume"):
+            getattr(client, verb)(args.stage)
+            print(f"{args.stage}: {verb}d")
+        elif verb == "workers":
+            client.set_workers(args.stage, args.n)
+            print(f"{args.stage}: workers {args.n}")
+        elif verb == "bump":
+            print(f"{args.stage}/{args.task}: priority {client.bump(args.task, args.stage, args.by)}")
+        elif verb == "top":
+            print(f"{args.stage}/{args.task}: priority {client.top(args.task, args.stage)} (first in line)")
+        elif verb in ("retry", "cancel"):
+            getattr(client, verb)(args.task, args.stage)
+            print(f"{args.stage}/{args.task}: {'queued again' if verb == 'retry' else 'cancelled'}")
+        elif verb == "add":
+            params = dict(_parse_param(p) for p in args.params)
+            print(f"added {client.add_task(params, args.name)}")
+    finally:
+        client.close()
+    return EXIT_OK
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    import tomllib
+
+    from coopy_core.errors import CoopyError
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise CoopyError(f"{text!r}: parameters are KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]  # 3 -> int, 0.5 -> float, true -> bool
+    except tomllib.TOMLDecodeError:
+        value = raw  # anything else is a string
+    if not isinstance(value, str | int | float | bool):
+        value = raw
+    return key, value
+
+
 def _init(path: Path) -> int:
     if path.exists():
         print(f"coopy: {path}: already exists; not overwriting", file=sys.stderr)
@@ -73,7 +180,7 @@ def _status(config_path: str, as_json: bool) -> int:
     from coopy_core.status import read_status
 
     config = load_config(config_path)
-    status = read_status(config)
+    status = _live_status(config) or read_status(config)
     if as_json:
         print(json.dumps(status, indent=2))
         return EXIT_OK
@@ -94,6 +201,36 @@ def _status(config_path: str, as_json: bool) -> int:
             if r["log"]:
                 print(f"    log: {r['log']}")
     return EXIT_OK
+
+
+def _live_status(config: object) -> dict[str, Any] | None:
+    """The running engine's own view, when one serves this config (fresher than the store)."""
+    from coopy_core.config import Config
+    from coopy_core.daemon import connect
+    from coopy_core.remote import EngineUnavailable
+
+    assert isinstance(config, Config)
+    try:
+        client = connect(config)
+    except EngineUnavailable:
+        return None
+    try:
+        snap = client.snapshot().as_json()
+        pid = client.info.get("pid")
+    except EngineUnavailable:
+        return None
+    finally:
+        client.close()
+    return {
+        "pipeline": snap["pipeline"],
+        "config": str(config.path),
+        "state_dir": str(config.state_dir),
+        "engine_pid": pid,
+        "live": True,
+        "tasks": len(snap["tasks"]),
+        "stages": snap["stages"],
+        "runs": snap["runs"],
+    }
 
 
 def _run(config_path: str, stop_running: bool) -> int:

@@ -316,6 +316,11 @@ class Engine:
         )
 
     @property
+    def finished(self) -> bool:
+        """Nothing queued or running: every configuration passed every stage or stopped for good."""
+        return self._finished.is_set()
+
+    @property
     def task_count(self) -> int:
         return len(self._tasks)
 

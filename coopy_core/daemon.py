@@ -1,0 +1,166 @@
+"""The background engine: the pipeline keeps flowing with no screen; screens attach through the socket.
+
+`python -m coopy_core.daemon CONFIG` runs an Engine plus its ControlServer until asked to stop (a
+client's "stop", or SIGTERM), logging its events to `state_dir/engine.log`. Once the pipeline has
+finished and no client has been connected for `LINGER` seconds it stops by itself. `ensure_engine()`
+finds the live engine of a config or starts one, replacing a stale socket left by a killed engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from coopy_core.config import Config, load_config
+from coopy_core.engine import Engine
+from coopy_core.errors import CoopyError, StateError
+from coopy_core.model import Event, EventKind
+from coopy_core.remote import EngineUnavailable, RemoteEngine
+from coopy_core.server import ControlServer, socket_path
+from coopy_core.store import EngineLock
+
+LOG_NAME = "engine.log"
+LINGER = 600.0
+START_TIMEOUT = 20.0
+
+
+def _log_events(stream: logging.Logger) -> Callable[[Event], None]:
+    def on_event(event: Event) -> None:
+        if event.kind == EventKind.RUN and event.run is not None:
+            r = event.run
+            extra = f" exit={r.exit_code}" if r.exit_code is not None else ""
+            reason = f" ({r.reason})" if r.reason else ""
+            stream.info("run %s/%s attempt %d %s%s%s", r.stage, r.task, r.attempt, r.state.value, extra, reason)
+        elif event.kind == EventKind.STAGE and event.stage is not None:
+            s = event.stage
+            stream.info("stage %s workers=%d paused=%s", s.name, s.workers, s.paused)
+        elif event.message:
+            stream.info("%s: %s", event.kind.value, event.message)
+
+    return on_event
+
+
+async def serve(config: Config, linger: float = LINGER) -> int:
+    engine = Engine(config)
+    events = logging.getLogger("coopy.events")
+    engine.subscribe(_log_events(events))
+    stop = asyncio.Event()
+    server = ControlServer(engine, stop)
+    await engine.start()
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)  # no terminal to lose
+    events.info("engine pid %d serving %s on %s", os.getpid(), config.path, server.path)
+    idle_since: float | None = None
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        finished = engine.finished
+        if finished and server.clients == 0:
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= linger:
+                events.info("pipeline finished and nobody attached for %.0fs: stopping", linger)
+                break
+        else:
+            idle_since = None
+    await server.close()
+    await engine.shutdown(stop_running=server.stop_running)
+    events.info("engine stopped%s", " (running commands stopped)" if server.stop_running else "")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m coopy_core.daemon CONFIG", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args[0])
+    except CoopyError as exc:
+        print(f"coopy: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        return asyncio.run(serve(config, float(os.environ.get("COOPY_LINGER", LINGER))))
+    except StateError as exc:
+        print(f"coopy: {exc}", file=sys.stderr)
+        return 2
+
+
+def connect(config: Config, events: bool = False) -> RemoteEngine:
+    """The live engine of `config`, or EngineUnavailable."""
+    return RemoteEngine(socket_path(config.state_dir)).connect(events=events)
+
+
+def spawn(config: Config) -> int:
+    """Start the background engine for `config`, detached from this terminal; returns its pid."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = config.state_dir / LOG_NAME
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "coopy_core.daemon", str(config.path)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=config.base_dir,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def ensure_engine(config: Config, events: bool = True) -> tuple[RemoteEngine, bool]:
+    """Attach to the live engine of `config`, starting one when there is none.
+
+    Returns (client, started). A socket whose engine died (SIGKILL) is detected by the free state-dir
+    lock and replaced by the new engine.
+    """
+    try:
+        return connect(config, events), False
+    except EngineUnavailable:
+        pass
+    holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
+    pid = spawn(config) if holder is None else holder  # else: an engine is starting; wait for its socket
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            return connect(config, events), holder is None
+        except EngineUnavailable:
+            pass
+        if holder is None and not _alive(pid):
+            raise StateError(f"the background engine exited at start; see {config.state_dir / LOG_NAME}: "
+                             + _last_line(config.state_dir / LOG_NAME))
+        time.sleep(0.05)
+    raise StateError(f"no engine answered within {START_TIMEOUT:.0f}s; see {config.state_dir / LOG_NAME}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return Path(f"/proc/{pid}").exists()
+    return waited == 0
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

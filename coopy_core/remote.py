@@ -1,0 +1,205 @@
+"""A client for an engine running in another process: the same interface as `Engine`.
+
+Commands are short blocking round trips on a local socket (well under a millisecond), so a front end
+calls them as it would call the in-process engine. Events arrive on a second connection, opened at
+`connect()` before any snapshot is taken, read by a thread and handed to the subscriber's asyncio loop
+with `call_soon_threadsafe` (which never blocks the reader); a subscriber gets exactly the events after
+the last snapshot it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from coopy_core import wire
+from coopy_core.errors import CoopyError
+from coopy_core.model import Event, Snapshot
+
+Subscriber = Callable[[Event], None]
+BACKLOG = 200_000  # events kept for subscribers not yet registered
+
+
+class EngineUnavailable(CoopyError):
+    """No engine answers on the socket (none running, or it just stopped)."""
+
+
+class RemoteCommandError(CoopyError):
+    """The engine refused a command; the message is the engine's own."""
+
+
+class _Connection:
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(str(path))
+        except OSError as exc:
+            self.sock.close()
+            raise EngineUnavailable(f"no engine answers at {path} ({exc.strerror or exc})") from None
+        self.file = self.sock.makefile("rb")
+        self.ids = itertools.count(1)
+
+    def request(self, op: str, **fields: Any) -> Any:
+        rid = next(self.ids)
+        try:
+            self.sock.sendall(wire.dumps({"id": rid, "op": op, **fields}))
+            line = self.file.readline()
+        except OSError as exc:
+            raise EngineUnavailable(f"the engine stopped answering ({exc})") from None
+        if not line:
+            raise EngineUnavailable("the engine closed the connection")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise RemoteCommandError(reply.get("error") or "the engine refused the command")
+        return reply.get("result")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+            self.sock.close()
+
+
+class RemoteEngine:
+    """Implements the front ends' EngineClient protocol over the control socket."""
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._calls: _Connection | None = None
+        self._events: _Connection | None = None
+        self._lock = threading.Lock()
+        self._backlog: deque[Event] = deque(maxlen=BACKLOG)
+        self._subscribers: list[tuple[Subscriber, asyncio.AbstractEventLoop, int]] = []
+        self._last_seq = 0
+        self._reader: threading.Thread | None = None
+        self.info: dict[str, Any] = {}
+        self.on_disconnect: Callable[[], None] | None = None
+        self.connected = False
+
+    # ------------------------------------------------------------ connection
+    def connect(self, events: bool = True) -> RemoteEngine:
+        self._calls = _Connection(self.path, self.timeout)
+        self.info = self._calls.request("hello")
+        if events:
+            self._events = _Connection(self.path, self.timeout)
+            first = self._events.request("subscribe")
+            self._last_seq = first["seq"]
+            self._events.sock.settimeout(None)
+            self._reader = threading.Thread(target=self._read_events, name="coopy-events", daemon=True)
+            self._reader.start()
+        self.connected = True
+        return self
+
+    def close(self) -> None:
+        self.connected = False
+        for conn in (self._calls, self._events):
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                conn.close()
+
+    def _read_events(self) -> None:
+        assert self._events is not None
+        try:
+            for line in self._events.file:
+                data = json.loads(line)
+                if "event" not in data:
+                    continue
+                event = wire.event(data["event"])
+                with self._lock:
+                    self._backlog.append(event)
+                    targets = [(cb, loop) for cb, loop, after in self._subscribers if event.seq > after]
+                for callback, loop in targets:
+                    with contextlib.suppress(RuntimeError):  # loop closed
+                        loop.call_soon_threadsafe(callback, event)
+        except (OSError, ValueError):
+            pass
+        self.connected = False
+        if self.on_disconnect is not None:
+            self.on_disconnect()
+
+    # ------------------------------------------------------------ EngineClient
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self._calls is None:
+            raise EngineUnavailable("not connected")
+        with self._lock:
+            return self._calls.request("call", name=name, args=list(args), kwargs=kwargs)
+
+    def snapshot(self) -> Snapshot:
+        if self._calls is None:
+            raise EngineUnavailable("not connected")
+        with self._lock:
+            snap = wire.snapshot(self._calls.request("snapshot"))
+            self._last_seq = snap.seq
+            # events up to this snapshot are in it; keep only newer ones for late subscribers
+            while self._backlog and self._backlog[0].seq <= snap.seq:
+                self._backlog.popleft()
+        return snap
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Deliver, on the caller's running loop, every event after the last snapshot handed out."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            after = self._last_seq
+            entry = (callback, loop, after)
+            self._subscribers.append(entry)
+            pending = [e for e in self._backlog if e.seq > after]
+        for event in pending:
+            loop.call_soon(callback, event)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._subscribers:
+                    self._subscribers.remove(entry)
+
+        return unsubscribe
+
+    def pause(self, stage: str) -> None:
+        self._call("pause", stage)
+
+    def resume(self, stage: str) -> None:
+        self._call("resume", stage)
+
+    def toggle_pause(self, stage: str) -> bool:
+        return bool(self._call("toggle_pause", stage))
+
+    def set_workers(self, stage: str, workers: int) -> None:
+        self._call("set_workers", stage, workers)
+
+    def bump(self, task: str, stage: str, delta: int = 1) -> int:
+        return int(self._call("bump", task, stage, delta))
+
+    def top(self, task: str, stage: str) -> int:
+        return int(self._call("top", task, stage))
+
+    def retry(self, task: str, stage: str) -> None:
+        self._call("retry", task, stage)
+
+    def cancel(self, task: str, stage: str) -> None:
+        self._call("cancel", task, stage)
+
+    def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
+        return str(self._call("add_task", dict(params), name))
+
+    def queue_order(self, stage: str) -> list[str]:
+        return list(self._call("queue_order", stage))
+
+    @property
+    def task_count(self) -> int:
+        return int(self._call("task_count"))
+
+    def stop(self, stop_running: bool = False) -> None:
+        """Ask the engine to stop; running commands keep running unless `stop_running`."""
+        if self._calls is None:
+            raise EngineUnavailable("not connected")
+        with self._lock:
+            self._calls.request("stop", stop_running=stop_running)

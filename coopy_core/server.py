@@ -1,0 +1,153 @@
+"""The engine's control socket: snapshot, event stream and every command, for any number of clients.
+
+A Unix socket in the state dir, mode 0600 (owner only), newline-delimited JSON:
+  request  {"id": 1, "op": "hello" | "snapshot" | "subscribe" | "call" | "stop", ...}
+  response {"id": 1, "ok": true, "result": ...} or {"id": 1, "ok": false, "error": "..."}
+  after "subscribe": {"event": {...}} lines, in sequence order, until the client leaves.
+Only the engine that holds the state-dir lock binds it, so a stale socket left by a killed engine is
+simply replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from coopy_core import wire
+from coopy_core.engine import Engine
+from coopy_core.errors import CoopyError
+from coopy_core.model import Event
+
+log = logging.getLogger("coopy.server")
+
+SOCKET_NAME = "engine.sock"
+MAX_SUN_PATH = 100  # Linux allows 108 bytes, minus a margin
+MAX_CLIENT_BUFFER = 32 * 2**20  # a client this far behind is dropped; it can subscribe again
+COMMANDS = frozenset(
+    {"pause", "resume", "toggle_pause", "set_workers", "bump", "top", "retry", "cancel", "add_task", "queue_order"}
+)
+
+
+def socket_path(state_dir: Path) -> Path:
+    """`state_dir/engine.sock`, or a short private path when that would be too long for a socket."""
+    path = state_dir / SOCKET_NAME
+    if len(os.fsencode(path)) <= MAX_SUN_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(state_dir)).hexdigest()[:16]
+    return Path(f"/tmp/coopy-{os.getuid()}") / f"{digest}.sock"
+
+
+class ControlServer:
+    def __init__(self, engine: Engine, stop: asyncio.Event) -> None:
+        self.engine = engine
+        self.path = socket_path(engine.config.state_dir)
+        self.stop_requested = stop
+        self.stop_running = False
+        self.clients = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._subscribers: set[asyncio.StreamWriter] = set()
+        self._connections: set[asyncio.StreamWriter] = set()
+        self._unsubscribe = engine.subscribe(self._broadcast)
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # stale: we hold the engine lock, so nobody else serves here
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=2**24)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        self._unsubscribe()
+        if self._server:
+            self._server.close()
+        for writer in list(self._connections):
+            writer.close()
+        deadline = asyncio.get_running_loop().time() + 1.0
+        while self._connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)  # let each handler see its connection end
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _broadcast(self, event: Event) -> None:
+        if not self._subscribers:
+            return
+        line = wire.dumps({"event": event})
+        for writer in list(self._subscribers):
+            if writer.is_closing():
+                self._subscribers.discard(writer)
+            elif writer.transport.get_write_buffer_size() > MAX_CLIENT_BUFFER:
+                log.warning("dropping a client that does not read its events")
+                self._subscribers.discard(writer)
+                writer.close()
+            else:
+                writer.write(line)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients += 1
+        self._connections.add(writer)
+        try:
+            while not reader.at_eof():
+                try:
+                    line = await reader.readline()
+                except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+                    break
+                if not line:
+                    break
+                reply = self._handle(line, writer)
+                if reply is not None:
+                    writer.write(wire.dumps(reply))
+                    await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client left, or the engine is stopping
+        finally:
+            self.clients -= 1
+            self._subscribers.discard(writer)
+            self._connections.discard(writer)
+            writer.close()
+
+    def _handle(self, line: bytes, writer: asyncio.StreamWriter) -> dict[str, Any] | None:
+        try:
+            request = json.loads(line)
+            rid = request.get("id")
+            op = request["op"]
+        except (ValueError, KeyError, AttributeError):
+            return {"id": None, "ok": False, "error": "bad request"}
+        try:
+            if op == "hello":
+                cfg = self.engine.config
+                return {"id": rid, "ok": True, "result": {
+                    "pid": os.getpid(), "pipeline": cfg.pipeline.name, "config": str(cfg.path)}}
+            if op == "snapshot":
+                return {"id": rid, "ok": True, "result": self.engine.snapshot()}
+            if op == "subscribe":
+                # the snapshot and the stream that follows it leave no gap: same loop, same tick
+                self._subscribers.add(writer)
+                return {"id": rid, "ok": True, "result": self.engine.snapshot()}
+            if op == "call":
+                name = request.get("name")
+                if name == "task_count":
+                    return {"id": rid, "ok": True, "result": self.engine.task_count}
+                if name not in COMMANDS:
+                    return {"id": rid, "ok": False, "error": f"unknown command {name!r}"}
+                args = request.get("args") or []
+                kwargs = request.get("kwargs") or {}
+                return {"id": rid, "ok": True, "result": getattr(self.engine, name)(*args, **kwargs)}
+            if op == "stop":
+                self.stop_running = bool(request.get("stop_running"))
+                self.stop_requested.set()
+                return {"id": rid, "ok": True, "result": None}
+        except CoopyError as exc:
+            return {"id": rid, "ok": False, "error": str(exc)}
+        except TypeError as exc:
+            return {"id": rid, "ok": False, "error": f"bad arguments for {op}: {exc}"}
+        return {"id": rid, "ok": False, "error": f"unknown op {op!r}"}
