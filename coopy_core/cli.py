@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("config")
     init = sub.add_parser("init", help="write a starter coopy.toml")
     init.add_argument("path", nargs="?", default="coopy.toml")
+    export = sub.add_parser("export", help="one row per configuration: params, per-stage state, attempts, ...")
+    export.add_argument("config")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--output", "-o", help="write to this file instead of stdout")
     stop = sub.add_parser("stop", help="stop the background engine (running commands keep running)")
     stop.add_argument("config")
     stop.add_argument("--stop-running", action="store_true", help="also stop running commands (re-queued)")
@@ -59,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("task")
         if verb == "bump":
             cmd.add_argument("--by", type=int, default=1)
+    pool = sub.add_parser("pool", help="resize a resource pool while it runs: coopy pool CONFIG gpus 0,1,2")
+    pool.add_argument("config")
+    pool.add_argument("name")
+    pool.add_argument("size", help="ids separated by commas (gpus), or an amount (mem_gb)")
     add = sub.add_parser("add", help="add a configuration while the pipeline runs: coopy add CONFIG seed=3 model=a")
     add.add_argument("config")
     add.add_argument("params", nargs="*", metavar="KEY=VALUE")
@@ -84,17 +93,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(config.stages)} stages ({' -> '.join(config.stage_names)})"
             )
             return EXIT_OK
+        if args.command == "export":
+            return _export(args.config, args.format, args.output)
         if args.command == "init":
             return _init(Path(args.path))
     except CoopyError as exc:
         print(f"coopy: {exc}", file=sys.stderr)
         return exc.exit_code
+    except sqlite3.Error as exc:
+        print(f"coopy: the state store cannot be read ({exc})", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_USAGE
 
 
-REMOTE_VERBS = frozenset({"stop", "pause", "resume", "workers", "bump", "top", "retry", "cancel", "add"})
+REMOTE_VERBS = frozenset({"stop", "pause", "resume", "workers", "bump", "top", "retry", "cancel", "add", "pool"})
 
 
 def _detach(config_path: str) -> int:
@@ -141,6 +155,20 @@ def _remote(args: argparse.Namespace) -> int:
         elif verb in ("retry", "cancel"):
             getattr(client, verb)(args.task, args.stage)
             print(f"{args.stage}/{args.task}: {'queued again' if verb == 'retry' else 'cancelled'}")
+        elif verb == "pool":
+            pools = client.snapshot().pools
+            if args.name not in pools:
+                raise CoopyError(f"no resource pool named {args.name!r} (pools: {', '.join(pools) or 'none'})")
+            size: list[int | str] | float
+            if isinstance(pools[args.name]["size"], list):  # an id pool: "0,1,2"
+                size = [part.strip() for part in args.size.split(",") if part.strip()]
+            else:
+                try:
+                    size = float(args.size)
+                except ValueError:
+                    raise CoopyError(f"{args.size!r}: the pool {args.name!r} takes an amount") from None
+            client.set_pool(args.name, size)
+            print(f"pool {args.name}: {args.size}")
         elif verb == "add":
             params = dict(_parse_param(p) for p in args.params)
             print(f"added {client.add_task(params, args.name)}")
@@ -164,6 +192,18 @@ def _parse_param(text: str) -> tuple[str, object]:
     if not isinstance(value, str | int | float | bool):
         value = raw
     return key, value
+
+
+def _export(config_path: str, fmt: str, output: str | None) -> int:
+    from coopy_core.export import to_csv, to_json
+
+    config = load_config(config_path)
+    text = to_csv(config) if fmt == "csv" else to_json(config) + "\n"
+    if output:
+        Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _init(path: Path) -> int:

@@ -11,7 +11,7 @@ import re
 import shlex
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,7 +31,7 @@ from pydantic import (
 
 from coopy_core import templates
 from coopy_core.errors import ConfigError
-from coopy_core.tasks import Task, expand_tasks
+from coopy_core.tasks import Task, TaskError, expand_tasks
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$"
 ParamValue = StrictStr | StrictInt | StrictFloat | StrictBool
@@ -48,6 +48,7 @@ class PipelineConfig(_Strict):
     state_dir: str = ".coopy"
     log_dir: str | None = None
     detector_timeout: float = Field(default=60.0, gt=0)
+    on_finished: list[StrictStr] | StrictStr | None = None  # hook: {pipeline}, {state} = passed | failed
 
 
 class TasksConfig(_Strict):
@@ -136,6 +137,9 @@ class StageConfig(_Strict):
     scripter: str | None = None
     detector: str | None = None
     executor: Literal["local", "slurm"] = "local"
+    resources: dict[str, StrictInt | StrictFloat] = Field(default_factory=dict)  # per run, from [resources]
+    on_done: list[StrictStr] | StrictStr | None = None  # hooks: the run's placeholders + {state} {exit_code}
+    on_failed: list[StrictStr] | StrictStr | None = None  # {reason} {log}; run detached, output logged
     slurm: SlurmOptions | None = None
 
     @property
@@ -153,6 +157,7 @@ class StageConfig(_Strict):
 class ConfigFile(_Strict):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     tasks: TasksConfig = Field(default_factory=TasksConfig)
+    resources: dict[str, list[StrictInt | StrictStr] | StrictInt | StrictFloat] = Field(default_factory=dict)
     stages: list[StageConfig]
 
 
@@ -167,6 +172,7 @@ class Config:
     tasks: tuple[Task, ...]
     state_dir: Path
     log_dir: Path
+    pools: dict[str, list[str] | float] = field(default_factory=dict)  # [resources], GPUs detected if asked
 
     def stage(self, name: str) -> StageConfig:
         for stage in self.stages:
@@ -195,8 +201,8 @@ def load_config(path: str | Path) -> Config:
     base_dir = path.resolve().parent
     try:
         tasks = expand_tasks(parsed.tasks.matrix, parsed.tasks.exclude, parsed.tasks.named)
-    except ValueError as exc:
-        raise ConfigError(shown, "tasks", str(exc)) from None
+    except TaskError as exc:
+        raise ConfigError(shown, f"tasks.{exc.key}", str(exc)) from None
     _check_stages(parsed, tasks, shown, base_dir)
     state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
     log_dir = (
@@ -210,6 +216,7 @@ def load_config(path: str | Path) -> Config:
         tasks=tuple(tasks),
         state_dir=state_dir,
         log_dir=log_dir,
+        pools=_check_resources(parsed, shown),
     )
 
 
@@ -244,10 +251,13 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
     if not tasks:
         raise ConfigError(shown, "tasks", "no configurations defined (add [tasks.matrix] or [tasks.named])")
     seen: set[str] = set()
-    common = set.intersection(*(set(t.params) for t in tasks))
-    for name in common & set(templates.BUILTIN_PLACEHOLDERS):
-        raise ConfigError(shown, "tasks", f"parameter name {name!r} is reserved for the built-in placeholder")
+    common = set.intersection(*(set(t.params) for t in tasks))  # reserved names: refused by expand_tasks
     known = common | set(templates.BUILTIN_PLACEHOLDERS)
+    for t in hook_argv(parsed.pipeline.on_finished):
+        try:
+            templates.check(t, FINISHED_PLACEHOLDERS)
+        except templates.TemplateError as exc:
+            raise ConfigError(shown, "pipeline.on_finished", str(exc)) from None
     for i, stage in enumerate(parsed.stages):
         key = f"stages[{i}]"
         if stage.name in seen:
@@ -264,6 +274,12 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
             raise ConfigError(shown, f"{key}.skip_if_done", "needs done_when (the outputs to look for)")
         fields: list[tuple[str, str]] = [(f"{key}.command", t) for t in stage.argv_templates]
         fields += [(f"{key}.done_when", t) for t in stage.done_when]
+        for hook in ("on_done", "on_failed"):
+            for t in hook_argv(getattr(stage, hook)):
+                try:
+                    templates.check(t, known | set(HOOK_PLACEHOLDERS))
+                except templates.TemplateError as exc:
+                    raise ConfigError(shown, f"{key}.{hook}", str(exc)) from None
         fields += [(f"{key}.env.{k}", v) for k, v in stage.env.items()]
         if stage.cwd:
             fields.append((f"{key}.cwd", stage.cwd))
@@ -279,6 +295,55 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
                     import_ref(ref, base_dir)
                 except ValueError as exc:
                     raise ConfigError(shown, f"{key}.{attr}", str(exc)) from None
+
+
+HOOK_PLACEHOLDERS = ("state", "exit_code", "reason", "log")
+FINISHED_PLACEHOLDERS = ("pipeline", "state")
+
+
+def hook_argv(hook: list[str] | str | None) -> list[str]:
+    """A hook is a command like a stage's: an argv list, or a string split like a shell would, without one."""
+    if hook is None:
+        return []
+    return shlex.split(hook) if isinstance(hook, str) else list(hook)
+
+
+def _check_resources(parsed: ConfigFile, shown: str) -> dict[str, list[str] | float]:
+    from coopy_core.resources import detect_gpus
+
+    pools: dict[str, list[str] | float] = {}
+    for name, spec in parsed.resources.items():
+        key = f"resources.{name}"
+        if not name.isidentifier():
+            raise ConfigError(shown, key, "a pool name must be a plain name (letters, digits, _)")
+        if isinstance(spec, list):
+            ids = [str(i) for i in spec]
+            if len(set(ids)) != len(ids):
+                raise ConfigError(shown, key, "ids must be distinct")
+            pools[name] = ids
+        elif spec < 0:
+            raise ConfigError(shown, key, f"should be >= 0, got {spec!r}")
+        else:
+            pools[name] = float(spec)
+    for i, stage in enumerate(parsed.stages):
+        for name, amount in stage.resources.items():
+            key = f"stages[{i}].resources.{name}"
+            if name not in pools and name == "gpus":
+                found = detect_gpus()
+                if found:
+                    pools["gpus"] = found
+            if name not in pools:
+                hint = " (no GPU found: set [resources] gpus = [0, 1, ...])" if name == "gpus" else ""
+                raise ConfigError(shown, key, f"no pool {name!r} in [resources]{hint}")
+            pool = pools[name]
+            if amount <= 0:
+                raise ConfigError(shown, key, f"should be > 0, got {amount!r}")
+            if isinstance(pool, list) and not isinstance(amount, int):
+                raise ConfigError(shown, key, f"pool {name!r} holds ids: ask for a whole number, got {amount!r}")
+            capacity = len(pool) if isinstance(pool, list) else pool
+            if amount > capacity:
+                raise ConfigError(shown, key, f"asks for {amount:g} but the pool {name!r} has only {capacity:g}")
+    return pools
 
 
 def import_ref(ref: str, base_dir: Path | None = None) -> type:

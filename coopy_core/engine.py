@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter
@@ -25,6 +26,7 @@ from coopy_core.errors import CoopyError, StateError
 from coopy_core.executors import make_executor
 from coopy_core.executors.base import Executor, LaunchSpec, StartError
 from coopy_core.executors.local import LocalExecutor
+from coopy_core.hooks import HookRunner
 from coopy_core.model import (
     COUNTED_STATES,
     Event,
@@ -35,7 +37,8 @@ from coopy_core.model import (
     StageView,
 )
 from coopy_core.queue import StageQueue
-from coopy_core.scripter import Scripter
+from coopy_core.resources import Allocation, Pools, environment
+from coopy_core.scripter import Launch, Scripter, placeholder_values
 from coopy_core.store import EngineLock, RunRow, StageRow, Store
 from coopy_core.tasks import Task, valid_task_name
 
@@ -89,6 +92,9 @@ class Engine:
         self._counts: dict[str, Counter[str]] = {s: Counter() for s in self._stage_names}
         self._durations: dict[str, tuple[float, int]] = {s: (0.0, 0) for s in self._stage_names}
         self._subscribers: list[Subscriber] = []
+        self._pools = Pools(config.pools)
+        self._hooks: HookRunner | None = None
+        self._settled_since_start = False  # the pipeline's end is an event only if some run ended
         self._seq = 0
         self._order = 0
         self._finished = asyncio.Event()
@@ -107,6 +113,10 @@ class Engine:
             self._scripters[stage.name] = self._make(stage, "scripter", Scripter)
             self._detectors[stage.name] = self._make(stage, "detector", ExitStatusDetector)
         self._load()
+        local = self.executors["local"]
+        self._hooks = HookRunner(
+            self.config, self.store, local if isinstance(local, LocalExecutor) else LocalExecutor(), self._notify
+        )
         self._started = True
         self._hold = True  # no dispatch until every run is back in its place
         try:
@@ -114,6 +124,7 @@ class Engine:
         finally:
             self._hold = False
         self._poll_task = asyncio.create_task(self._poll_loop())
+        self._hooks.fire_pending()  # owed before a crash and never started
         self._dispatch()
         self._check_finished()
 
@@ -145,6 +156,7 @@ class Engine:
         unless `stop_running`, which stops them and puts their runs back in the queue."""
         if self._closed or not self._started:
             return
+        self._hold = True  # start nothing new: while we wait below, a backoff may end or a run finish
         if stop_running:
             waiting = []
             for key, live in list(self._live.items()):
@@ -193,6 +205,13 @@ class Engine:
                 row = StageRow(stage.name, stage.workers, stage.workers, row.paused if row else False)
                 store.save_stage(row)
             self._queues[stage.name] = StageQueue(stage.name, row.workers, row.paused)
+        for name, spec in self.config.pools.items():
+            stored = store.get_meta(f"pool:{name}")
+            if stored is not None and store.get_meta(f"poolcfg:{name}") == json.dumps(spec):
+                self._pools.resize(name, json.loads(stored))  # resized at run time; the config is unchanged
+            else:
+                store.set_meta(f"pool:{name}", json.dumps(spec))
+                store.set_meta(f"poolcfg:{name}", json.dumps(spec))
         for rec in store.runs():
             if rec.stage not in self._stages or rec.task not in self._tasks:
                 continue
@@ -235,6 +254,8 @@ class Engine:
             rec.handle = found
             self._save(rec)
         self._queues[rec.stage].running.add(rec.task)
+        if rec.resources:
+            self._pools.restore(key, rec.resources)
         adopted = self._executor(rec).adopt(rec.handle)
         self._live[key] = _Live(attempt=rec.attempt)
         if adopted.alive:
@@ -271,6 +292,9 @@ class Engine:
             except Exception:  # noqa: BLE001 - a broken screen must not stop the pipeline
                 log.exception("subscriber failed")
 
+    def _notify(self, text: str, level: str) -> None:
+        self._message(text, level)
+
     def _message(self, text: str, level: str = "info", run: RunView | None = None) -> None:
         self._emit(EventKind.MESSAGE, message=text, level=level, run=run)
 
@@ -290,6 +314,7 @@ class Engine:
             pid=(rec.handle or {}).get("pid"),
             job_id=(rec.handle or {}).get("job_id"),
             order=rec.order,
+            resources=dict(rec.resources or {}),
         )
 
     def stage_view(self, name: str) -> StageView:
@@ -313,6 +338,7 @@ class Engine:
             stages=tuple(self.stage_view(s) for s in self._stage_names),
             runs=tuple(self.run_view(r) for r in sorted(self._runs.values(), key=lambda r: r.order)),
             finished=self._finished.is_set(),
+            pools=self._pools.view(),
         )
 
     @property
@@ -352,6 +378,18 @@ class Engine:
         if not isinstance(workers, int) or workers < 1:
             raise CommandError(f"workers must be a whole number >= 1, got {workers!r}")
         self._set_stage(stage, workers=workers)
+        self._dispatch()
+
+    def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
+        """Resize a resource pool (a list of ids, or an amount); runs holding resources keep them."""
+        if name not in self._pools.pools:
+            raise CommandError(f"no resource pool named {name!r}")
+        try:
+            self._pools.resize(name, size)
+        except (ValueError, TypeError) as exc:
+            raise CommandError(str(exc)) from None
+        self.store.set_meta(f"pool:{name}", json.dumps(self._pools.pools[name].spec()))
+        self._emit(EventKind.POOL, data=self._pools.view())
         self._dispatch()
 
     def bump(self, task: str, stage: str, delta: int = 1) -> int:
@@ -399,9 +437,9 @@ class Engine:
             if live is None or live.cancel_reason:
                 return
             live.cancel_reason = "cancelled by user"
-            if rec.handle is not None and not live.exited:
+            if rec.handle is not None:  # also when the command exited but left jobs behind
                 self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
-            else:
+            if rec.handle is None or live.exited:
                 self._finish(rec, RunState.CANCELLED, live.exit_code, live.cancel_reason)
         else:
             raise CommandError(f"{stage}/{task} is {rec.state}; only queued or running runs can be cancelled")
@@ -417,6 +455,9 @@ class Engine:
             raise CommandError(f"{name!r} is not a valid task name (letters, digits and . _ + = , @ -)")
         if name in self._tasks:
             raise CommandError(f"a configuration named {name!r} already exists")
+        for key in params:
+            if key in templates.BUILTIN_PLACEHOLDERS:
+                raise CommandError(f"parameter name {key!r} is reserved for the built-in placeholder")
         known = set(params) | set(templates.BUILTIN_PLACEHOLDERS)
         for stage in self.config.stages:
             for t in [*stage.argv_templates, *stage.done_when, *stage.env.values()]:
@@ -536,13 +577,45 @@ class Engine:
         if self._closed or not self._started or self._hold:
             return
         for name in reversed(self._stage_names):  # downstream first: a hand-off waits for no other spawn
+            if self._stages[name].resources:
+                continue
             q = self._queues[name]
             while q.has_free_worker():
                 task = q.pop()
                 if task is None:
                     break
                 self._start_run(self._runs[(task, name)])
+        if self._pools:
+            self._dispatch_with_resources()
         self._check_finished()
+
+    def _dispatch_with_resources(self) -> None:
+        """Stages that ask for pool resources: the run that has waited longest is served first, and a
+        pool it cannot get yet is held back for it — so a 2-GPU run is never overtaken forever by
+        1-GPU runs of other stages (no backfill: a little idle capacity buys the no-starvation promise)."""
+        while True:
+            heads = []
+            for name in self._stage_names:
+                q = self._queues[name]
+                if self._stages[name].resources and q.has_free_worker():
+                    task = q.peek()
+                    if task is not None:
+                        heads.append((self._runs[(task, name)].order, name, task))
+            reserved: set[str] = set()
+            started = False
+            for _order, name, task in sorted(heads):
+                request = self._stages[name].resources
+                if reserved & set(request):
+                    continue
+                if self._pools.can_serve(request):
+                    self._queues[name].pop()
+                    allocation = self._pools.allocate((task, name), request)
+                    self._start_run(self._runs[(task, name)], allocation)
+                    started = True
+                    break  # caps and pools changed: look again
+                reserved |= set(request)
+            if not started:
+                return
 
     def _executor(self, rec: RunRow) -> Executor:
         """The executor a run's stage names; local and Slurm runs look the same from here on."""
@@ -557,7 +630,7 @@ class Engine:
     def _status_path(self, stage: str, task: str, attempt: int) -> Path:
         return self.config.state_dir / "status" / stage / f"{task}.{attempt}.status"
 
-    def _start_run(self, rec: RunRow) -> None:
+    def _start_run(self, rec: RunRow, allocation: Allocation | None = None) -> None:
         stage = self._stages[rec.stage]
         task = self._tasks[rec.task]
         old = rec.state
@@ -569,6 +642,7 @@ class Engine:
         rec.reason = ""
         rec.not_before = None
         rec.handle = None
+        rec.resources = dict(allocation) if allocation else None
         rec.log = str(self.config.log_dir / stage.name / f"{task.name}.{rec.attempt}.log")
         self._recount(rec, old)
         key = (rec.task, rec.stage)
@@ -580,6 +654,8 @@ class Engine:
             self._save(rec)
             self._finish(rec, RunState.FAILED, None, f"scripter error: {exc}")
             return
+        if allocation:
+            launch = Launch(argv=launch.argv, cwd=launch.cwd, env={**launch.env, **environment(allocation)})
         self._save(rec)  # "starting": on a crash from here on, the restart looks for the process
         spec = LaunchSpec(
             run_id=self._run_id(rec),
@@ -617,9 +693,9 @@ class Engine:
         if rec is None or live is None or live.attempt != attempt or rec.state != RunState.RUNNING.value:
             return
         live.timed_out = True
-        if rec.handle is not None and not live.exited:
+        if rec.handle is not None:  # also when the command exited but left jobs behind
             self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
-        else:
+        if rec.handle is None or live.exited:
             self._finish(rec, RunState.FAILED, live.exit_code, self._timeout_reason(rec))
 
     def _timeout_reason(self, rec: RunRow) -> str:
@@ -735,6 +811,8 @@ class Engine:
             for timer in live.timers:
                 timer.cancel()
         self._queues[rec.stage].running.discard(rec.task)
+        self._pools.release(key)
+        self._settled_since_start = True
         now = self.clock()
         cfg = self._stages[rec.stage]
         old = rec.state
@@ -760,6 +838,16 @@ class Engine:
                     self._add_duration(rec.stage, now - rec.started_at)
                 if state.passed:
                     self._hand_off(rec)
+                hook = cfg.on_done if state == RunState.DONE else cfg.on_failed if state == RunState.FAILED else None
+                if hook and self._hooks is not None:
+                    values = placeholder_values(self._tasks[rec.task], rec.stage, rec.attempt)
+                    values.update(state=state.value, exit_code="" if code is None else code, reason=reason, log=rec.log)
+                    event = "on_done" if state == RunState.DONE else "on_failed"
+                    self._hooks.owe(
+                        f"{event}.{rec.stage}.{rec.task}.{rec.attempt}", hook, values, f"{event} {rec.stage}/{rec.task}"
+                    )
+        if self._hooks is not None:
+            self._hooks.fire_pending()
         if state == RunState.FAILED:
             final = rec.state == RunState.FAILED.value
             self._message(
@@ -787,6 +875,7 @@ class Engine:
             for timer in live.timers:
                 timer.cancel()
         self._queues[rec.stage].running.discard(rec.task)
+        self._pools.release(key)
         with self.store.transaction():
             self.store.add_attempt(rec, RunState.CANCELLED.value, None, "stopped with the engine", self.clock())
             old = rec.state
@@ -822,5 +911,11 @@ class Engine:
             self._finished.clear()
         elif not self._finished.is_set():
             self._finished.set()
+            if self._settled_since_start and self.config.pipeline.on_finished and self._hooks is not None:
+                n = self.store.count_hooks("on_finished.") + 1
+                state = "passed" if self.all_passed() else "failed"
+                values = {"pipeline": self.config.pipeline.name, "state": state}
+                self._hooks.owe(f"on_finished.{n}", self.config.pipeline.on_finished, values, "on_finished")
+                self._hooks.fire_pending()
             passed = self.all_passed()
             self._emit(EventKind.FINISHED, message="all configurations passed" if passed else "finished with failures")

@@ -60,6 +60,7 @@ class RunView:
     pid: int | None = None
     job_id: str | None = None
     order: int = 0
+    resources: dict[str, Any] = field(default_factory=dict)  # pool -> GPU ids held, or amount held
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ class RunView:
             "ended_at": self.ended_at,
             "pid": self.pid,
             "job_id": self.job_id,
+            "resources": dict(self.resources),
         }
 
 
@@ -111,6 +113,7 @@ class Snapshot:
     stages: tuple[StageView, ...]
     runs: tuple[RunView, ...]
     finished: bool = False
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> size, used, capacity, free
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +123,7 @@ class Snapshot:
             "tasks": list(self.tasks),
             "stages": [s.as_json() for s in self.stages],
             "runs": [r.as_json() for r in self.runs],
+            "pools": self.pools,
         }
 
 
@@ -129,6 +133,7 @@ class EventKind(enum.StrEnum):
     TASK_ADDED = "task_added"
     MESSAGE = "message"  # something a person should read (a failure, a warning)
     FINISHED = "finished"  # every configuration passed every stage or failed for good
+    POOL = "pool"  # a resource pool was resized; data holds every pool's view
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,15 @@ class StageQueue:
                 return task
         return None
 
+    def peek(self) -> str | None:
+        """The task `pop` would return, left in the line."""
+        while self._heap:
+            _neg, _order, version, task = self._heap[0]
+            if self._version.get(task) == version and task in self._priority:
+                return task
+            heapq.heappop(self._heap)
+        return None
+
     def top_priority(self) -> int | None:
         return max(self._priority.values(), default=None)
 

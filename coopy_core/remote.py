@@ -190,6 +190,9 @@ class RemoteEngine:
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
         return str(self._call("add_task", dict(params), name))
 
+    def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
+        self._call("set_pool", name, size)
+
     def queue_order(self, stage: str) -> list[str]:
         return list(self._call("queue_order", stage))
 

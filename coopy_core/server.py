@@ -30,7 +30,8 @@ SOCKET_NAME = "engine.sock"
 MAX_SUN_PATH = 100  # Linux allows 108 bytes, minus a margin
 MAX_CLIENT_BUFFER = 32 * 2**20  # a client this far behind is dropped; it can subscribe again
 COMMANDS = frozenset(
-    {"pause", "resume", "toggle_pause", "set_workers", "bump", "top", "retry", "cancel", "add_task", "queue_order"}
+    {"pause", "resume", "toggle_pause", "set_workers", "bump", "top", "retry", "cancel", "add_task", "queue_order",
+     "set_pool"}
 )
 
 

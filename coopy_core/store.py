@@ -30,9 +30,10 @@ CREATE TABLE IF NOT EXISTS runs (
     task TEXT NOT NULL, stage TEXT NOT NULL, attempt INTEGER NOT NULL, failures INTEGER NOT NULL,
     state TEXT NOT NULL, priority INTEGER NOT NULL, ord INTEGER NOT NULL,
     exit_code INTEGER, reason TEXT NOT NULL, log TEXT NOT NULL,
-    started_at REAL, ended_at REAL, not_before REAL, handle TEXT,
+    started_at REAL, ended_at REAL, not_before REAL, handle TEXT, resources TEXT,
     PRIMARY KEY (task, stage)
 );
+CREATE TABLE IF NOT EXISTS hooks (id TEXT PRIMARY KEY, state TEXT NOT NULL, spec TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attempts (
     task TEXT NOT NULL, stage TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,
     exit_code INTEGER, reason TEXT NOT NULL, started_at REAL, ended_at REAL, log TEXT NOT NULL
@@ -59,6 +60,7 @@ class RunRow:
     ended_at: float | None
     not_before: float | None
     handle: dict[str, Any] | None
+    resources: dict[str, Any] | None = None  # what the run holds from the pools (GPU ids, amounts)
 
 
 @dataclass
@@ -128,10 +130,18 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.executescript(SCHEMA)
+                columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
+                if "resources" not in columns:  # a state dir from before resource pools
+                    self.conn.execute("ALTER TABLE runs ADD COLUMN resources TEXT")
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot open the state store ({exc})") from None
         self.conn.execute("PRAGMA busy_timeout=5000")
         self._depth = 0
+        try:
+            columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot read the state store ({exc})") from None
+        self._resources_column = "resources" if "resources" in columns else "NULL"
 
     def close(self) -> None:
         self.conn.close()
@@ -191,13 +201,14 @@ class Store:
     def runs(self) -> list[RunRow]:
         rows = self.conn.execute(
             "SELECT task, stage, attempt, failures, state, priority, ord, exit_code, reason, log,"
-            " started_at, ended_at, not_before, handle FROM runs ORDER BY ord"
+            f" started_at, ended_at, not_before, handle, {self._resources_column} FROM runs ORDER BY ord"
         ).fetchall()
         return [
             RunRow(
                 task=r[0], stage=r[1], attempt=r[2], failures=r[3], state=r[4], priority=r[5], order=r[6],
                 exit_code=r[7], reason=r[8], log=r[9], started_at=r[10], ended_at=r[11], not_before=r[12],
                 handle=json.loads(r[13]) if r[13] else None,
+                resources=json.loads(r[14]) if r[14] else None,
             )
             for r in rows
         ]
@@ -205,11 +216,12 @@ class Store:
     def save_run(self, r: RunRow) -> None:
         with self.transaction():
             self.conn.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     r.task, r.stage, r.attempt, r.failures, r.state, r.priority, r.order,
                     r.exit_code, r.reason, r.log, r.started_at, r.ended_at, r.not_before,
                     json.dumps(r.handle) if r.handle is not None else None,
+                    json.dumps(r.resources) if r.resources else None,
                 ),
             )
 
@@ -226,6 +238,23 @@ class Store:
                 "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (r.task, r.stage, r.attempt, state, exit_code, reason, r.started_at, ended_at, r.log),
             )
+
+    # -- hooks -----------------------------------------------------------------------------
+    def add_hook(self, hook_id: str, spec: dict[str, Any]) -> None:
+        """Recorded in the transition's transaction: a hook is owed exactly when its event happened."""
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO hooks VALUES (?, 'pending', ?)", (hook_id, json.dumps(spec)))
+
+    def pending_hooks(self) -> list[tuple[str, dict[str, Any]]]:
+        rows = self.conn.execute("SELECT id, spec FROM hooks WHERE state = 'pending' ORDER BY rowid").fetchall()
+        return [(hook_id, json.loads(spec)) for hook_id, spec in rows]
+
+    def mark_hook(self, hook_id: str, state: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE hooks SET state = ? WHERE id = ?", (state, hook_id))
+
+    def count_hooks(self, prefix: str) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM hooks WHERE id LIKE ?", (prefix + "%",)).fetchone()[0])
 
     def attempts(self) -> list[tuple[Any, ...]]:
         return self.conn.execute(

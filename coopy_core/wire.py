@@ -37,6 +37,7 @@ def snapshot(d: dict[str, Any]) -> Snapshot:
         stages=tuple(stage_view(s) for s in d["stages"]),
         runs=tuple(run_view(r) for r in d["runs"]),
         finished=d["finished"],
+        pools=d.get("pools") or {},
     )
 
 

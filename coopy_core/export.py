@@ -1,0 +1,65 @@
+"""`coopy export`: one row per configuration — its params, and per stage state, attempts, duration, exit code."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from coopy_core.config import Config
+from coopy_core.store import DB_NAME, Store
+
+STAGE_COLUMNS = ("state", "attempts", "duration_s", "exit_code")
+
+
+def rows(config: Config) -> list[dict[str, Any]]:
+    tasks: list[tuple[str, dict[str, Any]]] = [(t.name, dict(t.params)) for t in config.tasks]
+    runs: dict[tuple[str, str], Any] = {}
+    if (config.state_dir / DB_NAME).exists():
+        store = Store(config.state_dir, readonly=True)
+        try:
+            known = {name for name, _ in tasks}
+            tasks += [(name, params) for name, params, _added in store.tasks() if name not in known]
+            runs = {(r.task, r.stage): r for r in store.runs()}
+        finally:
+            store.close()
+    out = []
+    for name, params in tasks:
+        stages: dict[str, dict[str, Any]] = {}
+        for stage in config.stage_names:
+            r = runs.get((name, stage))
+            duration = None
+            if r is not None and r.started_at is not None and r.ended_at is not None:
+                duration = round(r.ended_at - r.started_at, 3)
+            stages[stage] = {
+                "state": r.state if r else "pending",
+                "attempts": r.attempt if r else 0,
+                "duration_s": duration,
+                "exit_code": r.exit_code if r else None,
+                "reason": r.reason if r else "",
+            }
+        out.append({"task": name, "params": params, "stages": stages})
+    return out
+
+
+def to_json(config: Config) -> str:
+    return json.dumps(rows(config), indent=2)
+
+
+def to_csv(config: Config) -> str:
+    data = rows(config)
+    param_keys: list[str] = []
+    for row in data:
+        param_keys += [k for k in row["params"] if k not in param_keys]
+    header = ["task", *param_keys] + [f"{s}.{c}" for s in config.stage_names for c in STAGE_COLUMNS]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in data:
+        values = [row["task"], *(row["params"].get(k, "") for k in param_keys)]
+        for stage in config.stage_names:
+            st = row["stages"][stage]
+            values += ["" if st[c] is None else st[c] for c in STAGE_COLUMNS]
+        writer.writerow(values)
+    return buf.getvalue()

@@ -1,0 +1,78 @@
+"""Hooks: commands run when a run is done or failed for good, and when the pipeline finishes.
+
+A hook is owed the moment its event is committed (it is written to the store in the same
+transaction); it is then started detached like any run, through the local executor, with its output in
+`log_dir/hooks/<id>.log`. It runs once per event even across an engine restart: a hook still marked
+pending at start is looked for (by its run id in /proc, or its exit-status file) before it is started.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from coopy_core import templates
+from coopy_core.config import Config, hook_argv
+from coopy_core.executors.base import LaunchSpec, StartError
+from coopy_core.executors.local import LocalExecutor
+from coopy_core.scripter import Launch
+from coopy_core.store import Store
+
+log = logging.getLogger("coopy.hooks")
+
+Notify = Callable[[str, str], None]  # (message, level)
+
+
+class HookRunner:
+    def __init__(self, config: Config, store: Store, executor: LocalExecutor, notify: Notify) -> None:
+        self.config = config
+        self.store = store
+        self.executor = executor
+        self.notify = notify
+
+    def owe(self, hook_id: str, hook: list[str] | str | None, values: Mapping[str, object], what: str) -> None:
+        """Record a hook for an event (call inside the event's transaction); `fire_pending` starts it."""
+        argv = hook_argv(hook)
+        if not argv:
+            return
+        try:
+            rendered = [templates.render(t, values) for t in argv]
+        except templates.TemplateError as exc:
+            self.notify(f"hook {what}: {exc}", "error")
+            return
+        self.store.add_hook(hook_id, {"argv": rendered, "what": what})
+
+    def fire_pending(self) -> None:
+        for hook_id, spec in self.store.pending_hooks():
+            status = self._status(hook_id)
+            run_id = self._run_id(hook_id)
+            if self.executor.find_started(run_id, status) is not None:
+                self.store.mark_hook(hook_id, "fired")  # it started before a crash: never twice
+                continue
+            launch = Launch(argv=spec["argv"], cwd=self.config.base_dir, env={"COOPY_HOOK": spec["what"]})
+            log_path = self.config.log_dir / "hooks" / f"{hook_id}.log"
+            try:
+                handle = self.executor.start(LaunchSpec(run_id=run_id, launch=launch, log=log_path, status=status))
+            except StartError as exc:
+                self.store.mark_hook(hook_id, "failed")
+                self.notify(f"hook {spec['what']} could not start: {exc}", "error")
+                continue
+            self.store.mark_hook(hook_id, "fired")  # after the start: a crash in between is found above
+            self.executor.watch(handle, self._on_end(spec, log_path))
+
+    def _on_end(self, spec: dict[str, Any], log_path: Path) -> Callable[[int | None], None]:
+        def ended(code: int | None) -> None:
+            if code == 0:
+                self.notify(f"hook {spec['what']} ran", "info")
+            else:
+                self.notify(f"hook {spec['what']} failed (exit {code}); see {log_path}", "warning")
+
+        return ended
+
+    def _run_id(self, hook_id: str) -> str:
+        return f"{self.config.state_dir}:hook:{hook_id}"
+
+    def _status(self, hook_id: str) -> Path:
+        return self.config.state_dir / "hooks" / f"{hook_id}.status"
