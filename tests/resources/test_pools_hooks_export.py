@@ -49,7 +49,8 @@ GPU_STEP = """
 import os, sys, time
 start = time.time()
 time.sleep(float(sys.argv[3]))
-line = " ".join([sys.argv[2], os.environ["COOPY_TASK"], str(start), str(time.time()), os.environ["CUDA_VISIBLE_DEVICES"]])
+gpus = os.environ["CUDA_VISIBLE_DEVICES"]
+line = " ".join([sys.argv[2], os.environ["COOPY_TASK"], str(start), str(time.time()), gpus])
 with open(sys.argv[1], "a") as f:
     f.write(line + "\\n")
 """
