@@ -14,4 +14,8 @@ def make_executor(name: str, config: Config) -> Executor:
         from coopy_core.executors.local import LocalExecutor
 
         return LocalExecutor()
+    if name == "slurm":
+        from coopy_core.executors.slurm import SlurmExecutor
+
+        return SlurmExecutor(config)
     raise ValueError(f"unknown executor {name!r}")

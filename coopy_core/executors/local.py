@@ -73,6 +73,7 @@ class LocalExecutor:
         self._made_dirs: set[Path] = set()
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._watched: dict[int, int] = {}  # pid -> pidfd
+        self._forcing: dict[int, asyncio.TimerHandle] = {}  # pgid -> its SIGKILL, due after the grace
         self._closed = False
 
     # -- start -------------------------------------------------------------------------
@@ -178,7 +179,7 @@ class LocalExecutor:
         pgid = int(handle["pid"])
         if pgid <= 1:
             return  # never a real group of ours: killpg(0) would hit the engine itself
-        if not self._same_process(handle) and not group_alive(pgid):
+        if not self._same_process(handle) and not self._group_is_ours(handle):
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGTERM)
@@ -186,12 +187,45 @@ class LocalExecutor:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        loop.call_later(grace, self._force, pgid)
+        if pgid in self._forcing:
+            self._forcing.pop(pgid).cancel()
+        self._forcing[pgid] = loop.call_later(grace, self._forced, pgid)
+
+    def _forced(self, pgid: int) -> None:
+        self._forcing.pop(pgid, None)
+        self._force(pgid)
 
     @staticmethod
     def _force(pgid: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+
+    @staticmethod
+    def _group_is_ours(handle: Handle) -> bool:
+        """The wrapper is gone: is its process group still alive, with this run in it?
+
+        Once a group is empty its id (the wrapper's pid) may be given to someone else;
+        a member that carries the run's id in its environment proves the group is ours.
+        """
+        pgid = int(handle["pid"])
+        if not group_alive(pgid):
+            return False
+        run_id = handle.get("run_id")
+        if run_id is None:
+            return True
+        needle = f"{RUN_ID_VAR}={run_id}\0".encode()
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.getpgid(int(entry.name)) != pgid:
+                    continue
+                with open(f"/proc/{entry.name}/environ", "rb") as f:
+                    if needle in f.read():
+                        return True
+            except OSError:
+                continue
+        return False
 
     def kill_now(self, handle: Handle) -> None:
         """Used on engine shutdown with --stop-running: no loop left to wait for a grace period."""
@@ -243,6 +277,11 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._closed = True
+        for pgid, timer in self._forcing.items():
+            # asked to stop and not gone yet: no engine will be there to insist after the grace
+            timer.cancel()
+            self._force(pgid)
+        self._forcing.clear()
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
             for fd in self._watched.values():

@@ -1,0 +1,431 @@
+"""CoopyApp: a panel per stage, a live log pane, and keys that are engine commands.
+
+The app renders what an `EngineClient` reports and changes nothing itself:
+every key calls one engine command, and the screen catches up from the
+engine's events. Events only mark rows dirty (`PipelineState.apply`); a timer
+applies the dirty rows about ten times a second, so a burst of thousands of
+events costs one repaint. Log files are read by background threads
+(`coopy_tui.logs`) whose buffers the same timer drains.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.events import DescendantFocus, Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from coopy_core.errors import CoopyError
+from coopy_core.model import Event, RunState, RunView, StageView
+from coopy_tui.client import EngineClient
+from coopy_tui.keys import KEYS, app_bindings
+from coopy_tui.logs import LastLines, LogFollower
+from coopy_tui.state import Changes, PipelineState
+from coopy_tui.widgets.confirm_screen import ConfirmScreen
+from coopy_tui.widgets.filter_bar import FilterBar
+from coopy_tui.widgets.help_screen import HelpScreen
+from coopy_tui.widgets.log_screen import LogScreen
+from coopy_tui.widgets.log_view import LogView
+from coopy_tui.widgets.pipeline_bar import PipelineBar
+from coopy_tui.widgets.quit_screen import QuitChoice, QuitScreen
+from coopy_tui.widgets.stage_panel import StagePanel
+from coopy_tui.widgets.stage_tabs import StageTabs
+
+COLUMN_WIDTH = 40  # cells per stage needed to show the panels side by side
+SHORT_HEIGHT = 30  # below this many rows the log pane shrinks
+MAX_NOTIFICATIONS_PER_REPAINT = 3
+
+
+class CoopyApp(App[QuitChoice | None]):
+    """The pipeline on one screen. Returns how to quit: leave running commands running, or stop them."""
+
+    CSS_PATH = "coopy.tcss"
+    TITLE = "CooPy"
+    BINDINGS = app_bindings()
+
+    def __init__(
+        self,
+        client: EngineClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        log_lines: int = 2000,
+        refresh_interval: float = 0.1,
+        tick_interval: float = 1.0,
+        follow_interval: float = 0.2,
+        last_line_interval: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.clock = clock
+        self.log_lines = log_lines
+        self.refresh_interval = refresh_interval
+        self.tick_interval = tick_interval
+        self.state = PipelineState(client.snapshot())
+        self._unsubscribe: Callable[[], None] | None = client.subscribe(self.state.apply)
+        self.follower = LogFollower(max_lines=log_lines, interval=follow_interval)
+        self.last_lines = LastLines(interval=last_line_interval)
+        self.current = 0
+        self.panels: list[StagePanel] = []
+        self._followed: tuple[str, str] | None = None  # (stage, task) the log pane shows
+        self._followed_log = ""
+        self._watched: set[tuple[str, str]] = set()  # running runs whose last line is followed
+        self._last_tick = 0.0
+        self.repaints = 0  # for tests and measurements
+        self.repaint_seconds = 0.0
+
+    # ================================================================ layout
+    def compose(self) -> ComposeResult:
+        views = self._views()
+        total = self.state.task_count
+        task_width = min(32, max([len(t) for t in self.state.tasks] + [8]))
+        with Vertical(id="body"):
+            yield PipelineBar(self.state.pipeline, views, total, id="pipeline")
+            yield StageTabs(views, total, id="tabs")
+            with Horizontal(id="stages"):
+                for view in views:
+                    panel = StagePanel(view, total, self.clock, task_width)
+                    self.panels.append(panel)
+                    yield panel
+            yield LogView(max_lines=self.log_lines, placeholder="(no run selected)", focusable=False, id="log-tail")
+            yield FilterBar(id="filter")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.screen.set_class(True, "main")
+        for panel in self.panels:
+            panel.table.load(self.state.runs[panel.stage].values())
+        for runs in self.state.runs.values():
+            for run in runs.values():
+                self._watch_last_line(run, initial=True)
+        self._apply_layout(self.size.width, self.size.height)
+        self._set_current(0)
+        self.follower.start()
+        self.last_lines.start()
+        self.set_interval(self.refresh_interval, self.repaint, name="repaint")
+
+    def on_unmount(self) -> None:
+        self._stop_background()
+
+    def _stop_background(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.follower.stop()
+        self.last_lines.stop()
+
+    def on_resize(self, event: Resize) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        """Side by side when every stage gets COLUMN_WIDTH cells, else one stage at a time (tabs)."""
+        body = self.query_one("#body")
+        columns = width >= COLUMN_WIDTH * max(1, len(self.panels))
+        body.set_class(columns, "-columns")
+        body.set_class(not columns, "-tabs")
+        body.set_class(height < SHORT_HEIGHT, "-short")
+        for footer in self.query(Footer):
+            if footer.show_command_palette != columns:
+                # narrow: room for the keys instead (ctrl+p still works)
+                footer.show_command_palette = columns
+                footer.refresh(recompose=True)
+
+    # ================================================================ stages and selection
+    def _views(self) -> list[StageView]:
+        return [self.state.stages[name] for name in self.state.stage_names]
+
+    @property
+    def panel(self) -> StagePanel:
+        return self.panels[self.current]
+
+    def _set_current(self, index: int) -> None:
+        self.current = index % len(self.panels)
+        for i, panel in enumerate(self.panels):
+            panel.set_class(i == self.current, "-current")
+        self.panel.table.focus()
+        self.query_one(StageTabs).update_views(self._views(), self.state.task_count, self.current)
+        self._follow_selected()
+
+    def selected(self) -> RunView | None:
+        """The run under the cursor of the current stage."""
+        task = self.panel.table.selected_task
+        return self.state.run(self.panel.stage, task) if task else None
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        """A click on another stage's list makes that stage the current one."""
+        for i, panel in enumerate(self.panels):
+            if event.widget is panel.table and i != self.current:
+                self._set_current(i)
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.panel.table:
+            self._follow_selected()
+
+    def _follow_selected(self) -> None:
+        run = self.selected()
+        key = (run.stage, run.task) if run else None
+        log = run.log if run else ""
+        if key == self._followed and log == self._followed_log:
+            return
+        self._followed = key
+        self._followed_log = log
+        pane = self.query_one("#log-tail", LogView)
+        pane.border_title = self._log_title(run)
+        if run is None:
+            pane.set_placeholder("(no run selected)")
+        elif not log:
+            pane.set_placeholder("(not started yet: no log)")
+        else:
+            pane.set_placeholder("(no output yet)")
+        pane.clear()
+        self.follower.follow(log or None)
+        if isinstance(self.screen, LogScreen):
+            self.screen.set_title(self._log_title(run), log)
+
+    def _log_title(self, run: RunView | None) -> str:
+        if run is None:
+            return "log"
+        attempt = f" · attempt {run.attempt}" if run.attempt else ""
+        return f"log · {run.stage}/{run.task}{attempt} · {run.state.value}"
+
+    # ================================================================ the repaint timer
+    def repaint(self) -> None:
+        """Apply everything that changed since the last repaint (called ~10 times a second)."""
+        started = time.perf_counter()
+        changes = self.state.take()
+        if changes:
+            self._apply_changes(changes)
+        last = self.last_lines.drain()
+        if last:
+            by_stage: dict[str, dict[str, str]] = {}
+            for (stage, task), line in last.items():
+                by_stage.setdefault(stage, {})[task] = line
+            for panel in self.panels:
+                if panel.stage in by_stage:
+                    panel.table.set_last_lines(by_stage[panel.stage])
+        mono = time.monotonic()
+        if mono - self._last_tick >= self.tick_interval:
+            self._last_tick = mono
+            for panel in self.panels:
+                panel.table.tick()
+        for panel in self.panels:
+            panel.table.flush_sort()
+        self._follow_selected()  # rows may have moved under an unpinned cursor
+        self._drain_log()
+        self.repaints += 1
+        self.repaint_seconds += time.perf_counter() - started
+
+    def _apply_changes(self, changes: Changes) -> None:
+        total = self.state.task_count
+        stages = set(changes.stages) | set(changes.runs)
+        for panel in self.panels:
+            tasks = changes.runs.get(panel.stage)
+            if tasks:
+                runs = [self.state.runs[panel.stage][t] for t in tasks]
+                panel.table.apply(runs)
+                for run in runs:
+                    self._watch_last_line(run)
+            if panel.stage in stages or changes.tasks_added:
+                panel.update_view(self.state.stages[panel.stage], total)
+        views = self._views()
+        self.query_one(PipelineBar).update_views(views, total)
+        self.query_one(StageTabs).update_views(views, total, self.current)
+        self._notify_messages(changes.messages, changes.dropped_messages)
+
+    def _watch_last_line(self, run: RunView, initial: bool = False) -> None:
+        key = (run.stage, run.task)
+        if run.state == RunState.RUNNING and run.log:
+            self._watched.add(key)
+            self.last_lines.watch(key, run.log)
+        elif key in self._watched:
+            self._watched.discard(key)
+            self.last_lines.unwatch(key, read_once=run.state.passed)
+        elif initial and run.state.passed and run.log:
+            self.last_lines.read_once(key, run.log)
+
+    def _drain_log(self) -> None:
+        update = self.follower.drain()
+        if update is None or update.path != (self._followed_log or None):
+            return
+        views = [self.query_one("#log-tail", LogView)]
+        if isinstance(self.screen, LogScreen):
+            views.append(self.screen.log_view)
+        for view in views:
+            if update.reset:
+                view.replace(update.lines, update.partial)
+            else:
+                view.append(update.lines, update.partial)
+
+    def _notify_messages(self, messages: list[Event], dropped: int) -> None:
+        """Failures and the end of the pipeline as notifications; a flood becomes one summary."""
+        shown = [m for m in messages if m.level in ("warning", "error") or m.kind.value == "finished"]
+        if len(shown) > MAX_NOTIFICATIONS_PER_REPAINT or dropped:
+            errors = sum(1 for m in shown if m.level == "error")
+            latest = shown[-1].message if shown else ""
+            self.notify(
+                f"{len(shown) + dropped} runs failed ({errors} for good); latest: {latest}",
+                title="Many failures",
+                severity="error" if errors else "warning",
+                timeout=10,
+                markup=False,
+            )
+            return
+        for m in shown:
+            if m.kind.value == "finished":
+                self.notify(m.message, title="Pipeline finished", severity="information", markup=False)
+            elif m.level == "error":
+                self.notify(m.message, title="Run failed", severity="error", timeout=10, markup=False)
+            else:
+                self.notify(m.message, title="Run failed, will retry", severity="warning", markup=False)
+
+    def settled(self) -> bool:
+        """Nothing left to paint: events applied, logs read and shown (tests wait for this)."""
+        return (
+            not self.state.pending
+            and self.follower.settled
+            and self.last_lines.settled
+            and not any(p.table.needs_sort for p in self.panels)
+        )
+
+    # ================================================================ commands (each one engine call)
+    def _command(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call one engine command; its refusal becomes a notification; the screen catches up at once."""
+        try:
+            result = fn(*args)
+        except CoopyError as exc:
+            self.notify(str(exc), title="Not done", severity="warning", markup=False)
+            return None
+        self.repaint()
+        for panel in self.panels:
+            panel.table.flush_sort(force=True)
+        return result
+
+    def _need_run(self) -> RunView | None:
+        run = self.selected()
+        if run is None:
+            self.notify("No run selected in this stage.", severity="warning", markup=False)
+        return run
+
+    def action_next_stage(self) -> None:
+        self._set_current(self.current + 1)
+
+    def action_prev_stage(self) -> None:
+        self._set_current(self.current - 1)
+
+    def action_cursor_up(self) -> None:
+        self.panel.table.move(-1)
+
+    def action_cursor_down(self) -> None:
+        self.panel.table.move(1)
+
+    def action_raise_priority(self) -> None:
+        if run := self._need_run():
+            self._command(self.client.bump, run.task, run.stage, 1)
+
+    def action_lower_priority(self) -> None:
+        if run := self._need_run():
+            self._command(self.client.bump, run.task, run.stage, -1)
+
+    def action_top(self) -> None:
+        if run := self._need_run():
+            self._command(self.client.top, run.task, run.stage)
+
+    def action_toggle_pause(self) -> None:
+        self._command(self.client.toggle_pause, self.panel.stage)
+
+    def action_more_workers(self) -> None:
+        view = self.state.stages[self.panel.stage]
+        self._command(self.client.set_workers, view.name, view.workers + 1)
+
+    def action_fewer_workers(self) -> None:
+        view = self.state.stages[self.panel.stage]
+        self._command(self.client.set_workers, view.name, view.workers - 1)
+
+    def action_retry(self) -> None:
+        if run := self._need_run():
+            self._command(self.client.retry, run.task, run.stage)
+
+    def action_cancel(self) -> None:
+        run = self._need_run()
+        if run is None:
+            return
+        if run.state not in (RunState.QUEUED, RunState.RUNNING):
+            # let the engine say why (one message for every refusal)
+            self._command(self.client.cancel, run.task, run.stage)
+            return
+        what = "Stop" if run.state == RunState.RUNNING else "Cancel"
+        question = f"{what} {run.stage}/{run.task} ({run.state.value})?"
+        if run.state == RunState.RUNNING:
+            question += "\nIts command and everything it started will be killed."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._command(self.client.cancel, run.task, run.stage)
+
+        self.push_screen(ConfirmScreen(question, yes="Cancel the run", no="Keep it"), answered)
+
+    def action_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.add_class("-visible")
+        bar.focus()
+
+    @on(FilterBar.Changed, "#filter")
+    def _filter_changed(self, event: FilterBar.Changed) -> None:
+        for panel in self.panels:
+            panel.table.set_filter(event.value)
+        self._follow_selected()
+
+    @on(FilterBar.Submitted, "#filter")
+    def _filter_submitted(self, event: FilterBar.Submitted) -> None:
+        bar = self.query_one(FilterBar)
+        if not event.value:
+            bar.remove_class("-visible")
+        self.panel.table.focus()
+
+    def action_open_log(self) -> None:
+        run = self._need_run()
+        if run is None:
+            return
+        pane = self.query_one("#log-tail", LogView)
+        self.push_screen(LogScreen(self._log_title(run), run.log, pane.complete_lines, pane.partial, self.log_lines))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Ask what becomes of running commands (nothing to ask when none run)."""
+        running = self.state.running()
+        if running == 0:
+            self.exit(QuitChoice.LEAVE)
+            return
+
+        def chosen(choice: QuitChoice | None) -> None:
+            if choice is not None:
+                self.exit(choice)
+
+        self.push_screen(QuitScreen(running), chosen)
+
+    # ================================================================ command palette
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not screen.has_class("main"):
+            return
+        for key in KEYS:
+            if key.palette and key.action not in ("quit",):
+                yield SystemCommand(
+                    f"{key.help} ({key.display.split('  ')[0]})",
+                    f"Key: {key.display}",
+                    self._palette_callback(key.action),
+                )
+
+    def _palette_callback(self, action: str) -> Callable[[], Any]:
+        async def run() -> None:
+            await self.run_action(action)
+
+        return run

@@ -1,0 +1,1 @@
+"""CooPy's widgets, one per module."""

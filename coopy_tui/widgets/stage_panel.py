@@ -1,0 +1,52 @@
+"""StagePanel: one stage, its header (title, cap, paused badge, counts, bar) and its task list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from coopy_core.model import StageView
+from coopy_tui.widgets.run_table import RunTable
+from coopy_tui.widgets.stage_header import StageHeader
+
+
+class StagePanel(Vertical):
+    """A bordered column; the border title carries name, `running/cap` and a PAUSED badge."""
+
+    def __init__(
+        self,
+        view: StageView,
+        total: int,
+        clock: Callable[[], float],
+        task_width: int,
+    ) -> None:
+        super().__init__(id=f"stage-{view.index}", classes="stage-panel")
+        self.stage = view.name
+        self.index = view.index
+        self.view = view
+        self.total = total
+        self.header = StageHeader(view, total)
+        self.table = RunTable(view.name, clock, task_width, id=f"runs-{view.index}")
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.table
+
+    def on_mount(self) -> None:
+        self._set_title()
+
+    def update_view(self, view: StageView, total: int) -> None:
+        changed = view != self.view
+        self.view = view
+        self.total = total
+        self.header.update_view(view, total)
+        if changed:
+            self._set_title()
+
+    def _set_title(self) -> None:
+        v = self.view
+        badge = " [reverse b] ⏸ PAUSED [/]" if v.paused else ""
+        self.border_title = f"{v.name} [b]▶ {v.running}/{v.workers}[/b]{badge}"
+        self.set_class(v.paused, "-paused")

@@ -1,0 +1,253 @@
+"""A scripted engine for deterministic screens: real Snapshot / RunView / StageView objects, a fixed clock.
+
+`FakeEngine` implements the `EngineClient` protocol over a fixed state; the
+stage commands (pause, workers) change it and emit events like the real engine,
+so snapshot tests can press keys. Log files live under a relative `logs/`
+folder (tests chdir into a tmp dir), so no tmp path can reach a screenshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from coopy_core.engine import CommandError
+from coopy_core.model import Event, EventKind, RunState, RunView, Snapshot, StageView
+
+NOW = 1_700_000_000.0
+TASKS = [f"model={m},seed={s}" for m in ("mlp", "cnn", "resnet") for s in (1, 2)]
+
+
+def fixed_clock() -> float:
+    return NOW
+
+
+def counts(runs: list[RunView], stage: str) -> dict[str, int]:
+    out = {s.value: 0 for s in RunState}
+    for r in runs:
+        if r.stage == stage:
+            out[r.state.value] += 1
+    return out
+
+
+class FakeEngine:
+    """Just enough engine for screenshots: a fixed pipeline, stage commands, scripted events."""
+
+    def __init__(
+        self, pipeline: str, stages: list[tuple[str, int, bool, float | None]], runs: list[RunView], tasks: list[str]
+    ) -> None:
+        self.pipeline = pipeline
+        self.tasks = list(tasks)
+        self.runs = {(r.task, r.stage): r for r in runs}
+        self.stages = {
+            name: StageView(name, i, workers, paused, counts(runs, name), mean)
+            for i, (name, workers, paused, mean) in enumerate(stages)
+        }
+        self.seq = 10
+        self.subscribers: list[Callable[[Event], None]] = []
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    # -- reading
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            seq=self.seq,
+            pipeline=self.pipeline,
+            tasks=tuple(self.tasks),
+            stages=tuple(self.stages.values()),
+            runs=tuple(sorted(self.runs.values(), key=lambda r: r.order)),
+        )
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        self.subscribers.append(callback)
+        return lambda: self.subscribers.remove(callback)
+
+    def emit(self, kind: EventKind, **kw: Any) -> None:
+        self.seq += 1
+        event = Event(seq=self.seq, kind=kind, time=NOW, **kw)
+        for cb in list(self.subscribers):
+            cb(event)
+
+    def _stage_changed(self, name: str, **changes: Any) -> None:
+        self.stages[name] = dataclasses.replace(self.stages[name], **changes)
+        self.emit(EventKind.STAGE, stage=self.stages[name])
+
+    # -- commands
+    def pause(self, stage: str) -> None:
+        self.calls.append(("pause", (stage,)))
+        self._stage_changed(stage, paused=True)
+
+    def resume(self, stage: str) -> None:
+        self.calls.append(("resume", (stage,)))
+        self._stage_changed(stage, paused=False)
+
+    def toggle_pause(self, stage: str) -> bool:
+        paused = not self.stages[stage].paused
+        (self.pause if paused else self.resume)(stage)
+        return paused
+
+    def set_workers(self, stage: str, workers: int) -> None:
+        self.calls.append(("set_workers", (stage, workers)))
+        if workers < 1:
+            raise CommandError(f"workers must be a whole number >= 1, got {workers!r}")
+        self._stage_changed(stage, workers=workers)
+
+    def _refuse(self, name: str, *args: Any) -> Any:
+        self.calls.append((name, args))
+        raise CommandError(f"{name} is not scripted in this fake")
+
+    def bump(self, task: str, stage: str, delta: int = 1) -> int:
+        return int(self._refuse("bump", task, stage, delta))
+
+    def top(self, task: str, stage: str) -> int:
+        return int(self._refuse("top", task, stage))
+
+    def retry(self, task: str, stage: str) -> None:
+        self._refuse("retry", task, stage)
+
+    def cancel(self, task: str, stage: str) -> None:
+        self._refuse("cancel", task, stage)
+
+    def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
+        return str(self._refuse("add_task", params, name))
+
+    def queue_order(self, stage: str) -> list[str]:
+        queued = [r for r in self.runs.values() if r.stage == stage and r.state == RunState.QUEUED]
+        return [r.task for r in sorted(queued, key=lambda r: (-r.priority, r.order))]
+
+    @property
+    def task_count(self) -> int:
+        return len(self.tasks)
+
+
+def _log(stage: str, task: str, attempt: int) -> str:
+    return f"logs/{stage}/{task}.{attempt}.log"
+
+
+def write_log(root: Path, stage: str, task: str, attempt: int, lines: list[str]) -> str:
+    rel = _log(stage, task, attempt)
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+    return rel
+
+
+def demo_engine(root: Path, failed: bool = False) -> FakeEngine:
+    """The demo pipeline (3 models x 2 seeds, prepare -> train -> evaluate) caught mid-run.
+
+    With `failed`, resnet seed=2 has failed training for good (out of memory, 3 attempts).
+    """
+    runs: list[RunView] = []
+    order = 0
+
+    def add(
+        task: str,
+        stage: str,
+        state: RunState,
+        attempt: int = 1,
+        started: float | None = None,
+        ended: float | None = None,
+        priority: int = 0,
+        exit_code: int | None = None,
+        reason: str = "",
+        not_before: float | None = None,
+        log: list[str] | None = None,
+    ) -> None:
+        nonlocal order
+        path = write_log(root, stage, task, max(attempt, 1), log or []) if attempt else ""
+        runs.append(
+            RunView(
+                task=task,
+                stage=stage,
+                attempt=attempt,
+                state=state,
+                priority=priority,
+                exit_code=exit_code,
+                reason=reason,
+                log=path,
+                started_at=started,
+                ended_at=ended,
+                not_before=not_before,
+                pid=None,
+                job_id=None,
+                order=order,
+            )
+        )
+        order += 1
+
+    def prep_log(task: str) -> list[str]:
+        return [f"prepare {task}: step {i}/5" for i in range(1, 6)] + [f"wrote demo/out/{task}/data.json"]
+
+    def train_log(task: str, epochs: int) -> list[str]:
+        out = []
+        for e in range(1, epochs + 1):
+            out += [f"train {task} epoch {e}/6: step 1/1", f"epoch {e}: loss {1.0 / (e + 0.1):.3f}"]
+        return out
+
+    t = NOW
+    # prepare: four done, two running (with `failed`: five done, one running)
+    done = TASKS[:4] + ([TASKS[5]] if failed else [])
+    for i, task in enumerate(done):
+        add(
+            task,
+            "prepare",
+            RunState.DONE,
+            started=t - 60 + i * 2,
+            ended=t - 58 + i * 2,
+            exit_code=0,
+            log=prep_log(task),
+        )
+    for task in TASKS[4:]:
+        if task not in done:
+            add(task, "prepare", RunState.RUNNING, started=t - 2, log=prep_log(task)[:3])
+    # train
+    add(
+        TASKS[0],
+        "train",
+        RunState.DONE,
+        started=t - 40,
+        ended=t - 34,
+        exit_code=0,
+        log=[*train_log(TASKS[0], 6), f"wrote demo/out/{TASKS[0]}/model.json"],
+    )
+    add(TASKS[1], "train", RunState.RUNNING, started=t - 12, log=train_log(TASKS[1], 3))
+    add(TASKS[2], "train", RunState.RUNNING, started=t - 5, log=train_log(TASKS[2], 1))
+    add(
+        TASKS[3],
+        "train",
+        RunState.QUEUED,
+        attempt=1,
+        priority=1,
+        exit_code=1,
+        started=t - 9,
+        ended=t - 1,
+        reason="exit code 1; retry 1/2 in 2s",
+        not_before=t + 1,
+        log=[f"train {TASKS[3]} epoch: step 1/2", "CUDA out of memory (simulated): the retry will succeed"],
+    )
+    if failed:
+        add(
+            TASKS[5],
+            "train",
+            RunState.FAILED,
+            attempt=3,
+            started=t - 8,
+            ended=t - 3,
+            exit_code=1,
+            reason="exit code 1",
+            log=[
+                f"train {TASKS[5]} epoch: step 1/2",
+                "Traceback (most recent call last):",
+                '  File "demo/train.py", line 14, in <module>',
+                "RuntimeError: CUDA out of memory (simulated)",
+            ],
+        )
+    # evaluate
+    add(TASKS[0], "evaluate", RunState.RUNNING, started=t - 1, log=[f"evaluate {TASKS[0]}: step 1/3"])
+    return FakeEngine(
+        "demo",
+        [("prepare", 3, False, 2.0), ("train", 2, False, 6.0), ("evaluate", 2, False, None)],
+        runs,
+        TASKS,
+    )
