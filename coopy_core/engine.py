@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -166,7 +168,7 @@ class Engine:
                     self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
                     waiting.append(key)
             deadline = time.monotonic() + CANCEL_GRACE + 2.0
-            while any(k in self._live for k in waiting) and time.monotonic() < deadline:
+            while any(k in self._live and not self._live[k].exited for k in waiting) and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
         self._closed = True
         if self._poll_task:
@@ -719,8 +721,10 @@ class Engine:
             return
         live.exited = True
         live.exit_code = code
-        if live.interrupted:
+        if live.interrupted and code is None:
             self._requeue_interrupted(rec)
+        elif live.interrupted:
+            self._detect(rec)  # it had ended on its own before we stopped it: that work counts
         elif live.cancel_reason:
             self._finish(rec, RunState.CANCELLED, code, live.cancel_reason)
         elif live.timed_out:
@@ -765,7 +769,7 @@ class Engine:
     async def _detect_in_thread(self, rec: RunRow, live: _Live, detector: Detector) -> None:
         timeout = self.config.pipeline.detector_timeout
         try:
-            verdict = await asyncio.wait_for(asyncio.to_thread(detector.check, self._context(rec, live)), timeout)
+            verdict = await asyncio.wait_for(_in_daemon_thread(detector.check, self._context(rec, live)), timeout)
         except TimeoutError:
             verdict = Verdict(Status.FAILED, f"detector gave no answer within {timeout:g}s")
         except Exception as exc:  # noqa: BLE001
@@ -805,6 +809,8 @@ class Engine:
     # ---------------------------------------------------------------- endings
     def _finish(self, rec: RunRow, state: RunState, code: int | None, reason: str) -> None:
         """End the current attempt: retry with backoff, or settle and hand off."""
+        if state == RunState.FAILED and rec.log:
+            reason += _disk_full_note(Path(rec.log))
         key = (rec.task, rec.stage)
         live = self._live.pop(key, None)
         if live:
@@ -919,3 +925,40 @@ class Engine:
                 self._hooks.fire_pending()
             passed = self.all_passed()
             self._emit(EventKind.FINISHED, message="all configurations passed" if passed else "finished with failures")
+
+
+def _disk_full_note(log: Path) -> str:
+    """A failure on a full disk says so: the log itself may have been cut short by it."""
+    try:
+        st = os.statvfs(log.parent)
+    except OSError:
+        return ""
+    return f"; the log's disk is full ({log.parent})" if st.f_bavail * st.f_frsize < 4096 else ""
+
+
+def _in_daemon_thread(fn: Callable[[DetectContext], Verdict], ctx: DetectContext) -> asyncio.Future[Verdict]:
+    """Run a plug-in's check in a daemon thread: one that never answers must not keep the process alive
+    at exit (asyncio's default executor joins its threads)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Verdict] = loop.create_future()
+
+    def deliver(result: Verdict | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result = fn(ctx)
+        except BaseException as exc:  # noqa: BLE001 - handed to the engine, which fails the run
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(deliver, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, result, None)
+
+    threading.Thread(target=work, name="coopy-detector", daemon=True).start()
+    return future

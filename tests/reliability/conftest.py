@@ -1,0 +1,65 @@
+"""The reliability suite: every test here is marked `reliability` and reports what it measured;
+at the end of a session that ran them, RELIABILITY.md is written from those numbers only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT: dict[str, Any] = {"sections": {}, "outcomes": {}}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.reliability)
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A test's own section of RELIABILITY.md: put what it measured here."""
+    section: dict[str, Any] = {}
+    REPORT["sections"][request.node.nodeid.split("::", 1)[1]] = section
+    return section
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "tests/reliability/" in report.nodeid:
+        REPORT["outcomes"][report.nodeid.split("::", 1)[1]] = report.outcome
+    elif report.when == "setup" and report.skipped and "tests/reliability/" in report.nodeid:
+        REPORT["outcomes"][report.nodeid.split("::", 1)[1]] = "skipped"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not REPORT["outcomes"] or os.environ.get("COOPY_NO_RELIABILITY_REPORT"):
+        return
+    lines = [
+        "# Reliability",
+        "",
+        f"Written by `pytest tests/reliability` on {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} "
+        f"({os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}).",
+        "Only what that run measured; a test that did not run is not listed.",
+        "",
+        "| test | outcome | measured |",
+        "|---|---|---|",
+    ]
+    total_lost = 0
+    for name, outcome in REPORT["outcomes"].items():
+        section = REPORT["sections"].get(name, {})
+        total_lost += int(section.get("lost", 0))
+        measured = "; ".join(f"{k}: {v}" for k, v in section.items())
+        lines.append(f"| `{name}` | {outcome} | {measured} |")
+    sums: dict[str, int] = {}
+    for section in REPORT["sections"].values():
+        for key in ("runs", "kills survived", "faults tried", "bad inputs tried", "fuzz examples"):
+            if isinstance(section.get(key), int):
+                sums[key] = sums.get(key, 0) + section[key]
+    lines += ["", "Totals: " + ", ".join(f"{k} {v}" for k, v in sums.items()) + f", lost {total_lost}.", ""]
+    (ROOT / "RELIABILITY.md").write_text("\n".join(lines))
