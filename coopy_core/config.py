@@ -65,11 +65,11 @@ class TasksConfig(_Strict):
         return matrix
 
 
-# sbatch options CooPy sets itself: overriding them would lose the log, the job's
-# identity after a crash or the argv (see executors/slurm.py).
+# sbatch options CooPy sets itself (overriding them would lose the log, the job's identity
+# after a crash or the argv), and --array (one run is one job; see executors/slurm.py).
 RESERVED_SBATCH_OPTIONS = (
     "--parsable", "--job-name", "-J", "--output", "-o", "--error", "-e", "--chdir", "-D",
-    "--export", "--comment", "--wrap", "--open-mode",
+    "--export", "--comment", "--wrap", "--open-mode", "--array", "-a",
 )
 SLURM_TIME_PATTERN = r"^(\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2}|UNLIMITED|INFINITE)$"
 SLURM_MEM_PATTERN = r"^\d+[KMGTkmgt]?$"
@@ -80,6 +80,8 @@ def _sbatch_option(arg: str) -> str:
     if not arg.startswith("-"):
         raise ValueError("should be an sbatch option, one item per option, like '--constraint=gpu'")
     flag = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
+    if flag in ("--array", "-a"):
+        raise ValueError(f"{flag} is not supported: each run is one Slurm job")
     if flag in RESERVED_SBATCH_OPTIONS:
         raise ValueError(f"{flag} is set by CooPy itself")
     return arg
