@@ -284,9 +284,14 @@ async def _run_async(config: object, stop_running: bool) -> int:
     from coopy_core.progress import ProgressPrinter
 
     assert isinstance(config, Config)
+    from coopy_core.server import ControlServer
+
     engine = Engine(config)
     printer = ProgressPrinter(engine, sys.stdout, live=sys.stdout.isatty())
     await engine.start()
+    remote_stop = asyncio.Event()
+    server = ControlServer(engine, remote_stop)  # coopy-tui and `coopy pause ...` can attach to this run
+    await server.start()
     printer.start()
     loop = asyncio.get_running_loop()
     interrupted: list[int] = []
@@ -300,9 +305,17 @@ async def _run_async(config: object, stop_running: bool) -> int:
         loop.add_signal_handler(sig, on_signal, sig)
     finished = asyncio.ensure_future(engine.run_until_finished())
     stopper = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({finished, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    remote = asyncio.ensure_future(remote_stop.wait())
+    await asyncio.wait({finished, stopper, remote}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+    remote.cancel()
     printer.stop()
+    await server.close()
+    if remote_stop.is_set() and not finished.done():
+        finished.cancel()
+        await engine.shutdown(stop_running=server.stop_running)
+        print("coopy: stopped by `coopy stop`", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if interrupted:
         finished.cancel()
         running = sum(v.running for v in (engine.stage_view(s) for s in config.stage_names))

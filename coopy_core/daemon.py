@@ -30,6 +30,7 @@ from coopy_core.store import EngineLock
 LOG_NAME = "engine.log"
 LINGER = 600.0
 START_TIMEOUT = 20.0
+HOLDER_TIMEOUT = 5.0  # an engine that took the lock binds its socket within a second
 
 
 def _log_events(stream: logging.Logger) -> Callable[[Event], None]:
@@ -133,20 +134,26 @@ def ensure_engine(config: Config, events: bool = True) -> tuple[RemoteEngine, bo
         pass
     holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
     pid = spawn(config) if holder is None else holder  # else: an engine is starting; wait for its socket
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + (START_TIMEOUT if holder is None else HOLDER_TIMEOUT)
     while time.monotonic() < deadline:
         try:
             return connect(config, events), holder is None
         except EngineUnavailable:
             pass
-        if holder is None and not _alive(pid):
+        if holder is None and not alive(pid):
             raise StateError(f"the background engine exited at start; see {config.state_dir / LOG_NAME}: "
                              + _last_line(config.state_dir / LOG_NAME))
         time.sleep(0.05)
+    if holder is not None:
+        raise StateError(
+            f"{config.state_dir}: another coopy engine (pid {holder}) holds this pipeline "
+            f"but does not answer on {socket_path(config.state_dir)}"
+        )
     raise StateError(f"no engine answered within {START_TIMEOUT:.0f}s; see {config.state_dir / LOG_NAME}")
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Also reaps `pid` if it is our child and has exited (so it is not a zombie we wait on)."""
     try:
         waited, _status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:

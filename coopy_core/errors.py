@@ -15,7 +15,8 @@ class ConfigError(CoopyError):
     def __init__(self, path: str, key: str, message: str) -> None:
         self.path = path
         self.key = key
-        self.message = message
+        # one line, always: a message from a plug-in's import error may span several
+        self.message = message = "; ".join(part.strip() for part in message.splitlines() if part.strip())
         where = f"{path}: {key}: " if key else f"{path}: "
         super().__init__(where + message)
 

@@ -8,11 +8,21 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from coopy_core.templates import BUILTIN_PLACEHOLDERS as RESERVED_PARAMS
+
 MAX_TASKS = 100_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$")
 
 ParamValue = str | int | float | bool
+
+
+class TaskError(ValueError):
+    """A problem in `[tasks]`; `key` is where, below `tasks` (e.g. `exclude[0].seed`)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -47,15 +57,23 @@ def expand_tasks(
     for i, rule in enumerate(exclude):
         for key in rule:
             if key not in matrix:
-                raise ValueError(f"exclude[{i}] names {key!r}, which is not a matrix parameter")
+                raise TaskError(f"exclude[{i}].{key}", f"{key!r} is not a matrix parameter")
+    for key in matrix:
+        if key in RESERVED_PARAMS:
+            raise TaskError(f"matrix.{key}", f"parameter name {key!r} is reserved for the built-in placeholder")
     size = math.prod(len(v) for v in matrix.values()) if matrix else 0
     if size + len(named) > MAX_TASKS:
-        raise ValueError(f"the matrix expands to {size} configurations; the limit is {MAX_TASKS}")
+        raise TaskError("matrix", f"the matrix expands to {size} configurations; the limit is {MAX_TASKS}")
     tasks: list[Task] = []
     seen: dict[str, str] = {}
     for name, params in named.items():
         if not valid_task_name(name):
-            raise ValueError(f"named.{name!r} is not a valid task name (letters, digits and . _ + = , @ -)")
+            raise TaskError(f"named.{name}", f"{name!r} is not a valid task name (letters, digits and . _ + = , @ -)")
+        for key in params:
+            if key in RESERVED_PARAMS:
+                raise TaskError(
+                    f"named.{name}.{key}", f"parameter name {key!r} is reserved for the built-in placeholder"
+                )
         tasks.append(Task(name, dict(params)))
         seen[name] = f"named.{name}"
     if matrix:
@@ -66,7 +84,8 @@ def expand_tasks(
                 continue
             name = task_name(params)
             if name in seen:
-                raise ValueError(
+                raise TaskError(
+                    "matrix",
                     f"two configurations get the name {name!r} ({seen[name]} and matrix {params}); "
                     "give them distinct values or use [tasks.named]"
                 )

@@ -59,9 +59,11 @@ class CoopyApp(App[QuitChoice | None]):
         tick_interval: float = 1.0,
         follow_interval: float = 0.2,
         last_line_interval: float = 1.0,
+        background: bool = False,
     ) -> None:
         super().__init__()
         self.client = client
+        self.background = background  # attached to a background engine: quitting detaches
         self.clock = clock
         self.log_lines = log_lines
         self.refresh_interval = refresh_interval
@@ -409,7 +411,7 @@ class CoopyApp(App[QuitChoice | None]):
             if choice is not None:
                 self.exit(choice)
 
-        self.push_screen(QuitScreen(running), chosen)
+        self.push_screen(QuitScreen(running, background=self.background), chosen)
 
     # ================================================================ command palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -1,9 +1,10 @@
-"""`coopy-tui CONFIG`: validate, take the pipeline's state dir, then show the UI.
+"""`coopy-tui CONFIG`: validate, attach to the pipeline's engine (starting it in the background when
+none runs), then show the UI.
 
-Everything that can fail with a one-line message (a bad config, another
-engine owning the state dir) fails before Textual touches the terminal, so the
-message is printed on a normal terminal and nothing needs restoring. The
-engine runs on the same asyncio loop as the app: commands are plain calls.
+Everything that can fail with a one-line message (a bad config, an engine that cannot start) fails
+before Textual touches the terminal, so the message is printed on a normal terminal and nothing needs
+restoring. The screen talks to the engine only through the EngineClient interface: a RemoteEngine over
+the control socket by default, or, with `--in-process`, an Engine on the app's own asyncio loop.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Watch and steer a CooPy pipeline from the keyboard (press ? inside for the keys).",
     )
     p.add_argument("config", help="path to coopy.toml")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the engine inside this process (it stops when the UI quits) instead of attaching to a "
+        "background engine",
+    )
     return p
 
 
@@ -34,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
-        return asyncio.run(_run(config, args.config))
+        if args.in_process:
+            return asyncio.run(_run(config, args.config))
+        return asyncio.run(_attach(config, args.config))
     except CoopyError as exc:
         print(f"coopy-tui: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -50,6 +59,66 @@ def _log_to_file(config: Config) -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+async def _attach(config: Config, shown: str) -> int:
+    from coopy_core.daemon import ensure_engine
+    from coopy_tui.app import CoopyApp
+    from coopy_tui.widgets.quit_screen import QuitChoice
+
+    client, started = ensure_engine(config, events=True)  # StateError ends here, before the UI
+    pid = client.info.get("pid")
+    app = CoopyApp(client, background=True)
+    loop = asyncio.get_running_loop()
+
+    def engine_gone() -> None:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(
+                lambda: app.notify("The engine stopped; quit and start coopy-tui again to restart it.",
+                                   severity="error", timeout=30)
+            )
+
+    client.on_disconnect = engine_gone
+
+    def hang_up() -> None:
+        app.exit(QuitChoice.LEAVE)  # the terminal went away (SSH dropped): detach; the engine goes on
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, hang_up)
+    try:
+        await app.run_async()
+    finally:
+        stop = app.return_value == QuitChoice.STOP
+        client.on_disconnect = None
+        if stop:
+            with contextlib.suppress(CoopyError):
+                client.stop(stop_running=True)
+        client.close()
+    if stop:
+        await _wait_gone(pid)
+        print(f"coopy-tui: pipeline stopped; `coopy-tui {shown}` starts it again where it was", file=sys.stderr)
+    else:
+        how = "started" if started else "running"
+        print(
+            f"coopy-tui: detached; the engine (pid {pid}, {how} in the background) goes on. "
+            f"`coopy-tui {shown}` re-attaches, `coopy stop {shown}` stops it.",
+            file=sys.stderr,
+        )
+    return app.return_code or EXIT_OK
+
+
+async def _wait_gone(pid: object, timeout: float = 15.0) -> None:
+    """After "stop the pipeline": return once the engine process has exited (its commands stopped)."""
+    import time
+
+    from coopy_core.daemon import alive
+
+    if not isinstance(pid, int):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(pid):
+        await asyncio.sleep(0.05)
 
 
 async def _run(config: Config, shown: str) -> int:

@@ -1,4 +1,7 @@
-"""QuitScreen: `q` asks whether running commands keep running (the default) or are stopped."""
+"""QuitScreen: `q` asks whether running commands keep running (the default) or are stopped.
+
+Attached to a background engine, "leave" means detach: the engine goes on dispatching without a screen.
+"""
 
 from __future__ import annotations
 
@@ -20,30 +23,42 @@ class QuitScreen(ModalScreen[QuitChoice | None]):
     """l / enter / q: leave them running; s: stop them; esc: stay."""
 
     BINDINGS = [
-        Binding("l,q", "choose('leave')", "leave running"),
+        Binding("l,q,d", "choose('leave')", "leave running / detach"),
         Binding("s", "choose('stop')", "stop them"),
         Binding("escape", "choose('')", "stay"),
         Binding("left,h,right", "app.focus_next", show=False),
     ]
 
-    def __init__(self, running: int) -> None:
+    def __init__(self, running: int, background: bool = False) -> None:
         super().__init__()
         self.running = running
+        self.background = background
 
     def compose(self) -> ComposeResult:
         n = self.running
         what = "1 command is" if n == 1 else f"{n} commands are"
         with Vertical(id="dialog", classes="dialog"):
-            yield Static(
-                f"Quit CooPy? {what} still running.\n"
-                "Leave them running and the next start picks them up, or stop them "
-                "(their runs go back to the queue).",
-                id="question",
-                markup=False,
-            )
+            if self.background:
+                yield Static(
+                    f"Quit CooPy? {what} running.\n"
+                    "Detach and the pipeline goes on in the background (coopy-tui re-attaches), "
+                    "or stop the pipeline: the engine and its running commands (their runs go back to the queue).",
+                    id="question",
+                    markup=False,
+                )
+            else:
+                yield Static(
+                    f"Quit CooPy? {what} still running.\n"
+                    "Leave them running and the next start picks them up, or stop them "
+                    "(their runs go back to the queue).",
+                    id="question",
+                    markup=False,
+                )
             with Horizontal(classes="buttons"):
-                yield Button("Leave running (l)", id="leave", variant="primary", compact=True)
-                yield Button("Stop them (s)", id="stop", variant="error", compact=True)
+                leave = "Detach (d)" if self.background else "Leave running (l)"
+                stop = "Stop the pipeline (s)" if self.background else "Stop them (s)"
+                yield Button(leave, id="leave", variant="primary", compact=True)
+                yield Button(stop, id="stop", variant="error", compact=True)
                 yield Button("Stay (esc)", id="stay", compact=True)
 
     def on_mount(self) -> None:

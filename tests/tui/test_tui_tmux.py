@@ -1,8 +1,9 @@
 """The real `coopy-tui coopy.toml` in tmux, on a copy of the repo's demo.
 
-It starts and shows every stage; `p` pauses a stage (checked with `coopy status --json`);
-`q` then `l` quits leaving the running commands running; a second start re-adopts them
-(same pid, same attempt, one start in the log), then `q` `s` stops them.
+It starts (and starts the engine in the background) and shows every stage; `p` pauses a stage
+(checked with `coopy status --json`); `q` then `d` detaches, leaving the engine and its commands
+running; a second start attaches to the same engine and finds the same runs (same pid, same attempt,
+one start in the log), then `q` `s` stops the pipeline: the engine and its commands.
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ def alive(pid: int | None) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:  # a zombie nobody reaped yet is gone for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 @pytest.fixture
@@ -111,7 +115,9 @@ def demo_dir(tmp_path: Path) -> Iterator[Path]:
     shutil.copy(REPO / "coopy.toml", tmp_path / "coopy.toml")
     shutil.copytree(REPO / "demo", tmp_path / "demo", ignore=shutil.ignore_patterns("out", "__pycache__"))
     yield tmp_path
-    # never leave demo processes behind, whatever happened
+    # never leave the engine or demo processes behind, whatever happened
+    subprocess.run([sys.executable, "-m", "coopy_core.cli", "stop", "coopy.toml", "--stop-running"],
+                   cwd=tmp_path, capture_output=True, timeout=60)
     try:
         for r in status(tmp_path)["runs"]:
             if r["state"] == "running" and alive(r["pid"]):
@@ -137,12 +143,13 @@ def test_real_tui_in_tmux_pause_quit_and_readopt(demo_dir: Path) -> None:
 
         poll(lambda: any(r["stage"] == "train" for r in running()), 60, "a training run")
         first.keys("q")
-        poll(lambda: "Leave running" in first.screen(), 30, "the quit question")
+        poll(lambda: "Detach" in first.screen(), 30, "the quit question")
+        engine_pid = status(demo_dir)["engine_pid"]
         before = {(r["stage"], r["task"]): r for r in running()}
-        first.keys("l")
+        first.keys("d")
         poll(lambda: "EXITED 0" in first.screen(), 30, "coopy-tui to exit")
         after_quit = status(demo_dir)
-        assert after_quit["engine_pid"] is None
+        assert after_quit["engine_pid"] == engine_pid and alive(engine_pid), "detached: the engine goes on"
         still = {(r["stage"], r["task"]): r for r in after_quit["runs"] if r["state"] == "running"}
         assert still, "the runs left running are still marked running"
         assert any(alive(r["pid"]) for r in still.values()), "their commands still run"
@@ -150,7 +157,7 @@ def test_real_tui_in_tmux_pause_quit_and_readopt(demo_dir: Path) -> None:
 
         second.start(tui_command() + " coopy.toml")
         poll(lambda: all(n in second.screen() for n in STAGES), 60, "the second start")
-        poll(lambda: status(demo_dir)["engine_pid"], 30, "the second engine")
+        assert status(demo_dir)["engine_pid"] == engine_pid, "the second start attaches to the same engine"
         now = {(r["stage"], r["task"]): r for r in status(demo_dir)["runs"]}
         for key, old in still.items():
             new = now[key]
@@ -164,10 +171,11 @@ def test_real_tui_in_tmux_pause_quit_and_readopt(demo_dir: Path) -> None:
         assert set(before) >= set(still)
 
         second.keys("q")
-        screen = poll(lambda: second.screen_if(lambda s: "Leave running" in s or "EXITED" in s), 30, "quit")
-        if "Leave running" in screen:
+        screen = poll(lambda: second.screen_if(lambda s: "Stop the pipeline" in s or "EXITED" in s), 30, "quit")
+        if "Stop the pipeline" in screen:
             second.keys("s")
         poll(lambda: "EXITED 0" in second.screen(), 60, "the second coopy-tui to exit")
+        poll(lambda: not alive(engine_pid), 30, "the engine to stop")
         final = status(demo_dir)
         assert final["engine_pid"] is None
         assert not [r for r in final["runs"] if r["state"] == "running"], "stop leaves nothing running"
