@@ -11,12 +11,16 @@ from bench.workloads import Workload
 
 
 def handoffs(w: Workload, stamps: list[tuple[str, str, float, float]]) -> list[float]:
-    """Seconds from a run's end to its next stage's start, counted only where that stage had a free
-    worker at that moment (otherwise the wait is queueing, not hand-off)."""
+    """Seconds from the moment a run could have started in the next stage to when it did.
+
+    It could start once its previous stage ended AND the next stage had a free worker (a slot below the
+    cap, by the stamps). Counted only where it was next in line then (no other run of that stage started
+    in between), so the number is dead time, not queueing behind other configurations.
+    """
     by = {(stage, task): (s, e) for stage, task, s, e in stamps}
-    intervals: dict[str, list[tuple[float, float]]] = {s: [] for s in w.stages}
-    for stage, _task, s, e in stamps:
-        intervals[stage].append((s, e))
+    runs: dict[str, list[tuple[float, float, str]]] = {s: [] for s in w.stages}
+    for stage, task, s, e in stamps:
+        runs[stage].append((s, e, task))
     out = []
     for task in w.tasks:
         for k in range(len(w.stages) - 1):
@@ -24,10 +28,17 @@ def handoffs(w: Workload, stamps: list[tuple[str, str, float, float]]) -> list[f
             b = by.get((w.stages[k + 1], task))
             if a is None or b is None:
                 continue
-            end = a[1]
-            busy = sum(1 for s, e in intervals[w.stages[k + 1]] if s <= end < e)
-            if busy < w.caps[k + 1]:
-                out.append(b[0] - end)
+            end, start = a[1], b[0]
+            others = [(s, e) for s, e, t in runs[w.stages[k + 1]] if t != task]
+            cap = w.caps[k + 1]
+            ready = None
+            for t in sorted({end, *(e for _s, e in others if end <= e <= start)}):
+                if sum(1 for s, e in others if s <= t < e) < cap:
+                    ready = t
+                    break
+            if ready is None or any(ready <= s < start for s, _e in others):
+                continue
+            out.append(start - ready)
     return out
 
 
@@ -104,9 +115,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
     lines += [
         "",
-        "Hand-off is counted only where the next stage had a free worker when the run ended (otherwise the",
-        "wait is queueing). Peak RSS is the tool's own process where it can be sampled (CooPy's engine),",
-        "else the largest process the tool waited for. CPU (all) includes every command the tool ran.",
+        "Hand-off is the dead time between the moment a run could start in its next stage (its previous",
+        "stage ended and, by the stamps, that stage had a worker below its cap) and the moment it started;",
+        "counted only where it was next in line then, so waiting behind other configurations is not counted.",
+        "It includes the ended command's exit, the tool's bookkeeping and the new command's spawn.",
+        "Peak RSS is the tool's own process where it can be sampled (CooPy's engine), else the largest",
+        "process the tool waited for. CPU (all) includes every command the tool ran.",
         "",
         "![makespan relative to the lower bound](bench/plot.png)",
         "",
