@@ -18,6 +18,7 @@ from bench.workloads import Workload
 
 STEP = Path(__file__).with_name("step.sh").resolve()
 TICK = os.sysconf("SC_CLK_TCK")
+TIMED_OUT = -1000
 
 
 @dataclass
@@ -51,6 +52,7 @@ def measure(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | No
     )
     own_cpu: float | None = None
     own_rss: float | None = None
+    timed_out = False
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -64,13 +66,15 @@ def measure(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | No
                     own_rss = int(line.split()[1]) / 1024
         except (OSError, ValueError, IndexError):
             pass
-        if time.perf_counter() - start > timeout:
+        if time.perf_counter() - start > timeout and not timed_out:
+            timed_out = True
             os.killpg(proc.pid, 9)
         time.sleep(0.02)
     wall = time.perf_counter() - start
     log.close()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, own_cpu, own_rss, proc.returncode
+    code = TIMED_OUT if timed_out else proc.returncode
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, own_cpu, own_rss, code
 
 
 def read_stamps(path: Path) -> list[tuple[str, str, float, float]]:
@@ -90,7 +94,9 @@ def _finish(
     stamps = read_stamps(wd / "stamps.txt")
     m = Measurement(name, wall, rss, cpu, own_cpu, own_rss, stamps)
     expected = w.runs if w.command == "step" else None
-    if code != 0:
+    if code == TIMED_OUT:
+        m.ok, m.note = False, f"did not finish within {timeout:.0f} s (stopped)"
+    elif code != 0:
         m.ok, m.note = False, f"exit code {code} (see {wd / 'tool.log'})"
     elif expected is not None and len(stamps) != expected:
         m.ok, m.note = False, f"{len(stamps)} of {expected} runs recorded"
