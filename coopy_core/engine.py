@@ -811,13 +811,7 @@ class Engine:
         """End the current attempt: retry with backoff, or settle and hand off."""
         if state == RunState.FAILED and rec.log:
             reason += _disk_full_note(Path(rec.log))
-        key = (rec.task, rec.stage)
-        live = self._live.pop(key, None)
-        if live:
-            for timer in live.timers:
-                timer.cancel()
-        self._queues[rec.stage].running.discard(rec.task)
-        self._pools.release(key)
+        self._release_worker(rec)
         self._settled_since_start = True
         now = self.clock()
         cfg = self._stages[rec.stage]
@@ -874,7 +868,8 @@ class Engine:
         self._save(rec)
         self._dispatch()
 
-    def _requeue_interrupted(self, rec: RunRow) -> None:
+    def _release_worker(self, rec: RunRow) -> None:
+        """The attempt is over: its timers, its worker slot and its pool resources are free again."""
         key = (rec.task, rec.stage)
         live = self._live.pop(key, None)
         if live:
@@ -882,6 +877,9 @@ class Engine:
                 timer.cancel()
         self._queues[rec.stage].running.discard(rec.task)
         self._pools.release(key)
+
+    def _requeue_interrupted(self, rec: RunRow) -> None:
+        self._release_worker(rec)
         with self.store.transaction():
             self.store.add_attempt(rec, RunState.CANCELLED.value, None, "stopped with the engine", self.clock())
             old = rec.state
