@@ -89,7 +89,8 @@ class EngineLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise StateError(
-                f"{self.path.parent}: another coopy engine (pid {holder}) is running this pipeline"
+                f"{self.path.parent}: another coopy engine (pid {holder}) is running this pipeline "
+                "(watch and steer it with coopy-tui or coopy status; stop it with coopy stop)"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
