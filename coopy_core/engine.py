@@ -295,7 +295,8 @@ class Engine:
                 log.exception("subscriber failed")
 
     def _notify(self, text: str, level: str) -> None:
-        self._message(text, level)
+        """A hook's news: a MESSAGE event tagged `source = hook` (screens show it as a notification)."""
+        self._emit(EventKind.MESSAGE, message=text, level=level, data={"source": "hook"})
 
     def _message(self, text: str, level: str = "info", run: RunView | None = None) -> None:
         self._emit(EventKind.MESSAGE, message=text, level=level, run=run)
