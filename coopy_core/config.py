@@ -134,7 +134,7 @@ class StageConfig(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     done_when: list[StrictStr] = Field(default_factory=list)
     skip_if_done: bool = False
-    priority: int = 0
+    priority: int = Field(default=0, ge=-1_000_000_000, le=1_000_000_000)  # stored as SQLite INTEGER
     shell: bool = False
     scripter: str | None = None
     detector: str | None = None
@@ -240,11 +240,33 @@ def _read_toml(path: Path, shown: str) -> dict[str, Any]:
     if "\x00" in text:
         raise ConfigError(shown, "", "not a text file (contains NUL bytes)")
     try:
-        return tomllib.loads(text)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "", f"TOML syntax error: {exc}") from None
     except RecursionError:
         raise ConfigError(shown, "", "TOML nested too deeply") from None
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise ConfigError(shown, "", f"TOML syntax error: {str(exc).split(';')[0]}") from None
+    _refuse_nul(raw, shown)
+    return raw
+
+
+def _refuse_nul(raw: dict[str, Any], shown: str) -> None:
+    """A NUL written as an escape ("\\u0000") cannot be in a path, an argument or an env value."""
+    stack: list[tuple[str, Any]] = [("", raw)]
+    while stack:  # not recursive: tables may nest thousands deep
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ConfigError(shown, where or "(top level)", "contains a NUL character")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                inner = f"{where}.{key}" if where else key
+                if "\x00" in key:
+                    raise ConfigError(shown, inner, "a key contains a NUL character")
+                stack.append((inner, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
 
 
 def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: Path) -> None:
@@ -255,7 +277,7 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
     seen: set[str] = set()
     common = set.intersection(*(set(t.params) for t in tasks))  # reserved names: refused by expand_tasks
     known = common | set(templates.BUILTIN_PLACEHOLDERS)
-    for t in hook_argv(parsed.pipeline.on_finished):
+    for t in _split(shown, "pipeline.on_finished", hook_argv, parsed.pipeline.on_finished):
         try:
             templates.check(t, FINISHED_PLACEHOLDERS)
         except templates.TemplateError as exc:
@@ -267,17 +289,18 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
         seen.add(stage.name)
         if stage.command is None and stage.scripter is None:
             raise ConfigError(shown, f"{key}.command", "missing: give a command (or a scripter)")
-        if stage.command is not None and not stage.argv_templates:
+        argv_templates = _split(shown, f"{key}.command", lambda s: s.argv_templates, stage)
+        if stage.command is not None and not argv_templates:
             raise ConfigError(shown, f"{key}.command", "is empty")
         if stage.slurm is not None and stage.executor != "slurm":
             used = f"this stage's executor is {stage.executor!r}"
             raise ConfigError(shown, f"{key}.slurm", f'only used with executor = "slurm" ({used})')
         if stage.skip_if_done and not stage.done_when:
             raise ConfigError(shown, f"{key}.skip_if_done", "needs done_when (the outputs to look for)")
-        fields: list[tuple[str, str]] = [(f"{key}.command", t) for t in stage.argv_templates]
+        fields: list[tuple[str, str]] = [(f"{key}.command", t) for t in argv_templates]
         fields += [(f"{key}.done_when", t) for t in stage.done_when]
         for hook in ("on_done", "on_failed"):
-            for t in hook_argv(getattr(stage, hook)):
+            for t in _split(shown, f"{key}.{hook}", hook_argv, getattr(stage, hook)):
                 try:
                     templates.check(t, known | set(HOOK_PLACEHOLDERS))
                 except templates.TemplateError as exc:
@@ -297,6 +320,14 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
                     import_ref(ref, base_dir)
                 except ValueError as exc:
                     raise ConfigError(shown, f"{key}.{attr}", str(exc)) from None
+
+
+def _split(shown: str, key: str, split: Any, value: Any) -> list[str]:
+    """A string command split like a shell would: an unclosed quote is the user's to fix."""
+    try:
+        return list(split(value))
+    except ValueError as exc:
+        raise ConfigError(shown, key, f"cannot split the command: {exc}") from None
 
 
 HOOK_PLACEHOLDERS = ("state", "exit_code", "reason", "log")
@@ -323,6 +354,8 @@ def _check_resources(parsed: ConfigFile, shown: str) -> dict[str, list[str] | fl
             if len(set(ids)) != len(ids):
                 raise ConfigError(shown, key, "ids must be distinct")
             pools[name] = ids
+        elif not _sane_amount(spec):
+            raise ConfigError(shown, key, f"should be a finite number up to {MAX_AMOUNT:g}, got {_show(spec)}")
         elif spec < 0:
             raise ConfigError(shown, key, f"should be >= 0, got {spec!r}")
         else:
@@ -338,6 +371,8 @@ def _check_resources(parsed: ConfigFile, shown: str) -> dict[str, list[str] | fl
                 hint = " (no GPU found: set [resources] gpus = [0, 1, ...])" if name == "gpus" else ""
                 raise ConfigError(shown, key, f"no pool {name!r} in [resources]{hint}")
             pool = pools[name]
+            if not _sane_amount(amount):
+                raise ConfigError(shown, key, f"should be a finite number up to {MAX_AMOUNT:g}, got {_show(amount)}")
             if amount <= 0:
                 raise ConfigError(shown, key, f"should be > 0, got {amount!r}")
             if isinstance(pool, list) and not isinstance(amount, int):
@@ -346,6 +381,14 @@ def _check_resources(parsed: ConfigFile, shown: str) -> dict[str, list[str] | fl
             if amount > capacity:
                 raise ConfigError(shown, key, f"asks for {amount:g} but the pool {name!r} has only {capacity:g}")
     return pools
+
+
+MAX_AMOUNT = 1e15
+
+
+def _sane_amount(value: float) -> bool:
+    """Not NaN or infinite, and small enough to count with floats (10**400 is not)."""
+    return isinstance(value, int | float) and -MAX_AMOUNT <= value <= MAX_AMOUNT
 
 
 def import_ref(ref: str, base_dir: Path | None = None) -> type:
@@ -417,11 +460,11 @@ def _message(err: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # before repr(): a table may nest thousands deep
         return "a table"
     if isinstance(value, list):
         return "a list"
+    text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -48,6 +48,9 @@ log = logging.getLogger("coopy.engine")
 
 Subscriber = Callable[[Event], None]
 CANCEL_GRACE = 3.0
+MAX_PRIORITY = 10**15  # bump/top: well inside a 64-bit SQLite INTEGER
+MAX_WORKERS = 10_000  # as in the config
+MAX_POOL_AMOUNT = 1e15  # as in the config; NaN and infinity are refused too
 
 
 class CommandError(CoopyError):
@@ -378,8 +381,8 @@ class Engine:
 
     def set_workers(self, stage: str, workers: int) -> None:
         """Raising starts more at once; lowering lets running ones finish."""
-        if not isinstance(workers, int) or workers < 1:
-            raise CommandError(f"workers must be a whole number >= 1, got {workers!r}")
+        if not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+            raise CommandError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {str(workers)[:30]}")
         self._set_stage(stage, workers=workers)
         self._dispatch()
 
@@ -387,6 +390,8 @@ class Engine:
         """Resize a resource pool (a list of ids, or an amount); runs holding resources keep them."""
         if name not in self._pools.pools:
             raise CommandError(f"no resource pool named {name!r}")
+        if not isinstance(size, list) and not (isinstance(size, int | float) and 0 <= size <= MAX_POOL_AMOUNT):
+            raise CommandError(f"pool {name!r}: an amount from 0 to {MAX_POOL_AMOUNT:g}, got {str(size)[:30]}")
         try:
             self._pools.resize(name, size)
         except (ValueError, TypeError) as exc:
@@ -500,6 +505,8 @@ class Engine:
         return rec
 
     def _set_priority(self, rec: RunRow, priority: int) -> int:
+        if not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:  # stored as a 64-bit SQLite INTEGER
+            raise CommandError(f"the priority would be out of range (-{MAX_PRIORITY} to {MAX_PRIORITY})")
         rec.priority = priority
         key = (rec.task, rec.stage)
         if key not in self._delayed:

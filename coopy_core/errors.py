@@ -15,10 +15,20 @@ class ConfigError(CoopyError):
     def __init__(self, path: str, key: str, message: str) -> None:
         self.path = path
         self.key = key
-        # one line, always: a message from a plug-in's import error may span several
-        self.message = message = "; ".join(part.strip() for part in message.splitlines() if part.strip())
-        where = f"{path}: {key}: " if key else f"{path}: "
+        # one line, always: a message from a plug-in's import error may span several, and a key
+        # written in quotes may hold a newline or a terminal escape: those are shown escaped
+        message = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+        self.message = message = one_line(message)
+        key = one_line(key)
+        where = f"{one_line(path)}: {key}: " if key else f"{one_line(path)}: "
         super().__init__(where + message)
+
+
+def one_line(text: str) -> str:
+    """`text` with every line break and control character escaped (as Python would write it)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class StateError(CoopyError):

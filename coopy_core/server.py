@@ -16,12 +16,13 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from coopy_core import wire
 from coopy_core.engine import Engine
-from coopy_core.errors import CoopyError
+from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event
 
 log = logging.getLogger("coopy.server")
@@ -44,6 +45,15 @@ def socket_path(state_dir: Path) -> Path:
     return Path(f"/tmp/coopy-{os.getuid()}") / f"{digest}.sock"
 
 
+def _make_private(folder: Path) -> None:
+    """The shared-/tmp fallback folder must be this user's alone: others could replace the socket."""
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise StateError(f"{folder} is not a folder of this user; remove it (it holds CooPy's control sockets)")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+
+
 class ControlServer:
     def __init__(self, engine: Engine, stop: asyncio.Event) -> None:
         self.engine = engine
@@ -58,6 +68,8 @@ class ControlServer:
 
     async def start(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.path.parent != self.engine.config.state_dir:
+            _make_private(self.path.parent)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # stale: we hold the engine lock, so nobody else serves here
         old = os.umask(0o177)

@@ -39,7 +39,9 @@ def task_name(params: Mapping[str, ParamValue]) -> str:
 
 
 def valid_task_name(name: str) -> bool:
-    return bool(_NAME_OK.match(name)) and ".." not in name and len(name) <= 200
+    """One safe path component: no "/", never "." or ".." (it starts with a letter or digit), so
+    "v=..-etc" (what `coopy add v=../etc` derives, as the matrix does) is fine."""
+    return bool(_NAME_OK.fullmatch(name)) and len(name) <= 200  # fullmatch: `$` would allow a final newline
 
 
 def _safe(value: ParamValue) -> str:
@@ -59,6 +61,10 @@ def expand_tasks(
             if key not in matrix:
                 raise TaskError(f"exclude[{i}].{key}", f"{key!r} is not a matrix parameter")
     for key in matrix:
+        if not key.isidentifier():  # it is part of every derived name, so of log and status file names
+            raise TaskError(
+                f"matrix.{key}", f"parameter name {key!r} should be a plain name (letters, digits and _)"
+            )
         if key in RESERVED_PARAMS:
             raise TaskError(f"matrix.{key}", f"parameter name {key!r} is reserved for the built-in placeholder")
     size = math.prod(len(v) for v in matrix.values()) if matrix else 0

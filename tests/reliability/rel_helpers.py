@@ -19,7 +19,9 @@ def write(tmp: Path, body: str, name: str = "coopy.toml") -> Path:
     return path
 
 
-def coopy(*args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def coopy(
+    *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "coopy_core.cli", *args], cwd=cwd, capture_output=True, text=True,
         timeout=timeout, env={**os.environ, **(env or {})},
