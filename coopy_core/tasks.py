@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from coopy_core.templates import BUILTIN_PLACEHOLDERS as RESERVED_PARAMS
 
 MAX_TASKS = 100_000
+MAX_NAME = 200
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$")
 
@@ -41,7 +42,7 @@ def task_name(params: Mapping[str, ParamValue]) -> str:
 def valid_task_name(name: str) -> bool:
     """One safe path component: no "/", never "." or ".." (it starts with a letter or digit), so
     "v=..-etc" (what `coopy add v=../etc` derives, as the matrix does) is fine."""
-    return bool(_NAME_OK.fullmatch(name)) and len(name) <= 200  # fullmatch: `$` would allow a final newline
+    return bool(_NAME_OK.fullmatch(name)) and len(name) <= MAX_NAME  # fullmatch: `$` would allow a final newline
 
 
 def _safe(value: ParamValue) -> str:
@@ -89,6 +90,12 @@ def expand_tasks(
             if any(all(params.get(k) == v for k, v in rule.items()) for rule in exclude):
                 continue
             name = task_name(params)
+            if len(name) > MAX_NAME:  # it names log and status files: keep it well under the file system's 255
+                raise TaskError(
+                    "matrix",
+                    f"the derived name {name[:40]!r}... is {len(name)} characters (at most {MAX_NAME}); "
+                    "use shorter values or [tasks.named]",
+                )
             if name in seen:
                 raise TaskError(
                     "matrix",
