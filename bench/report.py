@@ -110,6 +110,19 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {_fmt(r['handoff_p99_ms'])} | {_fmt(rss)} | {_fmt(r['cpu_total_s'])} | {r['note']} |"
             )
         lines.append("")
+    if "tui" in results:
+        lines += [
+            "## TUI under load",
+            "",
+            "Headless (Textual's test driver), a scripted engine with 10,000 runs sending 200 events a second;",
+            "`python -m bench.tui_load` (method in its docstring: each key is timed until the first frame that",
+            "shows its effect, terminal encoding of the frame included).",
+            "",
+            "```",
+            results["tui"]["table"].rstrip(),
+            "```",
+            "",
+        ]
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")

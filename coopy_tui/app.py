@@ -10,7 +10,9 @@ events costs one repaint. Log files are read by background threads
 
 from __future__ import annotations
 
+import gc
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,7 +21,6 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.events import DescendantFocus, Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
 
 from coopy_core.errors import CoopyError
 from coopy_core.model import Event, RunState, RunView, StageView
@@ -29,17 +30,23 @@ from coopy_tui.logs import LastLines, LogFollower
 from coopy_tui.state import Changes, PipelineState
 from coopy_tui.widgets.confirm_screen import ConfirmScreen
 from coopy_tui.widgets.filter_bar import FilterBar
+from coopy_tui.widgets.footer import Footer
 from coopy_tui.widgets.help_screen import HelpScreen
 from coopy_tui.widgets.log_screen import LogScreen
 from coopy_tui.widgets.log_view import LogView
 from coopy_tui.widgets.pipeline_bar import PipelineBar
 from coopy_tui.widgets.quit_screen import QuitChoice, QuitScreen
+from coopy_tui.widgets.run_table import RunTable, resources_text
 from coopy_tui.widgets.stage_panel import StagePanel
 from coopy_tui.widgets.stage_tabs import StageTabs
 
 COLUMN_WIDTH = 40  # cells per stage needed to show the panels side by side
 SHORT_HEIGHT = 30  # below this many rows the log pane shrinks
-MAX_NOTIFICATIONS_PER_REPAINT = 3
+MAX_NOTIFICATIONS_PER_WINDOW = 3  # failure toasts ...
+NOTIFY_WINDOW = 5.0  # ... per this many seconds (a toast shows 5 s)
+EXPEDITE_SECONDS = 0.5  # after a command, how long its events are painted as they arrive ...
+EXPEDITE_REPAINTS = 5  # ... and how many such repaints at most (under load, events never stop)
+GC_THRESHOLD = (50_000, 20, 10)  # while the app runs (see CoopyApp._freeze_heap)
 
 
 class CoopyApp(App[QuitChoice | None]):
@@ -69,17 +76,33 @@ class CoopyApp(App[QuitChoice | None]):
         self.refresh_interval = refresh_interval
         self.tick_interval = tick_interval
         self.state = PipelineState(client.snapshot())
-        self._unsubscribe: Callable[[], None] | None = client.subscribe(self.state.apply)
+        self._expedite_until = 0.0  # after a command: apply its events as they come, not at the next tick
+        self._expedite_left = 0
+        self._expedited = False
+        self._unsubscribe: Callable[[], None] | None = client.subscribe(self._on_event)
         self.follower = LogFollower(max_lines=log_lines, interval=follow_interval)
         self.last_lines = LastLines(interval=last_line_interval)
         self.current = 0
         self.panels: list[StagePanel] = []
         self._followed: tuple[str, str] | None = None  # (stage, task) the log pane shows
         self._followed_log = ""
+        self._followed_title = ""
         self._watched: set[tuple[str, str]] = set()  # running runs whose last line is followed
         self._last_tick = 0.0
+        self._held: list[Event] = []  # failures waiting for room to be shown
+        self._held_dropped = 0
+        self._toasted: deque[float] = deque()  # when the recent failure toasts were shown
+        self._frozen = False  # start-up objects moved out of the garbage collector's way (gc.freeze)
+        self._gc_threshold = gc.get_threshold()
         self.repaints = 0  # for tests and measurements
         self.repaint_seconds = 0.0
+        # kept as attributes, not queried: the repaint timer may still fire while the app shuts down and
+        # its widgets are gone, when a query would raise
+        views, total = self._views(), self.state.task_count
+        self._pipeline_bar = PipelineBar(self.state.pipeline, views, total, id="pipeline")
+        self._tabs = StageTabs(views, total, id="tabs")
+        self._pane = LogView(max_lines=log_lines, placeholder="(no run selected)", focusable=False, id="log-tail")
+        self._filter_bar = FilterBar(id="filter", on_change=self._filter_changed)
 
     # ================================================================ layout
     def compose(self) -> ComposeResult:
@@ -87,15 +110,15 @@ class CoopyApp(App[QuitChoice | None]):
         total = self.state.task_count
         task_width = min(32, max([len(t) for t in self.state.tasks] + [8]))
         with Vertical(id="body"):
-            yield PipelineBar(self.state.pipeline, views, total, id="pipeline")
-            yield StageTabs(views, total, id="tabs")
+            yield self._pipeline_bar
+            yield self._tabs
             with Horizontal(id="stages"):
                 for view in views:
                     panel = StagePanel(view, total, self.clock, task_width)
                     self.panels.append(panel)
                     yield panel
-            yield LogView(max_lines=self.log_lines, placeholder="(no run selected)", focusable=False, id="log-tail")
-            yield FilterBar(id="filter")
+            yield self._pane
+            yield self._filter_bar
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -110,9 +133,31 @@ class CoopyApp(App[QuitChoice | None]):
         self.follower.start()
         self.last_lines.start()
         self.set_interval(self.refresh_interval, self.repaint, name="repaint")
+        self.call_after_refresh(self._freeze_heap)
 
     def on_unmount(self) -> None:
         self._stop_background()
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
+            gc.set_threshold(*self._gc_threshold)
+
+    def _freeze_heap(self) -> None:
+        """Keep the garbage collector's full passes rare and short (they stop the screen while they run).
+
+        A full pass walks every live object: at 10,000 runs one took ~90 ms, and with Python's default
+        thresholds the frames' short-lived objects got promoted so fast that one ran about once a
+        second under load. So: what start-up built (the snapshot's runs, the widgets) is frozen out of
+        the passes (collected once first, so no garbage is frozen), and the youngest generation is
+        collected every 50,000 allocations instead of 700, so a frame's objects die young. Both are
+        undone on unmount.
+        """
+        if not self._frozen:
+            gc.collect()
+            gc.freeze()
+            self._frozen = True
+            self._gc_threshold = gc.get_threshold()
+            gc.set_threshold(*GC_THRESHOLD)
 
     def _stop_background(self) -> None:
         if self._unsubscribe is not None:
@@ -150,7 +195,7 @@ class CoopyApp(App[QuitChoice | None]):
         for i, panel in enumerate(self.panels):
             panel.set_class(i == self.current, "-current")
         self.panel.table.focus()
-        self.query_one(StageTabs).update_views(self._views(), self.state.task_count, self.current)
+        self._tabs.update_views(self._views(), self.state.task_count, self.current)
         self._follow_selected()
 
     def selected(self) -> RunView | None:
@@ -159,26 +204,39 @@ class CoopyApp(App[QuitChoice | None]):
         return self.state.run(self.panel.stage, task) if task else None
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
-        """A click on another stage's list makes that stage the current one."""
+        """A click on another stage's list makes that stage the current one.
+
+        Focus events arrive late: one for a list that has lost the focus again since (the start-up
+        focus landing after a `tab`) is stale, and acting on it would bounce between two stages.
+        """
+        if event.widget is not self.focused:
+            return
         for i, panel in enumerate(self.panels):
             if event.widget is panel.table and i != self.current:
                 self._set_current(i)
 
-    @on(DataTable.RowHighlighted)
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table is self.panel.table:
+    @on(RunTable.Highlighted)
+    def _row_highlighted(self, event: RunTable.Highlighted) -> None:
+        if event.table is self.panel.table:
             self._follow_selected()
 
     def _follow_selected(self) -> None:
         run = self.selected()
         key = (run.stage, run.task) if run else None
         log = run.log if run else ""
+        title = self._log_title(run)
+        pane = self._pane
         if key == self._followed and log == self._followed_log:
+            if title != self._followed_title:  # same log, news of the run (state, Slurm job)
+                self._followed_title = title
+                pane.border_title = title
+                if isinstance(self.screen, LogScreen):
+                    self.screen.set_title(title, log)
             return
         self._followed = key
         self._followed_log = log
-        pane = self.query_one("#log-tail", LogView)
-        pane.border_title = self._log_title(run)
+        self._followed_title = title
+        pane.border_title = title
         if run is None:
             pane.set_placeholder("(no run selected)")
         elif not log:
@@ -188,13 +246,20 @@ class CoopyApp(App[QuitChoice | None]):
         pane.clear()
         self.follower.follow(log or None)
         if isinstance(self.screen, LogScreen):
-            self.screen.set_title(self._log_title(run), log)
+            self.screen.set_title(title, log)
 
     def _log_title(self, run: RunView | None) -> str:
+        """`log · train/x=1 · attempt 1 · running · job 123 · gpus 0,1` (job and resources while it runs)."""
         if run is None:
             return "log"
         attempt = f" · attempt {run.attempt}" if run.attempt else ""
-        return f"log · {run.stage}/{run.task}{attempt} · {run.state.value}"
+        title = f"log · {run.stage}/{run.task}{attempt} · {run.state.value}"
+        if run.state == RunState.RUNNING:
+            if run.job_id:
+                title += f" · job {run.job_id}"
+            if held := resources_text(run):
+                title += f" · {held}"
+        return title
 
     # ================================================================ the repaint timer
     def repaint(self) -> None:
@@ -220,6 +285,7 @@ class CoopyApp(App[QuitChoice | None]):
             panel.table.flush_sort()
         self._follow_selected()  # rows may have moved under an unpinned cursor
         self._drain_log()
+        self._flush_notifications()
         self.repaints += 1
         self.repaint_seconds += time.perf_counter() - started
 
@@ -236,8 +302,8 @@ class CoopyApp(App[QuitChoice | None]):
             if panel.stage in stages or changes.tasks_added:
                 panel.update_view(self.state.stages[panel.stage], total)
         views = self._views()
-        self.query_one(PipelineBar).update_views(views, total)
-        self.query_one(StageTabs).update_views(views, total, self.current)
+        self._pipeline_bar.update_views(views, total)
+        self._tabs.update_views(views, total, self.current)
         self._notify_messages(changes.messages, changes.dropped_messages)
 
     def _watch_last_line(self, run: RunView, initial: bool = False) -> None:
@@ -255,7 +321,7 @@ class CoopyApp(App[QuitChoice | None]):
         update = self.follower.drain()
         if update is None or update.path != (self._followed_log or None):
             return
-        views = [self.query_one("#log-tail", LogView)]
+        views = [self._pane]
         if isinstance(self.screen, LogScreen):
             views.append(self.screen.log_view)
         for view in views:
@@ -265,26 +331,57 @@ class CoopyApp(App[QuitChoice | None]):
                 view.append(update.lines, update.partial)
 
     def _notify_messages(self, messages: list[Event], dropped: int) -> None:
-        """Failures and the end of the pipeline as notifications; a flood becomes one summary."""
-        shown = [m for m in messages if m.level in ("warning", "error") or m.kind.value == "finished"]
-        if len(shown) > MAX_NOTIFICATIONS_PER_REPAINT or dropped:
-            errors = sum(1 for m in shown if m.level == "error")
-            latest = shown[-1].message if shown else ""
-            self.notify(
-                f"{len(shown) + dropped} runs failed ({errors} for good); latest: {latest}",
-                title="Many failures",
-                severity="error" if errors else "warning",
-                timeout=10,
-                markup=False,
-            )
-            return
-        for m in shown:
+        """Failures and the end of the pipeline as notifications; a flood becomes one summary.
+
+        At most MAX_NOTIFICATIONS_PER_WINDOW failure toasts per NOTIFY_WINDOW seconds: the rest wait
+        and come as one summary once there is room. A stream of retries (a few a second on a big,
+        flaky pipeline) then keeps a short stack of toasts instead of a wall of them, each of which
+        costs a screen layout.
+        """
+        for m in messages:
             if m.kind.value == "finished":
-                self.notify(m.message, title="Pipeline finished", severity="information", markup=False)
-            elif m.level == "error":
-                self.notify(m.message, title="Run failed", severity="error", timeout=10, markup=False)
-            else:
-                self.notify(m.message, title="Run failed, will retry", severity="warning", markup=False)
+                self.notify(f"{m.message}; press s for the summary", title="Pipeline finished",
+                            severity="information", markup=False)
+            elif m.data.get("source") == "hook":  # on_done / on_failed / on_finished commands
+                if m.level == "info":
+                    self.notify(m.message, title="Hook", severity="information", markup=False)
+                else:
+                    self.notify(m.message, title="Hook", severity="error" if m.level == "error" else "warning",
+                                markup=False)
+            elif m.level in ("warning", "error"):
+                self._held.append(m)
+        self._held_dropped += dropped
+        self._flush_notifications()
+
+    def _flush_notifications(self) -> None:
+        if not self._held and not self._held_dropped:
+            return
+        now = time.monotonic()
+        while self._toasted and now - self._toasted[0] >= NOTIFY_WINDOW:
+            self._toasted.popleft()
+        room = MAX_NOTIFICATIONS_PER_WINDOW - len(self._toasted)
+        if room <= 0:
+            return
+        held, dropped = self._held, self._held_dropped
+        self._held, self._held_dropped = [], 0
+        if len(held) <= room and not dropped:
+            for m in held:
+                self._toasted.append(now)
+                if m.level == "error":
+                    self.notify(m.message, title="Run failed", severity="error", timeout=10, markup=False)
+                else:
+                    self.notify(m.message, title="Run failed, will retry", severity="warning", markup=False)
+            return
+        self._toasted.append(now)
+        errors = sum(1 for m in held if m.level == "error")
+        latest = held[-1].message if held else ""
+        self.notify(
+            f"{len(held) + dropped} runs failed ({errors} for good); latest: {latest}",
+            title="Many failures",
+            severity="error" if errors else "warning",
+            timeout=10,
+            markup=False,
+        )
 
     def settled(self) -> bool:
         """Nothing left to paint: events applied, logs read and shown (tests wait for this)."""
@@ -297,16 +394,37 @@ class CoopyApp(App[QuitChoice | None]):
 
     # ================================================================ commands (each one engine call)
     def _command(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call one engine command; its refusal becomes a notification; the screen catches up at once."""
+        """Call one engine command; its refusal becomes a notification; the screen catches up at once.
+
+        An engine in another process sends the command's events after its reply: for a moment after
+        a command, events are applied as they arrive instead of at the next repaint tick (up to
+        `refresh_interval` later).
+        """
         try:
             result = fn(*args)
         except CoopyError as exc:
             self.notify(str(exc), title="Not done", severity="warning", markup=False)
             return None
-        self.repaint()
-        for panel in self.panels:
-            panel.table.flush_sort(force=True)
+        self._expedite_until = time.monotonic() + EXPEDITE_SECONDS
+        self._expedite_left = EXPEDITE_REPAINTS
+        self._expedited_repaint()
         return result
+
+    def _on_event(self, event: Event) -> None:
+        """An engine event: recorded (cheap); right after a command, also painted at once."""
+        self.state.apply(event)
+        if self._expedite_left and not self._expedited:
+            if time.monotonic() < self._expedite_until:
+                self._expedited = True
+                self._expedite_left -= 1
+                self.call_later(self._expedited_repaint)
+            else:
+                self._expedite_left = 0
+
+    def _expedited_repaint(self) -> None:
+        self._expedited = False
+        self.repaint()
+        self.panel.table.flush_sort(force=True)  # the command's stage; the others re-sort on their own time
 
     def _need_run(self) -> RunView | None:
         run = self.selected()
@@ -373,19 +491,20 @@ class CoopyApp(App[QuitChoice | None]):
         self.push_screen(ConfirmScreen(question, yes="Cancel the run", no="Keep it"), answered)
 
     def action_filter(self) -> None:
-        bar = self.query_one(FilterBar)
+        bar = self._filter_bar
         bar.add_class("-visible")
         bar.focus()
 
-    @on(FilterBar.Changed, "#filter")
-    def _filter_changed(self, event: FilterBar.Changed) -> None:
+    def _filter_changed(self, value: str) -> None:
+        """Called by the filter bar as the text changes (not through a message: the lists then change in
+        the same frame as the typed character, not one frame, about 17 ms, later)."""
         for panel in self.panels:
-            panel.table.set_filter(event.value)
+            panel.table.set_filter(value)
         self._follow_selected()
 
     @on(FilterBar.Submitted, "#filter")
     def _filter_submitted(self, event: FilterBar.Submitted) -> None:
-        bar = self.query_one(FilterBar)
+        bar = self._filter_bar
         if not event.value:
             bar.remove_class("-visible")
         self.panel.table.focus()
@@ -394,11 +513,24 @@ class CoopyApp(App[QuitChoice | None]):
         run = self._need_run()
         if run is None:
             return
-        pane = self.query_one("#log-tail", LogView)
+        pane = self._pane
         self.push_screen(LogScreen(self._log_title(run), run.log, pane.complete_lines, pane.partial, self.log_lines))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_summary(self) -> None:
+        """Per stage: counts, mean and longest duration, failures with their reasons."""
+        from coopy_tui.widgets.summary_screen import SummaryScreen, summarize
+
+        title = f"{self.state.pipeline}: {'finished' if not self.state.busy() else 'so far'}"
+        self.push_screen(SummaryScreen(summarize(self.state.stage_names, self.state.runs), title))
+
+    def action_pools(self) -> None:
+        """The resource pools, and resizing one (an engine command, like a worker cap)."""
+        from coopy_tui.widgets.pools_screen import PoolsScreen
+
+        self.push_screen(PoolsScreen(self.state.pools, self.client.set_pool))
 
     async def action_quit(self) -> None:
         """Ask what becomes of running commands (nothing to ask when none run)."""

@@ -53,7 +53,7 @@ class Key:
 
 KEYS: tuple[Key, ...] = (
     Key("help", "question_mark", "?", "help", "Show every key and what it does"),
-    Key("quit", "q", "q", "quit", "Quit; asks whether to leave running commands running or stop them"),
+    Key("quit", "q", "q", "quit", "Quit: detach (running commands go on) or stop them; asks when any run"),
     Key("raise_priority", "plus", "+", "", "Raise the selected queued run's priority", "+", PRIORITY_GROUP),
     Key("lower_priority", "minus", "-", "", "Lower the selected queued run's priority", "-", PRIORITY_GROUP),
     Key("top", "t", "t", "top", "Move the selected queued run to the top of its queue"),
@@ -64,6 +64,8 @@ KEYS: tuple[Key, ...] = (
     Key("cancel", "c", "c", "cancel", "Cancel the selected queued or running run (asks first)"),
     Key("filter", "slash", "/", "filter", "Filter tasks by name or state (esc clears)"),
     Key("open_log", "enter", "enter", "log", "Open the selected run's log full screen", "⏎"),
+    Key("summary", "s", "s", "summary", "Summary: per stage mean / longest duration and failures"),
+    Key("pools", "u", "u", "pools", "Resource pools (GPUs, memory): what is in use; resize them"),
     Key("next_stage", "right,l", "tab  →  l", "", "Next stage", "⇥", STAGE_GROUP, priority_keys="tab"),
     Key(
         "prev_stage",

@@ -42,6 +42,7 @@ class PipelineState:
         self.stages: dict[str, StageView] = {s.name: s for s in snapshot.stages}
         self.runs: dict[str, dict[str, RunView]] = {name: {} for name in self.stage_names}
         self.tasks: set[str] = set(snapshot.tasks)
+        self.pools: dict[str, dict[str, object]] = dict(snapshot.pools)  # resource pools: size, used, free
         for run in snapshot.runs:
             if run.stage in self.runs:
                 self.runs[run.stage][run.task] = run
@@ -66,6 +67,8 @@ class PipelineState:
         if event.stage is not None and event.stage.name in self.stages:
             self.stages[event.stage.name] = event.stage
             self._dirty_stages.add(event.stage.name)
+        if event.kind == EventKind.POOL and event.data:
+            self.pools = dict(event.data)
         if event.kind == EventKind.TASK_ADDED and event.task and event.task not in self.tasks:
             self.tasks.add(event.task)
             self._tasks_added += 1

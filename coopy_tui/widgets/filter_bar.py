@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.binding import Binding
 from textual.widgets import Input
 
 
 class FilterBar(Input):
-    """Enter keeps the filter and returns to the list; esc clears it and hides the bar."""
+    """Enter keeps the filter and returns to the list; esc clears it and hides the bar.
+
+    `on_change` is called with the new text as it changes, in the same step as the keystroke: the
+    lists are filtered before the next frame is drawn (a `Changed` message would be handled one
+    frame later). `Changed` is still posted.
+    """
 
     BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False)]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, on_change: Callable[[str], None] | None = None, id: str | None = None) -> None:
         super().__init__(placeholder="filter: words in the task name or state (esc clears)", id=id)
         self.cursor_blink = False  # a blinking cursor makes screenshots differ
+        self._on_change = on_change
+
+    def watch_value(self, value: str) -> None:
+        if self._on_change is not None:
+            self._on_change(value)
 
     def action_clear_filter(self) -> None:
         self.value = ""

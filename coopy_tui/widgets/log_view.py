@@ -18,6 +18,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from coopy_tui.widgets.scrolling import set_virtual_size
+
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -111,7 +113,7 @@ class LogView(ScrollView):
             self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self._width, self.line_count)
+        set_virtual_size(self, Size(self._width, self.line_count))  # a new line lays out nothing else
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

@@ -29,6 +29,7 @@ class StagePanel(Vertical):
         self.total = total
         self.header = StageHeader(view, total)
         self.table = RunTable(view.name, clock, task_width, id=f"runs-{view.index}")
+        self._title = ""
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -48,5 +49,8 @@ class StagePanel(Vertical):
     def _set_title(self) -> None:
         v = self.view
         badge = " [reverse b] ⏸ PAUSED [/]" if v.paused else ""
-        self.border_title = f"{v.name} [b]▶ {v.running}/{v.workers}[/b]{badge}"
+        title = f"{v.name} [b]▶ {v.running}/{v.workers}[/b]{badge}"
+        if title != self._title:  # every event changes the counts; the title rarely
+            self._title = title
+            self.border_title = title
         self.set_class(v.paused, "-paused")
