@@ -81,15 +81,42 @@ class TailUpdate:
     partial: str = ""
 
 
-class LogFollower:
+class _ReaderThread:
+    """A daemon thread that reads files off the UI's loop; subclasses write `_run`."""
+
+    thread_name = "coopy-reader"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+
+
+class LogFollower(_ReaderThread):
     """Follow one log file from a daemon thread; `drain()` hands new lines to the UI."""
+
+    thread_name = "coopy-log-follower"
 
     def __init__(self, max_lines: int = 1000, interval: float = 0.2) -> None:
         self.max_lines = max_lines
         self.interval = interval
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        super().__init__()
         self._target: str | None = None
         self._generation = 0
         # reader-side state (only touched by the reader thread)
@@ -106,21 +133,8 @@ class LogFollower:
         self._pending_path: str | None = None
         self._published_generation = -1
         self._busy = False
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ UI side
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="coopy-log-follower", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
     def follow(self, path: str | None) -> None:
         """Switch to `path` (None: nothing); the next drain resets the pane."""
         with self._lock:
@@ -236,32 +250,19 @@ class LogFollower:
         self._publish(generation, [_clean(p) for p in parts], _clean(self._partial), reset=False)
 
 
-class LastLines:
+class LastLines(_ReaderThread):
     """Last line of each watched log, refreshed about once a second off the UI thread."""
+
+    thread_name = "coopy-last-lines"
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        super().__init__()
         self._watch: dict[tuple[str, str], str] = {}  # key -> path, re-read while it grows
         self._once: dict[tuple[str, str], str] = {}  # key -> path, read one time
         self._seen: dict[tuple[str, str], tuple[str, int, int]] = {}  # key -> (path, size, mtime_ns)
         self._results: dict[tuple[str, str], str] = {}
         self._busy = False
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="coopy-last-lines", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
 
     def watch(self, key: tuple[str, str], path: str) -> None:
         with self._lock:
