@@ -56,6 +56,7 @@ class ProgressPrinter:
         if self._task:
             self._task.cancel()
         if self.live:
+            self._clear()
             self._draw()
         self._summary()
 
