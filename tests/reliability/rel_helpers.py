@@ -60,5 +60,30 @@ def processes_mentioning(text: str) -> list[int]:
         except (OSError, IndexError):
             continue
         if needle in cmdline or needle in environ:
+            try:  # the tmux server keeps the command line of the client that started it: not ours
+                if os.path.basename(os.readlink(f"/proc/{entry.name}/exe")) == "tmux":
+                    continue
+            except OSError:
+                pass
             found.append(int(entry.name))
     return found
+
+
+def describe(pids: list[int]) -> str:
+    """`pid: cmdline` of each, for a failure message that says what was left behind."""
+    out = []
+    for pid in pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmd = "(gone)"
+        out.append(f"{pid}: {cmd}")
+    return "; ".join(out)
+
+
+def wait_no_processes(text: str, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while found := processes_mentioning(text):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still running after {timeout:g}s: {describe(found)}")
+        time.sleep(0.1)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rel_helpers import processes_mentioning, status, wait_for, write
+from rel_helpers import status, wait_no_processes, write
 
 TASKS = 40
 STAGES = ("prepare", "train", "evaluate")
@@ -62,7 +62,7 @@ workers = {(4, 3, 4)[k]}
         timeout=300,
     )
     assert final.returncode == 0, final.stderr[-2000:]
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), "no process of the pipeline left", 30)
+    wait_no_processes(str(tmp_path), "no process of the pipeline left")
 
     lines = [line.split() for line in marks.read_text().splitlines()]
     starts: dict[tuple[str, str], list[list[str]]] = {}

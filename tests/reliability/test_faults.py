@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rel_helpers import coopy, processes_mentioning, status, wait_for, write
+from rel_helpers import coopy, status, wait_no_processes, write
 
 GOOD = ("good1", "good2")
 
@@ -140,7 +140,7 @@ def test_fault_fails_its_run_clearly_and_the_rest_goes_on(fault: Fault, tmp_path
         text = coopy("status", str(cfg), cwd=tmp_path)
         assert "failed: work/bad" in text.stdout and fault.reason in text.stdout
         assert "Traceback" not in out.stderr + text.stderr
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), "no process left behind", 20)
+    wait_no_processes(str(tmp_path), "no process left behind")
     report.update({"faults tried": 1, "reason shown": bad["reason"][:80].replace("|", "/")})
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rel_helpers import coopy, processes_mentioning, status, wait_for, write
+from rel_helpers import coopy, status, wait_for, wait_no_processes, write
 
 from coopy_core.server import socket_path
 from coopy_core.tasks import task_name
@@ -164,7 +164,7 @@ def detached(tmp_path: Path) -> Iterator[list[Path]]:
     yield configs
     for cfg in configs:
         coopy("stop", str(cfg), "--stop-running", cwd=cfg.parent, timeout=60)
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), "no process of the test left", 30)
+    wait_no_processes(str(tmp_path), "no process of the test left")
 
 
 def _finished(cfg: Path, runs: int) -> bool:

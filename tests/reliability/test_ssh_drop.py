@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rel_helpers import coopy, processes_mentioning, status, wait_for
+from rel_helpers import coopy, status, wait_for, wait_no_processes
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("prepare", "train", "evaluate")
@@ -176,6 +176,6 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
         for output in ("data.json", "model.json", "score.json"):
             assert (tmp_path / "demo" / "out" / task / output).exists(), (task, output)
     wait_for(lambda: not alive(engine), "the engine to stop", 30)
-    wait_for(lambda: not processes_mentioning(str(tmp_path)), "no process of the demo left", 30)
+    wait_no_processes(str(tmp_path), "no process of the demo left")
     report.update({"runs": len(PLANNED), "commands survived": survived, "engine kept": "same pid",
                    "lost": 0, "ran twice": 0, "failed attempts (planned)": 1})
