@@ -198,7 +198,9 @@ def load_config(path: str | Path) -> Config:
     try:
         parsed = ConfigFile.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # `[[stage]]` for `[[stages]]` is both "unknown key" and "stages missing": name the typo
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         raise ConfigError(shown, _key_path(err["loc"], raw), _message(err)) from None
     base_dir = path.resolve().parent
     try:
