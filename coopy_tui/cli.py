@@ -61,6 +61,26 @@ def _log_to_file(config: Config) -> None:
     logger.propagate = False
 
 
+HANG_UP_GRACE = 5.0
+
+
+def _terminal_gone() -> None:
+    """After SIGHUP the terminal is gone: point stdin/stdout/stderr at /dev/null so the UI's last writes
+    cannot fail, and exit for sure after a grace period — Textual's output thread can die on the lost
+    terminal and leave its shutdown waiting for ever. Nothing is lost by exiting: every engine state
+    change is already committed, and running commands are detached from us."""
+    import os
+    import threading
+
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+    timer = threading.Timer(HANG_UP_GRACE, os._exit, args=(0,))
+    timer.daemon = True
+    timer.start()
+
+
 async def _attach(config: Config, shown: str) -> int:
     from coopy_core.daemon import ensure_engine
     from coopy_tui.app import CoopyApp
@@ -81,11 +101,12 @@ async def _attach(config: Config, shown: str) -> int:
     client.on_disconnect = engine_gone
 
     def hang_up() -> None:
+        _terminal_gone()
         app.exit(QuitChoice.LEAVE)  # the terminal went away (SSH dropped): detach; the engine goes on
 
-    for sig in (signal.SIGHUP, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, hang_up)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, hang_up)
+        loop.add_signal_handler(signal.SIGTERM, lambda: app.exit(QuitChoice.LEAVE))  # terminal still there
     try:
         await app.run_async()
     finally:
@@ -134,11 +155,12 @@ async def _run(config: Config, shown: str) -> int:
 
     def hang_up() -> None:
         # the terminal went away (SSH dropped) or we were asked to stop: leave commands running
+        _terminal_gone()
         app.exit(QuitChoice.LEAVE)
 
-    for sig in (signal.SIGHUP, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, hang_up)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, hang_up)
+        loop.add_signal_handler(signal.SIGTERM, lambda: app.exit(QuitChoice.LEAVE))  # terminal still there
     try:
         await app.run_async()
     finally:
