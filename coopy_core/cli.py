@@ -10,9 +10,8 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
 
-from coopy_core.config import load_config, starter_toml
+from coopy_core.config import Config, load_config, starter_toml
 from coopy_core.errors import CoopyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -221,10 +220,10 @@ def _init(path: Path) -> int:
 
 def _status(config_path: str, as_json: bool) -> int:
     from coopy_core.progress import format_duration
-    from coopy_core.status import read_status
+    from coopy_core.status import live_status, read_status
 
     config = load_config(config_path)
-    status = _live_status(config) or read_status(config)
+    status = live_status(config) or read_status(config)
     if as_json:
         print(json.dumps(status, indent=2))
         return EXIT_OK
@@ -247,43 +246,12 @@ def _status(config_path: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _live_status(config: object) -> dict[str, Any] | None:
-    """The running engine's own view, when one serves this config (fresher than the store)."""
-    from coopy_core.config import Config
-    from coopy_core.daemon import connect
-    from coopy_core.remote import EngineUnavailable
-
-    assert isinstance(config, Config)
-    try:
-        client = connect(config)
-    except EngineUnavailable:
-        return None
-    try:
-        snap = client.snapshot().as_json()
-        pid = client.info.get("pid")
-    except EngineUnavailable:
-        return None
-    finally:
-        client.close()
-    return {
-        "pipeline": snap["pipeline"],
-        "config": str(config.path),
-        "state_dir": str(config.state_dir),
-        "engine_pid": pid,
-        "live": True,
-        "tasks": len(snap["tasks"]),
-        "stages": snap["stages"],
-        "runs": snap["runs"],
-    }
-
-
 def _run(config_path: str, stop_running: bool) -> int:
     config = load_config(config_path)
     return asyncio.run(_run_async(config, stop_running))
 
 
-async def _run_async(config: object, stop_running: bool) -> int:
-    from coopy_core.config import Config
+async def _run_async(config: Config, stop_running: bool) -> int:
     from coopy_core.engine import Engine
     from coopy_core.progress import ProgressPrinter
 

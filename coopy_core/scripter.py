@@ -58,5 +58,3 @@ class Scripter:
         cwd = self.config.base_dir / (templates.render(self.stage.cwd, values) if self.stage.cwd else "")
         return [cwd / templates.render(t, values) for t in self.stage.done_when]
 
-
-CommandScripter = Scripter

@@ -66,3 +66,32 @@ def read_status(config: Config) -> dict[str, Any]:
         "stages": stages,
         "runs": runs,
     }
+
+
+def live_status(config: Config) -> dict[str, Any] | None:
+    """The same JSON from the running engine's own view, when one serves this config (fresher than the
+    store); None when no engine answers."""
+    from coopy_core.daemon import connect
+    from coopy_core.remote import EngineUnavailable
+
+    try:
+        client = connect(config)
+    except EngineUnavailable:
+        return None
+    try:
+        snap = client.snapshot().as_json()
+        pid = client.info.get("pid")
+    except EngineUnavailable:
+        return None
+    finally:
+        client.close()
+    return {
+        "pipeline": snap["pipeline"],
+        "config": str(config.path),
+        "state_dir": str(config.state_dir),
+        "engine_pid": pid,
+        "live": True,
+        "tasks": len(snap["tasks"]),
+        "stages": snap["stages"],
+        "runs": snap["runs"],
+    }

@@ -226,11 +226,6 @@ class Store:
                 ),
             )
 
-    def save_runs(self, rows: list[RunRow]) -> None:
-        with self.transaction():
-            for r in rows:
-                self.save_run(r)
-
     def add_attempt(
         self, r: RunRow, state: str, exit_code: int | None, reason: str, ended_at: float
     ) -> None:

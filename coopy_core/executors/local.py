@@ -227,13 +227,6 @@ class LocalExecutor:
                 continue
         return False
 
-    def kill_now(self, handle: Handle) -> None:
-        """Used on engine shutdown with --stop-running: no loop left to wait for a grace period."""
-        pgid = int(handle["pid"])
-        if pgid > 1:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGTERM)
-
     # -- adopt -------------------------------------------------------------------------
     def _same_process(self, handle: Handle) -> bool:
         pid = int(handle["pid"])
