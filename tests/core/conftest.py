@@ -1,4 +1,4 @@
-"""Fixtures for the core engine tests; plain helpers live in core_helpers.py."""
+"""Fixtures for the core engine tests; plain helpers live in tests/helpers/."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from core_helpers import EngineFactory
 
 from coopy_core import Engine, load_config
 from coopy_core.engine import Subscriber
+from tests.helpers.engine import EngineFactory
 
 
 @pytest.fixture

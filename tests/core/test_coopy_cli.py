@@ -14,21 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from core_helpers import (
-    EngineFactory,
-    coopy,
-    coopy_popen,
-    kill_all,
-    processes_mentioning,
-    run_of,
-    session_members,
-    wait_finished,
-    wait_state,
-    wait_until,
-    write_config,
-)
 
 from coopy_core import Engine, RunState, StateError, load_config
+from tests.helpers.cli import coopy, coopy_popen
+from tests.helpers.engine import EngineFactory, run_of, wait_finished, wait_state, wait_until, write_config
+from tests.helpers.processes import kill_all, processes_mentioning, session_members
 
 
 def test_import_coopy_core_does_not_load_textual() -> None:

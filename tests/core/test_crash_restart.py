@@ -11,7 +11,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from core_helpers import coopy, coopy_popen, kill_all, processes_mentioning, write_config
+from tests.helpers.cli import coopy, coopy_popen
+from tests.helpers.engine import write_config
+from tests.helpers.processes import kill_all, processes_mentioning
 
 TASKS = 12
 STAGES = ("prep", "train", "eval")

@@ -8,19 +8,9 @@ import time
 import uuid
 from pathlib import Path
 
-from core_helpers import (
-    EngineFactory,
-    run_of,
-    session_members,
-    state_of,
-    wait_finished,
-    wait_gone,
-    wait_state,
-    wait_until,
-    write_config,
-)
-
 from coopy_core import Event, EventKind, RunState
+from tests.helpers.engine import EngineFactory, run_of, state_of, wait_finished, wait_state, wait_until, write_config
+from tests.helpers.processes import session_members, wait_gone
 
 
 async def test_skip_if_done(tmp_path: Path, start_engine: EngineFactory) -> None:

@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core_helpers import EngineFactory, run_of, wait_finished, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coopy_core import RunState, templates
+from tests.helpers.engine import EngineFactory, run_of, wait_finished, write_config
 
 NASTY = {
     "semicolon": "x; touch PWNED",

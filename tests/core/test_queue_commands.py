@@ -11,20 +11,19 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from core_helpers import (
+
+from coopy_core import CommandError, Event, EventKind, RunState
+from tests.helpers.engine import (
     EngineFactory,
     run_of,
-    session_members,
     stage_of,
     state_of,
     wait_finished,
-    wait_gone,
     wait_state,
     wait_until,
     write_config,
 )
-
-from coopy_core import CommandError, Event, EventKind, RunState
+from tests.helpers.processes import session_members, wait_gone
 
 # waits for gates/<task>, logging its start to started.txt
 GATED = '["sh", "-c", "echo \\"$1\\" >> started.txt; until [ -e \\"gates/$1\\" ]; do sleep 0.05; done", "sh", "{task}"]'

@@ -8,18 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from core_helpers import (
-    EngineFactory,
-    run_of,
-    session_members,
-    wait_finished,
-    wait_gone,
-    wait_state,
-    wait_until,
-    write_config,
-)
 
 from coopy_core import Event, EventKind, RunState
+from tests.helpers.engine import EngineFactory, run_of, wait_finished, wait_state, wait_until, write_config
+from tests.helpers.processes import session_members, wait_gone
 
 TREE = "sleep 300 & sleep 300 & wait"  # a command whose grandchildren outlive a killed parent
 

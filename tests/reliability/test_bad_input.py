@@ -18,14 +18,13 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from rel_helpers import coopy, wait_for
 
 from coopy_core.config import Config, load_config
 from coopy_core.daemon import connect
 from coopy_core.errors import ConfigError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from test_bad_config import CASES, GOOD_STAGE, MATRIX, Case, _write  # noqa: E402
+from tests.helpers.bad_config_cases import CASES, GOOD_STAGE, MATRIX, Case, write_case
+from tests.helpers.cli import coopy
+from tests.helpers.waiting import wait_for
 
 # What this suite found (each was a traceback or a second line before the fix), and a few more.
 EXTRA = [
@@ -120,7 +119,7 @@ def test_bad_config_table_in_process_and_through_the_cli(tmp_path: Path, report:
     assert len({c.id for c in TABLE}) == len(TABLE), "case ids are unique"
     problems: list[str] = []
     for case in TABLE:
-        path = _write(case, tmp_path / case.id)
+        path = write_case(case, tmp_path / case.id)
         with _sys_path_kept():
             try:
                 load_config(path)

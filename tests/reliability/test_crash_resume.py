@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rel_helpers import status, wait_no_processes, write
+from tests.helpers.cli import status
+from tests.helpers.engine import write_config
+from tests.helpers.processes import wait_no_processes
 
 TASKS = 40
 STAGES = ("prepare", "train", "evaluate")
@@ -45,7 +47,9 @@ workers = {(4, 3, 4)[k]}
 """
         for k, stage in enumerate(STAGES)
     )
-    cfg = write(tmp_path, f'[pipeline]\nname = "crash"\npoll_interval = 0.5\n[tasks.named]\n{named}\n{stages}')
+    cfg = write_config(
+        tmp_path, f'[pipeline]\nname = "crash"\npoll_interval = 0.5\n[tasks.named]\n{named}\n{stages}'
+    )
     kills = 0
     for _ in range(KILLS):
         proc = subprocess.Popen(

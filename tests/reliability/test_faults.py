@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rel_helpers import coopy, status, wait_no_processes, write
+
+from tests.helpers.cli import coopy, status
+from tests.helpers.engine import write_config
+from tests.helpers.processes import wait_no_processes
 
 GOOD = ("good1", "good2")
 
@@ -101,7 +104,7 @@ def prepared(fault: Fault, tmp: Path) -> Iterator[None]:
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
 def test_fault_fails_its_run_clearly_and_the_rest_goes_on(fault: Fault, tmp_path: Path, report: dict[str, Any]) -> None:
     bad_cmd = fault.bad_cmd.format(tmp=tmp_path)
-    cfg = write(
+    cfg = write_config(
         tmp_path,
         f"""
         [pipeline]
@@ -145,7 +148,7 @@ def test_fault_fails_its_run_clearly_and_the_rest_goes_on(fault: Fault, tmp_path
 
 
 def test_read_only_state_dir_is_a_clear_error_at_start(tmp_path: Path, report: dict[str, Any]) -> None:
-    cfg = write(tmp_path, """
+    cfg = write_config(tmp_path, """
         [tasks.named]
         a = { x = 1 }
         [[stages]]
@@ -170,7 +173,7 @@ def test_read_only_state_dir_is_a_clear_error_at_start(tmp_path: Path, report: d
 def test_unwritable_log_dir_for_every_stage_still_ends_cleanly(tmp_path: Path) -> None:
     """A log dir that is a file: every run fails with the reason; the engine itself does not crash."""
     (tmp_path / "logs").write_text("not a directory")
-    cfg = write(tmp_path, """
+    cfg = write_config(tmp_path, """
         [pipeline]
         log_dir = "logs/inside"
         [tasks.named]

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rel_helpers import status, write
+from tests.helpers.cli import status
+from tests.helpers.engine import write_config
 
 STAGES = ("first", "second", "third")
 PER_AXIS = 10  # 10**4 configurations
@@ -32,8 +33,8 @@ def _vm_hwm_kb(pid: int) -> int | None:
 def test_ten_thousand_configurations_three_stages(tmp_path: Path, report: dict[str, Any]) -> None:
     axis = "[" + ", ".join(str(i) for i in range(PER_AXIS)) + "]"
     stages = "".join(f'\n[[stages]]\nname = "{s}"\ncommand = ["true"]\nworkers = 8\n' for s in STAGES)
-    cfg = write(tmp_path, f'[pipeline]\nname = "load"\n[tasks.matrix]\na = {axis}\nb = {axis}\nc = {axis}\n'
-                          f"d = {axis}\n{stages}")
+    cfg = write_config(tmp_path, f'[pipeline]\nname = "load"\n[tasks.matrix]\na = {axis}\nb = {axis}\nc = {axis}\n'
+                                 f"d = {axis}\n{stages}")
     tasks = PER_AXIS**4
     started = time.monotonic()
     proc = subprocess.Popen(

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rel_helpers import coopy, status, wait_for, wait_no_processes, write
 
 from coopy_core.server import socket_path
 from coopy_core.tasks import task_name
+from tests.helpers.cli import coopy, status
+from tests.helpers.engine import write_config
+from tests.helpers.processes import wait_no_processes
+from tests.helpers.waiting import wait_for
 
 PY = sys.executable
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$"
@@ -67,7 +70,7 @@ def test_hostile_values_never_reach_a_shell_unquoted(tmp_path: Path, report: dic
     named = "\n".join(f"{name} = {{ v = {json.dumps(value)} }}" for name, value in HOSTILE.items())
     py = json.dumps(PY)
     shell_cmd = json.dumps(f"{shlex.quote(PY)} record.py {{stage}} {{task}} {{v}} pre-{{v}} && echo {{v}} >/dev/null")
-    cfg = write(tmp_path, f"""
+    cfg = write_config(tmp_path, f"""
         [pipeline]
         name = "hostile"
         [tasks.named]
@@ -132,7 +135,7 @@ def test_task_names_with_paths_are_refused_and_write_nothing(tmp_path: Path, rep
     for name in TRAVERSALS:
         project = tmp_path / f"p{tried}" / "deep"
         project.mkdir(parents=True)
-        cfg = write(project, f"""
+        cfg = write_config(project, f"""
             [tasks.named]
             {json.dumps(name)} = {{ x = 1 }}
             ok = {{ x = 2 }}
@@ -149,7 +152,9 @@ def test_task_names_with_paths_are_refused_and_write_nothing(tmp_path: Path, rep
         assert _tree(tmp_path) == before, f"{name!r}: something was written"
         tried += 1
     # a matrix parameter NAME is part of every derived name: it must be a plain name
-    cfg = write(tmp_path, '[tasks.matrix]\n"../../etc/x" = [1]\n[[stages]]\nname = "s"\ncommand = ["true"]\n')
+    cfg = write_config(
+        tmp_path, '[tasks.matrix]\n"../../etc/x" = [1]\n[[stages]]\nname = "s"\ncommand = ["true"]\n'
+    )
     before = _tree(tmp_path)
     out = coopy("run", str(cfg), cwd=tmp_path, timeout=60)
     assert out.returncode == 2 and "tasks.matrix.../../etc/x" in out.stderr and "plain name" in out.stderr
@@ -177,7 +182,7 @@ def test_coopy_add_cannot_escape_with_a_name_and_matrix_values_become_safe_names
 ) -> None:
     project = tmp_path / "proj"
     project.mkdir()
-    cfg = write(project, f"""
+    cfg = write_config(project, f"""
         [pipeline]
         poll_interval = 0.5
         [tasks.matrix]
@@ -225,7 +230,7 @@ def test_coopy_add_cannot_escape_with_a_name_and_matrix_values_become_safe_names
 
 @pytest.mark.parametrize("umask", [0o027, 0o077], ids=["umask-027", "umask-077"])
 def test_files_follow_the_umask_and_the_socket_is_private(tmp_path: Path, umask: int, report: dict[str, Any]) -> None:
-    cfg = write(tmp_path, """
+    cfg = write_config(tmp_path, """
         [pipeline]
         poll_interval = 0.5
         [tasks.matrix]
@@ -278,7 +283,7 @@ def test_background_engine_socket_is_0600_even_in_a_private_tmp_folder(
     user's own and 0700, even if it was left world-writable."""
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
-    cfg = write(deep, """
+    cfg = write_config(deep, """
         [tasks.matrix]
         x = [1]
         [[stages]]

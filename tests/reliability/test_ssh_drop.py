@@ -8,16 +8,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rel_helpers import coopy, status, wait_for, wait_no_processes
+
+from tests.helpers.cli import coopy, status
+from tests.helpers.processes import wait_no_processes
+from tests.helpers.tmux import Tmux, alive, tui_command
+from tests.helpers.waiting import poll, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("prepare", "train", "evaluate")
@@ -28,92 +27,31 @@ PLANNED = {(stage, task): 2 if (stage, task) == ("train", "model=resnet,seed=2")
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-def tui_command() -> str:
-    script = Path(sys.executable).parent / "coopy-tui"
-    return str(script) if script.exists() else f"{sys.executable} -m coopy_tui"
-
-
-class Tmux:
-    def __init__(self, cwd: Path) -> None:
-        self.cwd = cwd
-        self.name = f"coopy-rel-{uuid.uuid4().hex[:8]}"
-
-    def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True, timeout=30).stdout
-
-    def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-x", "120", "-y", "40", "-s", self.name, "-c", str(self.cwd),
-                 command + "; echo EXITED $?; sleep 600")
-
-    def screen(self) -> str:
-        try:
-            return self.run("capture-pane", "-p", "-t", self.name)
-        except subprocess.CalledProcessError:
-            return ""
-
-    def app_pid(self) -> int | None:
-        """The coopy-tui process: the child of the pane's shell."""
-        shell = int(self.run("list-panes", "-t", self.name, "-F", "#{pane_pid}").split()[0])
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == shell and b"coopy" in cmdline:
-                return int(entry.name)
-        return None
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, timeout=30)
-
-
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-def poll(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
     tmp_path: Path, report: dict[str, Any]
 ) -> None:
     shutil.copy(REPO / "coopy.toml", tmp_path / "coopy.toml")
     shutil.copytree(REPO / "demo", tmp_path / "demo", ignore=shutil.ignore_patterns("out", "__pycache__"))
     cfg = tmp_path / "coopy.toml"
-    first, second = Tmux(tmp_path), Tmux(tmp_path)
+    first = Tmux(tmp_path, prefix="coopy-rel", gone_ok=True)  # a screen of a session gone is ""
+    second = Tmux(tmp_path, prefix="coopy-rel", gone_ok=True)
     try:
         first.start(tui_command() + " coopy.toml")
-        poll(lambda: all(name in first.screen() for name in STAGES), 60, "the UI to show every stage")
-        app = poll(first.app_pid, 10, "the coopy-tui process")
+        poll(lambda: all(name in first.screen() for name in STAGES), 60, "the UI to show every stage", interval=0.1)
+        app = poll(first.app_pid, 10, "the coopy-tui process", interval=0.1)
 
         def training() -> list[dict[str, Any]]:
             return [r for r in status(cfg)["runs"]
                     if r["stage"] == "train" and r["state"] == "running" and alive(r["pid"])]
 
-        poll(training, 90, "a training run to be running")
+        poll(training, 90, "a training run to be running", interval=0.1)
         before = status(cfg)
         engine = before["engine_pid"]
         running = {(r["stage"], r["task"]): r for r in before["runs"] if r["state"] == "running" and alive(r["pid"])}
         assert engine and alive(engine) and running
 
         first.kill()  # the terminal goes away: SIGHUP to the app
-        poll(lambda: not alive(app), 20, "coopy-tui to exit on SIGHUP")
+        poll(lambda: not alive(app), 20, "coopy-tui to exit on SIGHUP", interval=0.1)
         after = status(cfg)
         assert after["engine_pid"] == engine and alive(engine), "the background engine goes on"
         now = {(r["stage"], r["task"]): r for r in after["runs"]}
@@ -129,7 +67,7 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
         assert survived >= 1, "a command was still running after the drop"
 
         second.start(tui_command() + " coopy.toml")
-        poll(lambda: all(name in second.screen() for name in STAGES), 60, "the second UI")
+        poll(lambda: all(name in second.screen() for name in STAGES), 60, "the second UI", interval=0.1)
         again = status(cfg)
         new_engine = again["engine_pid"]
         assert new_engine == engine, "re-attached to the same engine"
@@ -143,7 +81,7 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
             done = [r for r in state["runs"] if r["state"] == "done"]
             return state if len(done) == len(PLANNED) else None
 
-        final = poll(finished, 180, "the pipeline to finish")
+        final = poll(finished, 180, "the pipeline to finish", interval=0.1)
         assert final["engine_pid"] == engine
     finally:
         first.kill()

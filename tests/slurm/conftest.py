@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slurm_helpers import REPO, SLURM_SCRIPT, cancel_jobs_mentioning
+
+from tests.helpers.slurm import REPO, SLURM_SCRIPT, cancel_jobs_mentioning
 
 BINARIES = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sacct", "sinfo")
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])

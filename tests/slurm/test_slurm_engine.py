@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from slurm_helpers import active_jobs, job_state, run_of, squeue, wait_state, wait_until, write_config
 
 from coopy_core import Engine, RunState, load_config
 from coopy_core.model import Event, EventKind
+from tests.helpers.engine import run_of, wait_state, wait_until, write_config
+from tests.helpers.slurm import SLURM_DEADLINE, SLURM_INTERVAL, active_jobs, job_state, squeue
 
 pytestmark = pytest.mark.usefixtures("slurm")
 
@@ -153,7 +154,10 @@ async def test_cancel_running_job(tmp_path: Path, start_engine: StartEngine) -> 
     )
     engine = await start_engine(path)
     await wait_until(
-        lambda: (r := run_of(engine, "t", "long")) is not None and r.reason == "RUNNING", "the job to run"
+        lambda: (r := run_of(engine, "t", "long")) is not None and r.reason == "RUNNING",
+        "the job to run",
+        timeout=SLURM_DEADLINE,
+        interval=SLURM_INTERVAL,
     )
     run = run_of(engine, "t", "long")
     assert run is not None and run.job_id
@@ -161,9 +165,14 @@ async def test_cancel_running_job(tmp_path: Path, start_engine: StartEngine) -> 
     assert "RUNNING" in active_jobs(job_id)
 
     engine.cancel("t", "long")
-    cancelled = await wait_state(engine, "t", "long", RunState.CANCELLED, timeout=60)
+    cancelled = await wait_state(engine, "t", "long", RunState.CANCELLED, timeout=60, interval=SLURM_INTERVAL)
     assert cancelled.reason == "cancelled by user"
-    await wait_until(lambda: active_jobs(job_id) == "", f"job {job_id} gone from squeue")
+    await wait_until(
+        lambda: active_jobs(job_id) == "",
+        f"job {job_id} gone from squeue",
+        timeout=SLURM_DEADLINE,
+        interval=SLURM_INTERVAL,
+    )
     assert job_state(job_id) == "CANCELLED"
 
 

@@ -6,11 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-from slurm_helpers import calls, counting_wrapper, job_state, squeue, wait_until
 
 from coopy_core.executors.base import LaunchSpec, StartError
 from coopy_core.executors.slurm import SlurmExecutor, _Result, job_name
 from coopy_core.scripter import Launch
+from tests.helpers.engine import wait_until
+from tests.helpers.slurm import SLURM_DEADLINE, SLURM_INTERVAL, calls, counting_wrapper, job_state, squeue
 
 pytestmark = pytest.mark.usefixtures("slurm")
 
@@ -45,7 +46,9 @@ async def test_one_squeue_per_poll_for_all_jobs(tmp_path: Path) -> None:
         infos[name] = []
         executor.watch(handle, lambda c, n=name: ends.__setitem__(n, c), infos[name].append)
     try:
-        await wait_until(lambda: len(ends) == 3, "all three jobs to end")
+        await wait_until(
+            lambda: len(ends) == 3, "all three jobs to end", timeout=SLURM_DEADLINE, interval=SLURM_INTERVAL
+        )
     finally:
         executor.close()
     assert ends == {"a": 0, "b": 5, "c": 0}
@@ -68,7 +71,12 @@ async def test_transient_sbatch_failure_is_retried(tmp_path: Path, monkeypatch: 
     assert handle["job_id"]
     # exactly one job of that name: the failed call did not submit, the retry did once
     assert squeue("--states=all", f"--name={job_name(run.run_id)}", "--format=%i").split() == [handle["job_id"]]
-    await wait_until(lambda: job_state(str(handle["job_id"])) == "COMPLETED", "the job to complete")
+    await wait_until(
+        lambda: job_state(str(handle["job_id"])) == "COMPLETED",
+        "the job to complete",
+        timeout=SLURM_DEADLINE,
+        interval=SLURM_INTERVAL,
+    )
 
 
 def test_rejected_sbatch_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,7 +103,9 @@ async def test_find_started_finds_an_unrecorded_job(tmp_path: Path) -> None:
     ends: list[int | None] = []
     fresh.watch(found, ends.append)
     try:
-        await wait_until(lambda: bool(ends), "the cancelled job to end")
+        await wait_until(
+            lambda: bool(ends), "the cancelled job to end", timeout=SLURM_DEADLINE, interval=SLURM_INTERVAL
+        )
     finally:
         fresh.close()
     assert ends == [None]
@@ -109,7 +119,12 @@ async def test_exit_code_from_sacct_when_scontrol_forgot_the_job(
     run = spec(tmp_path, "t", ["sh", "-c", "exit 6"])
     executor = SlurmExecutor(poll_interval=0.3)
     handle = executor.start(run)
-    await wait_until(lambda: job_state(str(handle["job_id"])) == "FAILED", "the job to fail")
+    await wait_until(
+        lambda: job_state(str(handle["job_id"])) == "FAILED",
+        "the job to fail",
+        timeout=SLURM_DEADLINE,
+        interval=SLURM_INTERVAL,
+    )
     run.status.unlink()  # and no status file to fall back on either
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

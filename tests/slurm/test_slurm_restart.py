@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_helpers import active_jobs, calls, coopy_argv, counting_wrapper, job_state, write_config
 
 from coopy_core.store import Store
+from tests.helpers.cli import coopy_argv
+from tests.helpers.engine import write_config
+from tests.helpers.slurm import active_jobs, calls, counting_wrapper, job_state
 
 pytestmark = pytest.mark.usefixtures("slurm")
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from slurm_helpers import write_config
 
 from coopy_core.config import load_config
 from coopy_core.errors import ConfigError
@@ -28,6 +27,7 @@ from coopy_core.executors.slurm import (
     slurm_message,
 )
 from coopy_core.scripter import Launch
+from tests.helpers.engine import write_config
 
 AWKWARD = ["it's a \"test\" $HOME * `id` \\n ;|&", "", "two  spaces", "-n", "new\nline"]
 

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
 
 from coopy_core.config import load_config
 from coopy_core.engine import Engine
@@ -24,6 +23,7 @@ from coopy_tui.widgets.confirm_screen import ConfirmScreen
 from coopy_tui.widgets.help_screen import HelpScreen
 from coopy_tui.widgets.log_screen import LogScreen
 from coopy_tui.widgets.quit_screen import QuitChoice, QuitScreen
+from tests.helpers.tui import wait_for
 
 TASKS = ["x=1", "x=2", "x=3", "x=4"]
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
 from textual.widgets import Input, Static
 
 from coopy_core.config import load_config
@@ -15,6 +14,7 @@ from coopy_core.engine import Engine
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.pools_screen import PoolsScreen
 from coopy_tui.widgets.summary_screen import SummaryScreen
+from tests.helpers.tui import wait_for
 
 
 @pytest.fixture

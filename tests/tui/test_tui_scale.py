@@ -10,11 +10,9 @@ import dataclasses
 import time
 from pathlib import Path
 
-from conftest import wait_for
-from tui_fakes import NOW, FakeEngine, fixed_clock
-
 from coopy_core.model import EventKind, RunState, RunView
 from coopy_tui.app import CoopyApp
+from tests.helpers.tui import NOW, FakeEngine, fixed_clock, wait_for
 
 N = 10_000
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from conftest import settle, wait_for
-from tui_fakes import NOW, FakeEngine, fixed_clock, write_log
-
 from coopy_core.model import EventKind, RunState, RunView
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.log_view import LogView
 from coopy_tui.widgets.run_table import resources_text, slurm_text
+from tests.helpers.tui import NOW, FakeEngine, fixed_clock, settle, wait_for, write_log
 
 TASK = "model=big,seed=1"
 

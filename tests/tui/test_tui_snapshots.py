@@ -8,11 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import settle, wait_for
-from tui_fakes import TASKS, FakeEngine, demo_engine, fixed_clock
-
 from coopy_core.model import EventKind
 from coopy_tui.app import CoopyApp
+from tests.helpers.tui import TASKS, FakeEngine, demo_engine, fixed_clock, settle, wait_for
 
 
 def make_app(engine: FakeEngine) -> CoopyApp:

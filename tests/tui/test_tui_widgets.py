@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from textual.app import App, ComposeResult
-from tui_fakes import demo_engine
 
 from coopy_core.model import EventKind, StageView
 from coopy_tui.format import bar, pipeline_eta, stage_eta
 from coopy_tui.keys import KEYS, markdown_table
 from coopy_tui.state import PipelineState
 from coopy_tui.widgets.log_view import LogView
+from tests.helpers.tui import demo_engine
 
 
 class LogApp(App[None]):

@@ -1,57 +1,18 @@
-"""Helpers for the Slurm tests (imported as `slurm_helpers`): real configs, real engines, a real cluster.
+"""Slurm-only helpers: the test cluster's script, squeue / scancel, and wrappers that count calls.
 
-Waiting is polling with generous deadlines: these tests run on small shared
-machines, and a passing test never gets near a deadline.
+A real cluster answers slower than a local process: these tests wait longer, and look less often.
 """
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import sys
-import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
-
-from coopy_core import Engine, RunState, RunView
 
 REPO = Path(__file__).resolve().parents[2]
 SLURM_SCRIPT = REPO / ".ci" / "slurm.sh"
-DEADLINE = 60.0
-
-
-def write_config(directory: Path, body: str) -> Path:
-    path = directory / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
-
-
-def run_of(engine: Engine, task: str, stage: str) -> RunView | None:
-    for run in engine.snapshot().runs:
-        if run.task == task and run.stage == stage:
-            return run
-    return None
-
-
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def wait_state(engine: Engine, task: str, stage: str, state: RunState, timeout: float = DEADLINE) -> RunView:
-    def reached() -> bool:
-        run = run_of(engine, task, stage)
-        return run is not None and run.state == state
-
-    await wait_until(reached, f"{stage}/{task} {state.value}", timeout)
-    run = run_of(engine, task, stage)
-    assert run is not None
-    return run
+SLURM_DEADLINE = 60.0  # seconds, for engine.wait_until / wait_state (their defaults suit local processes)
+SLURM_INTERVAL = 0.05  # seconds between two looks (a look may be an squeue call)
 
 
 def squeue(*args: str) -> str:
@@ -101,8 +62,3 @@ def counting_wrapper(directory: Path, command: str, fail_first_with: str = "") -
 
 def calls(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
-
-
-def coopy_argv() -> list[str]:
-    script = Path(sys.executable).with_name("coopy")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "coopy_core.cli"]

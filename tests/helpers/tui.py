@@ -1,4 +1,5 @@
-"""A scripted engine for deterministic screens: real Snapshot / RunView / StageView objects, a fixed clock.
+"""For the TUI tests: a scripted engine for deterministic screens (real Snapshot / RunView / StageView
+objects, a fixed clock), and waits between the app's turns under Textual's Pilot.
 
 `FakeEngine` implements the `EngineClient` protocol over a fixed state; the
 stage commands (pause, workers) change it and emit events like the real engine,
@@ -8,8 +9,9 @@ folder (tests chdir into a tmp dir), so no tmp path can reach a screenshot.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +253,25 @@ def demo_engine(root: Path, failed: bool = False) -> FakeEngine:
         runs,
         TASKS,
     )
+
+
+# ------------------------------------------------------------------ waiting under the Pilot
+async def wait_for(pilot: object, condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Poll `condition` between app turns; generous deadline, no fixed sleeps."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def settle(app: object) -> Callable[[object], Awaitable[None]]:
+    """A `run_before` for snap_compare: wait until the app has read its logs and painted everything."""
+
+    async def run_before(pilot: object) -> None:
+        await wait_for(pilot, app.settled, what="the app to settle")  # type: ignore[attr-defined]
+        app.repaint()  # type: ignore[attr-defined]
+        await pilot.pause()  # type: ignore[attr-defined]
+
+    return run_before

@@ -1,0 +1,68 @@
+"""Real configs and real engines: configs are TOML files under `tmp_path`, engines own a real SQLite store there,
+and commands are real processes. Waiting is polling with generous deadlines (the suites run on small shared
+machines; a passing test never gets near one)."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from coopy_core import Engine, RunState, RunView, StageView
+
+DEADLINE = 30.0  # seconds
+INTERVAL = 0.02  # seconds between two looks
+
+
+# ------------------------------------------------------------------ configs
+def write_config(directory: Path, body: str, name: str = "coopy.toml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(body).lstrip())
+    return path
+
+
+# ------------------------------------------------------------------ engine views
+def run_of(engine: Engine, task: str, stage: str) -> RunView | None:
+    for run in engine.snapshot().runs:
+        if run.task == task and run.stage == stage:
+            return run
+    return None
+
+
+def state_of(engine: Engine, task: str, stage: str) -> RunState | None:
+    run = run_of(engine, task, stage)
+    return run.state if run else None
+
+
+def stage_of(engine: Engine, stage: str) -> StageView:
+    return engine.stage_view(stage)
+
+
+# ------------------------------------------------------------------ waiting (the event loop keeps running the engine)
+async def wait_until(
+    condition: Callable[[], bool], what: str, timeout: float = DEADLINE, interval: float = INTERVAL
+) -> None:
+    """Poll `condition` while the event loop keeps running the engine."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def wait_state(
+    engine: Engine, task: str, stage: str, state: RunState, timeout: float = DEADLINE, interval: float = INTERVAL
+) -> RunView:
+    await wait_until(lambda: state_of(engine, task, stage) == state, f"{stage}/{task} {state.value}", timeout, interval)
+    run = run_of(engine, task, stage)
+    assert run is not None
+    return run
+
+
+async def wait_finished(engine: Engine, timeout: float = DEADLINE) -> bool:
+    return await asyncio.wait_for(engine.run_until_finished(), timeout)
+
+
+EngineFactory = Callable[..., Awaitable[Engine]]
