@@ -3,9 +3,10 @@
 Importable without any user interface: nothing here imports textual.
 """
 
+from coopy_core.commands import CommandError, Commands
 from coopy_core.config import Config, ConfigError, StageConfig, load_config
 from coopy_core.detector import DetectContext, Detector, Status, Verdict
-from coopy_core.engine import CommandError, Engine
+from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event, EventKind, RunState, RunView, Snapshot, StageView
 from coopy_core.scripter import Launch, Scripter
@@ -13,6 +14,7 @@ from coopy_core.tasks import Task
 
 __all__ = [
     "CommandError",
+    "Commands",
     "Config",
     "ConfigError",
     "CoopyError",

@@ -10,9 +10,14 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from coopy_core.commands import COMMANDS
 from coopy_core.config import Config, load_config, starter_toml
 from coopy_core.errors import CoopyError
+
+if TYPE_CHECKING:
+    from coopy_core.remote import RemoteEngine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -44,34 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop the background engine (running commands keep running)")
     stop.add_argument("config")
     stop.add_argument("--stop-running", action="store_true", help="also stop running commands (re-queued)")
-    for verb, help_text in (("pause", "pause a stage: no new starts"), ("resume", "resume a paused stage")):
-        cmd = sub.add_parser(verb, help=help_text)
-        cmd.add_argument("config")
-        cmd.add_argument("stage")
-    workers = sub.add_parser("workers", help="set a stage's worker cap while it runs")
-    workers.add_argument("config")
-    workers.add_argument("stage")
-    workers.add_argument("n", type=int)
-    for verb, help_text in (
-        ("bump", "raise (or with --by -1, lower) a queued run's priority"),
-        ("top", "move a queued run to the front of its stage's queue"),
-        ("retry", "queue a failed or cancelled run again"),
-        ("cancel", "cancel a queued or running run (stops its process group)"),
-    ):
-        cmd = sub.add_parser(verb, help=help_text)
-        cmd.add_argument("config")
-        cmd.add_argument("stage")
-        cmd.add_argument("task")
-        if verb == "bump":
-            cmd.add_argument("--by", type=int, default=1)
-    pool = sub.add_parser("pool", help="resize a resource pool while it runs: coopy pool CONFIG gpus 0,1,2")
-    pool.add_argument("config")
-    pool.add_argument("name")
-    pool.add_argument("size", help="ids separated by commas (gpus), or an amount (mem_gb)")
-    add = sub.add_parser("add", help="add a configuration while the pipeline runs: coopy add CONFIG seed=3 model=a")
-    add.add_argument("config")
-    add.add_argument("params", nargs="*", metavar="KEY=VALUE")
-    add.add_argument("--name", help="task name (default: derived from the params)")
+    for command in COMMANDS.values():
+        if not command.verb:
+            continue
+        cmd = sub.add_parser(command.verb, help=command.help[0].lower() + command.help[1:].rstrip("."))
+        cmd.add_argument("config", help="path to coopy.toml")
+        for arg in command.args:
+            if command.name == "add_task" and arg.name == "params":
+                cmd.add_argument("params", nargs="*", metavar="KEY=VALUE", help=arg.help)
+            elif command.name == "set_pool" and arg.name == "size":
+                cmd.add_argument("size", help="ids separated by commas (gpus), or an amount (mem_gb)")
+            elif arg.flag:
+                kind = int if arg.types[0] is int else str
+                cmd.add_argument(arg.flag, dest=arg.name, type=kind, default=arg.default, help=arg.help)
+            else:
+                cmd.add_argument(arg.name, type=int if arg.types == (int,) else str, help=arg.help)
     return p
 
 
@@ -88,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args.config, args.json)
         if args.command == "validate":
             config = load_config(args.config)
-            print(
-                f"{args.config}: ok: {len(config.tasks)} configurations, "
-                f"{len(config.stages)} stages ({' -> '.join(config.stage_names)})"
-            )
+            print(f"{args.config}: ok: " + describe_graph(config))
             return EXIT_OK
         if args.command == "export":
             return _export(args.config, args.format, args.output)
@@ -111,7 +100,35 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-REMOTE_VERBS = frozenset({"stop", "pause", "resume", "workers", "bump", "top", "retry", "cancel", "add", "pool"})
+def describe_graph(config: Config) -> str:
+    """`6 configurations, 3 stages (prepare -> train -> evaluate)`, then a line per stage when the stages
+    are more than a chain: what it needs, what its runs are over, how many runs."""
+    names = config.stage_names
+    chain = all(needs == ((names[i - 1],) if i else ()) for i, needs in enumerate(config.needs))
+    chain = chain and all(s.over is None for s in config.stages)
+    head = f"{len(config.tasks)} configurations, {len(names)} stages"
+    if chain:
+        return f"{head} ({' -> '.join(names)})"
+    graph = config.graph()
+    width = max(len(n) for n in names)
+    needs_width = max(len(", ".join(n) or "-") for n in config.needs)
+    lines = [f"{head}:"]
+    for stage, needs in zip(config.stages, config.needs, strict=True):
+        if stage.over is None:
+            over = "each configuration"
+        elif not stage.over:
+            over = "all configurations (one run)"
+        else:
+            over = "over " + ", ".join(stage.over)
+        n = graph.run_count(stage.name)
+        lines.append(
+            f"  {stage.name:<{width}}  needs {', '.join(needs) or '-':<{needs_width}}  {over:<28} "
+            f"{n} run{'s' if n != 1 else ''}"
+        )
+    return "\n".join(lines)
+
+
+REMOTE_VERBS = frozenset({"stop"} | {c.verb for c in COMMANDS.values() if c.verb})
 
 
 def _detach(config_path: str) -> int:
@@ -141,43 +158,33 @@ def _remote(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     try:
-        verb = args.command
-        if verb == "stop":
+        if args.command == "stop":
             client.stop(stop_running=args.stop_running)
             print("engine stopping" + (" and stopping running commands" if args.stop_running else ""))
-        elif verb in ("pause", "resume"):
-            getattr(client, verb)(args.stage)
-            print(f"{args.stage}: {verb}d")
-        elif verb == "workers":
-            client.set_workers(args.stage, args.n)
-            print(f"{args.stage}: workers {args.n}")
-        elif verb == "bump":
-            print(f"{args.stage}/{args.task}: priority {client.bump(args.task, args.stage, args.by)}")
-        elif verb == "top":
-            print(f"{args.stage}/{args.task}: priority {client.top(args.task, args.stage)} (first in line)")
-        elif verb in ("retry", "cancel"):
-            getattr(client, verb)(args.task, args.stage)
-            print(f"{args.stage}/{args.task}: {'queued again' if verb == 'retry' else 'cancelled'}")
-        elif verb == "pool":
-            pools = client.snapshot().pools
-            if args.name not in pools:
-                raise CoopyError(f"no resource pool named {args.name!r} (pools: {', '.join(pools) or 'none'})")
-            size: list[int | str] | float
-            if isinstance(pools[args.name]["size"], list):  # an id pool: "0,1,2"
-                size = [part.strip() for part in args.size.split(",") if part.strip()]
-            else:
-                try:
-                    size = float(args.size)
-                except ValueError:
-                    raise CoopyError(f"{args.size!r}: the pool {args.name!r} takes an amount") from None
-            client.set_pool(args.name, size)
-            print(f"pool {args.name}: {args.size}")
-        elif verb == "add":
-            params = dict(_parse_param(p) for p in args.params)
-            print(f"added {client.add_task(params, args.name)}")
+            return EXIT_OK
+        command = next(c for c in COMMANDS.values() if c.verb == args.command)
+        values = {arg.name: getattr(args, arg.name) for arg in command.args}
+        if command.name == "add_task":
+            values["params"] = dict(_parse_param(p) for p in args.params)
+        elif command.name == "set_pool":
+            values["size"] = _pool_size(client, args.name, args.size)
+        result = getattr(client, command.name)(**values)
+        print(command.done.format(**values, result=result, size_text=args.size if "size" in values else ""))
     finally:
         client.close()
     return EXIT_OK
+
+
+def _pool_size(client: RemoteEngine, name: str, text: str) -> list[int | str] | float:
+    pools = client.snapshot().pools
+    if name not in pools:
+        raise CoopyError(f"no resource pool named {name!r} (pools: {', '.join(pools) or 'none'})")
+    if isinstance(pools[name]["size"], list):  # an id pool: "0,1,2"
+        return [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        return float(text)
+    except ValueError:
+        raise CoopyError(f"{text!r}: the pool {name!r} takes an amount") from None
 
 
 def _parse_param(text: str) -> tuple[str, object]:

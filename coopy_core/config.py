@@ -31,6 +31,7 @@ from pydantic import (
 
 from coopy_core import templates
 from coopy_core.errors import ConfigError
+from coopy_core.graph import Graph, GraphError, StageNode, resolve_needs
 from coopy_core.tasks import Task, TaskError, expand_tasks
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+=,@-]*$"
@@ -126,6 +127,10 @@ class SlurmOptions(_Strict):
 class StageConfig(_Strict):
     name: Name
     command: list[StrictStr] | StrictStr | None = None
+    needs: list[Name] | None = None  # the stages it waits for; None: the stage before it in the file
+    over: list[StrictStr] | None = None  # the params that identify its runs; None: every param
+    inputs: list[StrictStr] = Field(default_factory=list)  # rendered once per member; `{inputs}` in the command
+    allow_failed: bool = False  # run over the members that passed when some needed runs failed for good
     cwd: str | None = None
     env: dict[str, StrictStr] = Field(default_factory=dict)
     workers: int = Field(default=1, ge=1, le=10_000)
@@ -175,12 +180,35 @@ class Config:
     state_dir: Path
     log_dir: Path
     pools: dict[str, list[str] | float] = field(default_factory=dict)  # [resources], GPUs detected if asked
+    needs: tuple[tuple[str, ...], ...] = ()  # per stage, the default filled in (`needs` in the file or the one before)
+
+    def __post_init__(self) -> None:
+        if not self.needs:
+            resolved = resolve_needs([s.name for s in self.stages], [s.needs for s in self.stages])
+            object.__setattr__(self, "needs", tuple(resolved))
+        object.__setattr__(self, "_by_name", {s.name: s for s in self.stages})
 
     def stage(self, name: str) -> StageConfig:
-        for stage in self.stages:
-            if stage.name == name:
-                return stage
-        raise KeyError(name)
+        try:
+            return self._by_name[name]  # type: ignore[attr-defined]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def stage_nodes(self) -> list[StageNode]:
+        """The stages as the graph sees them."""
+        return [
+            StageNode(
+                name=s.name,
+                needs=needs,
+                over=tuple(s.over) if s.over is not None else None,
+                allow_failed=s.allow_failed,
+                per_member=bool(s.inputs),
+            )
+            for s, needs in zip(self.stages, self.needs, strict=True)
+        ]
+
+    def graph(self) -> Graph:
+        return Graph(self.stage_nodes(), self.tasks)
 
     @property
     def stage_names(self) -> list[str]:
@@ -207,6 +235,7 @@ def load_config(path: str | Path) -> Config:
         tasks = expand_tasks(parsed.tasks.matrix, parsed.tasks.exclude, parsed.tasks.named)
     except TaskError as exc:
         raise ConfigError(shown, f"tasks.{exc.key}", str(exc)) from None
+    needs = _check_graph(parsed, tasks, shown)
     _check_stages(parsed, tasks, shown, base_dir)
     state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
     log_dir = (
@@ -221,6 +250,7 @@ def load_config(path: str | Path) -> Config:
         state_dir=state_dir,
         log_dir=log_dir,
         pools=_check_resources(parsed, shown),
+        needs=tuple(needs),
     )
 
 
@@ -271,14 +301,55 @@ def _refuse_nul(raw: dict[str, Any], shown: str) -> None:
             stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
 
 
-def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: Path) -> None:
+def _check_graph(parsed: ConfigFile, tasks: list[Task], shown: str) -> list[tuple[str, ...]]:
+    """needs (a DAG of known stages) and over (params every configuration has); groups with distinct names."""
     if not parsed.stages:
         raise ConfigError(shown, "stages", "no stages defined (add at least one [[stages]] table)")
     if not tasks:
         raise ConfigError(shown, "tasks", "no configurations defined (add [tasks.matrix] or [tasks.named])")
+    names = [s.name for s in parsed.stages]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(shown, f"stages[{i}].name", f"duplicate stage name {name!r}")
+    try:
+        needs = resolve_needs(names, [s.needs for s in parsed.stages])
+    except GraphError as exc:
+        raise ConfigError(shown, f"stages[{exc.stage}].{exc.key}", str(exc)) from None
+    common = set.intersection(*(set(t.params) for t in tasks))
+    for i, stage in enumerate(parsed.stages):
+        if stage.over is None:
+            continue
+        for j, param in enumerate(stage.over):
+            if param in stage.over[:j]:
+                raise ConfigError(shown, f"stages[{i}].over", f"{param!r} is listed twice")
+            if param not in common:
+                lacking = next((t.name for t in tasks if param not in t.params), "?")
+                what = "a parameter of every configuration" if any(param in t.params for t in tasks) else "a parameter"
+                raise ConfigError(shown, f"stages[{i}].over", f"{param!r} is not {what} (missing in {lacking!r})")
+    nodes = [
+        StageNode(s.name, n, tuple(s.over) if s.over is not None else None, s.allow_failed, bool(s.inputs))
+        for s, n in zip(parsed.stages, needs, strict=True)
+    ]
+    graph = Graph(nodes)
+    for task in tasks:
+        try:
+            graph.add_task(task)
+        except ValueError as exc:
+            bad = next(i for i, s in enumerate(parsed.stages) if repr(s.name) in str(exc))
+            raise ConfigError(shown, f"stages[{bad}].over", str(exc)) from None
+    return needs
+
+
+def stage_placeholders(stage: StageConfig, common: set[str]) -> set[str]:
+    """What a stage's command, outputs, env and cwd may name: the params its runs are over, and the
+    built-in placeholders (`{inputs}` only in the command, and only with inputs)."""
+    params = common if stage.over is None else set(stage.over)
+    return params | set(templates.BUILTIN_PLACEHOLDERS)
+
+
+def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: Path) -> None:
     seen: set[str] = set()
     common = set.intersection(*(set(t.params) for t in tasks))  # reserved names: refused by expand_tasks
-    known = common | set(templates.BUILTIN_PLACEHOLDERS)
     for t in _split(shown, "pipeline.on_finished", hook_argv, parsed.pipeline.on_finished):
         try:
             templates.check(t, FINISHED_PLACEHOLDERS)
@@ -286,6 +357,7 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
             raise ConfigError(shown, "pipeline.on_finished", str(exc)) from None
     for i, stage in enumerate(parsed.stages):
         key = f"stages[{i}]"
+        known = stage_placeholders(stage, common)
         if stage.name in seen:
             raise ConfigError(shown, f"{key}.name", f"duplicate stage name {stage.name!r}")
         seen.add(stage.name)
@@ -299,22 +371,29 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
             raise ConfigError(shown, f"{key}.slurm", f'only used with executor = "slurm" ({used})')
         if stage.skip_if_done and not stage.done_when:
             raise ConfigError(shown, f"{key}.skip_if_done", "needs done_when (the outputs to look for)")
-        fields: list[tuple[str, str]] = [(f"{key}.command", t) for t in argv_templates]
-        fields += [(f"{key}.done_when", t) for t in stage.done_when]
+        _check_inputs_placeholder(shown, key, stage, argv_templates, known)
+
+        def check(field_key: str, template: str, allowed: set[str], stage: StageConfig = stage) -> None:
+            try:
+                templates.check(template, allowed)
+            except templates.TemplateError as exc:
+                raise ConfigError(shown, field_key, _not_over(str(exc), template, stage, common)) from None
+
+        command_known = known | {"inputs"} if stage.inputs else known
+        for t in argv_templates:
+            check(f"{key}.command", t, command_known)
+        member_known = common | set(templates.BUILTIN_PLACEHOLDERS)
+        for j, t in enumerate(stage.inputs):
+            check(f"{key}.inputs[{j}]", t, member_known)
         for hook in ("on_done", "on_failed"):
             for t in _split(shown, f"{key}.{hook}", hook_argv, getattr(stage, hook)):
-                try:
-                    templates.check(t, known | set(HOOK_PLACEHOLDERS))
-                except templates.TemplateError as exc:
-                    raise ConfigError(shown, f"{key}.{hook}", str(exc)) from None
-        fields += [(f"{key}.env.{k}", v) for k, v in stage.env.items()]
+                check(f"{key}.{hook}", t, known | set(HOOK_PLACEHOLDERS))
+        for t in stage.done_when:
+            check(f"{key}.done_when", t, known)
+        for k, v in stage.env.items():
+            check(f"{key}.env.{k}", v, known)
         if stage.cwd:
-            fields.append((f"{key}.cwd", stage.cwd))
-        for field_key, template in fields:
-            try:
-                templates.check(template, known)
-            except templates.TemplateError as exc:
-                raise ConfigError(shown, field_key, str(exc)) from None
+            check(f"{key}.cwd", stage.cwd, known)
         for attr in ("scripter", "detector"):
             ref = getattr(stage, attr)
             if ref is not None:
@@ -330,6 +409,47 @@ def _split(shown: str, key: str, split: Any, value: Any) -> list[str]:
         return list(split(value))
     except ValueError as exc:
         raise ConfigError(shown, key, f"cannot split the command: {exc}") from None
+
+
+INPUTS_ITEM = "{inputs}"
+
+
+def _not_over(message: str, template: str, stage: StageConfig, common: set[str]) -> str:
+    """An unknown placeholder that is a parameter the stage's runs are not over: say that instead."""
+    if stage.over is None:
+        return message
+    try:
+        names = templates.placeholders(template)
+    except templates.TemplateError:
+        return message
+    for name in names:
+        if name in common and name not in stage.over:
+            over = ", ".join(stage.over) or "nothing: one run for the whole pipeline"
+            return f"{{{name}}} is a parameter this stage's runs are not over (over: {over})"
+    return message
+
+
+def _check_inputs_placeholder(shown: str, key: str, stage: StageConfig, argv: list[str], known: set[str]) -> None:
+    """`{inputs}` is a whole argument (one per path), or, with `shell = true`, anywhere (quoted paths)."""
+    if stage.inputs and "inputs" in known:
+        raise ConfigError(shown, f"{key}.inputs", "a parameter named 'inputs' would hide the stage's inputs; rename it")
+    if "inputs" in known:
+        return  # a parameter of that name (a config from before `inputs` existed)
+    for t in argv:
+        try:
+            names = templates.placeholders(t)
+        except templates.TemplateError:
+            continue  # said by the general check
+        if "inputs" not in names:
+            continue
+        if not stage.inputs:
+            raise ConfigError(
+                shown, f"{key}.command", "{inputs} names the stage's inputs, but it has none (add inputs = [...])"
+            )
+        if not stage.shell and t != INPUTS_ITEM:
+            raise ConfigError(
+                shown, f"{key}.command", f"{{inputs}} must be an argument of its own (one per path), not part of {t!r}"
+            )
 
 
 HOOK_PLACEHOLDERS = ("state", "exit_code", "reason", "log")

@@ -1,75 +1,58 @@
-"""Engine: moves each configuration through the stages' queues; owns all state.
+"""Engine: owns the pipeline's state and turns what happens into transitions.
 
-Everything runs on one asyncio loop. A transition is one SQLite transaction
-followed by events to subscribers; a run's end dispatches the next stage in the
-same loop iteration (no polling for local processes). Front ends read
-`snapshot()`, listen with `subscribe()` and steer only through the command
-methods (`pause`, `set_workers`, `bump`, `top`, `retry`, `cancel`, `add_task`).
+Everything runs on one asyncio loop. The parts, none of which imports this module:
+  graph.py      which runs exist and what each needs; Readiness says what may start (pure)
+  lifecycle.py  one attempt: start, watch, timeout, cancel, detect; calls back `_ended`
+  journal.py    the writes of one turn in one SQLite transaction; events after the commit
+  queue.py      a stage's waiting line, pause flag and worker cap
+  views.py      RunView / StageView for screens
+The engine wires them: a run's end is recorded, Readiness names what may start now, those runs join
+their queues, and `_dispatch` (a loop, never recursion) starts every run that has a free worker, after
+a commit, in the same turn. Front ends read `snapshot()`, listen with `subscribe()` and steer only with
+the commands of `commands.Commands`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import threading
+import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coopy_core.config import Config, StageConfig, import_ref
-from coopy_core.detector import DetectContext, Detector, ExitStatusDetector, Status, Verdict
-from coopy_core.errors import CoopyError, StateError
-from coopy_core.executors import make_executor
-from coopy_core.executors.base import Executor, LaunchSpec, StartError
-from coopy_core.executors.local import LocalExecutor
+from coopy_core import templates
+from coopy_core.commands import CommandError
+from coopy_core.config import Config, ConfigError, StageConfig, import_ref, stage_placeholders
+from coopy_core.detector import Detector, ExitStatusDetector
+from coopy_core.errors import StateError
+from coopy_core.executors import Executors
+from coopy_core.executors.base import Executor
+from coopy_core.graph import Changes, Progress, Readiness, RunKey
 from coopy_core.hooks import HookRunner
-from coopy_core.model import (
-    COUNTED_STATES,
-    Event,
-    EventKind,
-    RunState,
-    RunView,
-    Snapshot,
-    StageView,
-)
+from coopy_core.journal import Events, Journal, Subscriber
+from coopy_core.lifecycle import Attempts, Ending, disk_full_note
+from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
 from coopy_core.queue import StageQueue
-from coopy_core.resources import Allocation, Pools, environment
-from coopy_core.scripter import Launch, Scripter, placeholder_values
-from coopy_core.store import EngineLock, RunRow, StageRow, Store
-from coopy_core.tasks import Task, valid_task_name
+from coopy_core.resources import Allocation, Pools
+from coopy_core.scripter import Scripter, placeholder_values
+from coopy_core.store import EngineLock, StageRow, Store, attempt_row
+from coopy_core.tasks import Task, task_name, valid_task_name
+from coopy_core.views import run_view, stage_view
+
+__all__ = ["CommandError", "Engine", "Subscriber"]
 
 log = logging.getLogger("coopy.engine")
 
-Subscriber = Callable[[Event], None]
-CANCEL_GRACE = 3.0
 MAX_PRIORITY = 10**15  # bump/top: well inside a 64-bit SQLite INTEGER
 MAX_WORKERS = 10_000  # as in the config
 MAX_POOL_AMOUNT = 1e15  # as in the config; NaN and infinity are refused too
+COMMIT_RETRY = 2.0  # seconds between tries to write a store that failed (a full disk)
 
-
-class CommandError(CoopyError):
-    """A command that cannot be carried out (unknown task, wrong state, bad value)."""
-
-
-@dataclass
-class _Live:
-    """What the engine knows of a running attempt beyond its stored row."""
-
-    attempt: int
-    exited: bool = False
-    exit_code: int | None = None
-    cancel_reason: str = ""
-    interrupted: bool = False  # stopped with the engine (--stop-running): back to the queue
-    timed_out: bool = False
-    checking: bool = False
-    info: str = ""  # the executor's last word on it, e.g. a Slurm job's "PENDING (Resources)"
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+_Pick = tuple[Run, Task, Allocation | None, str, dict[str, Any] | None]
 
 
 class Engine:
@@ -80,58 +63,78 @@ class Engine:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self.executors: dict[str, Executor] = dict(executors or {})
-        self.executors.setdefault("local", LocalExecutor())
         self.clock = clock
+        self.executors = Executors(config, executors)
+        self.graph = config.graph()
+        self.readiness = Readiness(self.graph)
+        self._stages: dict[str, StageConfig] = {s.name: s for s in config.stages}
+        self._index = {s.name: i for i, s in enumerate(config.stages)}
+        self._runs: dict[RunKey, Run] = {}
+        self._queues: dict[str, StageQueue] = {}
+        self._delayed: dict[RunKey, asyncio.TimerHandle] = {}
+        self._counts: dict[str, Counter[str]] = {s: Counter() for s in self._stages}
+        self._durations: dict[str, tuple[float, int]] = {s: (0.0, 0) for s in self._stages}
+        self._needs_total: dict[RunKey, int] = {}
+        self._events = Events(clock)
         self._lock = EngineLock(config.state_dir)
         self._store: Store | None = None
-        self._stages: dict[str, StageConfig] = {s.name: s for s in config.stages}
-        self._stage_names = [s.name for s in config.stages]
-        self._queues: dict[str, StageQueue] = {}
-        self._scripters: dict[str, Scripter] = {}
-        self._detectors: dict[str, Detector] = {}
-        self._tasks: dict[str, Task] = {}
-        self._runs: dict[tuple[str, str], RunRow] = {}
-        self._live: dict[tuple[str, str], _Live] = {}
-        self._delayed: dict[tuple[str, str], asyncio.TimerHandle] = {}
-        self._counts: dict[str, Counter[str]] = {s: Counter() for s in self._stage_names}
-        self._durations: dict[str, tuple[float, int]] = {s: (0.0, 0) for s in self._stage_names}
-        self._subscribers: list[Subscriber] = []
-        self._pools = Pools(config.pools)
+        self._journal: Journal | None = None
+        self._attempts: Attempts | None = None
         self._hooks: HookRunner | None = None
-        self._settled_since_start = False  # the pipeline's end is an event only if some run ended
-        self._seq = 0
+        self._pools = Pools(config.pools)
         self._order = 0
         self._finished = asyncio.Event()
-        self._poll_task: asyncio.Task[None] | None = None
+        self._settled_since_start = False  # the pipeline's end is an event only if some run ended
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
-        self._hold = False
+        self._hold = False  # no dispatch (loading, stopping)
         self._closed = False
+        self._dispatching = False
+        self._again = False
+        self._store_error: str | None = None
+        self._commit_timer: asyncio.TimerHandle | None = None
 
     # ================================================================ life cycle
     async def start(self) -> None:
         """Take the state dir, re-adopt what ran while no engine watched, start dispatching."""
         self._loop = asyncio.get_running_loop()
+        scripters, detectors = self._make_plugins()  # a broken plug-in is found before anything is written
         self._open_state()
-        for stage in self.config.stages:
-            self._scripters[stage.name] = self._make(stage, "scripter", Scripter)
-            self._detectors[stage.name] = self._make(stage, "detector", ExitStatusDetector)
-        self._load()
-        local = self.executors["local"]
-        self._hooks = HookRunner(
-            self.config, self.store, local if isinstance(local, LocalExecutor) else LocalExecutor(), self._notify
+        journal = self._journal = Journal(self.store, self._events, self._store_failed, self._store_recovered)
+        self._attempts = Attempts(
+            self.config, self.executors, scripters, detectors, self.clock, self._ended, self._save
         )
-        self._started = True
+        self._hooks = HookRunner(self.config, self.store, journal, self.executors.local, self._notify)
         self._hold = True  # no dispatch until every run is back in its place
         try:
+            self._load()
+            journal.bind(self._loop)
+            self._started = True
             self._reconcile()
         finally:
             self._hold = False
-        self._poll_task = asyncio.create_task(self._poll_loop())
+        self._attempts.start_polling()
+        journal.commit()
         self._hooks.fire_pending()  # owed before a crash and never started
         self._dispatch()
-        self._check_finished()
+
+    def _make_plugins(self) -> tuple[dict[str, Scripter], dict[str, Detector]]:
+        scripters: dict[str, Scripter] = {}
+        detectors: dict[str, Detector] = {}
+        for i, stage in enumerate(self.config.stages):
+            for attr, default, into in (
+                ("scripter", Scripter, scripters),
+                ("detector", ExitStatusDetector, detectors),
+            ):
+                ref = getattr(stage, attr)
+                try:
+                    cls = import_ref(ref, self.config.base_dir) if ref else default
+                    into[stage.name] = cls(stage, self.config)
+                except Exception as exc:  # noqa: BLE001 - a plug-in's failure is the user's to fix
+                    what = f"{ref}: " if ref else ""
+                    problem = f"{what}cannot be made ({type(exc).__name__}: {exc})"
+                    raise ConfigError(str(self.config.path), f"stages[{i}].{attr}", problem) from None
+        return scripters, detectors
 
     def _open_state(self) -> None:
         try:
@@ -146,13 +149,10 @@ class Engine:
             self._lock.release()
             raise
 
-    def _make(self, stage: StageConfig, attr: str, default: type) -> Any:
-        ref = getattr(stage, attr)
-        cls = import_ref(ref, self.config.base_dir) if ref else default
-        return cls(stage, self.config)
-
     async def run_until_finished(self) -> bool:
-        """Wait until every configuration passed every stage or failed for good; True if all passed."""
+        """Wait until every run passed, or stopped for good; True if all passed."""
+        if not self._started:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
         await self._finished.wait()
         return self.all_passed()
 
@@ -163,185 +163,149 @@ class Engine:
             return
         self._hold = True  # start nothing new: while we wait below, a backoff may end or a run finish
         if stop_running:
-            waiting = []
-            for key, live in list(self._live.items()):
-                rec = self._runs[key]
-                if rec.handle is not None and not live.exited:
-                    live.interrupted = True
-                    self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
-                    waiting.append(key)
-            deadline = time.monotonic() + CANCEL_GRACE + 2.0
-            while any(k in self._live and not self._live[k].exited for k in waiting) and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
+            await self.attempts.stop_all()
         self._closed = True
-        if self._poll_task:
-            self._poll_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poll_task
-        for live in self._live.values():
-            for timer in live.timers:
-                timer.cancel()
         for timer in self._delayed.values():
             timer.cancel()
-        for executor in self.executors.values():
-            executor.close()
-        if self._store:
-            self._store.close()
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+        await self.attempts.close()
+        self.journal.commit()
+        self.journal.live = False
+        self.store.close()
         self._lock.release()
 
-    # ================================================================ loading
+    # ================================================================ parts
     @property
     def store(self) -> Store:
-        assert self._store is not None, "engine not started"
+        if self._store is None:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
         return self._store
 
+    @property
+    def journal(self) -> Journal:
+        assert self._journal is not None, "engine not started"
+        return self._journal
+
+    @property
+    def attempts(self) -> Attempts:
+        assert self._attempts is not None, "engine not started"
+        return self._attempts
+
+    # ================================================================ loading
     def _load(self) -> None:
-        store = self.store
-        known = {name for name, _p, _a in store.tasks()}
-        new = [(t.name, dict(t.params)) for t in self.config.tasks if t.name not in known]
-        if new:
-            store.add_tasks(new)
-        for name, params, _added in store.tasks():
-            self._tasks[name] = Task(name, params)
+        store, journal = self.store, self.journal
+        stored_tasks = store.tasks()
+        known = {name for name, _params, _added in stored_tasks}
+        for task in self.config.tasks:
+            if task.name not in known:
+                journal.task(task.name, dict(task.params), False)
+        for name, params, added in stored_tasks:
+            if added and name not in self.graph.tasks:
+                try:
+                    self.graph.add_task(Task(name, params))
+                except ValueError as exc:
+                    log.warning("configuration %s, added at run time, no longer fits the config: %s", name, exc)
         rows = store.stages()
         for stage in self.config.stages:
             row = rows.get(stage.name)
             if row is None or row.config_workers != stage.workers:
                 row = StageRow(stage.name, stage.workers, stage.workers, row.paused if row else False)
-                store.save_stage(row)
+                journal.stage(row)
             self._queues[stage.name] = StageQueue(stage.name, row.workers, row.paused)
         for name, spec in self.config.pools.items():
             stored = store.get_meta(f"pool:{name}")
             if stored is not None and store.get_meta(f"poolcfg:{name}") == json.dumps(spec):
                 self._pools.resize(name, json.loads(stored))  # resized at run time; the config is unchanged
             else:
-                store.set_meta(f"pool:{name}", json.dumps(spec))
-                store.set_meta(f"poolcfg:{name}", json.dumps(spec))
-        for rec in store.runs():
-            if rec.stage not in self._stages or rec.task not in self._tasks:
+                journal.meta(f"pool:{name}", json.dumps(spec))
+                journal.meta(f"poolcfg:{name}", json.dumps(spec))
+        for run in store.runs():
+            if run.stage not in self._stages or not self.graph.exists(run.key):
                 continue
-            self._runs[(rec.task, rec.stage)] = rec
-            self._counts[rec.stage][rec.state] += 1
-            self._order = max(self._order, rec.order + 1)
-            if rec.state == RunState.DONE.value and rec.started_at and rec.ended_at:
-                self._add_duration(rec.stage, rec.ended_at - rec.started_at)
+            self._add(run)
+            self._order = max(self._order, run.order + 1)
+            if run.state == RunState.DONE and run.started_at and run.ended_at:
+                self._add_duration(run.stage, run.ended_at - run.started_at)
+        for stage_name in self.graph.stage_names:  # a group's run is shown from the start, waiting
+            if self.graph.is_group(stage_name):
+                for name in self.graph.runs(stage_name):
+                    if (stage_name, name) not in self._runs:
+                        self._add(Run(stage_name, name))
 
     def _reconcile(self) -> None:
-        """Bring the store in line with the world after a stop or a crash."""
-        now = self.clock()
-        with self.store.transaction():
-            for rec in list(self._runs.values()):
-                state = RunState(rec.state)
-                if state == RunState.RUNNING:
-                    self._readopt(rec)
-                elif state == RunState.QUEUED:
-                    if rec.not_before and rec.not_before > now:
-                        self._delay(rec)
-                    else:
-                        self._queues[rec.stage].push(rec.task, rec.priority, rec.order)
-            for task in self._tasks:
-                self._resume_chain(task)
+        """Put every run back in its place after a stop or a crash; re-adopt the running ones."""
+        progress: dict[RunKey, Progress] = {}
+        for key, run in self._runs.items():
+            if run.state.passed:
+                progress[key] = Progress.PASSED
+            elif run.state in (RunState.FAILED, RunState.CANCELLED):
+                progress[key] = Progress.STOPPED
+        changes = self.readiness.load(progress)
+        ready = set(changes.ready)
+        blocked = set(changes.blocked)
+        running: list[Run] = []
+        for run in list(self._runs.values()):
+            key = run.key
+            if run.state == RunState.RUNNING:
+                if key not in ready:
+                    run.rerun = True  # what it needs changed in the config: its result will not count
+                running.append(run)
+            elif key in blocked:
+                self._block(key)
+            elif run.state == RunState.BLOCKED:
+                self._move(run, RunState.WAITING, "")
+            elif run.state == RunState.QUEUED:
+                if key in ready:
+                    ready.discard(key)
+                    self._place_queued(run)
+                else:
+                    self._move(run, RunState.WAITING, "")
+        for key in changes.blocked:
+            if key not in self._runs:
+                self._block(key)
+        self._apply(Changes([("ready", k) for k in changes.ready if k in ready]))
+        for run in running:
+            self._readopt(run)
 
-    def _readopt(self, rec: RunRow) -> None:
-        key = (rec.task, rec.stage)
-        if rec.handle is None:
-            # crashed between "starting" and recording the handle: did the start happen?
-            status = self._status_path(rec.stage, rec.task, rec.attempt)
-            found = self._executor(rec).find_started(self._run_id(rec), status)
-            if found is None:
-                old = rec.state
-                rec.state = RunState.QUEUED.value
-                rec.attempt -= 1
-                self._recount(rec, old)
-                self._save(rec)
-                self._queues[rec.stage].push(rec.task, rec.priority, rec.order)
-                return
-            rec.handle = found
-            self._save(rec)
-        self._queues[rec.stage].running.add(rec.task)
-        if rec.resources:
-            self._pools.restore(key, rec.resources)
-        adopted = self._executor(rec).adopt(rec.handle)
-        self._live[key] = _Live(attempt=rec.attempt)
-        if adopted.alive:
-            log.info("re-adopted %s/%s attempt %d", rec.stage, rec.task, rec.attempt)
-            self._watch(rec)
-        elif adopted.lost:
-            self._finish(rec, RunState.FAILED, None, "lost: the process ended without recording an exit status")
-        else:
-            self._on_exit(key, rec.attempt, adopted.exit_code)
+    def _readopt(self, run: Run) -> None:
+        queue = self._queues[run.stage]
+        queue.running.add(run.name)
+        if run.resources:
+            self._pools.restore(run.key, run.resources)
+        if run.handle is None and not self.attempts.find_started(run):
+            # crashed between recording "starting" and starting it: it never started
+            queue.running.discard(run.name)
+            self._pools.release(run.key)
+            run.attempt -= 1
+            self._move(run, RunState.QUEUED)
+            self._place_queued(run)
+            return
+        self.attempts.adopt(run, self._target(run)[0])
 
-    def _resume_chain(self, task: str) -> None:
-        """Each task sits in exactly one place: enqueue it where its chain stopped."""
-        for i, stage in enumerate(self._stage_names):
-            rec = self._runs.get((task, stage))
-            if rec is None:
-                prev = self._runs.get((task, self._stage_names[i - 1])) if i else None
-                self._enqueue_new(task, i, self._carry_priority(prev, i))
-                return
-            if not RunState(rec.state).passed:
-                return
-
-    # ================================================================ subscriptions & views
+    # ================================================================ views and subscriptions
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback(event)` for every event after this point; returns an unsubscribe function."""
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+        return self._events.subscribe(callback)
 
-    def _emit(self, kind: EventKind, **kw: Any) -> None:
-        self._seq += 1
-        event = Event(seq=self._seq, kind=kind, time=self.clock(), **kw)
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:  # noqa: BLE001 - a broken screen must not stop the pipeline
-                log.exception("subscriber failed")
-
-    def _notify(self, text: str, level: str) -> None:
-        """A hook's news: a MESSAGE event tagged `source = hook` (screens show it as a notification)."""
-        self._emit(EventKind.MESSAGE, message=text, level=level, data={"source": "hook"})
-
-    def _message(self, text: str, level: str = "info", run: RunView | None = None) -> None:
-        self._emit(EventKind.MESSAGE, message=text, level=level, run=run)
-
-    def run_view(self, rec: RunRow) -> RunView:
-        return RunView(
-            task=rec.task,
-            stage=rec.stage,
-            attempt=rec.attempt,
-            state=RunState(rec.state),
-            priority=rec.priority,
-            exit_code=rec.exit_code,
-            reason=rec.reason,
-            log=rec.log,
-            started_at=rec.started_at,
-            ended_at=rec.ended_at,
-            not_before=rec.not_before,
-            pid=(rec.handle or {}).get("pid"),
-            job_id=(rec.handle or {}).get("job_id"),
-            order=rec.order,
-            resources=dict(rec.resources or {}),
-        )
+    def run_view(self, run: Run) -> RunView:
+        key = run.key
+        total = self._needs_total.get(key)
+        if total is None:
+            total = self._needs_total[key] = len(self.graph.needed(key))
+        return run_view(run, self.graph, self.readiness, total)
 
     def stage_view(self, name: str) -> StageView:
-        q = self._queues[name]
-        counts = {s.value: self._counts[name][s.value] for s in COUNTED_STATES}
-        total, n = self._durations[name]
-        return StageView(
-            name=name,
-            index=self._stage_names.index(name),
-            workers=q.workers,
-            paused=q.paused,
-            counts=counts,
-            mean_duration=total / n if n else None,
+        return stage_view(
+            name, self._index[name], self._queues[name], self._counts[name], self._durations[name], self.graph
         )
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
-            seq=self._seq,
+            seq=self._events.seq,
             pipeline=self.config.pipeline.name,
-            tasks=tuple(self._tasks),
-            stages=tuple(self.stage_view(s) for s in self._stage_names),
+            tasks=tuple(self.graph.tasks),
+            stages=tuple(self.stage_view(s) for s in self.graph.stage_names),
             runs=tuple(self.run_view(r) for r in sorted(self._runs.values(), key=lambda r: r.order)),
             finished=self._finished.is_set(),
             pools=self._pools.view(),
@@ -349,24 +313,31 @@ class Engine:
 
     @property
     def finished(self) -> bool:
-        """Nothing queued or running: every configuration passed every stage or stopped for good."""
+        """Nothing queued or running: every run passed or stopped for good."""
         return self._finished.is_set()
 
     @property
     def task_count(self) -> int:
-        return len(self._tasks)
+        return len(self.graph.tasks)
 
     def queue_order(self, stage: str) -> list[str]:
-        """Queued tasks of `stage` in the order they would start."""
+        """Queued runs of `stage` in the order they would start."""
         return self._queue(stage).order()
 
     def all_passed(self) -> bool:
-        last = self._stage_names[-1]
         return all(
-            (rec := self._runs.get((t, last))) is not None and RunState(rec.state).passed for t in self._tasks
+            self._counts[s][RunState.DONE.value] + self._counts[s][RunState.SKIPPED.value] == self.graph.run_count(s)
+            for s in self.graph.stage_names
         )
 
-    # ================================================================ commands
+    def _notify(self, text: str, level: str) -> None:
+        """A hook's news: a MESSAGE event tagged `source = hook` (screens show it as a notification)."""
+        self.journal.emit(EventKind.MESSAGE, message=text, level=level, data={"source": "hook"})
+
+    def _message(self, text: str, level: str = "info", run: RunView | None = None) -> None:
+        self.journal.emit(EventKind.MESSAGE, message=text, level=level, run=run)
+
+    # ================================================================ commands (see commands.Commands)
     def pause(self, stage: str) -> None:
         self._set_stage(stage, paused=True)
 
@@ -381,137 +352,191 @@ class Engine:
 
     def set_workers(self, stage: str, workers: int) -> None:
         """Raising starts more at once; lowering lets running ones finish."""
-        if not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
             raise CommandError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {str(workers)[:30]}")
         self._set_stage(stage, workers=workers)
         self._dispatch()
+
+    def add_workers(self, stage: str, delta: int) -> int:
+        """A relative change: N presses of a key give N steps, whatever the view they were made from."""
+        if not isinstance(delta, int) or isinstance(delta, bool):
+            raise CommandError(f"delta must be a whole number, got {str(delta)[:30]}")
+        workers = min(MAX_WORKERS, max(1, self._queue(stage).workers + delta))
+        self.set_workers(stage, workers)
+        return workers
 
     def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
         """Resize a resource pool (a list of ids, or an amount); runs holding resources keep them."""
         if name not in self._pools.pools:
             raise CommandError(f"no resource pool named {name!r}")
-        if not isinstance(size, list) and not (isinstance(size, int | float) and 0 <= size <= MAX_POOL_AMOUNT):
+        if not isinstance(size, list) and not (
+            isinstance(size, int | float) and not isinstance(size, bool) and 0 <= size <= MAX_POOL_AMOUNT
+        ):
             raise CommandError(f"pool {name!r}: an amount from 0 to {MAX_POOL_AMOUNT:g}, got {str(size)[:30]}")
         try:
             self._pools.resize(name, size)
         except (ValueError, TypeError) as exc:
             raise CommandError(str(exc)) from None
-        self.store.set_meta(f"pool:{name}", json.dumps(self._pools.pools[name].spec()))
-        self._emit(EventKind.POOL, data=self._pools.view())
+        self.journal.meta(f"pool:{name}", json.dumps(self._pools.pools[name].spec()))
+        self.journal.emit(EventKind.POOL, data=self._pools.view())
         self._dispatch()
 
     def bump(self, task: str, stage: str, delta: int = 1) -> int:
         """Change a queued run's priority by `delta`; returns the new priority."""
-        rec = self._queued(task, stage)
-        return self._set_priority(rec, rec.priority + delta)
+        run = self._queued(task, stage)
+        if not isinstance(delta, int) or isinstance(delta, bool):
+            raise CommandError(f"delta must be a whole number, got {str(delta)[:30]}")
+        return self._set_priority(run, run.priority + delta)
 
     def top(self, task: str, stage: str) -> int:
         """Move a queued run to the front of its stage's line."""
-        rec = self._queued(task, stage)
+        run = self._queued(task, stage)
         q = self._queue(stage)
         order = q.order()
         if order and order[0] == task:
-            return rec.priority
+            return run.priority
         best = q.top_priority()
-        return self._set_priority(rec, max(rec.priority, best if best is not None else rec.priority) + 1)
+        return self._set_priority(run, max(run.priority, best if best is not None else run.priority) + 1)
 
     def retry(self, task: str, stage: str) -> None:
-        """Queue a failed or cancelled run again, with a fresh retry budget."""
-        rec = self._get(task, stage)
-        if rec.state not in (RunState.FAILED.value, RunState.CANCELLED.value):
-            raise CommandError(f"{stage}/{task} is {rec.state}; only failed or cancelled runs can be retried")
-        old = rec.state
-        rec.state = RunState.QUEUED.value
-        rec.failures = 0
-        rec.reason = f"retry requested (was {old})"
-        rec.not_before = None
-        self._recount(rec, old)
-        self._save(rec)
-        self._queues[stage].push(task, rec.priority, rec.order)
+        """Queue a failed or cancelled run again, with a fresh retry budget; what it blocked waits again."""
+        run = self._get(task, stage)
+        if run.state == RunState.BLOCKED:
+            raise CommandError(f"{stage}/{task} is blocked ({run.reason}): retry that run instead")
+        if run.state not in (RunState.FAILED, RunState.CANCELLED):
+            raise CommandError(f"{stage}/{task} is {run.state.value}; only failed or cancelled runs can be retried")
+        old = run.state.value
+        run.failures = 0
+        run.not_before = None
+        self._move(run, RunState.WAITING, f"retry requested (was {old})")
+        changes = self.readiness.set(run.key, Progress.OPEN)
+        if self.readiness.is_ready(run.key):
+            changes.items.insert(0, ("ready", run.key))
+        self._apply(changes)
         self._finished.clear()
         self._dispatch()
 
+    def retry_failed(self, stage: str | None = None) -> int:
+        """Retry every failed or cancelled run (of one stage, or all); returns how many."""
+        if stage is not None:
+            self._queue(stage)
+        runs = [
+            r for r in self._runs.values()
+            if r.state in (RunState.FAILED, RunState.CANCELLED) and (stage is None or r.stage == stage)
+        ]
+        for run in runs:
+            self.retry(run.name, run.stage)
+        return len(runs)
+
     def cancel(self, task: str, stage: str) -> None:
-        """Cancel a queued run, or stop a running one and its whole process group."""
-        rec = self._get(task, stage)
-        key = (task, stage)
-        if rec.state == RunState.QUEUED.value:
-            self._queues[stage].remove(task)
-            if key in self._delayed:
-                self._delayed.pop(key).cancel()
-            self._finish_queued(rec, RunState.CANCELLED, "cancelled while queued")
-        elif rec.state == RunState.RUNNING.value:
-            live = self._live.get(key)
-            if live is None or live.cancel_reason:
-                return
-            live.cancel_reason = "cancelled by user"
-            if rec.handle is not None:  # also when the command exited but left jobs behind
-                self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
-            if rec.handle is None or live.exited:
-                self._finish(rec, RunState.CANCELLED, live.exit_code, live.cancel_reason)
+        """Cancel a waiting or queued run, or stop a running one and its whole process group."""
+        run = self._get(task, stage, create=True)
+        if run.state in (RunState.QUEUED, RunState.WAITING):
+            self._unqueue(run)
+            run.ended_at = self.clock()
+            self._move(run, RunState.CANCELLED, f"cancelled while {run.state.value}")
+            self._apply(self.readiness.set(run.key, Progress.STOPPED))
+            self._dispatch()
+        elif run.state == RunState.RUNNING:
+            self.attempts.cancel(run, "cancelled by user")
         else:
-            raise CommandError(f"{stage}/{task} is {rec.state}; only queued or running runs can be cancelled")
+            raise CommandError(
+                f"{stage}/{task} is {run.state.value}; only waiting, queued or running runs can be cancelled"
+            )
 
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
-        """Add a configuration while the pipeline runs; it joins the first stage's queue."""
-        from coopy_core import templates
-        from coopy_core.tasks import task_name
-
+        """Add a configuration while the pipeline runs: its runs wait, or start, like any others; a group
+        it joins whose result depends on its members runs again."""
+        if not isinstance(params, Mapping):
+            raise CommandError("params must be a table of names and values")
         params = dict(params)
         name = name or task_name(params)
         if not valid_task_name(name):
             raise CommandError(f"{name!r} is not a valid task name (letters, digits and . _ + = , @ -)")
-        if name in self._tasks:
+        if name in self.graph.tasks:
             raise CommandError(f"a configuration named {name!r} already exists")
-        for key in params:
-            if key in templates.BUILTIN_PLACEHOLDERS:
-                raise CommandError(f"parameter name {key!r} is reserved for the built-in placeholder")
-        known = set(params) | set(templates.BUILTIN_PLACEHOLDERS)
-        for stage in self.config.stages:
-            for t in [*stage.argv_templates, *stage.done_when, *stage.env.values()]:
-                try:
-                    templates.check(t, known)
-                except templates.TemplateError as exc:
-                    raise CommandError(f"stage {stage.name}: {exc}") from None
-        self.store.add_tasks([(name, params)], added=True)
-        self._tasks[name] = Task(name, params)
-        self._emit(EventKind.TASK_ADDED, task=name)
-        with self.store.transaction():
-            self._enqueue_new(name, 0, self._stages[self._stage_names[0]].priority)
+        self._check_new_params(params)
+        task = Task(name, params)
+        try:
+            self.graph.check_task(task)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.journal.task(name, params, True)
+        joined, changes = self.readiness.add_task(task)
+        self._needs_total.clear()
+        for key in joined:
+            if key not in self._runs and self.graph.is_group(key[0]):
+                self._add(Run(*key))
+                self._save(self._runs[key])
+        self.journal.emit(EventKind.TASK_ADDED, task=name)
+        self._apply(changes, why=f"configuration {name} joined")
+        for key in joined:  # the group runs it joined show one more member
+            run = self._runs.get(key)
+            if run is not None and self.graph.is_group(key[0]):
+                self._save(run)
         self._finished.clear()
         self._dispatch()
         return name
+
+    def _check_new_params(self, params: dict[str, Any]) -> None:
+        for key, value in params.items():
+            if key in templates.BUILTIN_PLACEHOLDERS:
+                raise CommandError(f"parameter name {key!r} is reserved for the built-in placeholder")
+            if not isinstance(key, str) or not key.isidentifier():
+                raise CommandError(f"parameter name {str(key)[:40]!r} should be a plain name (letters, digits, _)")
+            if not isinstance(value, str | int | float) or (isinstance(value, float) and not math.isfinite(value)):
+                raise CommandError(f"parameter {key}: a string, a number or true/false, got {str(value)[:30]!r}")
+        given = set(params) | set(templates.BUILTIN_PLACEHOLDERS)
+        for stage in self.config.stages:
+            known = stage_placeholders(stage, set(params)) if stage.over is not None else given
+            checks = [*stage.argv_templates, *stage.done_when, *stage.env.values()]
+            for t in checks:
+                try:
+                    templates.check(t, known | ({"inputs"} if stage.inputs else set()))
+                except templates.TemplateError as exc:
+                    raise CommandError(f"stage {stage.name}: {exc}") from None
+            for t in stage.inputs:
+                try:
+                    templates.check(t, given)
+                except templates.TemplateError as exc:
+                    raise CommandError(f"stage {stage.name}: {exc}") from None
 
     # ---------------------------------------------------------------- command helpers
     def _queue(self, stage: str) -> StageQueue:
         try:
             return self._queues[stage]
-        except KeyError:
-            raise CommandError(f"no stage named {stage!r}") from None
+        except (KeyError, TypeError):
+            raise CommandError(f"no stage named {str(stage)[:60]!r}") from None
 
-    def _get(self, task: str, stage: str) -> RunRow:
+    def _get(self, task: str, stage: str, create: bool = False) -> Run:
         self._queue(stage)
-        rec = self._runs.get((task, stage))
-        if rec is None:
-            if task not in self._tasks:
-                raise CommandError(f"no configuration named {task!r}")
-            raise CommandError(f"{task!r} has not reached stage {stage!r} yet")
-        return rec
+        key = (stage, task)
+        run = self._runs.get(key)
+        if run is not None:
+            return run
+        if not self.graph.exists(key):
+            if self.graph.is_group(stage):
+                raise CommandError(f"stage {stage!r} has no run named {str(task)[:60]!r}")
+            raise CommandError(f"no configuration named {str(task)[:60]!r}")
+        if not create:
+            raise CommandError(f"{task!r} has not reached stage {stage!r} yet (it waits for the runs it needs)")
+        run = Run(stage, task)
+        self._add(run)
+        return run
 
-    def _queued(self, task: str, stage: str) -> RunRow:
-        rec = self._get(task, stage)
-        if rec.state != RunState.QUEUED.value:
-            raise CommandError(f"{stage}/{task} is {rec.state}; only queued runs have a place in the line")
-        return rec
+    def _queued(self, task: str, stage: str) -> Run:
+        run = self._get(task, stage)
+        if run.state != RunState.QUEUED:
+            raise CommandError(f"{stage}/{task} is {run.state.value}; only queued runs have a place in the line")
+        return run
 
-    def _set_priority(self, rec: RunRow, priority: int) -> int:
+    def _set_priority(self, run: Run, priority: int) -> int:
         if not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:  # stored as a 64-bit SQLite INTEGER
             raise CommandError(f"the priority would be out of range (-{MAX_PRIORITY} to {MAX_PRIORITY})")
-        rec.priority = priority
-        key = (rec.task, rec.stage)
-        if key not in self._delayed:
-            self._queues[rec.stage].push(rec.task, priority, rec.order)
-        self._save(rec)
+        run.priority = priority
+        if run.key not in self._delayed:
+            self._queues[run.stage].push(run.name, priority, run.order)
+        self._save(run)
         return priority
 
     def _set_stage(self, stage: str, *, paused: bool | None = None, workers: int | None = None) -> None:
@@ -520,397 +545,241 @@ class Engine:
             q.paused = paused
         if workers is not None:
             q.workers = workers
-        cfg = self._stages[stage]
-        self.store.save_stage(StageRow(stage, q.workers, cfg.workers, q.paused))
-        self._emit(EventKind.STAGE, stage=self.stage_view(stage))
+        self.journal.stage(StageRow(stage, q.workers, self._stages[stage].workers, q.paused))
+        self.journal.emit(EventKind.STAGE, stage=self.stage_view(stage))
 
     # ================================================================ transitions
-    def _save(self, rec: RunRow) -> None:
-        self.store.save_run(rec)
-        if self._started:
-            self._emit(EventKind.RUN, run=self.run_view(rec), stage=self.stage_view(rec.stage))
+    def _add(self, run: Run) -> None:
+        self._runs[run.key] = run
+        self._counts[run.stage][run.state.value] += 1
 
-    def _recount(self, rec: RunRow, old: str | None) -> None:
-        counts = self._counts[rec.stage]
-        if old is not None:
-            counts[old] -= 1
-        counts[rec.state] += 1
+    def _move(self, run: Run, state: RunState, reason: str | None = None) -> None:
+        if run.state != state:
+            counts = self._counts[run.stage]
+            counts[run.state.value] -= 1
+            counts[state.value] += 1
+            run.state = state
+        if reason is not None:
+            run.reason = reason
+        self._save(run)
 
-    def _carry_priority(self, prev: RunRow | None, index: int) -> int:
-        """A configuration bumped upstream keeps its lead downstream."""
-        base = self._stages[self._stage_names[index]].priority
-        if prev is None:
-            return base
-        return base + prev.priority - self._stages[prev.stage].priority
+    def _save(self, run: Run) -> None:
+        """Record the run (in this turn's commit) and tell the screens (after it)."""
+        if run.stored or run.state != RunState.WAITING:
+            self.journal.run(run)
+        self.journal.emit(EventKind.RUN, run=self.run_view(run), stage=self.stage_view(run.stage))
 
-    def _enqueue_new(self, task: str, index: int, priority: int) -> None:
-        stage = self._stage_names[index]
-        key = (task, stage)
-        existing = self._runs.get(key)
-        if existing is not None:
-            if RunState(existing.state).passed:
-                self._hand_off(existing)
+    def _apply(self, changes: Changes, why: str = "") -> None:
+        """Act on what Readiness said, in order; a run skipped on the way adds its own consequences."""
+        work = deque(changes.items)
+        while work:
+            change, key = work.popleft()
+            run = self._runs.get(key)
+            if change == "ready":
+                more = self._make_ready(key)
+                if more:
+                    work.extend(more.items)
+            elif change == "blocked":
+                self._block(key)
+            elif run is None:
+                continue
+            elif change == "unblocked":
+                if run.state == RunState.BLOCKED:
+                    self._move(run, RunState.WAITING, "")
+            elif change == "unready":
+                if run.state == RunState.QUEUED:
+                    self._unqueue(run)
+                    self._move(run, RunState.WAITING, f"waits again: {why}" if why else "")
+                elif run.state == RunState.RUNNING:
+                    run.rerun = True
+            elif change == "reset":
+                if run.state.passed:
+                    run.failures = 0
+                    self._move(run, RunState.WAITING, f"runs again: {why or 'a run it needs runs again'}")
+            elif change == "joined" and run.state == RunState.RUNNING:
+                run.rerun = True
+
+    def _make_ready(self, key: RunKey) -> Changes | None:
+        """A run whose needs all passed joins its queue (or is skipped: its outputs are there already)."""
+        run = self._runs.get(key)
+        if run is None:
+            run = Run(*key)
+            self._add(run)
+        if run.state != RunState.WAITING:
+            return None
+        if not run.stored and run.attempt == 0 and not run.order:
+            run.priority = self._carry_priority(key)
+            run.order = self._order
+            self._order += 1
+        cfg = self._stages[run.stage]
+        if cfg.skip_if_done and self._outputs_exist(run):
+            run.ended_at = self.clock()
+            self._move(run, RunState.SKIPPED, "outputs already exist")
+            return self.readiness.set(key, Progress.PASSED)
+        self._move(run, RunState.QUEUED)
+        self._place_queued(run)
+        return None
+
+    def _place_queued(self, run: Run) -> None:
+        """Into the line, or behind its retry's backoff."""
+        if run.not_before and run.not_before > self.clock():
+            self._delay(run)
+        else:
+            self._queues[run.stage].push(run.name, run.priority, run.order)
+
+    def _unqueue(self, run: Run) -> None:
+        self._queues[run.stage].remove(run.name)
+        timer = self._delayed.pop(run.key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _block(self, key: RunKey) -> None:
+        run = self._runs.get(key)
+        if run is None:
+            run = Run(*key)
+            self._add(run)
+        if run.state == RunState.RUNNING:
+            run.rerun = True  # its result would not count: it is settled again when it ends
             return
-        rec = RunRow(
-            task=task, stage=stage, attempt=0, failures=0, state=RunState.QUEUED.value,
-            priority=priority, order=self._order, exit_code=None, reason="", log="",
-            started_at=None, ended_at=None, not_before=None, handle=None,
-        )
-        self._order += 1
-        self._runs[key] = rec
-        cfg = self._stages[stage]
-        if cfg.skip_if_done and self._outputs_exist(rec):
-            rec.state = RunState.SKIPPED.value
-            rec.reason = "outputs already exist"
-            rec.ended_at = self.clock()
-            self._recount(rec, None)
-            self._save(rec)
-            self._hand_off(rec)
-            return
-        self._recount(rec, None)
-        self._save(rec)
-        self._queues[stage].push(task, priority, rec.order)
+        self._unqueue(run)
+        blocker = self.readiness.blocker(key)
+        if blocker is None:
+            reason = "waits on a run that failed"
+        else:
+            how = "was cancelled" if self._state_of(blocker) == RunState.CANCELLED else "failed"
+            reason = f"waits on {blocker[0]}/{blocker[1]}, which {how}"
+        self._move(run, RunState.BLOCKED, reason)
 
-    def _outputs_exist(self, rec: RunRow) -> bool:
+    def _state_of(self, key: RunKey) -> RunState | None:
+        run = self._runs.get(key)
+        return run.state if run else None
+
+    def _replace(self, run: Run, reason: str) -> None:
+        """A run whose attempt no longer counts (a member joined while it ran): wait, queue or block it."""
+        key = run.key
+        if key in self.readiness.blocked:
+            self._block(key)
+        elif self.readiness.is_ready(key):
+            self._move(run, RunState.WAITING, reason)
+            more = self._make_ready(key)
+            if more:
+                self._apply(more)
+        else:
+            self._move(run, RunState.WAITING, reason)
+
+    def _carry_priority(self, key: RunKey) -> int:
+        """A configuration bumped upstream keeps its lead downstream (the largest lead of what it needs)."""
+        base = self._stages[key[0]].priority
+        leads = [
+            run.priority - self._stages[need[0]].priority
+            for need in self.graph.needed(key)
+            if (run := self._runs.get(need)) is not None
+        ]
+        return base + (max(leads) if leads else 0)
+
+    def _outputs_exist(self, run: Run) -> bool:
         try:
-            outputs = self._scripters[rec.stage].outputs(self._tasks[rec.task], max(rec.attempt, 1))
+            outputs = self.attempts.scripters[run.stage].outputs(self._target(run)[0], max(run.attempt, 1))
         except Exception:  # noqa: BLE001
             return False
         return bool(outputs) and all(p.exists() for p in outputs)
 
-    def _hand_off(self, rec: RunRow) -> None:
-        index = self._stage_names.index(rec.stage) + 1
-        if index < len(self._stage_names):
-            self._enqueue_new(rec.task, index, self._carry_priority(rec, index))
-
-    def _dispatch(self) -> None:
-        if self._closed or not self._started or self._hold:
-            return
-        for name in reversed(self._stage_names):  # downstream first: a hand-off waits for no other spawn
-            if self._stages[name].resources:
+    def _touch_consumers(self, key: RunKey) -> None:
+        """Group runs that wait on `key` show how many of their needs are left: tell the screens."""
+        for stage in self.graph.consumer_stages[key[0]]:
+            if not self.graph.is_group(stage):
                 continue
-            q = self._queues[name]
-            while q.has_free_worker():
-                task = q.pop()
-                if task is None:
-                    break
-                self._start_run(self._runs[(task, name)])
-        if self._pools:
-            self._dispatch_with_resources()
-        self._check_finished()
+            seen: set[RunKey] = set()
+            for member in self.graph.members(key):
+                consumer = self.graph.run_of(stage, member)
+                if consumer not in seen:
+                    seen.add(consumer)
+                    run = self._runs.get(consumer)
+                    if run is not None and run.state == RunState.WAITING:
+                        self._save(run)
 
-    def _dispatch_with_resources(self) -> None:
-        """Stages that ask for pool resources: the run that has waited longest is served first, and a
-        pool it cannot get yet is held back for it — so a 2-GPU run is never overtaken forever by
-        1-GPU runs of other stages (no backfill: a little idle capacity buys the no-starvation promise)."""
-        while True:
-            heads = []
-            for name in self._stage_names:
-                q = self._queues[name]
-                if self._stages[name].resources and q.has_free_worker():
-                    task = q.peek()
-                    if task is not None:
-                        heads.append((self._runs[(task, name)].order, name, task))
-            reserved: set[str] = set()
-            started = False
-            for _order, name, task in sorted(heads):
-                request = self._stages[name].resources
-                if reserved & set(request):
-                    continue
-                if self._pools.can_serve(request):
-                    self._queues[name].pop()
-                    allocation = self._pools.allocate((task, name), request)
-                    self._start_run(self._runs[(task, name)], allocation)
-                    started = True
-                    break  # caps and pools changed: look again
-                reserved |= set(request)
-            if not started:
-                return
-
-    def _executor(self, rec: RunRow) -> Executor:
-        """The executor a run's stage names; local and Slurm runs look the same from here on."""
-        name = self._stages[rec.stage].executor
-        if name not in self.executors:
-            self.executors[name] = make_executor(name, self.config)
-        return self.executors[name]
-
-    def _run_id(self, rec: RunRow) -> str:
-        return f"{self.config.state_dir}:{rec.stage}/{rec.task}/{rec.attempt}"
-
-    def _status_path(self, stage: str, task: str, attempt: int) -> Path:
-        return self.config.state_dir / "status" / stage / f"{task}.{attempt}.status"
-
-    def _start_run(self, rec: RunRow, allocation: Allocation | None = None) -> None:
-        stage = self._stages[rec.stage]
-        task = self._tasks[rec.task]
-        old = rec.state
-        rec.attempt += 1
-        rec.state = RunState.RUNNING.value
-        rec.started_at = self.clock()
-        rec.ended_at = None
-        rec.exit_code = None
-        rec.reason = ""
-        rec.not_before = None
-        rec.handle = None
-        rec.resources = dict(allocation) if allocation else None
-        rec.log = str(self.config.log_dir / stage.name / f"{task.name}.{rec.attempt}.log")
-        self._recount(rec, old)
-        key = (rec.task, rec.stage)
-        self._queues[rec.stage].running.add(rec.task)
-        self._live[key] = _Live(attempt=rec.attempt)
-        try:
-            launch = self._scripters[stage.name].script(task, rec.attempt)
-        except Exception as exc:  # noqa: BLE001 - a plug-in's error fails the run, not the engine
-            self._save(rec)
-            self._finish(rec, RunState.FAILED, None, f"scripter error: {exc}")
+    # ---------------------------------------------------------------- an attempt's end
+    def _ended(self, run: Run, ending: Ending) -> None:
+        """Called once per attempt (lifecycle.Attempts): record it, then retry, settle or re-place it."""
+        if self._closed:
             return
-        if allocation:
-            launch = Launch(argv=launch.argv, cwd=launch.cwd, env={**launch.env, **environment(allocation)})
-        self._save(rec)  # "starting": on a crash from here on, the restart looks for the process
-        spec = LaunchSpec(
-            run_id=self._run_id(rec),
-            launch=launch,
-            log=Path(rec.log),
-            status=self._status_path(stage.name, task.name, rec.attempt),
-            stage=stage.name,
-        )
-        try:
-            rec.handle = self._executor(rec).start(spec)
-        except StartError as exc:
-            self._finish(rec, RunState.FAILED, None, str(exc))
-            return
-        self._save(rec)
-        self._watch(rec)
-
-    def _watch(self, rec: RunRow) -> None:
-        key = (rec.task, rec.stage)
-        live = self._live[key]
-        assert rec.handle is not None and self._loop is not None
-        attempt = rec.attempt
-        self._executor(rec).watch(
-            rec.handle,
-            lambda code: self._on_exit(key, attempt, code),
-            on_info=lambda text: self._on_info(key, attempt, text),
-        )
-        timeout = self._stages[rec.stage].timeout
-        if timeout is not None:
-            delay = max(0.0, (rec.started_at or self.clock()) + timeout - self.clock())
-            live.timers.append(self._loop.call_later(delay, self._on_timeout, key, attempt))
-
-    def _on_timeout(self, key: tuple[str, str], attempt: int) -> None:
-        rec = self._runs.get(key)
-        live = self._live.get(key)
-        if rec is None or live is None or live.attempt != attempt or rec.state != RunState.RUNNING.value:
-            return
-        live.timed_out = True
-        if rec.handle is not None:  # also when the command exited but left jobs behind
-            self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)
-        if rec.handle is None or live.exited:
-            self._finish(rec, RunState.FAILED, live.exit_code, self._timeout_reason(rec))
-
-    def _timeout_reason(self, rec: RunRow) -> str:
-        return f"timed out after {self._stages[rec.stage].timeout:g}s"
-
-    def _on_info(self, key: tuple[str, str], attempt: int, text: str) -> None:
-        """The executor's news of a running run (Slurm state and reason) becomes its reason: stored, sent."""
-        rec = self._runs.get(key)
-        live = self._live.get(key)
-        if self._closed or rec is None or live is None or live.attempt != attempt or live.exited:
-            return
-        live.info = text
-        if rec.state == RunState.RUNNING.value and rec.reason != text:
-            rec.reason = text
-            self._save(rec)
-
-    def _on_exit(self, key: tuple[str, str], attempt: int, code: int | None) -> None:
-        rec = self._runs.get(key)
-        live = self._live.get(key)
-        if self._closed or rec is None or live is None or live.attempt != attempt:
-            return
-        live.exited = True
-        live.exit_code = code
-        if live.interrupted and code is None:
-            self._requeue_interrupted(rec)
-        elif live.interrupted:
-            self._detect(rec)  # it had ended on its own before we stopped it: that work counts
-        elif live.cancel_reason:
-            self._finish(rec, RunState.CANCELLED, code, live.cancel_reason)
-        elif live.timed_out:
-            self._finish(rec, RunState.FAILED, code, self._timeout_reason(rec))
-        elif code is None:
-            why = f"({live.info})" if live.info else "(killed with its wrapper?)"
-            self._finish(rec, RunState.FAILED, None, f"ended without an exit status {why}")
-        else:
-            self._detect(rec)
-
-    # ---------------------------------------------------------------- detection
-    def _context(self, rec: RunRow, live: _Live) -> DetectContext:
-        task = self._tasks[rec.task]
-        return DetectContext(
-            task=rec.task,
-            stage=rec.stage,
-            attempt=rec.attempt,
-            params=dict(task.params),
-            outputs=self._scripters[rec.stage].outputs(task, rec.attempt),
-            log=Path(rec.log),
-            exit_code=live.exit_code if live.exited else None,
-            elapsed=self.clock() - (rec.started_at or self.clock()),
-            extra=dict(rec.handle or {}),
-        )
-
-    def _detect(self, rec: RunRow) -> None:
-        key = (rec.task, rec.stage)
-        live = self._live[key]
-        detector = self._detectors[rec.stage]
-        if type(detector) in (Detector, ExitStatusDetector):
-            try:
-                verdict = detector.check(self._context(rec, live))
-            except Exception as exc:  # noqa: BLE001
-                verdict = Verdict(Status.FAILED, f"detector error: {exc}")
-            self._apply(rec, live, verdict)
-            return
-        if live.checking:
-            return
-        live.checking = True
-        asyncio.ensure_future(self._detect_in_thread(rec, live, detector))
-
-    async def _detect_in_thread(self, rec: RunRow, live: _Live, detector: Detector) -> None:
-        timeout = self.config.pipeline.detector_timeout
-        try:
-            verdict = await asyncio.wait_for(_in_daemon_thread(detector.check, self._context(rec, live)), timeout)
-        except TimeoutError:
-            verdict = Verdict(Status.FAILED, f"detector gave no answer within {timeout:g}s")
-        except Exception as exc:  # noqa: BLE001
-            verdict = Verdict(Status.FAILED, f"detector error: {type(exc).__name__}: {exc}")
-        finally:
-            live.checking = False
-        if self._closed or self._live.get((rec.task, rec.stage)) is not live:
-            return
-        if not isinstance(verdict, Verdict):
-            verdict = Verdict(Status.FAILED, f"detector returned {verdict!r}, not a Verdict")
-        self._apply(rec, live, verdict)
-
-    def _apply(self, rec: RunRow, live: _Live, verdict: Verdict) -> None:
-        if verdict.status == Status.RUNNING:
-            if live.exited and verdict.reason != rec.reason:
-                rec.reason = verdict.reason
-                self._save(rec)
-            return
-        state = RunState.DONE if verdict.status == Status.DONE else RunState.FAILED
-        if not live.exited and rec.handle is not None:
-            self._executor(rec).cancel(rec.handle, grace=CANCEL_GRACE)  # the detector decided; stop the leftovers
-        self._finish(rec, state, live.exit_code, verdict.reason)
-
-    async def _poll_loop(self) -> None:
-        """Only outside state is polled: outputs that have not appeared yet, polling Detectors."""
-        interval = self.config.pipeline.poll_interval
-        while not self._closed:
-            await asyncio.sleep(interval)
-            for key, live in list(self._live.items()):
-                rec = self._runs[key]
-                detector = self._detectors[rec.stage]
-                if rec.state == RunState.RUNNING.value and (live.exited or detector.polls):
-                    if live.exited and live.cancel_reason:
-                        continue
-                    self._detect(rec)
-
-    # ---------------------------------------------------------------- endings
-    def _finish(self, rec: RunRow, state: RunState, code: int | None, reason: str) -> None:
-        """End the current attempt: retry with backoff, or settle and hand off."""
-        if state == RunState.FAILED and rec.log:
-            reason += _disk_full_note(Path(rec.log))
-        self._release_worker(rec)
-        self._settled_since_start = True
+        key = run.key
+        cfg = self._stages[run.stage]
         now = self.clock()
-        cfg = self._stages[rec.stage]
-        old = rec.state
-        with self.store.transaction():
-            self.store.add_attempt(rec, state.value, code, reason, now)
-            rec.exit_code = code
-            rec.ended_at = now
-            if state == RunState.FAILED and rec.failures < cfg.retries:
-                rec.failures += 1
-                delay = cfg.backoff * 2 ** (rec.failures - 1)
-                rec.state = RunState.QUEUED.value
-                rec.not_before = now + delay
-                rec.reason = f"{reason}; retry {rec.failures}/{cfg.retries} in {delay:g}s"
-                self._recount(rec, old)
-                self._save(rec)
-                self._delay(rec)
-            else:
-                rec.state = state.value
-                rec.reason = reason
-                self._recount(rec, old)
-                self._save(rec)
-                if state == RunState.DONE and rec.started_at is not None:
-                    self._add_duration(rec.stage, now - rec.started_at)
-                if state.passed:
-                    self._hand_off(rec)
-                hook = cfg.on_done if state == RunState.DONE else cfg.on_failed if state == RunState.FAILED else None
-                if hook and self._hooks is not None:
-                    values = placeholder_values(self._tasks[rec.task], rec.stage, rec.attempt)
-                    values.update(state=state.value, exit_code="" if code is None else code, reason=reason, log=rec.log)
-                    event = "on_done" if state == RunState.DONE else "on_failed"
-                    self._hooks.owe(
-                        f"{event}.{rec.stage}.{rec.task}.{rec.attempt}", hook, values, f"{event} {rec.stage}/{rec.task}"
-                    )
-        if self._hooks is not None:
-            self._hooks.fire_pending()
-        if state == RunState.FAILED:
-            final = rec.state == RunState.FAILED.value
-            self._message(
-                f"{rec.stage}/{rec.task} attempt {rec.attempt} failed: {reason}"
-                + ("" if final else f" (retrying in {(rec.not_before or now) - now:g}s)"),
-                level="error" if final else "warning",
-                run=self.run_view(rec),
-            )
-        self._dispatch()
-
-    def _finish_queued(self, rec: RunRow, state: RunState, reason: str) -> None:
-        old = rec.state
-        rec.state = state.value
-        rec.reason = reason
-        rec.not_before = None
-        rec.ended_at = self.clock()
-        self._recount(rec, old)
-        self._save(rec)
-        self._dispatch()
-
-    def _release_worker(self, rec: RunRow) -> None:
-        """The attempt is over: its timers, its worker slot and its pool resources are free again."""
-        key = (rec.task, rec.stage)
-        live = self._live.pop(key, None)
-        if live:
-            for timer in live.timers:
-                timer.cancel()
-        self._queues[rec.stage].running.discard(rec.task)
+        reason = ending.reason
+        if ending.state == RunState.FAILED and run.log:
+            reason += disk_full_note(Path(run.log))
+        self._queues[run.stage].running.discard(run.name)
         self._pools.release(key)
-
-    def _requeue_interrupted(self, rec: RunRow) -> None:
-        self._release_worker(rec)
-        with self.store.transaction():
-            self.store.add_attempt(rec, RunState.CANCELLED.value, None, "stopped with the engine", self.clock())
-            old = rec.state
-            rec.state = RunState.QUEUED.value
-            rec.reason = "stopped with the engine; queued again"
-            rec.handle = None
-            self._recount(rec, old)
-            self.store.save_run(rec)
-
-    def _delay(self, rec: RunRow) -> None:
-        assert self._loop is not None
-        key = (rec.task, rec.stage)
-        delay = max(0.0, (rec.not_before or 0.0) - self.clock())
-        self._delayed[key] = self._loop.call_later(delay, self._release, key)
-
-    def _release(self, key: tuple[str, str]) -> None:
-        self._delayed.pop(key, None)
-        rec = self._runs.get(key)
-        if rec is None or rec.state != RunState.QUEUED.value or self._closed:
+        self._settled_since_start = True
+        self.journal.attempt(attempt_row(run, ending.state, ending.exit_code, reason, now))
+        run.exit_code = ending.exit_code
+        run.ended_at = now
+        if ending.state == RunState.QUEUED:  # stopped with the engine (--stop-running)
+            run.handle = None
+            self._move(run, RunState.QUEUED, "stopped with the engine; queued again")
             return
-        rec.not_before = None
-        self._save(rec)
-        self._queues[rec.stage].push(rec.task, rec.priority, rec.order)
+        if ending.state == RunState.DONE and run.started_at is not None:
+            self._add_duration(run.stage, now - run.started_at)
+        if ending.state == RunState.FAILED and run.failures < cfg.retries:
+            run.failures += 1
+            delay = cfg.backoff * 2 ** (run.failures - 1)
+            run.not_before = now + delay
+            self._move(run, RunState.QUEUED, f"{reason}; retry {run.failures}/{cfg.retries} in {delay:g}s")
+            if run.rerun:
+                run.rerun = False
+                self._move(run, RunState.WAITING)
+                self._replace(run, run.reason)
+            else:
+                self._delay(run)
+            self._message(
+                f"{run.stage}/{run.name} attempt {run.attempt} failed: {reason} (retrying in {delay:g}s)",
+                level="warning",
+                run=self.run_view(run),
+            )
+        elif run.rerun and ending.state != RunState.CANCELLED:
+            run.rerun = False
+            self._replace(run, f"attempt {run.attempt} {ending.state.value}; runs again: its members changed")
+        else:
+            run.rerun = False
+            self._move(run, ending.state, reason)
+            self._owe_hook(run, ending.state, ending.exit_code, reason)
+            passed = ending.state == RunState.DONE
+            self._apply(self.readiness.set(key, Progress.PASSED if passed else Progress.STOPPED))
+            if passed:
+                self._touch_consumers(key)
+            if ending.state == RunState.FAILED:
+                self._message(
+                    f"{run.stage}/{run.name} attempt {run.attempt} failed: {reason}",
+                    level="error",
+                    run=self.run_view(run),
+                )
+        self._dispatch()
+
+    def _owe_hook(self, run: Run, state: RunState, code: int | None, reason: str) -> None:
+        cfg = self._stages[run.stage]
+        hook = cfg.on_done if state == RunState.DONE else cfg.on_failed if state == RunState.FAILED else None
+        if not hook or self._hooks is None:
+            return
+        values = placeholder_values(self._target(run)[0], run.stage, run.attempt)
+        values.update(state=state.value, exit_code="" if code is None else code, reason=reason, log=run.log)
+        event = "on_done" if state == RunState.DONE else "on_failed"
+        what = f"{event} {run.stage}/{run.name}"
+        self._hooks.owe(f"{event}.{run.stage}.{run.name}.{run.attempt}", hook, values, what)
+
+    def _delay(self, run: Run) -> None:
+        assert self._loop is not None
+        delay = max(0.0, (run.not_before or 0.0) - self.clock())
+        self._delayed[run.key] = self._loop.call_later(delay, self._release, run.key)
+
+    def _release(self, key: RunKey) -> None:
+        self._delayed.pop(key, None)
+        run = self._runs.get(key)
+        if run is None or run.state != RunState.QUEUED or self._closed:
+            return
+        run.not_before = None
+        self._save(run)
+        self._queues[run.stage].push(run.name, run.priority, run.order)
         self._dispatch()
 
     def _add_duration(self, stage: str, seconds: float) -> None:
@@ -923,48 +792,163 @@ class Engine:
             self._finished.clear()
         elif not self._finished.is_set():
             self._finished.set()
+            passed = self.all_passed()
             if self._settled_since_start and self.config.pipeline.on_finished and self._hooks is not None:
                 n = self.store.count_hooks("on_finished.") + 1
-                state = "passed" if self.all_passed() else "failed"
-                values = {"pipeline": self.config.pipeline.name, "state": state}
+                values = {"pipeline": self.config.pipeline.name, "state": "passed" if passed else "failed"}
                 self._hooks.owe(f"on_finished.{n}", self.config.pipeline.on_finished, values, "on_finished")
-                self._hooks.fire_pending()
-            passed = self.all_passed()
-            self._emit(EventKind.FINISHED, message="all configurations passed" if passed else "finished with failures")
+            self.journal.emit(
+                EventKind.FINISHED, message="all configurations passed" if passed else "finished with failures"
+            )
 
-
-def _disk_full_note(log: Path) -> str:
-    """A failure on a full disk says so: the log itself may have been cut short by it."""
-    try:
-        st = os.statvfs(log.parent)
-    except OSError:
-        return ""
-    return f"; the log's disk is full ({log.parent})" if st.f_bavail * st.f_frsize < 4096 else ""
-
-
-def _in_daemon_thread(fn: Callable[[DetectContext], Verdict], ctx: DetectContext) -> asyncio.Future[Verdict]:
-    """Run a plug-in's check in a daemon thread: one that never answers must not keep the process alive
-    at exit (asyncio's default executor joins its threads)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Verdict] = loop.create_future()
-
-    def deliver(result: Verdict | None, error: BaseException | None) -> None:
-        if future.done():
+    # ================================================================ dispatch
+    def _dispatch(self) -> None:
+        """Start every queued run that has a free worker (and its pool resources): a loop until nothing
+        more can start, so a start that fails at once frees its worker for the next in the same turn."""
+        if self._closed or not self._started or self._hold:
             return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
+        if self._dispatching:
+            self._again = True
+            return
+        self._dispatching = True
         try:
-            result = fn(ctx)
-        except BaseException as exc:  # noqa: BLE001 - handed to the engine, which fails the run
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(deliver, None, exc)
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(deliver, result, None)
+            while True:
+                self._again = False
+                if self._store_error is None:
+                    picks = self._pick()
+                    if picks:
+                        if not self.journal.commit():  # a run is durable as "starting" before it starts
+                            self._unpick(picks)
+                            break
+                        for run, task, allocation, header, members in picks:
+                            self.attempts.start(run, task, allocation, header, members)
+                if not self._again:
+                    break
+        finally:
+            self._dispatching = False
+        self._check_finished()
 
-    threading.Thread(target=work, name="coopy-detector", daemon=True).start()
-    return future
+    def _pick(self) -> list[_Pick]:
+        picks: list[_Pick] = []
+        for name in reversed(self.graph.order):  # downstream first: a hand-off waits for no other spawn
+            if self._stages[name].resources:
+                continue
+            q = self._queues[name]
+            while q.has_free_worker():
+                task = q.pop()
+                if task is None:
+                    break
+                picks.append(self._prepare(self._runs[(name, task)], None))
+        if self._pools:
+            picks += self._pick_with_resources()
+        return picks
+
+    def _pick_with_resources(self) -> list[_Pick]:
+        """Stages that ask for pool resources: the run that has waited longest is served first, and a
+        pool it cannot get yet is held back for it — so a 2-GPU run is never overtaken forever by
+        1-GPU runs of other stages (no backfill: a little idle capacity buys the no-starvation promise)."""
+        picks: list[_Pick] = []
+        while True:
+            heads = []
+            for name in self.graph.stage_names:
+                q = self._queues[name]
+                if self._stages[name].resources and q.has_free_worker():
+                    task = q.peek()
+                    if task is not None:
+                        heads.append((self._runs[(name, task)].order, name, task))
+            reserved: set[str] = set()
+            picked = False
+            for _order, name, task in sorted(heads):
+                request = self._stages[name].resources
+                if reserved & set(request):
+                    continue
+                if self._pools.can_serve(request):
+                    self._queues[name].pop()
+                    allocation = self._pools.allocate((name, task), request)
+                    picks.append(self._prepare(self._runs[(name, task)], allocation))
+                    picked = True
+                    break  # caps and pools changed: look again
+                reserved |= set(request)
+            if not picked:
+                return picks
+
+    def _prepare(self, run: Run, allocation: Allocation | None) -> _Pick:
+        """Record the run as running ("starting": after a crash the restart looks for its process)."""
+        self._queues[run.stage].running.add(run.name)
+        note = run.reason if run.reason.startswith("runs again") else ""  # said in its log (retries are not)
+        run.attempt += 1
+        run.started_at = self.clock()
+        run.ended_at = None
+        run.exit_code = None
+        run.not_before = None
+        run.handle = None
+        run.resources = dict(allocation) if allocation else None
+        run.log = str(self.attempts.log_path(run))
+        task, header, members = self._target(run, note)
+        self._move(run, RunState.RUNNING, "")
+        return (run, task, allocation, header, members)
+
+    def _unpick(self, picks: list[_Pick]) -> None:
+        """The store could not record them as starting: they go back to the line, unstarted."""
+        for run, _task, _allocation, _header, _members in picks:
+            self._queues[run.stage].running.discard(run.name)
+            self._pools.release(run.key)
+            run.attempt -= 1
+            run.started_at = None
+            run.resources = None
+            self._move(run, RunState.QUEUED)
+            self._queues[run.stage].push(run.name, run.priority, run.order)
+
+    def _target(self, run: Run, note: str = "") -> tuple[Task, str, dict[str, Any] | None]:
+        """What a run is over (its configuration, or its group and members), its log header, and for a
+        group the document COOPY_MEMBERS names."""
+        key = run.key
+        header = f"coopy: {run.stage}/{run.name} attempt {run.attempt}: {note}" if note else ""
+        if not self.graph.is_group(run.stage):
+            return self.graph.tasks[run.name], header, None
+        every = self.graph.members(key)
+        usable = self.readiness.usable_members(key) if self._stages[run.stage].allow_failed else every
+        members = tuple(self.graph.tasks[m] for m in usable)
+        task = Task(run.name, self.graph.params(key), members)  # type: ignore[arg-type]
+        left_out = [m for m in every if m not in set(usable)] if len(usable) != len(every) else []
+        line = f"coopy: {run.stage}/{run.name} attempt {run.attempt}: {len(usable)} of {len(every)} members"
+        if left_out:
+            line += f" ({len(left_out)} left out: what they need failed: {', '.join(left_out[:5])}"
+            line += ", ...)" if len(left_out) > 5 else ")"
+        header = line + (f"\n{header}" if header else "")
+        doc = {
+            "stage": run.stage,
+            "run": run.name,
+            "attempt": run.attempt,
+            "params": dict(task.params),
+            "members": [{"task": m.name, "params": dict(m.params)} for m in members],
+            "total": len(every),
+            "left_out": left_out,
+        }
+        return task, header, doc
+
+    # ================================================================ a store that cannot be written
+    def _store_failed(self, why: str) -> None:
+        self._store_error = why
+        self.journal.say(
+            EventKind.MESSAGE,
+            message=f"the state store cannot be written ({why}): nothing new starts; running commands go on; "
+            f"trying again every {COMMIT_RETRY:g}s",
+            level="error",
+        )
+        self._schedule_commit()
+
+    def _schedule_commit(self) -> None:
+        if self._loop is not None and not self._closed:
+            self._commit_timer = self._loop.call_later(COMMIT_RETRY, self._retry_commit)
+
+    def _retry_commit(self) -> None:
+        self._commit_timer = None
+        if not self._closed and not self.journal.commit():
+            self._schedule_commit()
+
+    def _store_recovered(self) -> None:
+        self._store_error = None
+        self.journal.say(EventKind.MESSAGE, message="the state store can be written again; starting runs again")
+        if self._loop is not None:
+            self._loop.call_soon(self._dispatch)

@@ -8,32 +8,35 @@ import json
 from typing import Any
 
 from coopy_core.config import Config
+from coopy_core.model import Run, RunState
+from coopy_core.status import pipeline_graph
 from coopy_core.store import DB_NAME, Store
 
 STAGE_COLUMNS = ("state", "attempts", "duration_s", "exit_code")
 
 
 def rows(config: Config) -> list[dict[str, Any]]:
-    tasks: list[tuple[str, dict[str, Any]]] = [(t.name, dict(t.params)) for t in config.tasks]
-    runs: dict[tuple[str, str], Any] = {}
-    if (config.state_dir / DB_NAME).exists():
-        store = Store(config.state_dir, readonly=True)
-        try:
-            known = {name for name, _ in tasks}
-            tasks += [(name, params) for name, params, _added in store.tasks() if name not in known]
-            runs = {(r.task, r.stage): r for r in store.runs()}
-        finally:
+    """Per configuration and stage, the run that covers it (for a stage over fewer params, its group's)."""
+    runs: dict[tuple[str, str], Run] = {}
+    store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
+    try:
+        graph = pipeline_graph(config, store)
+        if store is not None:
+            runs = {r.key: r for r in store.runs()}
+    finally:
+        if store is not None:
             store.close()
     out = []
-    for name, params in tasks:
+    for name, task in graph.tasks.items():
+        params = dict(task.params)
         stages: dict[str, dict[str, Any]] = {}
         for stage in config.stage_names:
-            r = runs.get((name, stage))
+            r = runs.get(graph.run_of(stage, name))
             duration = None
             if r is not None and r.started_at is not None and r.ended_at is not None:
                 duration = round(r.ended_at - r.started_at, 3)
             stages[stage] = {
-                "state": r.state if r else "pending",
+                "state": r.state.value if r else RunState.WAITING.value,
                 "attempts": r.attempt if r else 0,
                 "duration_s": duration,
                 "exit_code": r.exit_code if r else None,

@@ -17,6 +17,7 @@ from coopy_core import templates
 from coopy_core.config import Config, hook_argv
 from coopy_core.executors.base import LaunchSpec, StartError
 from coopy_core.executors.local import LocalExecutor
+from coopy_core.journal import Journal
 from coopy_core.scripter import Launch
 from coopy_core.store import Store
 
@@ -26,14 +27,16 @@ Notify = Callable[[str, str], None]  # (message, level)
 
 
 class HookRunner:
-    def __init__(self, config: Config, store: Store, executor: LocalExecutor, notify: Notify) -> None:
+    def __init__(self, config: Config, store: Store, journal: Journal, executor: LocalExecutor, notify: Notify) -> None:
         self.config = config
         self.store = store
+        self.journal = journal
         self.executor = executor
         self.notify = notify
+        self._firing = False
 
     def owe(self, hook_id: str, hook: list[str] | str | None, values: Mapping[str, object], what: str) -> None:
-        """Record a hook for an event (call inside the event's transaction); `fire_pending` starts it."""
+        """Record a hook with its event (in the same commit); it is started once that commit is done."""
         argv = hook_argv(hook)
         if not argv:
             return
@@ -42,24 +45,31 @@ class HookRunner:
         except templates.TemplateError as exc:
             self.notify(f"hook {what}: {exc}", "error")
             return
-        self.store.add_hook(hook_id, {"argv": rendered, "what": what})
+        self.journal.hook(hook_id, {"argv": rendered, "what": what})
+        if not self._firing:
+            self._firing = True
+            self.journal.after_commit(self.fire_pending)
 
     def fire_pending(self) -> None:
+        """Start every committed hook not started yet (looked for first: it may have started before a crash)."""
+        self._firing = False
         for hook_id, spec in self.store.pending_hooks():
+            if self.journal.batch.hook_states.get(hook_id):
+                continue  # started, its mark not committed yet
             status = self._status(hook_id)
             run_id = self._run_id(hook_id)
             if self.executor.find_started(run_id, status) is not None:
-                self.store.mark_hook(hook_id, "fired")  # it started before a crash: never twice
+                self.journal.hook_state(hook_id, "fired")  # it started before a crash: never twice
                 continue
             launch = Launch(argv=spec["argv"], cwd=self.config.base_dir, env={"COOPY_HOOK": spec["what"]})
             log_path = self.config.log_dir / "hooks" / f"{hook_id}.log"
             try:
                 handle = self.executor.start(LaunchSpec(run_id=run_id, launch=launch, log=log_path, status=status))
             except StartError as exc:
-                self.store.mark_hook(hook_id, "failed")
+                self.journal.hook_state(hook_id, "failed")
                 self.notify(f"hook {spec['what']} could not start: {exc}", "error")
                 continue
-            self.store.mark_hook(hook_id, "fired")  # after the start: a crash in between is found above
+            self.journal.hook_state(hook_id, "fired")  # after the start: a crash in between is found above
             self.executor.watch(handle, self._on_end(spec, log_path))
 
     def _on_end(self, spec: dict[str, Any], log_path: Path) -> Callable[[int | None], None]:

@@ -12,14 +12,18 @@ from typing import Any
 
 
 class RunState(enum.StrEnum):
-    """Life of one run (configuration x stage): queued -> running -> done | failed | cancelled."""
+    """Life of one run (a stage's run for a configuration or a group of them):
+    waiting -> queued -> running -> done | failed | cancelled; or skipped (outputs there); or blocked
+    (a run it needs failed for good)."""
 
+    WAITING = "waiting"
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    BLOCKED = "blocked"
 
     @property
     def finished(self) -> bool:
@@ -27,11 +31,16 @@ class RunState(enum.StrEnum):
 
     @property
     def passed(self) -> bool:
-        """The configuration may move on to the next stage."""
+        """The runs that need this one may start."""
         return self in (RunState.DONE, RunState.SKIPPED)
 
+    @property
+    def open(self) -> bool:
+        """Still to happen: waiting, queued (perhaps behind a retry's backoff) or running."""
+        return self in (RunState.WAITING, RunState.QUEUED, RunState.RUNNING)
 
-FINISHED_STATES = frozenset({RunState.DONE, RunState.FAILED, RunState.CANCELLED, RunState.SKIPPED})
+
+FINISHED_STATES = frozenset({RunState.DONE, RunState.FAILED, RunState.CANCELLED, RunState.SKIPPED, RunState.BLOCKED})
 COUNTED_STATES: tuple[RunState, ...] = (
     RunState.QUEUED,
     RunState.RUNNING,
@@ -39,7 +48,39 @@ COUNTED_STATES: tuple[RunState, ...] = (
     RunState.FAILED,
     RunState.SKIPPED,
     RunState.CANCELLED,
+    RunState.BLOCKED,
+    RunState.WAITING,
 )
+ENDED_STATES: tuple[RunState, ...] = (
+    RunState.DONE, RunState.SKIPPED, RunState.FAILED, RunState.CANCELLED, RunState.BLOCKED
+)
+
+
+@dataclass(slots=True)
+class Run:
+    """The engine's own record of one run; only the engine changes it (screens get a RunView)."""
+
+    stage: str
+    name: str  # the configuration's name, or the group's (`dataset=wine`, `all`)
+    state: RunState = RunState.WAITING
+    attempt: int = 0  # attempts started so far; the current or last one
+    failures: int = 0  # failed attempts counted against `retries` (a manual retry starts afresh)
+    priority: int = 0
+    order: int = 0  # first come, first served among equal priorities
+    exit_code: int | None = None
+    reason: str = ""
+    log: str = ""
+    started_at: float | None = None
+    ended_at: float | None = None
+    not_before: float | None = None  # a retry's backoff: not started before this time
+    handle: dict[str, Any] | None = None  # the executor's, to find the run again after a restart
+    resources: dict[str, Any] | None = None  # what it holds from the pools (GPU ids, amounts)
+    stored: bool = False  # a row exists in the store
+    rerun: bool = False  # a member joined while it ran: it runs again once this attempt ends
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.stage, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +102,9 @@ class RunView:
     job_id: str | None = None
     order: int = 0
     resources: dict[str, Any] = field(default_factory=dict)  # pool -> GPU ids held, or amount held
+    member_count: int = 0  # a group run's configurations (0: the run of one configuration)
+    waiting_on: int = 0  # runs it needs that have not passed yet
+    needs_total: int = 0  # runs it needs
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +121,8 @@ class RunView:
             "pid": self.pid,
             "job_id": self.job_id,
             "resources": dict(self.resources),
+            "member_count": self.member_count,
+            "waiting_on": self.waiting_on,
         }
 
 
@@ -88,6 +134,9 @@ class StageView:
     paused: bool
     counts: dict[str, int]
     mean_duration: float | None = None
+    total: int = 0  # the stage's runs: one per configuration, or one per group
+    needs: tuple[str, ...] = ()
+    over: tuple[str, ...] | None = None  # None: one run per configuration
 
     @property
     def running(self) -> int:
@@ -100,6 +149,9 @@ class StageView:
             "paused": self.paused,
             "counts": dict(self.counts),
             "mean_duration": self.mean_duration,
+            "total": self.total,
+            "needs": list(self.needs),
+            "over": list(self.over) if self.over is not None else None,
         }
 
 

@@ -23,17 +23,26 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def stage_line(view: StageView, total: int, elapsed: float, width: int = 0) -> str:
+def stage_line(view: StageView, elapsed: float, width: int = 0, done_before: int = 0) -> str:
+    """`train [2/2] queued 3  running 2  done 4/9  failed 0  12.0/min  ETA 25s`. The rate counts only runs
+    done since `coopy run` began (`done_before` were done already); no ETA for work that cannot start."""
     c = view.counts
-    ended = c["done"] + c["skipped"] + c["failed"] + c["cancelled"]
-    rate = c["done"] / elapsed if elapsed > 0 else 0.0
-    eta = (total - ended) / rate if rate > 0 else None
+    total = view.total
+    left = c.get("queued", 0) + c.get("running", 0) + c.get("waiting", 0)
+    done_now = c["done"] - done_before
+    rate = done_now / elapsed if elapsed >= 1.0 and done_now > 0 else 0.0
+    if not left:
+        eta = "done" if c["done"] + c["skipped"] == total else "--"
+    else:
+        eta = "ETA " + (format_duration(left / rate) if rate > 0 else "--")
     paused = " PAUSED" if view.paused else ""
     name = view.name if not width else view.name.ljust(width)
+    blocked = f"  blocked {c['blocked']}" if c.get("blocked") else ""
+    speed = f"{rate * 60:.1f}/min" if rate > 0 else "--/min"
     return (
         f"{name} [{c['running']}/{view.workers}]{paused} "
         f"queued {c['queued']}  running {c['running']}  done {c['done'] + c['skipped']}/{total}  "
-        f"failed {c['failed']}  {rate * 60:.1f}/min  ETA {format_duration(eta) if ended < total else '0s'}"
+        f"failed {c['failed']}{blocked}  {speed}  {eta}"
     )
 
 
@@ -43,11 +52,14 @@ class ProgressPrinter:
         self.stream = stream
         self.live = live
         self.started = time.monotonic()
+        self._done_before: dict[str, int] = {}
         self._drawn = 0
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe = engine.subscribe(self._on_event)
 
     def start(self) -> None:
+        """Call once the engine has started (what was done before is not counted in the rates)."""
+        self._done_before = {s.name: s.counts["done"] for s in self.engine.snapshot().stages}
         if self.live:
             self._task = asyncio.create_task(self._redraw_loop())
 
@@ -88,10 +100,9 @@ class ProgressPrinter:
 
     def _lines(self) -> list[str]:
         snap_stages = [self.engine.stage_view(s.name) for s in self.engine.config.stages]
-        total = self.engine.task_count
         width = max(len(s.name) for s in snap_stages)
         elapsed = time.monotonic() - self.started
-        return [stage_line(v, total, elapsed, width) for v in snap_stages]
+        return [stage_line(v, elapsed, width, self._done_before.get(v.name, 0)) for v in snap_stages]
 
     def _clear(self) -> None:
         if self._drawn:

@@ -16,11 +16,12 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from coopy_core import wire
+from coopy_core.commands import Commands
 from coopy_core.errors import CoopyError
 from coopy_core.model import Event, Snapshot
 
@@ -68,8 +69,8 @@ class _Connection:
             self.sock.close()
 
 
-class RemoteEngine:
-    """Implements the front ends' EngineClient protocol over the control socket."""
+class RemoteEngine(Commands):
+    """The engine's interface (snapshot, subscribe and every command) over the control socket."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = path
@@ -128,11 +129,12 @@ class RemoteEngine:
             self.on_disconnect()
 
     # ------------------------------------------------------------ EngineClient
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if self._calls is None:
+    def _call(self, command: str, /, *args: Any, **kwargs: Any) -> Any:
+        calls = self.__dict__.get("_calls")
+        if calls is None:
             raise EngineUnavailable("not connected")
         with self._lock:
-            return self._calls.request("call", name=name, args=list(args), kwargs=kwargs)
+            return calls.request("call", name=command, args=list(args), kwargs=kwargs)
 
     def snapshot(self) -> Snapshot:
         if self._calls is None:
@@ -162,39 +164,6 @@ class RemoteEngine:
                     self._subscribers.remove(entry)
 
         return unsubscribe
-
-    def pause(self, stage: str) -> None:
-        self._call("pause", stage)
-
-    def resume(self, stage: str) -> None:
-        self._call("resume", stage)
-
-    def toggle_pause(self, stage: str) -> bool:
-        return bool(self._call("toggle_pause", stage))
-
-    def set_workers(self, stage: str, workers: int) -> None:
-        self._call("set_workers", stage, workers)
-
-    def bump(self, task: str, stage: str, delta: int = 1) -> int:
-        return int(self._call("bump", task, stage, delta))
-
-    def top(self, task: str, stage: str) -> int:
-        return int(self._call("top", task, stage))
-
-    def retry(self, task: str, stage: str) -> None:
-        self._call("retry", task, stage)
-
-    def cancel(self, task: str, stage: str) -> None:
-        self._call("cancel", task, stage)
-
-    def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
-        return str(self._call("add_task", dict(params), name))
-
-    def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
-        self._call("set_pool", name, size)
-
-    def queue_order(self, stage: str) -> list[str]:
-        return list(self._call("queue_order", stage))
 
     @property
     def task_count(self) -> int:

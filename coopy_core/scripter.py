@@ -8,6 +8,7 @@ and then every value is shell-quoted.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +30,15 @@ def placeholder_values(task: Task, stage: str, attempt: int) -> dict[str, object
     return values
 
 
+INPUTS = "{inputs}"
+
+
 class Scripter:
-    """Subclass and name it in a stage as `scripter = "module:Class"` to build commands in Python."""
+    """Subclass and name it in a stage as `scripter = "module:Class"` to build commands in Python.
+
+    `script(task, attempt) -> Launch` is called for each attempt; `task` is the configuration, or for a
+    stage over fewer params a group: its name and params, with the configurations in `task.members`.
+    """
 
     def __init__(self, stage: StageConfig, config: Config) -> None:
         self.stage = stage
@@ -38,9 +46,19 @@ class Scripter:
 
     def script(self, task: Task, attempt: int) -> Launch:
         values = placeholder_values(task, self.stage.name, attempt)
-        argv = [templates.render(t, values, quote=self.stage.shell) for t in self.stage.argv_templates]
+        inputs = self.inputs(task, attempt) if self.stage.inputs else None
+        if inputs is not None:
+            values["inputs"] = " ".join(shlex.quote(str(p)) for p in inputs)  # only used with shell = true
         if self.stage.shell:
-            argv = ["/bin/sh", "-c", argv[0]]
+            raw = {"inputs"} if inputs is not None else set()
+            argv = ["/bin/sh", "-c", templates.render(self.stage.argv_templates[0], values, quote=True, raw=raw)]
+        else:
+            argv = []
+            for t in self.stage.argv_templates:
+                if inputs is not None and t == INPUTS:
+                    argv.extend(inputs)  # one argument per path, never joined
+                else:
+                    argv.append(templates.render(t, values))
         cwd = self.config.base_dir
         if self.stage.cwd:
             cwd = cwd / templates.render(self.stage.cwd, values)
@@ -51,6 +69,15 @@ class Scripter:
             COOPY_ATTEMPT=str(attempt),
         )
         return Launch(argv=argv, cwd=cwd, env=env)
+
+    def inputs(self, task: Task, attempt: int) -> list[str]:
+        """The stage's `inputs` rendered once per member, in config order (paths as written, relative to
+        the run's working directory)."""
+        out: list[str] = []
+        for member in task.configurations:
+            values = placeholder_values(member, self.stage.name, attempt)
+            out.extend(templates.render(t, values) for t in self.stage.inputs)
+        return out
 
     def outputs(self, task: Task, attempt: int) -> list[Path]:
         """The stage's `done_when` paths for this task, relative to its working directory."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core import wire
+from coopy_core.commands import check_call
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event
@@ -30,10 +31,6 @@ log = logging.getLogger("coopy.server")
 SOCKET_NAME = "engine.sock"
 MAX_SUN_PATH = 100  # Linux allows 108 bytes, minus a margin
 MAX_CLIENT_BUFFER = 32 * 2**20  # a client this far behind is dropped; it can subscribe again
-COMMANDS = frozenset(
-    {"pause", "resume", "toggle_pause", "set_workers", "bump", "top", "retry", "cancel", "add_task", "queue_order",
-     "set_pool"}
-)
 
 
 def socket_path(state_dir: Path) -> Path:
@@ -129,38 +126,45 @@ class ControlServer:
             writer.close()
 
     def _handle(self, line: bytes, writer: asyncio.StreamWriter) -> dict[str, Any] | None:
+        """Every request gets an answer: a malformed one an error reply (and one line in the log)."""
         try:
             request = json.loads(line)
-            rid = request.get("id")
-            op = request["op"]
-        except (ValueError, KeyError, AttributeError):
-            return {"id": None, "ok": False, "error": "bad request"}
+        except (ValueError, RecursionError):
+            log.warning("bad request: not JSON (%d bytes)", len(line))
+            return {"id": None, "ok": False, "error": "bad request: not JSON"}
+        if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+            log.warning("bad request: not an object with an op")
+            return {"id": None, "ok": False, "error": "bad request: an object with an op is expected"}
+        rid = request.get("id")
+        if not isinstance(rid, int | str | None) or isinstance(rid, bool):
+            rid = None
+        op = request["op"]
         try:
-            if op == "hello":
-                cfg = self.engine.config
-                return {"id": rid, "ok": True, "result": {
-                    "pid": os.getpid(), "pipeline": cfg.pipeline.name, "config": str(cfg.path)}}
-            if op == "snapshot":
-                return {"id": rid, "ok": True, "result": self.engine.snapshot()}
-            if op == "subscribe":
-                # the snapshot and the stream that follows it leave no gap: same loop, same tick
-                self._subscribers.add(writer)
-                return {"id": rid, "ok": True, "result": self.engine.snapshot()}
-            if op == "call":
-                name = request.get("name")
-                if name == "task_count":
-                    return {"id": rid, "ok": True, "result": self.engine.task_count}
-                if name not in COMMANDS:
-                    return {"id": rid, "ok": False, "error": f"unknown command {name!r}"}
-                args = request.get("args") or []
-                kwargs = request.get("kwargs") or {}
-                return {"id": rid, "ok": True, "result": getattr(self.engine, name)(*args, **kwargs)}
-            if op == "stop":
-                self.stop_running = bool(request.get("stop_running"))
-                self.stop_requested.set()
-                return {"id": rid, "ok": True, "result": None}
+            return {"id": rid, "ok": True, "result": self._answer(op, request, writer)}
         except CoopyError as exc:
             return {"id": rid, "ok": False, "error": str(exc)}
-        except TypeError as exc:
-            return {"id": rid, "ok": False, "error": f"bad arguments for {op}: {exc}"}
-        return {"id": rid, "ok": False, "error": f"unknown op {op!r}"}
+        except Exception as exc:  # noqa: BLE001 - a request must never take the engine down
+            log.warning("request %s failed: %s: %s", op[:40], type(exc).__name__, exc)
+            return {"id": rid, "ok": False, "error": f"{op[:40]} failed: {type(exc).__name__}: {exc}"}
+
+    def _answer(self, op: str, request: dict[str, Any], writer: asyncio.StreamWriter) -> Any:
+        if op == "hello":
+            cfg = self.engine.config
+            return {"pid": os.getpid(), "pipeline": cfg.pipeline.name, "config": str(cfg.path)}
+        if op == "snapshot":
+            return self.engine.snapshot()
+        if op == "subscribe":
+            # the snapshot and the stream that follows it leave no gap: same loop, same tick
+            self._subscribers.add(writer)
+            return self.engine.snapshot()
+        if op == "call":
+            name = request.get("name")
+            if name == "task_count":
+                return self.engine.task_count
+            bound = check_call(str(name), request.get("args") or [], request.get("kwargs") or {})
+            return getattr(self.engine, str(name))(**bound)
+        if op == "stop":
+            self.stop_running = bool(request.get("stop_running"))
+            self.stop_requested.set()
+            return None
+        raise CoopyError(f"unknown op {op[:40]!r}")

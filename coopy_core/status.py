@@ -1,33 +1,56 @@
-"""Read-only view of a pipeline's state store, for `coopy status`: starts nothing, takes no lock."""
+"""`coopy status`: the pipeline's state, live from its engine when one runs, else from the state store.
+
+Reading the store starts nothing and takes no lock. Stable JSON keys: `stages[].{name, workers, paused,
+counts, total, needs, over}` and `runs[].{task, stage, attempt, state, exit_code, priority, log, reason,
+started_at, ended_at, pid}`, plus `members` for the runs of a stage over fewer params.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from coopy_core.config import Config
-from coopy_core.model import COUNTED_STATES
+from coopy_core.graph import Graph
+from coopy_core.model import COUNTED_STATES, RunState
 from coopy_core.store import DB_NAME, EngineLock, Store
+from coopy_core.tasks import Task
+
+
+def pipeline_graph(config: Config, store: Store | None) -> Graph:
+    """The config's graph, with the configurations added at run time (`coopy add`) that still fit."""
+    graph = config.graph()
+    if store is not None:
+        for name, params, added in store.tasks():
+            if added and name not in graph.tasks:
+                try:
+                    graph.add_task(Task(name, params))
+                except ValueError:
+                    continue
+    return graph
+
+
+def _open(config: Config) -> Store | None:
+    return Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
 
 
 def read_status(config: Config) -> dict[str, Any]:
-    """The JSON `coopy status --json` prints; stable keys: stages[].{name,workers,paused,counts}, runs[]."""
+    """The JSON `coopy status --json` prints when no engine runs."""
     stage_rows = {}
     runs: list[dict[str, Any]] = []
-    db = config.state_dir / DB_NAME
-    if db.exists():
-        store = Store(config.state_dir, readonly=True)
-        try:
+    store = _open(config)
+    try:
+        graph = pipeline_graph(config, store)
+        if store is not None:
             stage_rows = store.stages()
-            names = set(config.stage_names)
             for r in store.runs():
-                if r.stage not in names:
+                if r.stage not in graph.nodes or not graph.exists(r.key):
                     continue
                 runs.append(
                     {
-                        "task": r.task,
+                        "task": r.name,
                         "stage": r.stage,
                         "attempt": r.attempt,
-                        "state": r.state,
+                        "state": r.state.value,
                         "exit_code": r.exit_code,
                         "priority": r.priority,
                         "log": r.log,
@@ -37,35 +60,61 @@ def read_status(config: Config) -> dict[str, Any]:
                         "pid": (r.handle or {}).get("pid"),
                     }
                 )
-        finally:
+    finally:
+        if store is not None:
             store.close()
+    listed = {(r["stage"], r["task"]) for r in runs}
+    for stage_name in graph.stage_names:  # a group's run is listed while it waits, as the engine shows it
+        if graph.is_group(stage_name):
+            for name in graph.runs(stage_name):
+                if (stage_name, name) not in listed:
+                    runs.append(_waiting(stage_name, name))
     index = {name: i for i, name in enumerate(config.stage_names)}
-    runs.sort(key=lambda r: (index[r["stage"]],))
+    runs.sort(key=lambda r: index[r["stage"]])
     stages = []
-    for stage in config.stages:
+    for stage, needs in zip(config.stages, config.needs, strict=True):
         row = stage_rows.get(stage.name)
         counts = {s.value: 0 for s in COUNTED_STATES}
         for run in runs:
-            if run["stage"] == stage.name:
+            if run["stage"] == stage.name and run["state"] != RunState.WAITING.value:
                 counts[run["state"]] = counts.get(run["state"], 0) + 1
+        total = graph.run_count(stage.name)
+        counts[RunState.WAITING.value] = max(0, total - sum(counts.values()))
         stages.append(
             {
                 "name": stage.name,
                 "workers": row.workers if row else stage.workers,
                 "paused": row.paused if row else False,
                 "counts": counts,
+                "total": total,
+                "needs": list(needs),
+                "over": list(stage.over) if stage.over is not None else None,
             }
         )
+    _add_members(runs, graph)
     engine_pid = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
     return {
         "pipeline": config.pipeline.name,
         "config": str(config.path),
         "state_dir": str(config.state_dir),
         "engine_pid": engine_pid,
-        "tasks": len(config.tasks),
+        "tasks": len(graph.tasks),
         "stages": stages,
         "runs": runs,
     }
+
+
+def _waiting(stage: str, name: str) -> dict[str, Any]:
+    return {
+        "task": name, "stage": stage, "attempt": 0, "state": RunState.WAITING.value, "exit_code": None,
+        "priority": 0, "log": "", "reason": "", "started_at": None, "ended_at": None, "pid": None,
+    }
+
+
+def _add_members(runs: list[dict[str, Any]], graph: Graph) -> None:
+    for run in runs:
+        if graph.is_group(run["stage"]) and graph.exists((run["stage"], run["task"])):
+            run["members"] = graph.members((run["stage"], run["task"]))
 
 
 def live_status(config: Config) -> dict[str, Any] | None:
@@ -85,6 +134,13 @@ def live_status(config: Config) -> dict[str, Any] | None:
         return None
     finally:
         client.close()
+    store = _open(config)
+    try:
+        graph = pipeline_graph(config, store)
+    finally:
+        if store is not None:
+            store.close()
+    _add_members(snap["runs"], graph)
     return {
         "pipeline": snap["pipeline"],
         "config": str(config.path),

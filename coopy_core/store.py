@@ -12,11 +12,12 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from coopy_core.errors import StateError
+from coopy_core.model import Run, RunState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,25 +43,6 @@ CREATE TABLE IF NOT EXISTS attempts (
 
 DB_NAME = "state.sqlite"
 LOCK_NAME = "engine.lock"
-
-
-@dataclass
-class RunRow:
-    task: str
-    stage: str
-    attempt: int
-    failures: int
-    state: str
-    priority: int
-    order: int
-    exit_code: int | None
-    reason: str
-    log: str
-    started_at: float | None
-    ended_at: float | None
-    not_before: float | None
-    handle: dict[str, Any] | None
-    resources: dict[str, Any] | None = None  # what the run holds from the pools (GPU ids, amounts)
 
 
 @dataclass
@@ -199,55 +181,67 @@ class Store:
             )
 
     # -- runs ------------------------------------------------------------------------------
-    def runs(self) -> list[RunRow]:
+    def runs(self) -> list[Run]:
         rows = self.conn.execute(
             "SELECT task, stage, attempt, failures, state, priority, ord, exit_code, reason, log,"
             f" started_at, ended_at, not_before, handle, {self._resources_column} FROM runs ORDER BY ord"
         ).fetchall()
-        return [
-            RunRow(
-                task=r[0], stage=r[1], attempt=r[2], failures=r[3], state=r[4], priority=r[5], order=r[6],
-                exit_code=r[7], reason=r[8], log=r[9], started_at=r[10], ended_at=r[11], not_before=r[12],
-                handle=json.loads(r[13]) if r[13] else None,
-                resources=json.loads(r[14]) if r[14] else None,
+        out = []
+        for r in rows:
+            try:
+                state = RunState(r[4])
+            except ValueError:
+                continue  # written by a newer CooPy: not ours to interpret
+            out.append(
+                Run(
+                    stage=r[1], name=r[0], attempt=r[2], failures=r[3], state=state, priority=r[5], order=r[6],
+                    exit_code=r[7], reason=r[8], log=r[9], started_at=r[10], ended_at=r[11], not_before=r[12],
+                    handle=json.loads(r[13]) if r[13] else None,
+                    resources=json.loads(r[14]) if r[14] else None,
+                    stored=True,
+                )
             )
-            for r in rows
-        ]
+        return out
 
-    def save_run(self, r: RunRow) -> None:
+    def write(self, batch: Batch) -> None:
+        """Everything one turn of the engine changed, in one transaction (raises sqlite3.Error)."""
         with self.transaction():
-            self.conn.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    r.task, r.stage, r.attempt, r.failures, r.state, r.priority, r.order,
-                    r.exit_code, r.reason, r.log, r.started_at, r.ended_at, r.not_before,
-                    json.dumps(r.handle) if r.handle is not None else None,
-                    json.dumps(r.resources) if r.resources else None,
-                ),
-            )
-
-    def add_attempt(
-        self, r: RunRow, state: str, exit_code: int | None, reason: str, ended_at: float
-    ) -> None:
-        with self.transaction():
-            self.conn.execute(
-                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.task, r.stage, r.attempt, state, exit_code, reason, r.started_at, ended_at, r.log),
-            )
+            if batch.tasks:
+                start = self.conn.execute("SELECT COALESCE(MAX(ord), -1) + 1 FROM tasks").fetchone()[0]
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?)",
+                    [(n, json.dumps(p), start + i, int(a)) for i, (n, p, a) in enumerate(batch.tasks)],
+                )
+            if batch.runs:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [_run_row(r) for r in batch.runs.values()],
+                )
+            if batch.attempts:
+                self.conn.executemany("INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.attempts)
+            if batch.hooks:
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO hooks VALUES (?, 'pending', ?)",
+                    [(hook_id, json.dumps(spec)) for hook_id, spec in batch.hooks],
+                )
+            if batch.hook_states:
+                self.conn.executemany(
+                    "UPDATE hooks SET state = ? WHERE id = ?", [(st, hid) for hid, st in batch.hook_states.items()]
+                )
+            if batch.meta:
+                self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(batch.meta.items()))
+            if batch.stages:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
+                    [(r.name, r.workers, r.config_workers, int(r.paused)) for r in batch.stages.values()],
+                )
+        for run in batch.runs.values():
+            run.stored = True
 
     # -- hooks -----------------------------------------------------------------------------
-    def add_hook(self, hook_id: str, spec: dict[str, Any]) -> None:
-        """Recorded in the transition's transaction: a hook is owed exactly when its event happened."""
-        with self.transaction():
-            self.conn.execute("INSERT OR IGNORE INTO hooks VALUES (?, 'pending', ?)", (hook_id, json.dumps(spec)))
-
     def pending_hooks(self) -> list[tuple[str, dict[str, Any]]]:
         rows = self.conn.execute("SELECT id, spec FROM hooks WHERE state = 'pending' ORDER BY rowid").fetchall()
         return [(hook_id, json.loads(spec)) for hook_id, spec in rows]
-
-    def mark_hook(self, hook_id: str, state: str) -> None:
-        with self.transaction():
-            self.conn.execute("UPDATE hooks SET state = ? WHERE id = ?", (state, hook_id))
 
     def count_hooks(self, prefix: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM hooks WHERE id LIKE ?", (prefix + "%",)).fetchone()[0])
@@ -257,3 +251,35 @@ class Store:
             "SELECT task, stage, attempt, state, exit_code, reason, started_at, ended_at, log FROM attempts"
             " ORDER BY rowid"
         ).fetchall()
+
+
+@dataclass
+class Batch:
+    """Writes waiting for the next commit. Runs are the live records: a commit retried after a failure
+    writes their latest values."""
+
+    runs: dict[tuple[str, str], Run] = field(default_factory=dict)
+    attempts: list[tuple[Any, ...]] = field(default_factory=list)
+    hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    hook_states: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    stages: dict[str, StageRow] = field(default_factory=dict)
+    tasks: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.runs or self.attempts or self.hooks or self.hook_states or self.meta or self.stages or self.tasks
+        )
+
+
+def attempt_row(run: Run, state: RunState, exit_code: int | None, reason: str, ended_at: float) -> tuple[Any, ...]:
+    return (run.name, run.stage, run.attempt, state.value, exit_code, reason, run.started_at, ended_at, run.log)
+
+
+def _run_row(r: Run) -> tuple[Any, ...]:
+    return (
+        r.name, r.stage, r.attempt, r.failures, r.state.value, r.priority, r.order,
+        r.exit_code, r.reason, r.log, r.started_at, r.ended_at, r.not_before,
+        json.dumps(r.handle) if r.handle is not None else None,
+        json.dumps(r.resources) if r.resources else None,
+    )

@@ -28,8 +28,17 @@ class TaskError(ValueError):
 
 @dataclass(frozen=True)
 class Task:
+    """A configuration; or, for a stage over fewer params, a group of them: the group's name and params,
+    and its `members` (the configurations it runs over, in config order)."""
+
     name: str
     params: Mapping[str, ParamValue] = field(default_factory=dict)
+    members: tuple[Task, ...] = ()
+
+    @property
+    def configurations(self) -> tuple[Task, ...]:
+        """The configurations this run is over: its members, or itself."""
+        return self.members or (self,)
 
 
 def task_name(params: Mapping[str, ParamValue]) -> str:

@@ -48,8 +48,11 @@ def check(template: str, known: Iterable[str]) -> None:
             raise TemplateError(f"unknown placeholder {{{name}}} in {template!r} (known: {choices})")
 
 
-def render(template: str, values: Mapping[str, object], quote: bool = False) -> str:
-    """Substitute values; with `quote`, each filled value is shell-quoted (for `shell = true`)."""
+def render(
+    template: str, values: Mapping[str, object], quote: bool = False, raw: frozenset[str] | set[str] = frozenset()
+) -> str:
+    """Substitute values; with `quote`, each filled value is shell-quoted (for `shell = true`), except
+    those named in `raw` (quoted already, like `{inputs}`: one quoted word per path)."""
     out: list[str] = []
     for literal, field, spec, _conversion in _formatter.parse(template):
         out.append(literal)
@@ -62,7 +65,7 @@ def render(template: str, values: Mapping[str, object], quote: bool = False) -> 
             text = format(value, spec) if spec else _formatted(value)
         except (ValueError, TypeError) as exc:
             raise TemplateError(f"cannot format {{{field}:{spec}}} with {value!r}: {exc}") from exc
-        out.append(shlex.quote(text) if quote else text)
+        out.append(shlex.quote(text) if quote and field not in raw else text)
     return "".join(out)
 
 

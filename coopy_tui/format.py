@@ -22,6 +22,8 @@ STATE_GLYPHS: dict[RunState, str] = {
     RunState.FAILED: "✗",
     RunState.CANCELLED: "⊘",
     RunState.SKIPPED: "↷",
+    RunState.WAITING: "◦",
+    RunState.BLOCKED: "⊗",
 }
 STATE_STYLES: dict[RunState, str] = {
     RunState.QUEUED: "",
@@ -30,6 +32,8 @@ STATE_STYLES: dict[RunState, str] = {
     RunState.FAILED: "bold",
     RunState.CANCELLED: "",
     RunState.SKIPPED: "dim",
+    RunState.WAITING: "dim",
+    RunState.BLOCKED: "dim",
 }
 
 
@@ -50,7 +54,12 @@ def elapsed(run: RunView, now: float) -> str:
 
 def ended(view: StageView) -> int:
     c = view.counts
-    return c.get("done", 0) + c.get("skipped", 0) + c.get("failed", 0) + c.get("cancelled", 0)
+    return c.get("done", 0) + c.get("skipped", 0) + c.get("failed", 0) + c.get("cancelled", 0) + c.get("blocked", 0)
+
+
+def stage_total(view: StageView, fallback: int) -> int:
+    """The stage's runs (one per configuration, or one per group)."""
+    return view.total or fallback
 
 
 def bar(fraction: float, width: int) -> str:
@@ -64,8 +73,8 @@ def bar(fraction: float, width: int) -> str:
 
 
 def stage_eta(view: StageView, total: int) -> float | None:
-    """Seconds until every configuration has left this stage, from the mean run time."""
-    remaining = max(0, total - ended(view))
+    """Seconds until every run of this stage that can still start has ended, from the mean run time."""
+    remaining = max(0, stage_total(view, total) - ended(view))
     if remaining == 0:
         return 0.0
     if view.mean_duration is None or view.paused:

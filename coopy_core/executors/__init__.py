@@ -1,12 +1,14 @@
-"""Executors: where a run's command runs. All implement `base.Executor`."""
+"""Executors: where a run's command runs. All implement `base.Executor`; `Executors` picks one per stage."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from coopy_core.config import Config
+    from coopy_core.config import Config, StageConfig
     from coopy_core.executors.base import Executor
+    from coopy_core.executors.local import LocalExecutor
 
 
 def make_executor(name: str, config: Config) -> Executor:
@@ -19,3 +21,34 @@ def make_executor(name: str, config: Config) -> Executor:
 
         return SlurmExecutor(config)
     raise ValueError(f"unknown executor {name!r}")
+
+
+class Executors:
+    """The executors of one engine, made when a stage first needs one (Slurm's only if a stage uses it)."""
+
+    def __init__(self, config: Config, given: Mapping[str, Executor] | None = None) -> None:
+        self.config = config
+        self._made: dict[str, Executor] = dict(given or {})
+
+    def get(self, name: str) -> Executor:
+        if name not in self._made:
+            self._made[name] = make_executor(name, self.config)
+        return self._made[name]
+
+    def for_stage(self, stage: StageConfig) -> Executor:
+        return self.get(stage.executor)
+
+    @property
+    def local(self) -> LocalExecutor:
+        from coopy_core.executors.local import LocalExecutor
+
+        executor = self.get("local")
+        if isinstance(executor, LocalExecutor):
+            return executor
+        if "local-hooks" not in self._made:  # a stand-in replaced "local" (tests): hooks still run locally
+            self._made["local-hooks"] = LocalExecutor()
+        return self._made["local-hooks"]  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for executor in self._made.values():
+            executor.close()

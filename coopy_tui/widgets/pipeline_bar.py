@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from coopy_core.model import StageView
-from coopy_tui.format import bar, ended, eta_text, pipeline_eta
+from coopy_tui.format import bar, ended, eta_text, pipeline_eta, stage_total
 
 
 class PipelineBar(Widget):
@@ -27,7 +27,7 @@ class PipelineBar(Widget):
     def render(self) -> Text:
         width = self.content_region.width or 80
         views = self.views
-        runs = self.total * len(views)
+        runs = sum(stage_total(v, self.total) for v in views)
         finished = sum(ended(v) for v in views)
         running = sum(v.counts.get("running", 0) for v in views)
         queued = sum(v.counts.get("queued", 0) for v in views)

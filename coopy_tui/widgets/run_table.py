@@ -62,6 +62,8 @@ _GROUP = {
     RunState.CANCELLED: 4,
     RunState.DONE: 5,
     RunState.SKIPPED: 5,
+    RunState.WAITING: 2,
+    RunState.BLOCKED: 3,
 }
 
 _NO_STYLE = Style()
@@ -291,6 +293,10 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             last = slurm_text(run) or self._last.get(run.task, "")
         elif run.state.passed:
             last = self._last.get(run.task) or run.reason
+        elif run.state == RunState.WAITING and run.needs_total:
+            ready = run.needs_total - run.waiting_on
+            what = f"{run.member_count} members, " if run.member_count else ""
+            last = f"{what}{ready}/{run.needs_total} of what it needs done" + (f"; {run.reason}" if run.reason else "")
         else:
             last = run.reason  # why it failed, was cancelled, or waits for a retry
         style = "bold" if run.state == RunState.FAILED else ""

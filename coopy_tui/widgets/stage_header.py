@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from coopy_core.model import StageView
-from coopy_tui.format import bar, ended, eta_text, stage_eta
+from coopy_tui.format import bar, ended, eta_text, stage_eta, stage_total
 
 
 class StageHeader(Widget):
@@ -34,9 +34,11 @@ class StageHeader(Widget):
             long.append(("skipped", c["skipped"], "dim"))
         if c.get("cancelled", 0):
             long.append(("cancelled", c["cancelled"], ""))
+        if c.get("blocked", 0):
+            long.append(("blocked", c["blocked"], "dim"))
         text = Text(no_wrap=True, overflow="ellipsis")
         wide = sum(len(f"{w} {n}  ") for w, n, _ in long) <= width
-        glyphs = {"queued": "·", "done": "✓", "failed": "✗", "skipped": "↷", "cancelled": "⊘"}
+        glyphs = {"queued": "·", "done": "✓", "failed": "✗", "skipped": "↷", "cancelled": "⊘", "blocked": "⊗"}
         for i, (word, n, style) in enumerate(long):
             if i:
                 text.append("  " if wide else " ")
@@ -46,8 +48,9 @@ class StageHeader(Widget):
 
     def bar_text(self, width: int) -> Text:
         done = ended(self.view)
-        total = max(self.total, 1)
-        suffix = f" {done}/{self.total}  {eta_text(stage_eta(self.view, self.total), self.view.paused)}"
+        runs = stage_total(self.view, self.total)
+        total = max(runs, 1)
+        suffix = f" {done}/{runs}  {eta_text(stage_eta(self.view, self.total), self.view.paused)}"
         bar_width = max(4, width - len(suffix))
         text = Text(no_wrap=True, overflow="crop")
         text.append(bar(done / total, bar_width), style="bold")

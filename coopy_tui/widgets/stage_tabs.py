@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from coopy_core.model import StageView
-from coopy_tui.format import ended
+from coopy_tui.format import ended, stage_total
 
 
 class StageTabs(Widget):
@@ -30,7 +30,7 @@ class StageTabs(Widget):
         for i, v in enumerate(self.views):
             if i:
                 text.append("│", style="dim")
-            label = f" {v.name} ▶{v.running}/{v.workers} {ended(v)}/{self.total}"
+            label = f" {v.name} ▶{v.running}/{v.workers} {ended(v)}/{stage_total(v, self.total)}"
             if v.paused:
                 label += " ⏸"
             label += " "

@@ -112,7 +112,9 @@ def test_run_exit_1_when_some_fail(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     data = json.loads(coopy("status", str(path), "--json", cwd=tmp_path).stdout)
     states = {(r["stage"], r["task"]): r["state"] for r in data["runs"]}
-    assert states == {("one", "x=1"): "done", ("one", "x=2"): "failed", ("two", "x=1"): "done"}
+    assert states == {
+        ("one", "x=1"): "done", ("one", "x=2"): "failed", ("two", "x=1"): "done", ("two", "x=2"): "blocked"
+    }
 
 
 def test_run_exit_2_on_config_error(tmp_path: Path) -> None:

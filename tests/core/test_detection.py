@@ -182,7 +182,7 @@ async def test_custom_detector_and_scripter(tmp_path: Path, start_engine: Engine
     assert done.reason == "flag seen"
     await wait_gone(lambda: session_members(sid), "the run the detector declared done")  # leftovers stopped
     assert await wait_finished(engine) is False  # "bad" failed
-    assert state_of(engine, "bad", "flag") is None
+    assert state_of(engine, "bad", "flag") == RunState.BLOCKED  # waits on a failed run: never starts
 
 
 async def test_hand_off_is_event_driven(tmp_path: Path, start_engine: EngineFactory) -> None:

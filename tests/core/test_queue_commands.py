@@ -211,7 +211,10 @@ async def test_retry_failed_and_cancelled(tmp_path: Path, start_engine: EngineFa
     assert cancelled.attempt == 1
     await wait_gone(lambda: session_members(running.pid or 0), "the cancelled run")
     assert await wait_finished(engine) is False
-    assert state_of(engine, "f", "b") is None and state_of(engine, "h", "b") is None
+    for task, how in (("f", "failed"), ("h", "was cancelled")):
+        blocked = run_of(engine, task, "b")
+        assert blocked is not None and blocked.state == RunState.BLOCKED and blocked.attempt == 0
+        assert blocked.reason == f"waits on a/{task}, which {how}"
 
     with pytest.raises(CommandError):
         engine.retry("f", "b")  # never reached stage b
@@ -270,7 +273,8 @@ async def test_cancel_queued_and_running(tmp_path: Path, start_engine: EngineFac
     engine.cancel("k", "s")
     await wait_state(engine, "k", "s", RunState.CANCELLED)
     assert await wait_finished(engine) is False
-    assert [r.stage for r in engine.snapshot().runs] == ["s", "s", "s"]  # nothing handed on
+    handed = {r.task: r.state for r in engine.snapshot().runs if r.stage == "next"}
+    assert handed == {"q": RunState.BLOCKED, "r": RunState.BLOCKED, "k": RunState.BLOCKED}  # nothing handed on
     await wait_gone(lambda: session_members(k.pid or 0), "the cancelled run")
     assert sorted(started(tmp_path)) == ["k", "r"]
     with pytest.raises(CommandError):

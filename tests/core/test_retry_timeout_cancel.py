@@ -79,7 +79,8 @@ async def test_retry_backoff_attempts_and_logs(tmp_path: Path, start_engine: Eng
     seqs = [e.seq for e in events]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # numbered in order, none skipped
     assert run_of(engine, "flaky", "next") is not None
-    assert run_of(engine, "broken", "next") is None  # failed for good: not handed on
+    after = run_of(engine, "broken", "next")  # failed for good: not handed on
+    assert after is not None and (after.state, after.attempt) == (RunState.BLOCKED, 0)
     broken = run_of(engine, "broken", "s")
     assert broken is not None and "exit code 5" in broken.reason
     levels = [e.level for e in events if e.kind == EventKind.MESSAGE and "broken" in e.message]

@@ -134,7 +134,8 @@ def test_fault_fails_its_run_clearly_and_the_rest_goes_on(fault: Fault, tmp_path
         bad = runs[("bad", "work")]
         assert bad["state"] == "failed"
         assert fault.reason in bad["reason"], bad["reason"]
-        assert ("bad", "after") not in runs
+        assert runs[("bad", "after")]["state"] == "blocked"
+        assert runs[("bad", "after")]["reason"] == "waits on work/bad, which failed"
         if fault.id not in ("log-dir-not-writable", "log-disk-full"):
             for task in GOOD:
                 assert runs[(task, "work")]["state"] == "done"

@@ -24,8 +24,8 @@ def stored_run(state_dir: Path, task: str, stage: str) -> tuple[str, dict[str, o
     store = Store(state_dir, readonly=True)
     try:
         for row in store.runs():
-            if (row.task, row.stage) == (task, stage):
-                return row.state, row.handle
+            if (row.name, row.stage) == (task, stage):
+                return row.state.value, row.handle
     finally:
         store.close()
     return "", None

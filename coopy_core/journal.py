@@ -1,0 +1,164 @@
+"""The engine's writes and the events that report them: committed together, the events after the commit.
+
+Every change the engine makes in one turn of its loop (a run's end, the runs that may start now, a
+hook owed, ...) is collected in one `Batch` and written in ONE SQLite transaction, either at the end of
+the turn (scheduled with `call_soon` when the first change arrives) or right before the engine starts a
+process, so that what a new process depends on is durable before it exists. Events are numbered when
+they happen and leave only after the commit that records them: a screen never shows a state the store
+could lose.
+
+A commit that fails (a full disk) keeps the batch: the runs in it are the live records, so the next try
+writes their latest values. The engine is told (`on_error`) and starts nothing until a commit succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from coopy_core.model import Event, EventKind, Run
+from coopy_core.store import Batch, StageRow, Store
+
+log = logging.getLogger("coopy.journal")
+
+Subscriber = Callable[[Event], None]
+
+
+class Events:
+    """Event numbers and delivery to subscribers."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.seq = 0
+        self.subscribers: list[tuple[Subscriber, int]] = []  # (callback, the last event it must not get)
+
+    def make(self, kind: EventKind, **kw: Any) -> Event:
+        self.seq += 1
+        return Event(seq=self.seq, kind=kind, time=self.clock(), **kw)
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Deliver every event numbered after this moment (not those made before and still held)."""
+        entry = (callback, self.seq)
+        self.subscribers.append(entry)
+        return lambda: self.subscribers.remove(entry) if entry in self.subscribers else None
+
+    def deliver(self, event: Event) -> None:
+        for callback, after in list(self.subscribers):
+            if event.seq <= after:
+                continue
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a broken screen must not stop the pipeline
+                log.exception("subscriber failed")
+
+
+class Journal:
+    def __init__(
+        self,
+        store: Store,
+        events: Events,
+        on_error: Callable[[str], None],
+        on_recovered: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.on_error = on_error
+        self.on_recovered = on_recovered
+        self.batch = Batch()
+        self.error: str | None = None  # the last commit failed: why
+        self.commits = 0
+        self._held: list[Event] = []
+        self._after: list[Callable[[], None]] = []
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.live = False  # before the engine runs (loading), changes are committed by hand
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.live = True
+
+    # ------------------------------------------------------------------ recording
+    def run(self, run: Run) -> None:
+        self.batch.runs[run.key] = run
+        self._soon()
+
+    def attempt(self, row: tuple[Any, ...]) -> None:
+        self.batch.attempts.append(row)
+        self._soon()
+
+    def hook(self, hook_id: str, spec: dict[str, Any]) -> None:
+        self.batch.hooks.append((hook_id, spec))
+        self._soon()
+
+    def hook_state(self, hook_id: str, state: str) -> None:
+        self.batch.hook_states[hook_id] = state
+        self._soon()
+
+    def meta(self, key: str, value: str) -> None:
+        self.batch.meta[key] = value
+        self._soon()
+
+    def stage(self, row: StageRow) -> None:
+        self.batch.stages[row.name] = row
+        self._soon()
+
+    def task(self, name: str, params: dict[str, Any], added: bool) -> None:
+        self.batch.tasks.append((name, params, added))
+        self._soon()
+
+    def emit(self, kind: EventKind, **kw: Any) -> Event:
+        """Number an event now; it is delivered after the next commit (at once if nothing waits)."""
+        event = self.events.make(kind, **kw)
+        self._held.append(event)
+        self._soon()
+        return event
+
+    def say(self, kind: EventKind, **kw: Any) -> None:
+        """An event that reports nothing written (a message): delivered at once, even while the store fails."""
+        self.events.deliver(self.events.make(kind, **kw))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once, after the next successful commit (e.g. start the hooks it recorded)."""
+        self._after.append(callback)
+        self._soon()
+
+    # ------------------------------------------------------------------ committing
+    def _soon(self) -> None:
+        if not self._scheduled and self.live and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon(self._turn_end)
+
+    def _turn_end(self) -> None:
+        self._scheduled = False
+        self.commit()
+
+    def commit(self) -> bool:
+        """Write the batch in one transaction, then deliver its events; False (batch kept) on failure."""
+        if self.batch:
+            try:
+                self.store.write(self.batch)
+            except sqlite3.Error as exc:
+                self._failed(str(exc))
+                return False
+            self.batch = Batch()
+            self.commits += 1
+        if self.error is not None:
+            self.error = None
+            self.on_recovered()
+        held, self._held = self._held, []
+        for event in held:
+            self.events.deliver(event)
+        after, self._after = self._after, []
+        for callback in after:
+            callback()
+        return True
+
+    def _failed(self, why: str) -> None:
+        first = self.error is None
+        self.error = why
+        if first:
+            log.error("the state store cannot be written: %s", why)
+            self.on_error(why)
