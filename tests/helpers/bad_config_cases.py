@@ -170,6 +170,62 @@ CASES = [
         "tasks.named.one.attempt",
         "reserved",
     ),
+    # the graph (issue 11): needs, over, inputs
+    Case("needs-unknown", MATRIX + GOOD_STAGE + 'needs = ["nope"]\n', "stages[0].needs", "no stage named 'nope'"),
+    Case("needs-self", MATRIX + GOOD_STAGE + 'needs = ["s"]\n', "stages[0].needs", "cannot need itself"),
+    Case(
+        "needs-twice",
+        MATRIX + GOOD_STAGE + GOOD_STAGE.replace('"s"', '"t"') + 'needs = ["s", "s"]\n',
+        "stages[1].needs",
+        "listed twice",
+    ),
+    Case(
+        "needs-cycle",
+        MATRIX + GOOD_STAGE + 'needs = ["u"]\n' + GOOD_STAGE.replace('"s"', '"t"') + 'needs = ["s"]\n'
+        + GOOD_STAGE.replace('"s"', '"u"') + 'needs = ["t"]\n',
+        "stages[0].needs",
+        "cycle: s -> u -> t -> s",
+    ),
+    Case("needs-string", MATRIX + GOOD_STAGE + 'needs = "s"\n', "stages[0].needs", "a list"),
+    Case("over-unknown", MATRIX + GOOD_STAGE + 'over = ["y"]\n', "stages[0].over", "'y' is not a parameter"),
+    Case("over-twice", MATRIX + GOOD_STAGE + 'over = ["x", "x"]\n', "stages[0].over", "listed twice"),
+    Case(
+        "over-not-everywhere",
+        MATRIX + '[tasks.named]\nlone = { z = 1 }\n' + GOOD_STAGE + 'over = ["x"]\n',
+        "stages[0].over",
+        "missing in 'lone'",
+    ),
+    Case(
+        "placeholder-not-over",
+        "[tasks.matrix]\nx = [1]\ny = [2]\n" + '[[stages]]\nname = "s"\ncommand = ["echo", "{y}"]\nover = ["x"]\n',
+        "stages[0].command",
+        "not over (over: x)",
+    ),
+    Case(
+        "inputs-placeholder-without-inputs",
+        MATRIX + '[[stages]]\nname = "s"\ncommand = ["cat", "{inputs}"]\n',
+        "stages[0].command",
+        "it has none",
+    ),
+    Case(
+        "inputs-inside-an-argument",
+        MATRIX + '[[stages]]\nname = "s"\ncommand = ["cat", "--in={inputs}"]\ninputs = ["f{x}"]\n',
+        "stages[0].command",
+        "an argument of its own",
+    ),
+    Case(
+        "inputs-unknown-placeholder",
+        MATRIX + GOOD_STAGE + 'inputs = ["out/{nope}.txt"]\n',
+        "stages[0].inputs[0]",
+        "unknown placeholder {nope}",
+    ),
+    Case(
+        "inputs-param-clash",
+        "[tasks.matrix]\ninputs = [1]\n" + GOOD_STAGE + 'inputs = ["f"]\n',
+        "stages[0].inputs",
+        "would hide",
+    ),
+    Case("allow-failed-string", MATRIX + GOOD_STAGE + 'allow_failed = "yes"\n', "stages[0].allow_failed", "true"),
 ]
 
 BROKEN_PLUGIN = 'raise RuntimeError("plugin failed to load:\\n  a second line\\n  and a third")\n'
