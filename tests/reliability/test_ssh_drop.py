@@ -19,10 +19,12 @@ from tests.helpers.tmux import Tmux, alive, tui_command
 from tests.helpers.waiting import poll, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-STAGES = ("prepare", "train", "evaluate")
-TASKS = [f"model={m},seed={s}" for m in ("mlp", "cnn", "resnet") for s in (1, 2)]
+STAGES = ("prepare", "train", "evaluate", "summary")
+MODELS = ("mlp", "cnn", "resnet")
+TASKS = [f"model={m},seed={s}" for m in MODELS for s in (1, 2)]
 PLANNED = {(stage, task): 2 if (stage, task) == ("train", "model=resnet,seed=2") else 1
-           for stage in STAGES for task in TASKS}
+           for stage in STAGES[:3] for task in TASKS}
+PLANNED.update({("summary", f"model={m}"): 1 for m in MODELS})  # the fan-in: one run per model
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -96,7 +98,8 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
 
     attempts = {(r["stage"], r["task"]): r["attempt"] for r in final["runs"]}
     assert attempts == PLANNED, {k: v for k, v in attempts.items() if PLANNED.get(k) != v}
-    markers = {"prepare": "prepare {task}: step 1/", "evaluate": "evaluate {task}: step 1/"}
+    markers = {"prepare": "prepare {task}: step 1/", "evaluate": "evaluate {task}: step 1/",
+               "summary": "{model}: 2 seeds, mean score"}
     twice = []
     for (stage, task), planned in PLANNED.items():
         logs = sorted((tmp_path / ".coopy" / "logs" / stage).glob(f"{task}.*.log"))
@@ -106,7 +109,7 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
             if stage == "train":
                 marker = f"train {task} epoch: step 1/" if "out of memory" in text else f"train {task} epoch 1/6"
             else:
-                marker = markers[stage].format(task=task)
+                marker = markers[stage].format(task=task, model=task.split(",")[0].removeprefix("model="))
             if text.count(marker) != 1:
                 twice.append(f"{log.name}: {marker!r} x{text.count(marker)}")
     assert not twice, f"started more (or less) than once per attempt: {twice}"
