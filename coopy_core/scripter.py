@@ -9,6 +9,7 @@ and then every value is shell-quoted.
 from __future__ import annotations
 
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,12 @@ def placeholder_values(task: Task, stage: str, attempt: int) -> dict[str, object
 INPUTS = "{inputs}"
 
 
+def shell_argv() -> list[str]:
+    """`shell = true` runs bash with pipefail, so `a | b` fails when `a` does; /bin/sh where there is no bash."""
+    bash = shutil.which("bash")
+    return [bash, "-o", "pipefail", "-c"] if bash else ["/bin/sh", "-c"]
+
+
 class Scripter:
     """Subclass and name it in a stage as `scripter = "module:Class"` to build commands in Python.
 
@@ -51,7 +58,7 @@ class Scripter:
             values["inputs"] = " ".join(shlex.quote(str(p)) for p in inputs)  # only used with shell = true
         if self.stage.shell:
             raw = {"inputs"} if inputs is not None else set()
-            argv = ["/bin/sh", "-c", templates.render(self.stage.argv_templates[0], values, quote=True, raw=raw)]
+            argv = [*shell_argv(), templates.render(self.stage.argv_templates[0], values, quote=True, raw=raw)]
         else:
             argv = []
             for t in self.stage.argv_templates:

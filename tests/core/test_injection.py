@@ -93,3 +93,28 @@ def test_shell_quoting_round_trips(value: str) -> None:
     assert result.returncode == 0
     assert result.stdout == value.encode()
     assert shlex.split(templates.render("x {v}", {"v": value}, quote=True)) == ["x", value]
+
+
+async def test_shell_pipes_fail_when_any_command_in_them_fails(tmp_path: Path, start_engine: EngineFactory) -> None:
+    """`shell = true` runs bash with pipefail: `false | cat` fails (with plain sh it would pass)."""
+    config = write_config(
+        tmp_path,
+        """
+        [tasks.named]
+        piped = { v = 1 }
+        [[stages]]
+        name = "pipe"
+        shell = true
+        command = "false | cat; echo still here"
+        [[stages]]
+        name = "failing_pipe"
+        needs = []
+        shell = true
+        command = "echo {v} | false | cat"
+        """,
+    )
+    engine = await start_engine(config)
+    assert await wait_finished(engine) is False
+    assert run_of(engine, "piped", "pipe").state.value == "done"  # type: ignore[union-attr]
+    failed = run_of(engine, "piped", "failing_pipe")
+    assert failed is not None and failed.state.value == "failed" and failed.exit_code == 1
