@@ -35,6 +35,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--detach", action="store_true", help="run the engine in the background (attach with coopy-tui)"
     )
+    run.add_argument(
+        "--take-over", action="store_true", help="make a state dir that belongs to another config this one's"
+    )
+    planned = sub.add_parser("plan", help="what the next run would run, and why (starts nothing, writes nothing)")
+    planned.add_argument("config", help="path to coopy.toml")
+    planned.add_argument("--json", action="store_true", help="machine-readable output")
+    why = sub.add_parser("why", help="one line: why a run would run again (or why not)")
+    why.add_argument("config", help="path to coopy.toml")
+    why.add_argument("stage", help="the stage's name")
+    why.add_argument("task", help="the run's name: a configuration's, or a group's")
+    forget = sub.add_parser("forget", help="delete a pipeline's state dir (its history), to start afresh")
+    forget.add_argument("config", help="path to coopy.toml")
+    forget.add_argument("--yes", action="store_true", help="do not ask")
     status = sub.add_parser("status", help="show the state of a pipeline (starts nothing)")
     status.add_argument("config")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -72,8 +85,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             if args.detach:
-                return _detach(args.config)
-            return _run(args.config, args.stop_running)
+                return _detach(args.config, args.take_over)
+            return _run(args.config, args.stop_running, args.take_over)
+        if args.command == "plan":
+            from coopy_core.dryrun import make_plan, plan_json, plan_text
+
+            config = load_config(args.config)
+            the_plan = make_plan(config)
+            print(plan_json(the_plan) if args.json else plan_text(config, the_plan, args.config))
+            return EXIT_OK
+        if args.command == "why":
+            from coopy_core.dryrun import why as explain
+
+            config = load_config(args.config)
+            try:
+                print(explain(config, args.stage, args.task))
+            except KeyError as exc:
+                raise CoopyError(f"{args.config}: {exc.args[0]}") from None
+            return EXIT_OK
+        if args.command == "forget":
+            return _forget(args.config, args.yes)
         if args.command in REMOTE_VERBS:
             return _remote(args)
         if args.command == "status":
@@ -131,11 +162,36 @@ def describe_graph(config: Config) -> str:
 REMOTE_VERBS = frozenset({"stop"} | {c.verb for c in COMMANDS.values() if c.verb})
 
 
-def _detach(config_path: str) -> int:
+def _forget(config_path: str, yes: bool) -> int:
+    import shutil
+
+    from coopy_core.store import EngineLock
+
+    config = load_config(config_path)
+    state = config.state_dir
+    if not state.exists():
+        print(f"{state}: nothing to forget")
+        return EXIT_OK
+    holder = EngineLock.holder(state)
+    if holder is not None:
+        raise CoopyError(f"{state}: an engine (pid {holder}) runs this pipeline; stop it first (coopy stop)")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CoopyError(f"{state}: give --yes to delete the state dir (every run's record and its logs there)")
+        answer = input(f"delete {state} (the record of every run, and the logs in it)? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return EXIT_OK
+    shutil.rmtree(state)
+    print(f"deleted {state}; the next `coopy run` starts afresh")
+    return EXIT_OK
+
+
+def _detach(config_path: str, take_over: bool = False) -> int:
     from coopy_core.daemon import ensure_engine
 
     config = load_config(config_path)
-    client, started = ensure_engine(config, events=False)
+    client, started = ensure_engine(config, events=False, take_over=take_over)
     pid = client.info.get("pid")
     client.close()
     what = "started" if started else "already running"
@@ -253,19 +309,19 @@ def _status(config_path: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _run(config_path: str, stop_running: bool) -> int:
+def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
     config = load_config(config_path)
-    return asyncio.run(_run_async(config, stop_running))
+    return asyncio.run(_run_async(config, stop_running, take_over))
 
 
-async def _run_async(config: Config, stop_running: bool) -> int:
+async def _run_async(config: Config, stop_running: bool, take_over: bool = False) -> int:
     from coopy_core.engine import Engine
     from coopy_core.progress import ProgressPrinter
 
     assert isinstance(config, Config)
     from coopy_core.server import ControlServer
 
-    engine = Engine(config)
+    engine = Engine(config, take_over=take_over)
     printer = ProgressPrinter(engine, sys.stdout, live=sys.stdout.isatty())
     await engine.start()
     remote_stop = asyncio.Event()

@@ -131,6 +131,7 @@ class StageConfig(_Strict):
     over: list[StrictStr] | None = None  # the params that identify its runs; None: every param
     inputs: list[StrictStr] = Field(default_factory=list)  # rendered once per member; `{inputs}` in the command
     allow_failed: bool = False  # run over the members that passed when some needed runs failed for good
+    code: list[StrictStr] = Field(default_factory=list)  # files (globs) whose content is part of what made a result
     cwd: str | None = None
     env: dict[str, StrictStr] = Field(default_factory=dict)
     workers: int = Field(default=1, ge=1, le=10_000)

@@ -49,8 +49,8 @@ def _log_events(stream: logging.Logger) -> Callable[[Event], None]:
     return on_event
 
 
-async def serve(config: Config, linger: float = LINGER) -> int:
-    engine = Engine(config)
+async def serve(config: Config, linger: float = LINGER, take_over: bool = False) -> int:
+    engine = Engine(config, take_over=take_over)
     events = logging.getLogger("coopy.events")
     engine.subscribe(_log_events(events))
     stop = asyncio.Event()
@@ -82,8 +82,10 @@ async def serve(config: Config, linger: float = LINGER) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    take_over = "--take-over" in args
+    args = [a for a in args if a != "--take-over"]
     if not args:
-        print("usage: python -m coopy_core.daemon CONFIG", file=sys.stderr)
+        print("usage: python -m coopy_core.daemon CONFIG [--take-over]", file=sys.stderr)
         return 2
     try:
         config = load_config(args[0])
@@ -94,24 +96,33 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        return asyncio.run(serve(config, float(os.environ.get("COOPY_LINGER", LINGER))))
+        return asyncio.run(serve(config, float(os.environ.get("COOPY_LINGER", LINGER)), take_over))
     except StateError as exc:
         print(f"coopy: {exc}", file=sys.stderr)
         return 2
 
 
 def connect(config: Config, events: bool = False) -> RemoteEngine:
-    """The live engine of `config`, or EngineUnavailable."""
-    return RemoteEngine(socket_path(config.state_dir)).connect(events=events)
+    """The live engine of `config`, or EngineUnavailable; an engine of another config on the same state
+    dir is refused (StateError), never attached to."""
+    client = RemoteEngine(socket_path(config.state_dir)).connect(events=events)
+    serving = client.info.get("config")
+    if serving and serving != str(config.path):
+        client.close()
+        raise StateError(
+            f"{config.state_dir}: the engine running here (pid {client.info.get('pid')}) serves {serving}, "
+            f"not {config.path}; give this config a state_dir of its own"
+        )
+    return client
 
 
-def spawn(config: Config) -> int:
+def spawn(config: Config, take_over: bool = False) -> int:
     """Start the background engine for `config`, detached from this terminal; returns its pid."""
     config.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = config.state_dir / LOG_NAME
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "coopy_core.daemon", str(config.path)],
+            [sys.executable, "-m", "coopy_core.daemon", str(config.path), *(["--take-over"] if take_over else [])],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -122,7 +133,7 @@ def spawn(config: Config) -> int:
     return proc.pid
 
 
-def ensure_engine(config: Config, events: bool = True) -> tuple[RemoteEngine, bool]:
+def ensure_engine(config: Config, events: bool = True, take_over: bool = False) -> tuple[RemoteEngine, bool]:
     """Attach to the live engine of `config`, starting one when there is none.
 
     Returns (client, started). A socket whose engine died (SIGKILL) is detected by the free state-dir
@@ -133,7 +144,7 @@ def ensure_engine(config: Config, events: bool = True) -> tuple[RemoteEngine, bo
     except EngineUnavailable:
         pass
     holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
-    pid = spawn(config) if holder is None else holder  # else: an engine is starting; wait for its socket
+    pid = spawn(config, take_over) if holder is None else holder  # else: an engine is starting; wait for its socket
     deadline = time.monotonic() + (START_TIMEOUT if holder is None else HOLDER_TIMEOUT)
     while time.monotonic() < deadline:
         try:

@@ -15,6 +15,7 @@ the commands of `commands.Commands`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -26,19 +27,21 @@ from typing import Any
 
 from coopy_core import templates
 from coopy_core.commands import CommandError
-from coopy_core.config import Config, ConfigError, StageConfig, import_ref, stage_placeholders
-from coopy_core.detector import Detector, ExitStatusDetector
+from coopy_core.config import Config, StageConfig, stage_placeholders
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
 from coopy_core.graph import Changes, Progress, Readiness, RunKey
 from coopy_core.hooks import HookRunner
 from coopy_core.journal import Events, Journal, Subscriber
-from coopy_core.lifecycle import Attempts, Ending, disk_full_note
+from coopy_core.lifecycle import Attempts, Ending, disk_full_note, stop_leftover
 from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
+from coopy_core.plan import judge
+from coopy_core.plugins import make_plugins
 from coopy_core.queue import StageQueue
 from coopy_core.resources import Allocation, Pools
-from coopy_core.scripter import Scripter, placeholder_values
+from coopy_core.scripter import placeholder_values
+from coopy_core.signature import FileHashes, Recipe, Recipes, result_id
 from coopy_core.store import EngineLock, StageRow, Store, attempt_row
 from coopy_core.tasks import Task, task_name, valid_task_name
 from coopy_core.views import run_view, stage_view
@@ -61,9 +64,11 @@ class Engine:
         config: Config,
         executors: Mapping[str, Executor] | None = None,
         clock: Callable[[], float] = time.time,
+        take_over: bool = False,
     ) -> None:
         self.config = config
         self.clock = clock
+        self.take_over = take_over  # a state dir of another config becomes this one's
         self.executors = Executors(config, executors)
         self.graph = config.graph()
         self.readiness = Readiness(self.graph)
@@ -93,18 +98,22 @@ class Engine:
         self._again = False
         self._store_error: str | None = None
         self._commit_timer: asyncio.TimerHandle | None = None
+        self._recipes: Recipes | None = None
+        self._removed: list[Run] = []  # runs of configurations the config no longer has (kept, not run)
+        self._made: dict[str, str] = {}  # output path -> the signature of the recipe that made it
 
     # ================================================================ life cycle
     async def start(self) -> None:
         """Take the state dir, re-adopt what ran while no engine watched, start dispatching."""
         self._loop = asyncio.get_running_loop()
-        scripters, detectors = self._make_plugins()  # a broken plug-in is found before anything is written
+        scripters, detectors = make_plugins(self.config)  # a broken plug-in is found before anything is written
         self._open_state()
         journal = self._journal = Journal(self.store, self._events, self._store_failed, self._store_recovered)
         self._attempts = Attempts(
             self.config, self.executors, scripters, detectors, self.clock, self._ended, self._save
         )
         self._hooks = HookRunner(self.config, self.store, journal, self.executors.local, self._notify)
+        self._recipes = Recipes(self.config, scripters, FileHashes(self.store.file_hashes()))
         self._hold = True  # no dispatch until every run is back in its place
         try:
             self._load()
@@ -118,24 +127,6 @@ class Engine:
         self._hooks.fire_pending()  # owed before a crash and never started
         self._dispatch()
 
-    def _make_plugins(self) -> tuple[dict[str, Scripter], dict[str, Detector]]:
-        scripters: dict[str, Scripter] = {}
-        detectors: dict[str, Detector] = {}
-        for i, stage in enumerate(self.config.stages):
-            for attr, default, into in (
-                ("scripter", Scripter, scripters),
-                ("detector", ExitStatusDetector, detectors),
-            ):
-                ref = getattr(stage, attr)
-                try:
-                    cls = import_ref(ref, self.config.base_dir) if ref else default
-                    into[stage.name] = cls(stage, self.config)
-                except Exception as exc:  # noqa: BLE001 - a plug-in's failure is the user's to fix
-                    what = f"{ref}: " if ref else ""
-                    problem = f"{what}cannot be made ({type(exc).__name__}: {exc})"
-                    raise ConfigError(str(self.config.path), f"stages[{i}].{attr}", problem) from None
-        return scripters, detectors
-
     def _open_state(self) -> None:
         try:
             self.config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -143,8 +134,19 @@ class Engine:
             raise StateError(f"{self.config.state_dir}: cannot create the state directory ({exc.strerror})") from None
         self._lock.acquire()
         try:
-            self._store = Store(self.config.state_dir)
-            self._store.set_meta("pipeline", self.config.pipeline.name)
+            store = self._store = Store(self.config.state_dir)
+            owner = store.get_meta("config")
+            here = str(self.config.path)
+            if owner is not None and owner != here and not self.take_over:
+                name = store.get_meta("pipeline") or "?"
+                store.close()
+                raise StateError(
+                    f"{self.config.state_dir}: this state dir belongs to {owner} (pipeline {name!r}), not to "
+                    f"{here}; give this config a state_dir of its own, or take it over with "
+                    f"`coopy run --take-over {here}` (or start afresh: `coopy forget {owner}`)"
+                )
+            store.set_meta("config", here)
+            store.set_meta("pipeline", self.config.pipeline.name)
         except Exception:
             self._lock.release()
             raise
@@ -192,14 +194,21 @@ class Engine:
         assert self._attempts is not None, "engine not started"
         return self._attempts
 
+    @property
+    def recipes(self) -> Recipes:
+        assert self._recipes is not None, "engine not started"
+        return self._recipes
+
     # ================================================================ loading
     def _load(self) -> None:
         store, journal = self.store, self.journal
         stored_tasks = store.tasks()
-        known = {name for name, _params, _added in stored_tasks}
+        known = {name: params for name, params, _added in stored_tasks}
         for task in self.config.tasks:
             if task.name not in known:
                 journal.task(task.name, dict(task.params), False)
+            elif known[task.name] != dict(task.params):
+                journal.task_params(task.name, dict(task.params))  # its runs are judged against the new ones
         for name, params, added in stored_tasks:
             if added and name not in self.graph.tasks:
                 try:
@@ -222,6 +231,7 @@ class Engine:
                 journal.meta(f"poolcfg:{name}", json.dumps(spec))
         for run in store.runs():
             if run.stage not in self._stages or not self.graph.exists(run.key):
+                self._leftover(run)
                 continue
             self._add(run)
             self._order = max(self._order, run.order + 1)
@@ -242,8 +252,10 @@ class Engine:
             elif run.state in (RunState.FAILED, RunState.CANCELLED):
                 progress[key] = Progress.STOPPED
         changes = self.readiness.load(progress)
-        ready = set(changes.ready)
-        blocked = set(changes.blocked)
+        touched = self._judge()
+        ready = set(changes.ready) | {k for k in touched if self.readiness.is_ready(k)}
+        ready = {k for k in ready if self.readiness.is_ready(k)}
+        blocked = set(self.readiness.blocked)
         running: list[Run] = []
         for run in list(self._runs.values()):
             key = run.key
@@ -261,12 +273,78 @@ class Engine:
                     self._place_queued(run)
                 else:
                     self._move(run, RunState.WAITING, "")
-        for key in changes.blocked:
+        for key in blocked:
             if key not in self._runs:
                 self._block(key)
-        self._apply(Changes([("ready", k) for k in changes.ready if k in ready]))
+        order = {k: i for i, k in enumerate(changes.ready)}
+        self._apply(Changes([("ready", k) for k in sorted(ready, key=lambda k: order.get(k, len(order)))]))
         for run in running:
             self._readopt(run)
+
+    def _judge(self) -> set[RunKey]:
+        """Runs whose result is no longer what the config would make (or whose outputs are gone) run
+        again, and so does what consumes them; returns every run that changed."""
+        judged = judge(self.graph, self._runs, self._recipe_of, self._outputs_of, self.config.base_dir)
+        for key in judged.unrecorded:  # from before signatures: taken as current, recorded now
+            run = self._runs[key]
+            self._record_recipe(run, judged.current[key])
+            self._save(run)
+        for run in self._runs.values():  # stale ones too: their files were made by their recorded recipe
+            if run.state.passed:
+                self._remember_outputs(run)
+        touched: set[RunKey] = set()
+        for key, (_category, text) in judged.stale.items():
+            run = self._runs[key]
+            if run.state == RunState.WAITING:
+                continue  # reset already by a run it needs
+            run.failures = 0
+            self._move(run, RunState.WAITING, f"runs again: {text}")
+            changes = self.readiness.set(key, Progress.OPEN)
+            touched.add(key)
+            for change, other in changes.items:
+                touched.add(other)
+                target = self._runs.get(other)
+                if change == "reset" and target is not None and target.state.passed:
+                    target.failures = 0
+                    self._move(target, RunState.WAITING, f"runs again: upstream {key[0]}/{key[1]} runs again")
+        self.journal.file_hashes(self.recipes.hashes.changed)
+        return touched
+
+    def _recipe_of(self, key: RunKey, upstream: list[tuple[str, str]]) -> Recipe:
+        run = self._runs.get(key) or Run(*key)
+        return self.recipes.make(key[0], self._target(run)[0], self.graph.params(key), upstream)
+
+    def _outputs_of(self, key: RunKey) -> list[Path]:
+        run = self._runs.get(key) or Run(*key)
+        return self.attempts.scripters[key[0]].outputs(self._target(run)[0], max(run.attempt, 1))
+
+    def _current_recipe(self, run: Run) -> Recipe:
+        upstream = []
+        for need in self.graph.needed(run.key):
+            done = self._runs.get(need)
+            upstream.append((f"{need[0]}/{need[1]}", result_id(done.signature if done else None,
+                                                              done.attempt if done else 0)))
+        return self._recipe_of(run.key, upstream)
+
+    def _record_recipe(self, run: Run, recipe: Recipe) -> None:
+        run.recipe = recipe.to_json()
+        run.signature = recipe.signature
+
+    def _leftover(self, run: Run) -> None:
+        """A stored run the config no longer has (its configuration was removed, its stage removed or
+        renamed): kept in the store and shown as removed; one still running is stopped, and said so."""
+        if run.state == RunState.RUNNING and run.handle is not None:
+            what = "its stage is no longer in the config" if run.stage not in self._stages else \
+                "its configuration is no longer in the config"
+            stop_leftover(run, self.config, self.executors)
+            self.journal.attempt(attempt_row(run, RunState.CANCELLED, None, f"stopped: {what}", self.clock()))
+            run.state = RunState.CANCELLED
+            run.reason = f"stopped: {what}"
+            run.ended_at = self.clock()
+            self.journal.run(run)
+            log.info("stopped %s/%s attempt %d: %s", run.stage, run.name, run.attempt, what)
+            self._message(f"stopped {run.stage}/{run.name} (attempt {run.attempt}): {what}", level="warning")
+        self._removed.append(run)
 
     def _readopt(self, run: Run) -> None:
         queue = self._queues[run.stage]
@@ -295,6 +373,10 @@ class Engine:
             total = self._needs_total[key] = len(self.graph.needed(key))
         return run_view(run, self.graph, self.readiness, total)
 
+    def _removed_view(self, run: Run) -> RunView:
+        view = run_view(run, self.graph, self.readiness, 0)
+        return dataclasses.replace(view, state=RunState.REMOVED, reason=f"configuration removed ({run.state.value})")
+
     def stage_view(self, name: str) -> StageView:
         return stage_view(
             name, self._index[name], self._queues[name], self._counts[name], self._durations[name], self.graph
@@ -306,7 +388,8 @@ class Engine:
             pipeline=self.config.pipeline.name,
             tasks=tuple(self.graph.tasks),
             stages=tuple(self.stage_view(s) for s in self.graph.stage_names),
-            runs=tuple(self.run_view(r) for r in sorted(self._runs.values(), key=lambda r: r.order)),
+            runs=tuple(self.run_view(r) for r in sorted(self._runs.values(), key=lambda r: r.order))
+            + tuple(self._removed_view(r) for r in self._removed if r.stage in self._stages),
             finished=self._finished.is_set(),
             pools=self._pools.view(),
         )
@@ -678,11 +761,50 @@ class Engine:
         return base + (max(leads) if leads else 0)
 
     def _outputs_exist(self, run: Run) -> bool:
+        """Outputs to skip for: all there, and each either recorded as made by this very recipe, or — made
+        by no run CooPy recorded — newer than what it is made from (the stage's inputs, the outputs of the
+        runs it needs). A partial file, or one another recipe made, is never taken for this run's result."""
         try:
-            outputs = self.attempts.scripters[run.stage].outputs(self._target(run)[0], max(run.attempt, 1))
+            outputs = self._outputs_of(run.key)
+            current = self._current_recipe(run)
         except Exception:  # noqa: BLE001
             return False
-        return bool(outputs) and all(p.exists() for p in outputs)
+        if not outputs or not all(p.exists() for p in outputs):
+            return False
+        unrecorded = []
+        for path in outputs:
+            made_by = self._made.get(str(path))
+            if made_by is None:
+                unrecorded.append(path)
+            elif made_by != current.signature:
+                return False
+        if unrecorded:
+            newest_input = max((p.stat().st_mtime for p in self._made_from(run) if p.exists()), default=None)
+            if newest_input is not None and any(p.stat().st_mtime < newest_input for p in unrecorded):
+                return False
+        self._record_recipe(run, current)
+        self._remember_outputs(run)
+        return True
+
+    def _remember_outputs(self, run: Run) -> None:
+        """Which recipe made each output file (what skip_if_done trusts)."""
+        if run.signature is None:
+            return
+        try:
+            for path in self._outputs_of(run.key):
+                self._made[str(path)] = run.signature
+        except Exception:  # noqa: BLE001
+            return
+
+    def _made_from(self, run: Run) -> list[Path]:
+        """The files a run's outputs are made from: its declared inputs and what the runs it needs made."""
+        task = self._target(run)[0]
+        scripter = self.attempts.scripters[run.stage]
+        cwd = scripter.script(task, 1).cwd if self._stages[run.stage].inputs else self.config.base_dir
+        paths = [cwd / p for p in scripter.inputs(task, 1)] if self._stages[run.stage].inputs else []
+        for need in self.graph.needed(run.key):
+            paths.extend(self._outputs_of(need))
+        return paths
 
     def _touch_consumers(self, key: RunKey) -> None:
         """Group runs that wait on `key` show how many of their needs are left: tell the screens."""
@@ -721,6 +843,10 @@ class Engine:
             return
         if ending.state == RunState.DONE and run.started_at is not None:
             self._add_duration(run.stage, now - run.started_at)
+        if ending.state == RunState.DONE:
+            self._remember_outputs(run)
+        if ending.state in (RunState.FAILED, RunState.CANCELLED):
+            self.attempts.clear_outputs(run, self._target(run)[0])  # a partial output is never trusted
         if ending.state == RunState.FAILED and run.failures < cfg.retries:
             run.failures += 1
             delay = cfg.backoff * 2 ** (run.failures - 1)
@@ -885,6 +1011,10 @@ class Engine:
         run.resources = dict(allocation) if allocation else None
         run.log = str(self.attempts.log_path(run))
         task, header, members = self._target(run, note)
+        try:
+            self._record_recipe(run, self._current_recipe(run))
+        except Exception:  # noqa: BLE001 - a Scripter that fails: the attempt fails when it starts
+            run.recipe = run.signature = None
         self._move(run, RunState.RUNNING, "")
         return (run, task, allocation, header, members)
 

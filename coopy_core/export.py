@@ -18,20 +18,24 @@ STAGE_COLUMNS = ("state", "attempts", "duration_s", "exit_code")
 def rows(config: Config) -> list[dict[str, Any]]:
     """Per configuration and stage, the run that covers it (for a stage over fewer params, its group's)."""
     runs: dict[tuple[str, str], Run] = {}
+    retired: list[tuple[str, dict[str, Any]]] = []
     store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
     try:
         graph = pipeline_graph(config, store)
         if store is not None:
             runs = {r.key: r for r in store.runs()}
+            retired = [(n, p) for n, p, _added in store.tasks() if n not in graph.tasks]
     finally:
         if store is not None:
             store.close()
     out = []
-    for name, task in graph.tasks.items():
-        params = dict(task.params)
+    listed = [(name, dict(task.params), False) for name, task in graph.tasks.items()]
+    listed += [(name, params, True) for name, params in retired]  # no longer in the config: kept, not run
+    for name, params, removed in listed:
         stages: dict[str, dict[str, Any]] = {}
         for stage in config.stage_names:
-            r = runs.get(graph.run_of(stage, name))
+            key = (stage, name) if removed or not graph.is_group(stage) else graph.run_of(stage, name)
+            r = runs.get(key)
             duration = None
             if r is not None and r.started_at is not None and r.ended_at is not None:
                 duration = round(r.ended_at - r.started_at, 3)
@@ -42,7 +46,7 @@ def rows(config: Config) -> list[dict[str, Any]]:
                 "exit_code": r.exit_code if r else None,
                 "reason": r.reason if r else "",
             }
-        out.append({"task": name, "params": params, "stages": stages})
+        out.append({"task": name, "params": params, "removed": removed, "stages": stages})
     return out
 
 
@@ -55,7 +59,7 @@ def to_csv(config: Config) -> str:
     param_keys: list[str] = []
     for row in data:
         param_keys += [k for k in row["params"] if k not in param_keys]
-    header = ["task", *param_keys] + [f"{s}.{c}" for s in config.stage_names for c in STAGE_COLUMNS]
+    header = ["task", *param_keys] + [f"{s}.{c}" for s in config.stage_names for c in STAGE_COLUMNS] + ["removed"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -64,5 +68,5 @@ def to_csv(config: Config) -> str:
         for stage in config.stage_names:
             st = row["stages"][stage]
             values += ["" if st[c] is None else st[c] for c in STAGE_COLUMNS]
-        writer.writerow(values)
+        writer.writerow([*values, "yes" if row["removed"] else ""])
     return buf.getvalue()

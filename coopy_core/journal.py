@@ -109,6 +109,16 @@ class Journal:
         self.batch.tasks.append((name, params, added))
         self._soon()
 
+    def file_hashes(self, changed: dict[str, tuple[int, int, str]]) -> None:
+        if changed:
+            self.batch.files.update(changed)
+            changed.clear()
+            self._soon()
+
+    def task_params(self, name: str, params: dict[str, Any]) -> None:
+        self.batch.tasks_changed[name] = params
+        self._soon()
+
     def emit(self, kind: EventKind, **kw: Any) -> Event:
         """Number an event now; it is delivered after the next commit (at once if nothing waits)."""
         event = self.events.make(kind, **kw)

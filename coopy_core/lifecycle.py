@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -138,6 +139,10 @@ class Attempts:
         except OSError as exc:
             self._end(live, Ending(RunState.FAILED, None, f"cannot write {exc.filename}: {exc.strerror}"))
             return
+        cleared = self.clear_outputs(run, task)
+        if cleared:
+            self._end(live, Ending(RunState.FAILED, None, cleared))
+            return
         launch = Launch(argv=launch.argv, cwd=launch.cwd, env=env)
         spec = LaunchSpec(
             run_id=self.run_id(run), launch=launch, log=Path(run.log), status=self.status_path(run), stage=run.stage
@@ -195,6 +200,27 @@ class Attempts:
         if self._closed or live is None or live.attempt != attempt:
             return None
         return live
+
+    def clear_outputs(self, run: Run, task: Task) -> str:
+        """Remove the run's declared outputs (`done_when`): before it starts and when it fails, so no file a
+        failed or an earlier attempt left is ever taken for this one's result. Returns a problem, or ""."""
+        try:
+            outputs = self.scripters[run.stage].outputs(task, run.attempt)
+        except Exception as exc:  # noqa: BLE001
+            return f"cannot render its outputs: {exc}"
+        keep = {self.config.base_dir.resolve(), self.config.state_dir.resolve(), self.config.log_dir.resolve()}
+        for path in outputs:
+            try:
+                real = path.resolve()
+                if any(real == k or real in k.parents for k in keep) or real == Path(real.anchor):
+                    continue  # an output that names a folder CooPy or the pipeline lives in: never removed
+                if real.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif path.exists() or path.is_symlink():
+                    path.unlink()
+            except OSError as exc:
+                return f"cannot remove its old output {path}: {exc.strerror}"
+        return ""
 
     # ------------------------------------------------------------------ news from the executor
     def _on_info(self, key: tuple[str, str], attempt: int, text: str) -> None:
@@ -369,6 +395,17 @@ class Attempts:
             for timer in live.timers:
                 timer.cancel()
         self.executors.close()
+
+
+def stop_leftover(run: Run, config: Config, executors: Executors) -> None:
+    """Stop what a stored run left running when its stage may be gone from the config: the executor is
+    the one its handle is of (a Slurm job id, else a local process group)."""
+    handle = run.handle or {}
+    name = str(handle.get("executor") or ("slurm" if handle.get("job_id") else "local"))
+    try:
+        executors.get(name).cancel(handle, grace=CANCEL_GRACE)
+    except Exception:  # noqa: BLE001 - best effort; it is said in the log either way
+        log.exception("could not stop %s/%s", run.stage, run.name)
 
 
 def disk_full_note(log_file: Path) -> str:

@@ -24,6 +24,7 @@ class RunState(enum.StrEnum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
     BLOCKED = "blocked"
+    REMOVED = "removed"  # only in views: a run of a configuration the config no longer has (kept, not run)
 
     @property
     def finished(self) -> bool:
@@ -75,6 +76,8 @@ class Run:
     not_before: float | None = None  # a retry's backoff: not started before this time
     handle: dict[str, Any] | None = None  # the executor's, to find the run again after a restart
     resources: dict[str, Any] | None = None  # what it holds from the pools (GPU ids, amounts)
+    recipe: str | None = None  # JSON of what made its current (or last) attempt: signature.Recipe
+    signature: str | None = None  # the hash of that recipe
     stored: bool = False  # a row exists in the store
     rerun: bool = False  # a member joined while it ran: it runs again once this attempt ends
 

@@ -43,14 +43,15 @@ def read_status(config: Config) -> dict[str, Any]:
         if store is not None:
             stage_rows = store.stages()
             for r in store.runs():
-                if r.stage not in graph.nodes or not graph.exists(r.key):
+                if r.stage not in graph.nodes:
                     continue
+                removed = not graph.exists(r.key)  # its configuration is no longer in the config: kept, not run
                 runs.append(
                     {
                         "task": r.name,
                         "stage": r.stage,
                         "attempt": r.attempt,
-                        "state": r.state.value,
+                        "state": RunState.REMOVED.value if removed else r.state.value,
                         "exit_code": r.exit_code,
                         "priority": r.priority,
                         "log": r.log,
@@ -58,6 +59,7 @@ def read_status(config: Config) -> dict[str, Any]:
                         "started_at": r.started_at,
                         "ended_at": r.ended_at,
                         "pid": (r.handle or {}).get("pid"),
+                        **({"was": r.state.value} if removed else {}),
                     }
                 )
     finally:
@@ -76,7 +78,7 @@ def read_status(config: Config) -> dict[str, Any]:
         row = stage_rows.get(stage.name)
         counts = {s.value: 0 for s in COUNTED_STATES}
         for run in runs:
-            if run["stage"] == stage.name and run["state"] != RunState.WAITING.value:
+            if run["stage"] == stage.name and run["state"] not in (RunState.WAITING.value, RunState.REMOVED.value):
                 counts[run["state"]] = counts.get(run["state"], 0) + 1
         total = graph.run_count(stage.name)
         counts[RunState.WAITING.value] = max(0, total - sum(counts.values()))

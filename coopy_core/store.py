@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS runs (
     PRIMARY KEY (task, stage)
 );
 CREATE TABLE IF NOT EXISTS hooks (id TEXT PRIMARY KEY, state TEXT NOT NULL, spec TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS attempts (
     task TEXT NOT NULL, stage TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,
     exit_code INTEGER, reason TEXT NOT NULL, started_at REAL, ended_at REAL, log TEXT NOT NULL
@@ -114,8 +117,9 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.executescript(SCHEMA)
                 columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
-                if "resources" not in columns:  # a state dir from before resource pools
-                    self.conn.execute("ALTER TABLE runs ADD COLUMN resources TEXT")
+                for column in ("resources", "recipe", "signature"):  # a state dir from before these existed
+                    if column not in columns:
+                        self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot open the state store ({exc})") from None
         self.conn.execute("PRAGMA busy_timeout=5000")
@@ -124,7 +128,7 @@ class Store:
             columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot read the state store ({exc})") from None
-        self._resources_column = "resources" if "resources" in columns else "NULL"
+        self._extra_columns = ", ".join(c if c in columns else "NULL" for c in ("resources", "recipe", "signature"))
 
     def close(self) -> None:
         self.conn.close()
@@ -184,7 +188,7 @@ class Store:
     def runs(self) -> list[Run]:
         rows = self.conn.execute(
             "SELECT task, stage, attempt, failures, state, priority, ord, exit_code, reason, log,"
-            f" started_at, ended_at, not_before, handle, {self._resources_column} FROM runs ORDER BY ord"
+            f" started_at, ended_at, not_before, handle, {self._extra_columns} FROM runs ORDER BY ord"
         ).fetchall()
         out = []
         for r in rows:
@@ -198,6 +202,8 @@ class Store:
                     exit_code=r[7], reason=r[8], log=r[9], started_at=r[10], ended_at=r[11], not_before=r[12],
                     handle=json.loads(r[13]) if r[13] else None,
                     resources=json.loads(r[14]) if r[14] else None,
+                    recipe=r[15],
+                    signature=r[16],
                     stored=True,
                 )
             )
@@ -214,8 +220,20 @@ class Store:
                 )
             if batch.runs:
                 self.conn.executemany(
-                    "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO runs (task, stage, attempt, failures, state, priority, ord, exit_code,"
+                    " reason, log, started_at, ended_at, not_before, handle, resources, recipe, signature)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [_run_row(r) for r in batch.runs.values()],
+                )
+            if batch.files:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+                    [(p, size, mtime, h) for p, (size, mtime, h) in batch.files.items()],
+                )
+            if batch.tasks_changed:
+                self.conn.executemany(
+                    "UPDATE tasks SET params = ? WHERE name = ?",
+                    [(json.dumps(params), name) for name, params in batch.tasks_changed.items()],
                 )
             if batch.attempts:
                 self.conn.executemany("INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.attempts)
@@ -246,6 +264,13 @@ class Store:
     def count_hooks(self, prefix: str) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM hooks WHERE id LIKE ?", (prefix + "%",)).fetchone()[0])
 
+    def file_hashes(self) -> dict[str, tuple[int, int, str]]:
+        try:
+            rows = self.conn.execute("SELECT path, size, mtime_ns, hash FROM files").fetchall()
+        except sqlite3.Error:  # a read-only store from before the cache existed
+            return {}
+        return {p: (size, mtime, h) for p, size, mtime, h in rows}
+
     def attempts(self) -> list[tuple[Any, ...]]:
         return self.conn.execute(
             "SELECT task, stage, attempt, state, exit_code, reason, started_at, ended_at, log FROM attempts"
@@ -265,10 +290,13 @@ class Batch:
     meta: dict[str, str] = field(default_factory=dict)
     stages: dict[str, StageRow] = field(default_factory=dict)
     tasks: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
+    tasks_changed: dict[str, dict[str, Any]] = field(default_factory=dict)  # a named configuration's new params
+    files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # the file-hash cache
 
     def __bool__(self) -> bool:
         return bool(
             self.runs or self.attempts or self.hooks or self.hook_states or self.meta or self.stages or self.tasks
+            or self.tasks_changed or self.files
         )
 
 
@@ -282,4 +310,6 @@ def _run_row(r: Run) -> tuple[Any, ...]:
         r.exit_code, r.reason, r.log, r.started_at, r.ended_at, r.not_before,
         json.dumps(r.handle) if r.handle is not None else None,
         json.dumps(r.resources) if r.resources else None,
+        r.recipe,
+        r.signature,
     )

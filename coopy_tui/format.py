@@ -24,6 +24,7 @@ STATE_GLYPHS: dict[RunState, str] = {
     RunState.SKIPPED: "↷",
     RunState.WAITING: "◦",
     RunState.BLOCKED: "⊗",
+    RunState.REMOVED: "-",
 }
 STATE_STYLES: dict[RunState, str] = {
     RunState.QUEUED: "",
@@ -34,6 +35,7 @@ STATE_STYLES: dict[RunState, str] = {
     RunState.SKIPPED: "dim",
     RunState.WAITING: "dim",
     RunState.BLOCKED: "dim",
+    RunState.REMOVED: "dim strike",
 }
 
 

@@ -64,6 +64,7 @@ _GROUP = {
     RunState.SKIPPED: 5,
     RunState.WAITING: 2,
     RunState.BLOCKED: 3,
+    RunState.REMOVED: 6,
 }
 
 _NO_STYLE = Style()

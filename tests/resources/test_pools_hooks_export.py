@@ -286,7 +286,7 @@ def test_export_has_a_row_per_configuration_with_params_and_stage_columns(tmp_pa
     out = run_cli(tmp_path, "export", str(cfg), "--format", "csv")
     assert out.returncode == 0, out.stderr
     table = list(csv.DictReader(io.StringIO(out.stdout)))
-    assert list(table[0]) == ["task", "i", "work.state", "work.attempts", "work.duration_s", "work.exit_code"]
+    assert list(table[0]) == ["task", "i", "work.state", "work.attempts", "work.duration_s", "work.exit_code", "removed"]
     assert [row["task"] for row in table] == [f"i={i}" for i in range(6)]
     by = {row["task"]: row for row in table}
     assert by["i=3"]["work.state"] == "failed" and by["i=3"]["work.exit_code"] == "1"

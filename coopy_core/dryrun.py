@@ -1,0 +1,174 @@
+"""`coopy plan` and `coopy why`: what the next start would run and why, judged exactly as the engine judges
+it (plan.judge), from the state store opened read-only. Starts nothing and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coopy_core import plan
+from coopy_core.config import Config
+from coopy_core.graph import Progress, Readiness, RunKey
+from coopy_core.model import Run, RunState
+from coopy_core.plugins import make_plugins
+from coopy_core.signature import FileHashes, Recipes
+from coopy_core.status import pipeline_graph
+from coopy_core.store import DB_NAME, Store
+from coopy_core.tasks import Task
+
+LISTED = 20  # runs named per reason in the text form; the JSON lists all
+
+
+@dataclass
+class Plan:
+    will_run: dict[str, list[tuple[RunKey, str]]] = field(default_factory=dict)  # reason -> (run, why)
+    blocked: list[tuple[RunKey, str]] = field(default_factory=list)  # would run, but wait on a failed run
+    stays_failed: list[tuple[RunKey, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # configurations no longer in the config
+    keys: set[RunKey] = field(default_factory=set)  # every run of the pipeline
+    current: int = 0
+    running: int = 0
+
+    @property
+    def runs(self) -> int:
+        return sum(len(v) for v in self.will_run.values())
+
+
+def make_plan(config: Config) -> Plan:
+    store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
+    try:
+        graph = pipeline_graph(config, store)
+        stored: dict[RunKey, Run] = {}
+        known_tasks: list[str] = []
+        hashes = FileHashes()
+        if store is not None:
+            stored = {r.key: r for r in store.runs() if r.stage in graph.nodes and graph.exists(r.key)}
+            known_tasks = [name for name, _p, _a in store.tasks()]
+            hashes = FileHashes(store.file_hashes())
+    finally:
+        if store is not None:
+            store.close()
+    scripters, _detectors = make_plugins(config)
+    recipes = Recipes(config, scripters, hashes)
+    readiness = Readiness(graph)
+    progress = {}
+    for key, record in stored.items():
+        if record.state.passed:
+            progress[key] = Progress.PASSED
+        elif record.state in (RunState.FAILED, RunState.CANCELLED):
+            progress[key] = Progress.STOPPED
+    readiness.load(progress)
+
+    def target(key: RunKey) -> Task:
+        """As the engine makes it (engine._target): a group's members, those that passed with allow_failed."""
+        if not graph.is_group(key[0]):
+            return graph.tasks[key[1]]
+        members = readiness.usable_members(key) if config.stage(key[0]).allow_failed else graph.members(key)
+        return Task(key[1], graph.params(key), tuple(graph.tasks[m] for m in members))  # type: ignore[arg-type]
+
+    def recipe_of(key: RunKey, upstream: list[tuple[str, str]]) -> Any:
+        return recipes.make(key[0], target(key), graph.params(key), upstream)
+
+    def outputs_of(key: RunKey) -> list[Path]:
+        return scripters[key[0]].outputs(target(key), 1)
+
+    judged = plan.judge(graph, stored, recipe_of, outputs_of, config.base_dir)
+    for key in judged.stale:
+        readiness.set(key, Progress.OPEN)
+    out = Plan()
+    for key in graph.all_runs():
+        out.keys.add(key)
+        run = stored.get(key)
+        if key in judged.stale:
+            category, why = judged.stale[key]
+        elif key in judged.failed:
+            out.stays_failed.append((key, judged.failed[key] or "failed"))
+            continue
+        elif run is not None and run.state == RunState.RUNNING:
+            out.running += 1
+            continue
+        elif run is not None and run.state.passed:
+            out.current += 1
+            continue
+        elif run is None or run.attempt == 0 and run.state in (RunState.WAITING, RunState.QUEUED, RunState.BLOCKED):
+            category, why = plan.NEW, "never ran"
+        else:
+            category, why = plan.UNFINISHED, f"left {run.state.value} when the engine stopped"
+        if key in readiness.blocked:
+            blocker = readiness.blocker(key)
+            out.blocked.append((key, f"waits on {blocker[0]}/{blocker[1]}, which stays failed" if blocker else why))
+            continue
+        out.will_run.setdefault(category, []).append((key, why))
+    out.removed = [name for name in known_tasks if name not in graph.tasks]
+    return out
+
+
+def plan_text(config: Config, the_plan: Plan, shown: str) -> str:
+    lines = [
+        f"{shown}: {the_plan.runs} run(s) would run, {the_plan.current} current"
+        + (f", {the_plan.running} running" if the_plan.running else "")
+        + (f", {len(the_plan.blocked)} blocked" if the_plan.blocked else "")
+    ]
+    for category in plan.CATEGORIES:
+        entries = the_plan.will_run.get(category, [])
+        if entries:
+            lines.append(f"  {category} ({len(entries)}):")
+            lines += [f"    {k[0]}/{k[1]}: {why}" for k, why in entries[:LISTED]]
+            if len(entries) > LISTED:
+                lines.append(f"    ... and {len(entries) - LISTED} more")
+    if the_plan.stays_failed:
+        lines.append(
+            f"  {plan.FAILED_BEFORE} ({len(the_plan.stays_failed)}): stay failed; "
+            f"`coopy retry-failed {shown}` runs them again once the engine runs"
+        )
+        lines += [f"    {k[0]}/{k[1]}: {why}" for k, why in the_plan.stays_failed[:LISTED]]
+    if the_plan.blocked:
+        lines.append(f"  blocked ({len(the_plan.blocked)}):")
+        lines += [f"    {k[0]}/{k[1]}: {why}" for k, why in the_plan.blocked[:LISTED]]
+    if the_plan.removed:
+        lines.append(f"  {plan.REMOVED} ({len(the_plan.removed)}): no longer in the config; not run, results kept")
+        lines += [f"    {name}" for name in the_plan.removed[:LISTED]]
+    return "\n".join(lines)
+
+
+def plan_json(the_plan: Plan) -> str:
+    return json.dumps(
+        {
+            "would_run": {
+                category: [{"stage": k[0], "task": k[1], "why": why} for k, why in entries]
+                for category, entries in the_plan.will_run.items()
+            },
+            "counts": {category: len(entries) for category, entries in the_plan.will_run.items()},
+            "current": the_plan.current,
+            "running": the_plan.running,
+            "blocked": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.blocked],
+            "stays_failed": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.stays_failed],
+            "removed": the_plan.removed,
+        },
+        indent=2,
+    )
+
+
+def why(config: Config, stage: str, task: str) -> str:
+    """One line: why this run would run at the next start, or why it would not."""
+    the_plan = make_plan(config)
+    key = (stage, task)
+    for category, entries in the_plan.will_run.items():
+        for k, text in entries:
+            if k == key:
+                return f"{stage}/{task} runs again: {text}" if category != plan.NEW else f"{stage}/{task}: never ran"
+    for k, text in the_plan.blocked:
+        if k == key:
+            return f"{stage}/{task} is blocked: {text}"
+    for k, text in the_plan.stays_failed:
+        if k == key:
+            return f"{stage}/{task} failed ({text}) and nothing it is made of changed: it stays failed"
+    if task in the_plan.removed:
+        return f"{task} is no longer in the config: it does not run (its results are kept)"
+    if stage not in config.stage_names:
+        raise KeyError(f"no stage named {stage!r} (stages: {', '.join(config.stage_names)})")
+    if key not in the_plan.keys:
+        raise KeyError(f"stage {stage!r} has no run named {task!r}")
+    return f"{stage}/{task} is current: nothing that made it changed"
