@@ -286,7 +286,8 @@ def test_export_has_a_row_per_configuration_with_params_and_stage_columns(tmp_pa
     out = run_cli(tmp_path, "export", str(cfg), "--format", "csv")
     assert out.returncode == 0, out.stderr
     table = list(csv.DictReader(io.StringIO(out.stdout)))
-    assert list(table[0]) == ["task", "i", "work.state", "work.attempts", "work.duration_s", "work.exit_code", "removed"]
+    columns = ["task", "i", "work.state", "work.attempts", "work.duration_s", "work.exit_code", "removed"]
+    assert list(table[0]) == columns
     assert [row["task"] for row in table] == [f"i={i}" for i in range(6)]
     by = {row["task"]: row for row in table}
     assert by["i=3"]["work.state"] == "failed" and by["i=3"]["work.exit_code"] == "1"
@@ -296,7 +297,7 @@ def test_export_has_a_row_per_configuration_with_params_and_stage_columns(tmp_pa
     assert js.returncode == 0
     data = json.loads((tmp_path / "x.json").read_text())
     assert data[3] == {
-        "task": "i=3", "params": {"i": 3},
+        "task": "i=3", "params": {"i": 3}, "removed": False,
         "stages": {"work": {"state": "failed", "attempts": 1, "duration_s": data[3]["stages"]["work"]["duration_s"],
                             "exit_code": 1, "reason": "exit code 1"}},
     }
