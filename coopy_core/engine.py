@@ -26,8 +26,7 @@ from typing import Any
 
 from coopy_core import templates
 from coopy_core.commands import CommandError
-from coopy_core.config import Config, ConfigError, StageConfig, import_ref, stage_placeholders
-from coopy_core.detector import Detector, ExitStatusDetector
+from coopy_core.config import Config, StageConfig, stage_placeholders
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
@@ -36,9 +35,10 @@ from coopy_core.hooks import HookRunner
 from coopy_core.journal import Events, Journal, Subscriber
 from coopy_core.lifecycle import Attempts, Ending, disk_full_note
 from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
+from coopy_core.plugins import make_plugins
 from coopy_core.queue import StageQueue
 from coopy_core.resources import Allocation, Pools
-from coopy_core.scripter import Scripter, placeholder_values
+from coopy_core.scripter import placeholder_values
 from coopy_core.store import EngineLock, StageRow, Store, attempt_row
 from coopy_core.tasks import Task, task_name, valid_task_name
 from coopy_core.views import run_view, stage_view
@@ -62,6 +62,10 @@ class Engine:
         executors: Mapping[str, Executor] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not isinstance(config, Config):
+            raise TypeError(
+                f"Engine needs a Config (load_config(path), or pipeline.config), got {type(config).__name__}"
+            )
         self.config = config
         self.clock = clock
         self.executors = Executors(config, executors)
@@ -84,6 +88,7 @@ class Engine:
         self._pools = Pools(config.pools)
         self._order = 0
         self._finished = asyncio.Event()
+        self._stopped = asyncio.Event()  # shut down: whoever waits for the end stops waiting
         self._settled_since_start = False  # the pipeline's end is an event only if some run ended
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -97,8 +102,12 @@ class Engine:
     # ================================================================ life cycle
     async def start(self) -> None:
         """Take the state dir, re-adopt what ran while no engine watched, start dispatching."""
+        if self._closed:
+            raise RuntimeError("this engine was shut down; make a new Engine to start the pipeline again")
+        if self._loop is not None:
+            raise RuntimeError("start() was already called on this engine: once per Engine (make a new one)")
         self._loop = asyncio.get_running_loop()
-        scripters, detectors = self._make_plugins()  # a broken plug-in is found before anything is written
+        scripters, detectors = make_plugins(self.config)  # a broken plug-in is found before anything is written
         self._open_state()
         journal = self._journal = Journal(self.store, self._events, self._store_failed, self._store_recovered)
         self._attempts = Attempts(
@@ -118,24 +127,6 @@ class Engine:
         self._hooks.fire_pending()  # owed before a crash and never started
         self._dispatch()
 
-    def _make_plugins(self) -> tuple[dict[str, Scripter], dict[str, Detector]]:
-        scripters: dict[str, Scripter] = {}
-        detectors: dict[str, Detector] = {}
-        for i, stage in enumerate(self.config.stages):
-            for attr, default, into in (
-                ("scripter", Scripter, scripters),
-                ("detector", ExitStatusDetector, detectors),
-            ):
-                ref = getattr(stage, attr)
-                try:
-                    cls = import_ref(ref, self.config.base_dir) if ref else default
-                    into[stage.name] = cls(stage, self.config)
-                except Exception as exc:  # noqa: BLE001 - a plug-in's failure is the user's to fix
-                    what = f"{ref}: " if ref else ""
-                    problem = f"{what}cannot be made ({type(exc).__name__}: {exc})"
-                    raise ConfigError(str(self.config.path), f"stages[{i}].{attr}", problem) from None
-        return scripters, detectors
-
     def _open_state(self) -> None:
         try:
             self.config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +144,18 @@ class Engine:
         """Wait until every run passed, or stopped for good; True if all passed."""
         if not self._started:
             raise RuntimeError("the engine is not running: call `await engine.start()` first")
-        await self._finished.wait()
+        if asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("the engine runs on the event loop that started it; await it there")
+        if not self._finished.is_set():
+            finished = asyncio.ensure_future(self._finished.wait())
+            stopped = asyncio.ensure_future(self._stopped.wait())
+            try:
+                await asyncio.wait({finished, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                finished.cancel()
+                stopped.cancel()
+            if not self._finished.is_set():
+                raise RuntimeError("the engine was shut down before the pipeline finished")
         return self.all_passed()
 
     async def shutdown(self, stop_running: bool = False) -> None:
@@ -161,6 +163,7 @@ class Engine:
         unless `stop_running`, which stops them and puts their runs back in the queue."""
         if self._closed or not self._started:
             return
+        self._stopped.set()
         self._hold = True  # start nothing new: while we wait below, a backoff may end or a run finish
         if stop_running:
             await self.attempts.stop_all()
@@ -184,12 +187,14 @@ class Engine:
 
     @property
     def journal(self) -> Journal:
-        assert self._journal is not None, "engine not started"
+        if self._journal is None:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
         return self._journal
 
     @property
     def attempts(self) -> Attempts:
-        assert self._attempts is not None, "engine not started"
+        if self._attempts is None:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
         return self._attempts
 
     # ================================================================ loading
@@ -296,11 +301,13 @@ class Engine:
         return run_view(run, self.graph, self.readiness, total)
 
     def stage_view(self, name: str) -> StageView:
+        self._check_started()
         return stage_view(
             name, self._index[name], self._queues[name], self._counts[name], self._durations[name], self.graph
         )
 
     def snapshot(self) -> Snapshot:
+        self._check_started()
         return Snapshot(
             seq=self._events.seq,
             pipeline=self.config.pipeline.name,
@@ -367,6 +374,7 @@ class Engine:
 
     def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
         """Resize a resource pool (a list of ids, or an amount); runs holding resources keep them."""
+        self._check_open()
         if name not in self._pools.pools:
             raise CommandError(f"no resource pool named {name!r}")
         if not isinstance(size, list) and not (
@@ -447,6 +455,7 @@ class Engine:
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
         """Add a configuration while the pipeline runs: its runs wait, or start, like any others; a group
         it joins whose result depends on its members runs again."""
+        self._check_open()
         if not isinstance(params, Mapping):
             raise CommandError("params must be a table of names and values")
         params = dict(params)
@@ -502,7 +511,18 @@ class Engine:
                     raise CommandError(f"stage {stage.name}: {exc}") from None
 
     # ---------------------------------------------------------------- command helpers
+    def _check_started(self) -> None:
+        """Views and commands need the state a start loads (a view after shutdown is the last one)."""
+        if not self._queues:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
+
+    def _check_open(self) -> None:
+        self._check_started()
+        if self._closed:
+            raise RuntimeError("the engine was shut down; it takes no more commands")
+
     def _queue(self, stage: str) -> StageQueue:
+        self._check_open()
         try:
             return self._queues[stage]
         except (KeyError, TypeError):
