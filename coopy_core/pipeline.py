@@ -94,7 +94,7 @@ class Pipeline:
         **keys: Any,
     ) -> None:
         self.where = _where()
-        file = self.where.rpartition(":")[0] if self.where != "<python>" else ""
+        file = self.where.rpartition(":")[0] if self.where != "<python>" else ""  # relative to the cwd now
         raw, flat = _raw(name, keys)
         stage_where: list[str] = []
         plugins: dict[str, dict[str, object]] = {}
@@ -281,7 +281,16 @@ def _where() -> str:
         frame = frame.f_back  # type: ignore[assignment]
     if frame is None or frame.f_code.co_filename.startswith("<"):
         return "<python>"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return f"{_shown_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def _shown_path(file: str) -> str:
+    """Relative to the current folder when it is below it (as a person typed it), else absolute."""
+    try:
+        relative = os.path.relpath(file)
+    except ValueError:
+        return file
+    return file if relative.startswith("..") else relative
 
 
 # ==================================================================== loading a file by name
