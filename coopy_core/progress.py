@@ -45,7 +45,8 @@ def stage_line(view: StageView, active: float | None, width: int = 0, done_befor
     queued, running, waiting = c.get("queued", 0), c.get("running", 0), c.get("waiting", 0)
     left = queued + running + waiting
     name = view.name if not width else view.name.ljust(width)
-    parts = [f"{name} [{running}/{view.workers}]{' PAUSED' if view.paused else ''}"]
+    head = f"{name} [{running}/{view.workers}]{' PAUSED' if view.paused else ''} "
+    parts: list[str] = []
     if waiting:
         parts.append(f"waiting {waiting}")
     passed = c["done"] + c["skipped"]
@@ -56,14 +57,14 @@ def stage_line(view: StageView, active: float | None, width: int = 0, done_befor
     if not left:
         if passed == total:
             parts.append("done")
-        return "  ".join(parts)
+        return head + "  ".join(parts)
     done_now = c["done"] - done_before
     if active is not None and active >= MIN_RATE_SECONDS and done_now >= MIN_RATE_RUNS:
         rate = done_now / active
         parts.append(format_rate(rate))
         if not view.paused and (queued or running):
             parts.append("ETA " + format_duration(left / rate))
-    return "  ".join(parts)
+    return head + "  ".join(parts)
 
 
 class ProgressPrinter:

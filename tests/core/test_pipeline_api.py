@@ -65,7 +65,8 @@ def _exec_pipeline(code: str, tmp: Path, name: str) -> Pipeline:
 # ==================================================================== the twins
 def test_every_readme_toml_example_has_a_python_twin_that_says_the_same(tmp_path: Path) -> None:
     examples = _blocks(REPO / "README.md", "toml")
-    twins = [(line, code) for line, code in _blocks(REPO / "docs" / "python.md", "python") if "# twin of README" in code]
+    docs = _blocks(REPO / "docs" / "python.md", "python")
+    twins = [(line, code) for line, code in docs if "# twin of README" in code]
     assert len(examples) >= 3
     assert len(twins) == len(examples), "every TOML example of the README needs its twin in docs/python.md"
     for number, ((line, toml_text), (twin_line, code)) in enumerate(zip(examples, twins, strict=True), start=1):
@@ -219,8 +220,8 @@ def test_a_python_file_that_cannot_be_loaded_is_one_line(tmp_path: Path, code: s
 def test_a_new_key_in_the_models_needs_no_api_change() -> None:
     """Pipeline and Stage take the models' keys as they are: every field of every table routes, and no
     key is claimed by two tables (a `[tui]` table or a stage's `ray` key added later just works)."""
-    assert PIPELINE_KEYS == set(PipelineConfig.model_fields)
-    assert TASK_KEYS == set(TasksConfig.model_fields)
+    assert set(PipelineConfig.model_fields) == PIPELINE_KEYS
+    assert set(TasksConfig.model_fields) == TASK_KEYS
     assert set(ConfigFile.model_fields) - {"stages"} == TABLE_KEYS
     own = {"name", "stages", "base_dir"}
     for a, b in ((PIPELINE_KEYS, TASK_KEYS), (PIPELINE_KEYS, TABLE_KEYS), (TASK_KEYS, TABLE_KEYS)):
@@ -396,7 +397,9 @@ def test_a_wrong_plugin_is_one_line_naming_the_key(keys: dict[str, Any], words: 
 def test_one_plugin_object_serves_one_stage() -> None:
     shared = FileDetector("out")
     with pytest.raises(ConfigError, match=r"stages\[1\]\.detector: the same object is given to stages\[0\]"):
-        Pipeline(matrix={"x": [1]}, stages=[Stage("a", ["true"], detector=shared), Stage("b", ["true"], detector=shared)])
+        Pipeline(
+            matrix={"x": [1]}, stages=[Stage("a", ["true"], detector=shared), Stage("b", ["true"], detector=shared)]
+        )
 
 
 class BrokenScripter(Scripter):
