@@ -310,6 +310,17 @@ def test_run_prints_progress_when_asked(tmp_path: Path, capsys: pytest.CaptureFi
     assert re.search(r"^a \[0/2\] .*done 3/3  failed 0  done$", out, re.M), out
 
 
+def test_run_from_another_thread(tmp_path: Path) -> None:
+    """Signal handlers belong to the main thread: run() elsewhere goes without them, and works."""
+    import threading
+
+    got: list[Any] = []
+    worker = threading.Thread(target=lambda: got.append(_counting_pipeline(tmp_path).run(progress=False)))
+    worker.start()
+    worker.join(60)
+    assert got and len(got[0].failed) == 2 and len(_marks(tmp_path)) == 9
+
+
 async def test_run_async_on_the_callers_loop(tmp_path: Path) -> None:
     pipeline = _counting_pipeline(tmp_path)
     with pytest.raises(RuntimeError, match="cannot be called from a running event loop"):

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from coopy_core import Config, load_target
+from coopy_core import Config, RunState, load_target
 from coopy_core.daemon import connect
+from coopy_core.outcome import collect
 from coopy_core.remote import EngineUnavailable
 from tests.helpers.cli import coopy
 from tests.helpers.processes import kill_all, processes_mentioning
@@ -123,6 +124,11 @@ def test_python_pipeline_in_the_background_survives_kill_9(project: Path, layout
         assert meta.info["config"].endswith("flow.py" if layout == "file" else "sweep.py")
     finally:
         meta.close()
+    live = collect(_config(project, spec))  # what Pipeline.status() returns: from the live engine
+    assert live.engine_pid == engine and not live.finished
+    assert [(r.task, r.state, len(r.attempts)) for r in live.of_stage("work")] == [
+        ("seed=1", RunState.RUNNING, 1), ("seed=2", RunState.RUNNING, 1)
+    ]
 
     os.kill(engine, signal.SIGKILL)
     poll(lambda: not _alive(engine), 10, "the engine to die")
