@@ -72,7 +72,6 @@ class ProgressPrinter:
         self.engine = engine
         self.stream = stream
         self.live = live
-        self.started = time.monotonic()
         self._done_before: dict[str, int] = {}
         self._active_since: dict[str, float] = {}  # monotonic time of each stage's first start seen
         self._drawn = 0
