@@ -1,4 +1,4 @@
-"""`coopy`: the headless command line (run, status, validate, init)."""
+"""`coopy`: the headless command line (run, status, validate, init, export, and the engine commands)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coopy_core.commands import COMMANDS
-from coopy_core.config import Config, load_config, starter_toml
+from coopy_core.config import Config, dump_config, starter_toml
 from coopy_core.errors import CoopyError
+from coopy_core.loader import load_target
 
 if TYPE_CHECKING:
     from coopy_core.remote import RemoteEngine
@@ -22,11 +23,34 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="coopy", description="Run chains of operations over many configurations.")
+CONFIG_HELP = "the pipeline: coopy.toml, or one defined in Python: file.py[:attribute] or module:attribute"
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("coopy")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _sub(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help opens with its one-line description."""
+    return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+
+def _parser(prog: str = "coopy") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Run chains of operations over many configurations: a queue and a worker cap per stage.",
+        epilog="`coopy COMMAND --help` says more about each command; coopy-tui CONFIG watches and steers.",
+    )
+    p.add_argument("--version", action="version", version=f"coopy {version()}", help="print the version")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="run the pipeline until every configuration passed or failed for good")
-    run.add_argument("config", help="path to coopy.toml")
+    run = _sub(sub, "run", "run the pipeline until every configuration passed or failed for good")
+    run.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     run.add_argument(
         "--stop-running",
         action="store_true",
@@ -38,35 +62,43 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--take-over", action="store_true", help="make a state dir that belongs to another config this one's"
     )
-    planned = sub.add_parser("plan", help="what the next run would run, and why (starts nothing, writes nothing)")
-    planned.add_argument("config", help="path to coopy.toml")
+    planned = _sub(sub, "plan", "what the next run would run, and why (starts nothing, writes nothing)")
+    planned.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     planned.add_argument("--json", action="store_true", help="machine-readable output")
-    why = sub.add_parser("why", help="one line: why a run would run again (or why not)")
-    why.add_argument("config", help="path to coopy.toml")
+    why = _sub(sub, "why", "one line: why a run would run again at the next start, or why not")
+    why.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     why.add_argument("stage", help="the stage's name")
-    why.add_argument("task", help="the run's name: a configuration's, or a group's")
-    forget = sub.add_parser("forget", help="delete a pipeline's state dir (its history), to start afresh")
-    forget.add_argument("config", help="path to coopy.toml")
+    why.add_argument("task", help="the run's name: a configuration's, or a group's (model=cnn, all)")
+    forget = _sub(sub, "forget", "delete a pipeline's state dir (the record of every run), to start afresh")
+    forget.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     forget.add_argument("--yes", action="store_true", help="do not ask")
-    status = sub.add_parser("status", help="show the state of a pipeline (starts nothing)")
-    status.add_argument("config")
+    status = _sub(sub, "status", "show the state of a pipeline (starts nothing)")
+    status.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    validate = sub.add_parser("validate", help="check a config file")
-    validate.add_argument("config")
-    init = sub.add_parser("init", help="write a starter coopy.toml")
-    init.add_argument("path", nargs="?", default="coopy.toml")
-    export = sub.add_parser("export", help="one row per configuration: params, per-stage state, attempts, ...")
-    export.add_argument("config")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    validate = _sub(sub, "validate", "check a config and say what it runs (starts nothing)")
+    validate.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
+    validate.add_argument(
+        "--dump", action="store_true", help="print the normalized config as TOML (every key, defaults filled in)"
+    )
+    init = _sub(sub, "init", "write a starter coopy.toml")
+    init.add_argument(
+        "path",
+        nargs="?",
+        default="coopy.toml",
+        help="a directory (gets DIR/coopy.toml, made if missing) or a file ending in .toml; default ./coopy.toml",
+    )
+    export = _sub(sub, "export", "one row per configuration: params, and per stage state, attempts, duration")
+    export.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
+    export.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
-    stop = sub.add_parser("stop", help="stop the background engine (running commands keep running)")
-    stop.add_argument("config")
+    stop = _sub(sub, "stop", "stop the background engine (running commands keep running)")
+    stop.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     stop.add_argument("--stop-running", action="store_true", help="also stop running commands (re-queued)")
     for command in COMMANDS.values():
         if not command.verb:
             continue
-        cmd = sub.add_parser(command.verb, help=command.help[0].lower() + command.help[1:].rstrip("."))
-        cmd.add_argument("config", help="path to coopy.toml")
+        cmd = _sub(sub, command.verb, command.help[0].lower() + command.help[1:].rstrip("."))
+        cmd.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
         for arg in command.args:
             if command.name == "add_task" and arg.name == "params":
                 cmd.add_argument("params", nargs="*", metavar="KEY=VALUE", help=arg.help)
@@ -80,8 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "coopy") -> int:
+    args = _parser(prog).parse_args(argv)
     try:
         if args.command == "run":
             if args.detach:
@@ -90,14 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plan":
             from coopy_core.dryrun import make_plan, plan_json, plan_text
 
-            config = load_config(args.config)
+            config = load_target(args.config)
             the_plan = make_plan(config)
             print(plan_json(the_plan) if args.json else plan_text(config, the_plan, args.config))
             return EXIT_OK
         if args.command == "why":
             from coopy_core.dryrun import why as explain
 
-            config = load_config(args.config)
+            config = load_target(args.config)
             try:
                 print(explain(config, args.stage, args.task))
             except KeyError as exc:
@@ -110,8 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             return _status(args.config, args.json)
         if args.command == "validate":
-            config = load_config(args.config)
-            print(f"{args.config}: ok: " + describe_graph(config))
+            config = load_target(args.config)
+            if args.dump:
+                sys.stdout.write(dump_config(config))
+            else:
+                print(f"{args.config}: ok: " + describe_graph(config))
             return EXIT_OK
         if args.command == "export":
             return _export(args.config, args.format, args.output)
@@ -167,7 +202,7 @@ def _forget(config_path: str, yes: bool) -> int:
 
     from coopy_core.store import EngineLock
 
-    config = load_config(config_path)
+    config = load_target(config_path)
     state = config.state_dir
     if not state.exists():
         print(f"{state}: nothing to forget")
@@ -190,7 +225,7 @@ def _forget(config_path: str, yes: bool) -> int:
 def _detach(config_path: str, take_over: bool = False) -> int:
     from coopy_core.daemon import ensure_engine
 
-    config = load_config(config_path)
+    config = load_target(config_path)
     client, started = ensure_engine(config, events=False, take_over=take_over)
     pid = client.info.get("pid")
     client.close()
@@ -204,7 +239,7 @@ def _remote(args: argparse.Namespace) -> int:
     from coopy_core.daemon import connect
     from coopy_core.remote import EngineUnavailable
 
-    config = load_config(args.config)
+    config = load_target(args.config)
     try:
         client = connect(config)
     except EngineUnavailable:
@@ -246,8 +281,6 @@ def _pool_size(client: RemoteEngine, name: str, text: str) -> list[int | str] | 
 def _parse_param(text: str) -> tuple[str, object]:
     import tomllib
 
-    from coopy_core.errors import CoopyError
-
     key, sep, raw = text.partition("=")
     if not sep or not key.isidentifier():
         raise CoopyError(f"{text!r}: parameters are KEY=VALUE")
@@ -263,7 +296,7 @@ def _parse_param(text: str) -> tuple[str, object]:
 def _export(config_path: str, fmt: str, output: str | None) -> int:
     from coopy_core.export import to_csv, to_json
 
-    config = load_config(config_path)
+    config = load_target(config_path)
     text = to_csv(config) if fmt == "csv" else to_json(config) + "\n"
     if output:
         Path(output).write_text(text)
@@ -273,10 +306,18 @@ def _export(config_path: str, fmt: str, output: str | None) -> int:
 
 
 def _init(path: Path) -> int:
+    """`coopy init DIR` writes DIR/coopy.toml; a path ending in .toml is the file itself."""
+    if path.is_dir() or (path.suffix != ".toml" and not path.exists()):
+        path = path / "coopy.toml"
     if path.exists():
         print(f"coopy: {path}: already exists; not overwriting", file=sys.stderr)
         return EXIT_USAGE
-    path.write_text(starter_toml())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(starter_toml())
+    except OSError as exc:
+        print(f"coopy: {path}: cannot write it ({exc.strerror})", file=sys.stderr)
+        return EXIT_USAGE
     print(f"wrote {path}; check it with `coopy validate {path}`")
     return EXIT_OK
 
@@ -285,7 +326,7 @@ def _status(config_path: str, as_json: bool) -> int:
     from coopy_core.progress import format_duration
     from coopy_core.status import live_status, read_status
 
-    config = load_config(config_path)
+    config = load_target(config_path)
     status = live_status(config) or read_status(config)
     if as_json:
         print(json.dumps(status, indent=2))
@@ -296,12 +337,15 @@ def _status(config_path: str, as_json: bool) -> int:
     for s in status["stages"]:
         c = s["counts"]
         paused = " PAUSED" if s["paused"] else ""
+        more = "".join(f", {state} {c[state]}" for state in ("waiting", "blocked") if c.get(state))
         print(
             f"  {s['name']:<{width}} workers {s['workers']}{paused}: queued {c['queued']}, running {c['running']}, "
-            f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}"
+            f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}{more}"
         )
     for r in status["runs"]:
-        if r["state"] in ("failed", "cancelled"):
+        if r["state"] == "blocked":
+            print(f"  blocked: {r['stage']}/{r['task']}: {r['reason']}")
+        elif r["state"] in ("failed", "cancelled"):
             took = format_duration((r["ended_at"] or 0) - (r["started_at"] or 0)) if r["started_at"] else "--"
             print(f"  {r['state']}: {r['stage']}/{r['task']} attempt {r['attempt']} ({took}): {r['reason']}")
             if r["log"]:
@@ -310,58 +354,23 @@ def _status(config_path: str, as_json: bool) -> int:
 
 
 def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
-    config = load_config(config_path)
-    return asyncio.run(_run_async(config, stop_running, take_over))
+    from coopy_core.runner import execute
 
-
-async def _run_async(config: Config, stop_running: bool, take_over: bool = False) -> int:
-    from coopy_core.engine import Engine
-    from coopy_core.progress import ProgressPrinter
-
-    assert isinstance(config, Config)
-    from coopy_core.server import ControlServer
-
-    engine = Engine(config, take_over=take_over)
-    printer = ProgressPrinter(engine, sys.stdout, live=sys.stdout.isatty())
-    await engine.start()
-    remote_stop = asyncio.Event()
-    server = ControlServer(engine, remote_stop)  # coopy-tui and `coopy pause ...` can attach to this run
-    await server.start()
-    printer.start()
-    loop = asyncio.get_running_loop()
-    interrupted: list[int] = []
-    stop = asyncio.Event()
-
-    def on_signal(signum: int) -> None:
-        interrupted.append(signum)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, on_signal, sig)
-    finished = asyncio.ensure_future(engine.run_until_finished())
-    stopper = asyncio.ensure_future(stop.wait())
-    remote = asyncio.ensure_future(remote_stop.wait())
-    await asyncio.wait({finished, stopper, remote}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    remote.cancel()
-    printer.stop()
-    await server.close()
-    if remote_stop.is_set() and not finished.done():
-        finished.cancel()
-        await engine.shutdown(stop_running=server.stop_running)
+    config = load_target(config_path)
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    live = sys.stdout.isatty()
+    ending = asyncio.run(
+        execute(config, stream=sys.stdout, live=live, stop_running=stop_running, signals=signals, take_over=take_over)
+    )
+    if ending.remote_stop:
         print("coopy: stopped by `coopy stop`", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if interrupted:
-        finished.cancel()
-        running = sum(v.running for v in (engine.stage_view(s) for s in config.stage_names))
-        await engine.shutdown(stop_running=stop_running)
-        if running:
+    if ending.signal is not None:
+        if ending.running:
             what = "stopped and queued again" if stop_running else "left running; `coopy run` again adopts them"
-            print(f"coopy: interrupted; {running} running command(s) {what}", file=sys.stderr)
-        return EXIT_INTERRUPTED if interrupted[0] == signal.SIGINT else 128 + interrupted[0]
-    ok = finished.result()
-    await engine.shutdown()
-    return EXIT_OK if ok else EXIT_FAILED
+            print(f"coopy: interrupted; {ending.running} running command(s) {what}", file=sys.stderr)
+        return EXIT_INTERRUPTED if ending.signal == signal.SIGINT else 128 + ending.signal
+    return EXIT_OK if ending.passed else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import re
 import shlex
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -182,6 +183,10 @@ class Config:
     log_dir: Path
     pools: dict[str, list[str] | float] = field(default_factory=dict)  # [resources], GPUs detected if asked
     needs: tuple[tuple[str, ...], ...] = ()  # per stage, the default filled in (`needs` in the file or the one before)
+    source: str = ""  # how to load it again (the background engine does): a TOML path, `file.py:attribute`,
+    # `module:attribute`; "" for a pipeline built in Python and not loaded by one of those names
+    model: ConfigFile | None = None  # the validated file, for `coopy validate --dump`
+    plugins: dict[str, dict[str, object]] = field(default_factory=dict)  # Python objects: stage -> {attr: obj}
 
     def __post_init__(self) -> None:
         if not self.needs:
@@ -224,6 +229,24 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     shown = str(path)
     raw = _read_toml(path, shown)
+    return config_from_dict(raw, shown, path.resolve().parent, path=path.resolve(), source=str(path.resolve()))
+
+
+def config_from_dict(
+    raw: dict[str, Any],
+    shown: str,
+    base_dir: Path,
+    *,
+    path: Path | None = None,
+    source: str = "",
+    plugins: Mapping[str, Mapping[str, object]] | None = None,
+) -> Config:
+    """Validate a config given as plain data (what tomllib reads, or what `Pipeline` builds): the one
+    path every config goes through, so TOML and Python get the same checks and the same one-line
+    errors. `shown` names the config in errors; relative paths are relative to `base_dir`; `plugins`
+    holds Scripter/Detector objects given in Python (stage name -> {"scripter": ..., "detector": ...})."""
+    python_objects: dict[str, dict[str, object]] = {name: dict(given) for name, given in (plugins or {}).items()}
+    _refuse_nul(raw, shown)
     try:
         parsed = ConfigFile.model_validate(raw)
     except ValidationError as exc:
@@ -231,19 +254,19 @@ def load_config(path: str | Path) -> Config:
         # `[[stage]]` for `[[stages]]` is both "unknown key" and "stages missing": name the typo
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         raise ConfigError(shown, _key_path(err["loc"], raw), _message(err)) from None
-    base_dir = path.resolve().parent
     try:
         tasks = expand_tasks(parsed.tasks.matrix, parsed.tasks.exclude, parsed.tasks.named)
     except TaskError as exc:
         raise ConfigError(shown, f"tasks.{exc.key}", str(exc)) from None
     needs = _check_graph(parsed, tasks, shown)
-    _check_stages(parsed, tasks, shown, base_dir)
+    _check_stages(parsed, tasks, shown, base_dir, python_objects)
     state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
     log_dir = (
         (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
     )
+    path = path or base_dir
     return Config(
-        path=path.resolve(),
+        path=path,
         base_dir=base_dir,
         pipeline=parsed.pipeline,
         stages=tuple(parsed.stages),
@@ -252,7 +275,24 @@ def load_config(path: str | Path) -> Config:
         log_dir=log_dir,
         pools=_check_resources(parsed, shown),
         needs=tuple(needs),
+        source=source,
+        model=parsed,
+        plugins=python_objects,
     )
+
+
+def dump_config(config: Config) -> str:
+    """The normalized config as TOML: every key with its value or default (unset optional keys left
+    out), the same for a coopy.toml and the Pipeline built in Python that says the same thing. A
+    Scripter or Detector given as a Python object is written as the `module:Class` of its class."""
+    if config.model is None:
+        raise ValueError("this Config was not made by load_config or Pipeline: nothing to dump")
+    data = config.model.model_dump(mode="json", exclude_none=True)
+    for stage in data["stages"]:
+        for attr, obj in config.plugins.get(stage["name"], {}).items():
+            cls = obj if isinstance(obj, type) else type(obj)
+            stage[attr] = f"{cls.__module__}:{cls.__qualname__}"
+    return tomli_w.dumps(data)
 
 
 def _read_toml(path: Path, shown: str) -> dict[str, Any]:
@@ -280,7 +320,6 @@ def _read_toml(path: Path, shown: str) -> dict[str, Any]:
         raise ConfigError(shown, "", "TOML nested too deeply") from None
     except ValueError as exc:  # an integer past Python's digit limit
         raise ConfigError(shown, "", f"TOML syntax error: {str(exc).split(';')[0]}") from None
-    _refuse_nul(raw, shown)
     return raw
 
 
@@ -295,7 +334,7 @@ def _refuse_nul(raw: dict[str, Any], shown: str) -> None:
         elif isinstance(value, dict):
             for key, item in value.items():
                 inner = f"{where}.{key}" if where else key
-                if "\x00" in key:
+                if isinstance(key, str) and "\x00" in key:
                     raise ConfigError(shown, inner, "a key contains a NUL character")
                 stack.append((inner, item))
         elif isinstance(value, list):
@@ -348,7 +387,9 @@ def stage_placeholders(stage: StageConfig, common: set[str]) -> set[str]:
     return params | set(templates.BUILTIN_PLACEHOLDERS)
 
 
-def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: Path) -> None:
+def _check_stages(
+    parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: Path, plugins: Mapping[str, Mapping[str, object]]
+) -> None:
     seen: set[str] = set()
     common = set.intersection(*(set(t.params) for t in tasks))  # reserved names: refused by expand_tasks
     for t in _split(shown, "pipeline.on_finished", hook_argv, parsed.pipeline.on_finished):
@@ -362,7 +403,7 @@ def _check_stages(parsed: ConfigFile, tasks: list[Task], shown: str, base_dir: P
         if stage.name in seen:
             raise ConfigError(shown, f"{key}.name", f"duplicate stage name {stage.name!r}")
         seen.add(stage.name)
-        if stage.command is None and stage.scripter is None:
+        if stage.command is None and stage.scripter is None and "scripter" not in plugins.get(stage.name, {}):
             raise ConfigError(shown, f"{key}.command", "missing: give a command (or a scripter)")
         argv_templates = _split(shown, f"{key}.command", lambda s: s.argv_templates, stage)
         if stage.command is not None and not argv_templates:

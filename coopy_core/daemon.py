@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from coopy_core.config import Config, load_config
+from coopy_core.config import Config
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
+from coopy_core.loader import is_module_source, load_target
 from coopy_core.model import Event, EventKind
 from coopy_core.remote import EngineUnavailable, RemoteEngine
 from coopy_core.server import ControlServer, socket_path
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m coopy_core.daemon CONFIG [--take-over]", file=sys.stderr)
         return 2
     try:
-        config = load_config(args[0])
+        config = load_target(args[0])
     except CoopyError as exc:
         print(f"coopy: {exc}", file=sys.stderr)
         return 2
@@ -117,12 +118,25 @@ def connect(config: Config, events: bool = False) -> RemoteEngine:
 
 
 def spawn(config: Config, take_over: bool = False) -> int:
-    """Start the background engine for `config`, detached from this terminal; returns its pid."""
+    """Start the background engine for `config`, detached from this terminal; returns its pid.
+
+    It loads the config again by `config.source`: a TOML path, or a Python pipeline by the name it was
+    loaded with (`file.py:attribute`; a `module:attribute` is imported from this process's folder)."""
+    if not config.source:
+        raise StateError(
+            f"{config.path}: the background engine cannot load a pipeline that was built in Python but not "
+            "loaded by name; name it as `file.py:attribute` (coopy run --detach file.py:pipeline)"
+        )
     config.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = config.state_dir / LOG_NAME
+    env = None
+    if is_module_source(config.source):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "coopy_core.daemon", str(config.path), *(["--take-over"] if take_over else [])],
+            [sys.executable, "-m", "coopy_core.daemon", config.source, *(["--take-over"] if take_over else [])],
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

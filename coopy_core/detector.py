@@ -59,16 +59,39 @@ def describe_exit(code: int) -> str:
 
 
 class Detector:
-    """Subclass and name it in a stage as `detector = "module:Class"`.
+    """How a run's end is known: `check(ctx) -> Verdict`, where the Verdict's status is DONE, FAILED
+    or RUNNING (not yet), with a reason shown in the UI.
 
-    `polls` says whether the engine should call `check` every poll interval
-    while the process is alive; the default (exit status, then outputs)
-    needs no polling until the process ends.
+    Give it to a stage: `detector = "module:Class"` in coopy.toml, or the class or an object in Python
+    (`Stage("train", detector=MetricsDetector)`); like a Scripter, it has `self.stage` and `self.config`.
+    `check` is called when the run's process exits, and, when `polls` is true, every `poll_interval`
+    seconds while it runs (so a run can be done before its process exits, or after: an output that
+    appears later). `ctx` holds task, stage, attempt, params, outputs (the `done_when` paths), log,
+    exit_code (None while the process lives) and elapsed seconds. A custom Detector runs in a thread,
+    bounded by `[pipeline] detector_timeout`; an exception fails the run with its message.
+
+        class MetricsDetector(Detector):
+            polls = True
+            def check(self, ctx: DetectContext) -> Verdict:
+                if ctx.exit_code not in (None, 0):
+                    return Verdict(Status.FAILED, f"exit {ctx.exit_code}")
+                if (ctx.outputs[0].parent / "metrics.json").exists():
+                    return Verdict(Status.DONE)
+                return Verdict(Status.RUNNING, "waiting for metrics")
+
+    The default says DONE once the process exited 0 and every `done_when` output exists.
     """
 
     polls: bool = True
+    stage: StageConfig
+    config: Config
 
-    def __init__(self, stage: StageConfig, config: Config) -> None:
+    def __init__(self, stage: StageConfig | None = None, config: Config | None = None) -> None:
+        if stage is not None and config is not None:
+            self.bind(stage, config)
+
+    def bind(self, stage: StageConfig, config: Config) -> None:
+        """Attach to the stage it serves (the engine calls it for an object given in Python)."""
         self.stage = stage
         self.config = config
 

@@ -40,7 +40,7 @@ from coopy_core.plan import judge
 from coopy_core.plugins import make_plugins
 from coopy_core.queue import StageQueue
 from coopy_core.resources import Allocation, Pools
-from coopy_core.scripter import placeholder_values
+from coopy_core.scripter import Launch, placeholder_values
 from coopy_core.signature import FileHashes, Recipe, Recipes, result_id
 from coopy_core.store import EngineLock, StageRow, Store, attempt_row
 from coopy_core.tasks import Task, task_name, valid_task_name
@@ -55,7 +55,16 @@ MAX_WORKERS = 10_000  # as in the config
 MAX_POOL_AMOUNT = 1e15  # as in the config; NaN and infinity are refused too
 COMMIT_RETRY = 2.0  # seconds between tries to write a store that failed (a full disk)
 
-_Pick = tuple[Run, Task, Allocation | None, str, dict[str, Any] | None]
+@dataclasses.dataclass(slots=True)
+class _Pick:
+    """A run chosen to start, with what its start needs."""
+
+    run: Run
+    task: Task
+    allocation: Allocation | None
+    header: str
+    members: dict[str, Any] | None
+    launch: Launch | None  # the Scripter's answer for attempt 1, asked once for the recipe
 
 
 class Engine:
@@ -66,6 +75,10 @@ class Engine:
         clock: Callable[[], float] = time.time,
         take_over: bool = False,
     ) -> None:
+        if not isinstance(config, Config):
+            raise TypeError(
+                f"Engine needs a Config (load_config(path), or pipeline.config), got {type(config).__name__}"
+            )
         self.config = config
         self.clock = clock
         self.take_over = take_over  # a state dir of another config becomes this one's
@@ -89,6 +102,7 @@ class Engine:
         self._pools = Pools(config.pools)
         self._order = 0
         self._finished = asyncio.Event()
+        self._stopped = asyncio.Event()  # shut down: whoever waits for the end stops waiting
         self._settled_since_start = False  # the pipeline's end is an event only if some run ended
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -105,6 +119,10 @@ class Engine:
     # ================================================================ life cycle
     async def start(self) -> None:
         """Take the state dir, re-adopt what ran while no engine watched, start dispatching."""
+        if self._closed:
+            raise RuntimeError("this engine was shut down; make a new Engine to start the pipeline again")
+        if self._loop is not None:
+            raise RuntimeError("start() was already called on this engine: once per Engine (make a new one)")
         self._loop = asyncio.get_running_loop()
         scripters, detectors = make_plugins(self.config)  # a broken plug-in is found before anything is written
         self._open_state()
@@ -155,7 +173,18 @@ class Engine:
         """Wait until every run passed, or stopped for good; True if all passed."""
         if not self._started:
             raise RuntimeError("the engine is not running: call `await engine.start()` first")
-        await self._finished.wait()
+        if asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("the engine runs on the event loop that started it; await it there")
+        if not self._finished.is_set():
+            finished = asyncio.ensure_future(self._finished.wait())
+            stopped = asyncio.ensure_future(self._stopped.wait())
+            try:
+                await asyncio.wait({finished, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                finished.cancel()
+                stopped.cancel()
+            if not self._finished.is_set():
+                raise RuntimeError("the engine was shut down before the pipeline finished")
         return self.all_passed()
 
     async def shutdown(self, stop_running: bool = False) -> None:
@@ -163,6 +192,7 @@ class Engine:
         unless `stop_running`, which stops them and puts their runs back in the queue."""
         if self._closed or not self._started:
             return
+        self._stopped.set()
         self._hold = True  # start nothing new: while we wait below, a backoff may end or a run finish
         if stop_running:
             await self.attempts.stop_all()
@@ -186,12 +216,14 @@ class Engine:
 
     @property
     def journal(self) -> Journal:
-        assert self._journal is not None, "engine not started"
+        if self._journal is None:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
         return self._journal
 
     @property
     def attempts(self) -> Attempts:
-        assert self._attempts is not None, "engine not started"
+        if self._attempts is None:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
         return self._attempts
 
     @property
@@ -310,21 +342,21 @@ class Engine:
         self.journal.file_hashes(self.recipes.hashes.changed)
         return touched
 
-    def _recipe_of(self, key: RunKey, upstream: list[tuple[str, str]]) -> Recipe:
+    def _recipe_of(self, key: RunKey, upstream: list[tuple[str, str]], launch: Launch | None = None) -> Recipe:
         run = self._runs.get(key) or Run(*key)
-        return self.recipes.make(key[0], self._target(run)[0], self.graph.params(key), upstream)
+        return self.recipes.make(key[0], self._target(run)[0], self.graph.params(key), upstream, launch)
 
     def _outputs_of(self, key: RunKey) -> list[Path]:
         run = self._runs.get(key) or Run(*key)
         return self.attempts.scripters[key[0]].outputs(self._target(run)[0], max(run.attempt, 1))
 
-    def _current_recipe(self, run: Run) -> Recipe:
+    def _current_recipe(self, run: Run, launch: Launch | None = None) -> Recipe:
         upstream = []
         for need in self.graph.needed(run.key):
             done = self._runs.get(need)
             upstream.append((f"{need[0]}/{need[1]}", result_id(done.signature if done else None,
                                                               done.attempt if done else 0)))
-        return self._recipe_of(run.key, upstream)
+        return self._recipe_of(run.key, upstream, launch)
 
     def _record_recipe(self, run: Run, recipe: Recipe) -> None:
         run.recipe = recipe.to_json()
@@ -378,11 +410,13 @@ class Engine:
         return dataclasses.replace(view, state=RunState.REMOVED, reason=f"configuration removed ({run.state.value})")
 
     def stage_view(self, name: str) -> StageView:
+        self._check_started()
         return stage_view(
             name, self._index[name], self._queues[name], self._counts[name], self._durations[name], self.graph
         )
 
     def snapshot(self) -> Snapshot:
+        self._check_started()
         return Snapshot(
             seq=self._events.seq,
             pipeline=self.config.pipeline.name,
@@ -450,6 +484,7 @@ class Engine:
 
     def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
         """Resize a resource pool (a list of ids, or an amount); runs holding resources keep them."""
+        self._check_open()
         if name not in self._pools.pools:
             raise CommandError(f"no resource pool named {name!r}")
         if not isinstance(size, list) and not (
@@ -530,6 +565,7 @@ class Engine:
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
         """Add a configuration while the pipeline runs: its runs wait, or start, like any others; a group
         it joins whose result depends on its members runs again."""
+        self._check_open()
         if not isinstance(params, Mapping):
             raise CommandError("params must be a table of names and values")
         params = dict(params)
@@ -585,7 +621,18 @@ class Engine:
                     raise CommandError(f"stage {stage.name}: {exc}") from None
 
     # ---------------------------------------------------------------- command helpers
+    def _check_started(self) -> None:
+        """Views and commands need the state a start loads (a view after shutdown is the last one)."""
+        if not self._queues:
+            raise RuntimeError("the engine is not running: call `await engine.start()` first")
+
+    def _check_open(self) -> None:
+        self._check_started()
+        if self._closed:
+            raise RuntimeError("the engine was shut down; it takes no more commands")
+
     def _queue(self, stage: str) -> StageQueue:
+        self._check_open()
         try:
             return self._queues[stage]
         except (KeyError, TypeError):
@@ -946,8 +993,10 @@ class Engine:
                         if not self.journal.commit():  # a run is durable as "starting" before it starts
                             self._unpick(picks)
                             break
-                        for run, task, allocation, header, members in picks:
-                            self.attempts.start(run, task, allocation, header, members)
+                        for pick in picks:
+                            self.attempts.start(
+                                pick.run, pick.task, pick.allocation, pick.header, pick.members, pick.launch
+                            )
                 if not self._again:
                     break
         finally:
@@ -1011,16 +1060,21 @@ class Engine:
         run.resources = dict(allocation) if allocation else None
         run.log = str(self.attempts.log_path(run))
         task, header, members = self._target(run, note)
+        launch = None
         try:
-            self._record_recipe(run, self._current_recipe(run))
+            if run.attempt == 1:
+                launch = self.attempts.scripters[run.stage].script(task, 1)
+            self._record_recipe(run, self._current_recipe(run, launch))
         except Exception:  # noqa: BLE001 - a Scripter that fails: the attempt fails when it starts
             run.recipe = run.signature = None
+            launch = None
         self._move(run, RunState.RUNNING, "")
-        return (run, task, allocation, header, members)
+        return _Pick(run, task, allocation, header, members, launch)
 
     def _unpick(self, picks: list[_Pick]) -> None:
         """The store could not record them as starting: they go back to the line, unstarted."""
-        for run, _task, _allocation, _header, _members in picks:
+        for pick in picks:
+            run = pick.run
             self._queues[run.stage].running.discard(run.name)
             self._pools.release(run.key)
             run.attempt -= 1

@@ -112,13 +112,16 @@ class Attempts:
         allocation: Allocation | None = None,
         header: str = "",
         members: Mapping[str, Any] | None = None,
+        launch: Launch | None = None,
     ) -> None:
-        """Start the run's current attempt (already recorded as running, handle None)."""
+        """Start the run's current attempt (already recorded as running, handle None). `launch`: the
+        Scripter's answer for this attempt when the caller asked already."""
         key = run.key
         live = _Live(run=run, task=task, attempt=run.attempt)
         self.live[key] = live
         try:
-            launch = self.scripters[run.stage].script(task, run.attempt)
+            if launch is None:
+                launch = self.scripters[run.stage].script(task, run.attempt)
         except Exception as exc:  # noqa: BLE001 - a plug-in's error fails the run, not the engine
             self._end(live, Ending(RunState.FAILED, None, f"scripter error: {exc}"))
             return

@@ -23,27 +23,48 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def stage_line(view: StageView, elapsed: float, width: int = 0, done_before: int = 0) -> str:
-    """`train [2/2] queued 3  running 2  done 4/9  failed 0  12.0/min  ETA 25s`. The rate counts only runs
-    done since `coopy run` began (`done_before` were done already); no ETA for work that cannot start."""
+MIN_RATE_RUNS = 2  # a rate (and an ETA from it) needs at least this many runs done in this session ...
+MIN_RATE_SECONDS = 1.0  # ... over at least this long since the stage's first start in it
+
+
+def format_rate(per_second: float) -> str:
+    per_minute = per_second * 60
+    return f"{per_minute:.1f}/min" if per_minute >= 1 else f"{per_minute * 60:.1f}/h"
+
+
+def stage_line(view: StageView, active: float | None, width: int = 0, done_before: int = 0) -> str:
+    """`train [2/2] waiting 1  queued 3  running 2  done 4/10  failed 0  12.0/min  ETA 25s`.
+
+    Rates and ETAs only where they mean something: the rate counts the runs done in this session
+    (`done_before` were done already; skipped ones took no time) over the time since the stage's first
+    start in it (`active` seconds; None: none yet), from two runs on; a finished stage says `done` and
+    no rate, a paused one no ETA, one with nothing queued or running (only waiting on other stages) no
+    ETA. States with no runs are left out, except queued, running, done and failed."""
     c = view.counts
     total = view.total
-    left = c.get("queued", 0) + c.get("running", 0) + c.get("waiting", 0)
-    done_now = c["done"] - done_before
-    rate = done_now / elapsed if elapsed >= 1.0 and done_now > 0 else 0.0
-    if not left:
-        eta = "done" if c["done"] + c["skipped"] == total else "--"
-    else:
-        eta = "ETA " + (format_duration(left / rate) if rate > 0 else "--")
-    paused = " PAUSED" if view.paused else ""
+    queued, running, waiting = c.get("queued", 0), c.get("running", 0), c.get("waiting", 0)
+    left = queued + running + waiting
     name = view.name if not width else view.name.ljust(width)
-    blocked = f"  blocked {c['blocked']}" if c.get("blocked") else ""
-    speed = f"{rate * 60:.1f}/min" if rate > 0 else "--/min"
-    return (
-        f"{name} [{c['running']}/{view.workers}]{paused} "
-        f"queued {c['queued']}  running {c['running']}  done {c['done'] + c['skipped']}/{total}  "
-        f"failed {c['failed']}{blocked}  {speed}  {eta}"
-    )
+    head = f"{name} [{running}/{view.workers}]{' PAUSED' if view.paused else ''} "
+    parts: list[str] = []
+    if waiting:
+        parts.append(f"waiting {waiting}")
+    passed = c["done"] + c["skipped"]
+    parts += [f"queued {queued}", f"running {running}", f"done {passed}/{total}", f"failed {c['failed']}"]
+    for state in ("cancelled", "blocked"):
+        if c.get(state):
+            parts.append(f"{state} {c[state]}")
+    if not left:
+        if passed == total:
+            parts.append("done")
+        return head + "  ".join(parts)
+    done_now = c["done"] - done_before
+    if active is not None and active >= MIN_RATE_SECONDS and done_now >= MIN_RATE_RUNS:
+        rate = done_now / active
+        parts.append(format_rate(rate))
+        if not view.paused and (queued or running):
+            parts.append("ETA " + format_duration(left / rate))
+    return head + "  ".join(parts)
 
 
 class ProgressPrinter:
@@ -51,15 +72,19 @@ class ProgressPrinter:
         self.engine = engine
         self.stream = stream
         self.live = live
-        self.started = time.monotonic()
         self._done_before: dict[str, int] = {}
+        self._active_since: dict[str, float] = {}  # monotonic time of each stage's first start seen
         self._drawn = 0
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe = engine.subscribe(self._on_event)
 
     def start(self) -> None:
         """Call once the engine has started (what was done before is not counted in the rates)."""
-        self._done_before = {s.name: s.counts["done"] for s in self.engine.snapshot().stages}
+        now = time.monotonic()
+        for stage in self.engine.snapshot().stages:
+            self._done_before[stage.name] = stage.counts["done"]
+            if stage.running:
+                self._active_since.setdefault(stage.name, now)  # adopted runs: active from now on
         if self.live:
             self._task = asyncio.create_task(self._redraw_loop())
 
@@ -73,6 +98,8 @@ class ProgressPrinter:
         self._summary()
 
     def _on_event(self, event: Event) -> None:
+        if event.kind == EventKind.RUN and event.run is not None and event.run.state == RunState.RUNNING:
+            self._active_since.setdefault(event.run.stage, time.monotonic())
         if event.kind == EventKind.MESSAGE and event.level in ("error", "warning"):
             self._print(f"{event.level}: {event.message}")
         elif event.kind == EventKind.RUN and not self.live and event.run is not None:
@@ -81,8 +108,10 @@ class ProgressPrinter:
                 took = (run.ended_at or 0) - (run.started_at or 0) if run.started_at else 0
                 extra = f" ({run.reason})" if run.reason else ""
                 self._print(f"{run.state.value:9} {run.stage} {run.task} attempt {run.attempt} {took:.1f}s{extra}")
+            elif run.state == RunState.BLOCKED:
+                self._print(f"{run.state.value:9} {run.stage} {run.task} ({run.reason})")
             elif run.state == RunState.RUNNING and run.pid is not None:
-                self._print(f"{'started':9} {run.stage} {run.task} attempt {run.attempt}")
+                self._print(f"{run.state.value:9} {run.stage} {run.task} attempt {run.attempt}")
 
     def _print(self, line: str) -> None:
         if self.live:
@@ -101,8 +130,12 @@ class ProgressPrinter:
     def _lines(self) -> list[str]:
         snap_stages = [self.engine.stage_view(s.name) for s in self.engine.config.stages]
         width = max(len(s.name) for s in snap_stages)
-        elapsed = time.monotonic() - self.started
-        return [stage_line(v, elapsed, width, self._done_before.get(v.name, 0)) for v in snap_stages]
+        now = time.monotonic()
+        lines = []
+        for v in snap_stages:
+            since = self._active_since.get(v.name)
+            lines.append(stage_line(v, None if since is None else now - since, width, self._done_before.get(v.name, 0)))
+        return lines
 
     def _clear(self) -> None:
         if self._drawn:

@@ -41,13 +41,40 @@ def shell_argv() -> list[str]:
 
 
 class Scripter:
-    """Subclass and name it in a stage as `scripter = "module:Class"` to build commands in Python.
+    """How a run becomes a command: `script(task, attempt) -> Launch`, called for each attempt.
 
-    `script(task, attempt) -> Launch` is called for each attempt; `task` is the configuration, or for a
-    stage over fewer params a group: its name and params, with the configurations in `task.members`.
+    The default fills the stage's `command` with the placeholders. Subclass it to build commands in
+    Python, and give it to a stage: `scripter = "module:Class"` in coopy.toml, or the class or an
+    object in Python (`Stage("train", scripter=TrainScripter)`). A class is made with `(stage, config)`;
+    an object is bound to its stage with `bind(stage, config)` when the engine starts, so both have
+    `self.stage` (the StageConfig) and `self.config` (the Config) before the first `script` call.
+
+    `task` is the configuration (`task.name`, `task.params`), or for a stage over fewer params a group:
+    its name and params, with the configurations in `task.members`. `attempt` counts from 1. Return a
+    `Launch(argv, cwd, env)`: argv is run as is (no shell), env is added to the engine's environment.
+    `outputs(task, attempt)` names the files the run must leave (default: the stage's `done_when`).
+
+        class TrainScripter(Scripter):
+            def script(self, task: Task, attempt: int) -> Launch:
+                lr = 0.1 / attempt  # a retry runs with a smaller learning rate
+                argv = [sys.executable, "train.py", "--model", str(task.params["model"]), "--lr", str(lr)]
+                return Launch(argv=argv, cwd=self.config.base_dir, env={"OMP_NUM_THREADS": "1"})
+
+    It runs in the engine's loop: keep it quick (no waiting on the network); an exception fails the
+    attempt with its message. It is also asked, with attempt 1, what a run that already ran would be
+    now (at start-up and for `coopy plan`, to see whether its result is still current): keep `script`
+    free of side effects, and let what it returns depend only on the task, the attempt and the config.
     """
 
-    def __init__(self, stage: StageConfig, config: Config) -> None:
+    stage: StageConfig
+    config: Config
+
+    def __init__(self, stage: StageConfig | None = None, config: Config | None = None) -> None:
+        if stage is not None and config is not None:
+            self.bind(stage, config)
+
+    def bind(self, stage: StageConfig, config: Config) -> None:
+        """Attach to the stage it serves (the engine calls it for an object given in Python)."""
         self.stage = stage
         self.config = config
 

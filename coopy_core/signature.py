@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.config import Config
-from coopy_core.scripter import Scripter
+from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task
 
 MISSING = "missing"
@@ -177,10 +177,19 @@ class Recipes:
         self.scripters = scripters
         self.hashes = hashes
 
-    def make(self, stage: str, task: Task, params: Mapping[str, Any], upstream: Iterable[tuple[str, str]]) -> Recipe:
+    def make(
+        self,
+        stage: str,
+        task: Task,
+        params: Mapping[str, Any],
+        upstream: Iterable[tuple[str, str]],
+        launch: Launch | None = None,
+    ) -> Recipe:
+        """`launch`: the Scripter's answer for attempt 1 if the caller has it (a Scripter is asked once)."""
         cfg = self.config.stage(stage)
         scripter = self.scripters[stage]
-        launch = scripter.script(task, 1)  # attempt 1: what the config says, whichever attempt this is
+        if launch is None:
+            launch = scripter.script(task, 1)  # attempt 1: what the config says, whichever attempt this is
         command = {
             "argv": list(launch.argv),
             "env": {k: v for k, v in sorted(launch.env.items()) if k not in ENGINE_ENV},

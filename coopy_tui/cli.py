@@ -16,8 +16,9 @@ import logging
 import signal
 import sys
 
-from coopy_core.config import Config, load_config
+from coopy_core.config import Config
 from coopy_core.errors import CoopyError
+from coopy_core.loader import load_target
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -27,7 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="coopy-tui",
         description="Watch and steer a CooPy pipeline from the keyboard (press ? inside for the keys).",
     )
-    p.add_argument("config", help="path to coopy.toml")
+    p.add_argument(
+        "config",
+        metavar="CONFIG",
+        help="the pipeline: coopy.toml, or one defined in Python: file.py[:attribute] or module:attribute",
+    )
+    p.add_argument("--version", action="version", version=f"coopy-tui {_version()}", help="print the version")
     p.add_argument(
         "--in-process",
         action="store_true",
@@ -37,10 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from coopy_core.cli import version
+
+    return version()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        config = load_config(args.config)
+        config = load_target(args.config)
         if args.in_process:
             return asyncio.run(_run(config, args.config))
         return asyncio.run(_attach(config, args.config))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from coopy_core.errors import StateError
 from coopy_core.store import Store
 from tests.helpers.cli import coopy_argv
 from tests.helpers.engine import write_config
@@ -21,11 +23,16 @@ pytestmark = pytest.mark.usefixtures("slurm")
 def stored_run(state_dir: Path, task: str, stage: str) -> tuple[str, dict[str, object] | None]:
     if not (state_dir / "state.sqlite").exists():
         return "", None
-    store = Store(state_dir, readonly=True)
+    try:
+        store = Store(state_dir, readonly=True)
+    except StateError:
+        return "", None
     try:
         for row in store.runs():
             if (row.name, row.stage) == (task, stage):
                 return row.state.value, row.handle
+    except sqlite3.OperationalError:  # the engine is creating it just now: not there yet
+        return "", None
     finally:
         store.close()
     return "", None
