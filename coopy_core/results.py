@@ -141,7 +141,8 @@ def arrange(
     if metrics:
         unknown = [m for m in metrics if m not in table.metrics]
         if unknown:
-            raise ResultsError(f"--metrics: no metric named {unknown[0]!r} (metrics: {', '.join(table.metrics) or '-'})")
+            known = ", ".join(table.metrics) or "-"
+            raise ResultsError(f"--metrics: no metric named {unknown[0]!r} (metrics: {known})")
         table = Table(table.rows, table.params, table.stages, list(metrics), table.group_by, table.sort, table.stage)
     for p in group_by:
         if p not in table.params:
@@ -338,7 +339,7 @@ def cell(table: Table, row: Row, column: Column) -> str:
     if not table.grouped:
         return number(value)
     std = row.std.get(name)
-    text = number(value) if std is None else f"{number(value)} ± {number(std)}"
+    text = number(value) if std is None else f"{number(value)} ± {std:.2g}"
     return text + (f" (n={row.count[name]})" if row.count.get(name, row.n) != row.n else "")
 
 
