@@ -215,8 +215,8 @@ class AttemptMetrics:
             pass
 
     def take(self) -> list[str]:
-        """The metrics changed since the last call."""
-        names = sorted(self.dirty)
+        """The metrics changed since the last call, in the order the run first reported them."""
+        names = [name for name in self.series if name in self.dirty]
         self.dirty.clear()
         return names
 

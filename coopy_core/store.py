@@ -244,7 +244,9 @@ class Store:
                     "DELETE FROM metrics WHERE task = ? AND stage = ? AND attempt < ?", list(batch.metric_attempts)
                 )
                 self.conn.executemany(
-                    "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, stage, name) DO UPDATE SET"
+                    " attempt = excluded.attempt, value = excluded.value, step = excluded.step,"
+                    " series = excluded.series",  # an update keeps the row's place: names stay in first-seen order
                     [row.as_row() for row in batch.metrics.values()],
                 )
             if batch.stages:
