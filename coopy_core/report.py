@@ -558,6 +558,14 @@ document.querySelectorAll('table.sortable').forEach(function (t) {
     });
   });
 });
+// report.html#sort=-loss opens with the results table sorted (a link can point at a view)
+var wanted = decodeURIComponent(location.hash.replace(/^#sort=/, ''));
+if (location.hash.indexOf('#sort=') === 0) {
+  var desc = wanted.charAt(0) === '-', label = wanted.replace(/^[-+]/, '');
+  document.querySelectorAll('#results-table th').forEach(function (th) {
+    if (th.textContent === label) { th.click(); if (desc) th.click(); }
+  });
+}
 var filter = document.getElementById('filter');
 if (filter) filter.addEventListener('input', function () {
   var q = filter.value.toLowerCase();
