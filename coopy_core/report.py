@@ -17,6 +17,7 @@ import datetime
 import html
 import os
 import re
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -272,7 +273,7 @@ def _header(data: ReportData, bars: list[Any], span: float) -> str:
     chips = [
         ("configurations", str(len(data.graph.tasks))),
         ("runs passed", f"{passed}/{total}"),
-        ("failed", str(counts.get("failed", 0) + counts.get("blocked", 0))),
+        ("runs failed", str(counts.get("failed", 0) + counts.get("blocked", 0))),
         ("attempts", str(len(bars))),
         ("wall time", _duration(span) if bars else "–"),
     ]
@@ -476,15 +477,29 @@ def write_report(config: Config, output: Path, options: ReportOptions, refresh: 
     )
 
 
+WAIT_FOR_ENGINE = 10.0  # seconds `--watch` waits for an engine when none runs yet
+
+
 def watch(config: Config, output: Path, options: ReportOptions, interval: float | None = None) -> int:
-    """Rewrite the report every `interval` seconds while an engine runs the pipeline; a last time after."""
+    """Rewrite the report every `interval` seconds while an engine runs the pipeline, and a last time after it
+    stopped. Started before the engine, it waits WAIT_FOR_ENGINE seconds for one; a store being created or
+    written meanwhile is read again at the next turn."""
     every = interval if interval and interval > 0 else max(2.0, config.pipeline.poll_interval)
+    started = time.monotonic()
+    seen_engine = False
     try:
         while True:
             running = EngineLock.holder(config.state_dir) is not None if config.state_dir.exists() else False
-            line = write_report(config, output, options, refresh=every if running else None)
-            if not running:
-                print(line + "; no engine runs the pipeline: done watching")
+            seen_engine = seen_engine or running
+            waiting = not seen_engine and time.monotonic() - started < WAIT_FOR_ENGINE
+            try:
+                line = write_report(config, output, options, refresh=every if running or waiting else None)
+            except sqlite3.Error as exc:  # the engine is creating the store: next turn
+                print(f"coopy: the state store cannot be read yet ({exc}); trying again", file=sys.stderr)
+                time.sleep(every)
+                continue
+            if not running and not waiting:
+                print(line + "; no engine runs the pipeline: done watching", flush=True)
                 return 0
             print(line, flush=True)
             time.sleep(every)

@@ -155,9 +155,10 @@ def timeline_chart(bars: Sequence[Bar], lanes: Mapping[str, int], span: float) -
     unit, scale = _time_unit(span)
     for bar in bars:
         y = total - 1 - (base[bar.stage] + bar.lane)
+        wide = bar.end - bar.start > span / 250  # a white edge parts neighbours, but would hide a thin bar
         rects = ax.barh(
-            y, max((bar.end - bar.start) / scale, span / scale / 2000), left=bar.start / scale, height=0.72,
-            color=STATE_COLOURS.get(bar.state, "#adb5bd"), edgecolor="white", linewidth=1.0,
+            y, max((bar.end - bar.start) / scale, span / scale / 700), left=bar.start / scale, height=0.72,
+            color=STATE_COLOURS.get(bar.state, "#adb5bd"), edgecolor="white", linewidth=1.0 if wide else 0.0,
         )
         rects.patches[0].set_gid(bar.id)
         if len(bars) <= 80 and (bar.end - bar.start) > span * 0.07 and bar.label:
