@@ -31,7 +31,9 @@ CHROMIUM_FLAGS = (
 )
 # What Chromium asks for by itself whatever the page (its updater and sign-in service), in spite of the flags
 # above: told apart from the page's requests by host. A page asking any other host is caught.
-BROWSER_HOSTS = re.compile(rb"^(CONNECT |[A-Z]+ https?://)([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com)[:/ ]")
+BROWSER_HOSTS = re.compile(
+    rb"^(CONNECT |[A-Z]+ https?://)([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com)[:/ ]"
+)
 
 
 def chromium() -> str | None:

@@ -48,7 +48,8 @@ metrics = "out/{task}/metrics.json"
 def rows(state_dir: Path) -> list[tuple[object, ...]]:
     conn = sqlite3.connect(state_dir / "state.sqlite")
     try:
-        return conn.execute("SELECT task, stage, name, attempt, value, series FROM metrics ORDER BY task, name").fetchall()
+        query = "SELECT task, stage, name, attempt, value, series FROM metrics ORDER BY task, name"
+        return conn.execute(query).fetchall()
     finally:
         conn.close()
 

@@ -112,7 +112,8 @@ def test_screenshot_is_not_blank_and_nothing_was_requested(report: tuple[Path, P
     shot = tmp_path / "shot.png"
     proxy = RefusingProxy()
     try:
-        out = run_chromium(html.as_uri(), tmp_path / "profile", proxy, f"--screenshot={shot}", "--window-size=1280,2400")
+        size = "--window-size=1280,2400"
+        out = run_chromium(html.as_uri(), tmp_path / "profile", proxy, f"--screenshot={shot}", size)
     finally:
         proxy.close()
     assert out.returncode == 0 and shot.exists(), out.stderr[-2000:]

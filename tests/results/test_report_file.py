@@ -53,7 +53,7 @@ def fill_store(cfg: Path) -> int:
     free = {"prepare": [0.0] * 8, "train": [0.0] * 16, "evaluate": [0.0] * 8}
     ready = {t.name: 0.0 for t in config.tasks}
     count = 0
-    for order, task in enumerate(config.tasks):
+    for task in config.tasks:
         batch.tasks.append((task.name, dict(task.params), False))
     for stage, low, high in (("prepare", 1, 3), ("train", 20, 60), ("evaluate", 2, 5)):
         for order, task in enumerate(config.tasks):

@@ -38,7 +38,8 @@ SUMMARY = """
 import json, os
 doc = json.load(open(os.environ["COOPY_MEMBERS"]))
 with open(os.environ["COOPY_METRICS"], "a") as f:
-    f.write(json.dumps({"members": len(doc["members"]), "best_seed": max(m["params"]["seed"] for m in doc["members"])}) + "\\n")
+    best = max(m["params"]["seed"] for m in doc["members"])
+    f.write(json.dumps({"members": len(doc["members"]), "best_seed": best}) + "\\n")
 """
 
 
@@ -51,7 +52,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "values.json").write_text(json.dumps(VALUES))
     cfg = write_config(
         tmp,
-        f"""
+        """
         [pipeline]
         name = "r"
         poll_interval = 0.2
@@ -60,7 +61,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed = [1, 2, 3]
         [[stages]]
         name = "train"
-        command = ["python3", "train.py", "{{task}}"]
+        command = ["python3", "train.py", "{task}"]
         workers = 3
         [[stages]]
         name = "summary"
