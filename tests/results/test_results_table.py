@@ -191,3 +191,11 @@ def test_no_store_yet_lists_the_configurations(tmp_path: Path) -> None:
         ("x=1", "waiting", {}), ("x=2", "waiting", {})
     ]
     assert not (tmp_path / ".coopy").exists()  # reading writes nothing
+
+
+def test_status_json_carries_the_last_values(pipeline: Path) -> None:
+    from tests.helpers.cli import status
+
+    runs = {(r["stage"], r["task"]): r for r in status(pipeline)["runs"]}
+    assert runs[("train", "model=a,seed=1")]["metrics"] == {"loss": 0.5, "acc": 0.61}
+    assert runs[("summary", "model=b")]["metrics"] == {"members": 3.0, "best_seed": 3.0}
