@@ -75,6 +75,8 @@ def build(
     stage: str | None = None,
 ) -> Table:
     """The rows, ungrouped and in config order."""
+    if stage is not None and stage not in stage_names:
+        raise ResultsError(f"--stage: no stage named {stage!r} (stages: {', '.join(stage_names)})")
     rows: list[Row] = []
     order = [s for s in graph.order if s in stage_names]
 
@@ -118,8 +120,6 @@ def collect(config: Config, stage: str | None = None) -> Table:
     from coopy_core.status import pipeline_graph
     from coopy_core.store import DB_NAME, Store
 
-    if stage is not None and stage not in config.stage_names:
-        raise ResultsError(f"--stage: no stage named {stage!r} (stages: {', '.join(config.stage_names)})")
     store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
     try:
         graph = pipeline_graph(config, store)

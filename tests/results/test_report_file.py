@@ -177,3 +177,15 @@ def test_report_of_a_pipeline_that_never_ran(tmp_path: Path) -> None:
     text = (tmp_path / "r.html").read_text()
     assert "No attempt has started yet." in text and len(re.findall(r'<tr data-task="', text)) == 2
     assert not (tmp_path / ".coopy").exists()
+
+
+def test_matplotlib_is_imported_only_when_a_report_is_drawn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, coopy_core, coopy_core.engine, coopy_core.report, coopy_core.results, coopy_core.cli\n"
+        "print(sorted(m for m in ('matplotlib', 'textual') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
