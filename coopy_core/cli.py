@@ -91,6 +91,7 @@ def _parser(prog: str = "coopy") -> argparse.ArgumentParser:
     export.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     export.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    _results_parsers(sub)
     stop = _sub(sub, "stop", "stop the background engine (running commands keep running)")
     stop.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
     stop.add_argument("--stop-running", action="store_true", help="also stop running commands (re-queued)")
@@ -113,7 +114,7 @@ def _parser(prog: str = "coopy") -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, prog: str = "coopy") -> int:
-    args = _parser(prog).parse_args(argv)
+    args = _parser(prog).parse_args(_sort_values(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "run":
             if args.detach:
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None, prog: str = "coopy") -> int:
             return EXIT_OK
         if args.command == "export":
             return _export(args.config, args.format, args.output)
+        if args.command in ("results", "report"):
+            return _results_command(args)
         if args.command == "init":
             return _init(Path(args.path))
     except CoopyError as exc:
@@ -300,6 +303,69 @@ def _export(config_path: str, fmt: str, output: str | None) -> int:
     text = to_csv(config) if fmt == "csv" else to_json(config) + "\n"
     if output:
         Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _sort_values(argv: list[str]) -> list[str]:
+    """`--sort -accuracy` means descending, not an unknown option: argparse is told `--sort=-accuracy`."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--sort":
+            value = next(it, None)
+            out.append(arg if value is None else f"--sort={value}")
+        else:
+            out.append(arg)
+    return out
+
+
+def _results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`coopy results` and `coopy report` (results.py, report.py): both read the store only."""
+    for verb, text in (
+        ("results", "the metrics runs reported: one row per configuration, grouped and sorted as asked"),
+        ("report", "write one self-contained HTML file: stages, timeline, durations, results, curves, failures"),
+    ):
+        cmd = _sub(sub, verb, text)
+        cmd.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
+        cmd.add_argument("--group-by", action="append", default=[], metavar="PARAM[,PARAM]",
+                         help="aggregate the other params: mean ± std and n per metric")
+        cmd.add_argument("--sort", metavar="[-]NAME", help="a metric or param; -name sorts descending")
+        cmd.add_argument("--stage", help="one row per run of this stage (per group for a stage over fewer params)")
+        cmd.add_argument("--metrics", metavar="NAME[,NAME]", help="only these metrics, in this order")
+        if verb == "results":
+            cmd.add_argument(
+                "--format", choices=("table", "csv", "json", "markdown"), default="table", help="table (default), csv, json or markdown"
+            )
+            cmd.add_argument("--output", "-o", help="write to this file instead of stdout")
+        else:
+            cmd.add_argument("--output", "-o", default="report.html", help="the HTML file (default report.html)")
+            cmd.add_argument("--best", type=int, default=10, metavar="N", help="metric curves of the best N runs")
+            cmd.add_argument("--watch", action="store_true",
+                             help="rewrite it while the pipeline runs (atomically; the page reloads itself)")
+            cmd.add_argument("--interval", type=float, default=None, metavar="S",
+                             help="with --watch: seconds between rewrites (default: the poll_interval, at least 2)")
+
+
+def _results_command(args: argparse.Namespace) -> int:
+    config = load_target(args.config)
+    group_by = [p.strip() for item in args.group_by for p in item.split(",") if p.strip()]
+    metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()]
+    if args.command == "report":
+        from coopy_core.report import ReportOptions, watch, write_report
+
+        options = ReportOptions(group_by, args.sort, args.stage, metrics, max(1, args.best))
+        if args.watch:
+            return watch(config, Path(args.output), options, args.interval)
+        print(write_report(config, Path(args.output), options))
+        return EXIT_OK
+    from coopy_core import results
+
+    table = results.arrange(results.collect(config, args.stage), group_by, args.sort, metrics)
+    text = results.render(table, args.format)
+    if args.output:
+        Path(args.output).write_text(text)
     else:
         sys.stdout.write(text)
     return EXIT_OK

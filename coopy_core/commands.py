@@ -84,6 +84,16 @@ class Commands(Protocol):
         """Queued runs of a stage in the order they would start."""
         return list(_send(self, "queue_order", stage=stage))
 
+    def metric_series(self, task: str, stage: str, name: str | None = None) -> dict[str, list[list[float]]]:
+        """A run's metric series ([[step, value], ...] per metric, or only `name`) of its latest attempt."""
+        return dict(_send(self, "metric_series", task=task, stage=stage, name=name))
+
+    def results(
+        self, group_by: list[str] | None = None, sort: str | None = None, stage: str | None = None
+    ) -> dict[str, Any]:
+        """The results table (as `coopy results --format json` prints it), grouped and sorted as asked."""
+        return dict(_send(self, "results", group_by=group_by, sort=sort, stage=stage))
+
 
 @dataclass(frozen=True)
 class Arg:
@@ -155,6 +165,15 @@ COMMANDS: dict[str, Command] = {
             "added {result}",
         ),
         Command("queue_order", (_STAGE,)),
+        Command("metric_series", (_TASK, _STAGE, Arg("name", (str, type(None)), "one metric (default: all)", None))),
+        Command(
+            "results",
+            (
+                Arg("group_by", (list, type(None)), "params to group by", None),
+                Arg("sort", (str, type(None)), "a metric or param; -name for descending", None),
+                Arg("stage", (str, type(None)), "one row per run of this stage", None),
+            ),
+        ),
     )
 }
 

@@ -140,6 +140,7 @@ class StageConfig(_Strict):
     backoff: float = Field(default=1.0, ge=0, le=86_400)
     timeout: float | None = Field(default=None, gt=0)
     done_when: list[StrictStr] = Field(default_factory=list)
+    metrics: StrictStr | None = Field(default=None, min_length=1)  # a JSON object read when a run ends
     skip_if_done: bool = False
     priority: int = Field(default=0, ge=-1_000_000_000, le=1_000_000_000)  # stored as SQLite INTEGER
     shell: bool = False
@@ -432,6 +433,8 @@ def _check_stages(
                 check(f"{key}.{hook}", t, known | set(HOOK_PLACEHOLDERS))
         for t in stage.done_when:
             check(f"{key}.done_when", t, known)
+        if stage.metrics is not None:
+            check(f"{key}.metrics", stage.metrics, known)
         for k, v in stage.env.items():
             check(f"{key}.env.{k}", v, known)
         if stage.cwd:

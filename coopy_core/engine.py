@@ -35,6 +35,7 @@ from coopy_core.graph import Changes, Progress, Readiness, RunKey
 from coopy_core.hooks import HookRunner
 from coopy_core.journal import Events, Journal, Subscriber
 from coopy_core.lifecycle import Attempts, Ending, disk_full_note, stop_leftover
+from coopy_core.metrics import MetricRow, MetricsTracker, last_values
 from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
 from coopy_core.plan import judge
 from coopy_core.plugins import make_plugins
@@ -93,6 +94,8 @@ class Engine:
         self._counts: dict[str, Counter[str]] = {s: Counter() for s in self._stages}
         self._durations: dict[str, tuple[float, int]] = {s: (0.0, 0) for s in self._stages}
         self._needs_total: dict[RunKey, int] = {}
+        self._metrics: dict[RunKey, tuple[int, dict[str, float]]] = {}  # per run: (attempt, last values)
+        self._tracker = MetricsTracker(config.state_dir, self._metrics_reported)
         self._events = Events(clock)
         self._lock = EngineLock(config.state_dir)
         self._store: Store | None = None
@@ -128,7 +131,7 @@ class Engine:
         self._open_state()
         journal = self._journal = Journal(self.store, self._events, self._store_failed, self._store_recovered)
         self._attempts = Attempts(
-            self.config, self.executors, scripters, detectors, self.clock, self._ended, self._save
+            self.config, self.executors, scripters, detectors, self.clock, self._ended, self._save, self._tracker
         )
         self._hooks = HookRunner(self.config, self.store, journal, self.executors.local, self._notify)
         self._recipes = Recipes(self.config, scripters, FileHashes(self.store.file_hashes()))
@@ -261,6 +264,7 @@ class Engine:
             else:
                 journal.meta(f"pool:{name}", json.dumps(spec))
                 journal.meta(f"poolcfg:{name}", json.dumps(spec))
+        self._metrics = last_values(store.metric_values())
         for run in store.runs():
             if run.stage not in self._stages or not self.graph.exists(run.key):
                 self._leftover(run)
@@ -403,7 +407,8 @@ class Engine:
         total = self._needs_total.get(key)
         if total is None:
             total = self._needs_total[key] = len(self.graph.needed(key))
-        return run_view(run, self.graph, self.readiness, total)
+        reported = self._metrics.get(key)
+        return run_view(run, self.graph, self.readiness, total, reported[1] if reported else None)
 
     def _removed_view(self, run: Run) -> RunView:
         view = run_view(run, self.graph, self.readiness, 0)
@@ -874,6 +879,7 @@ class Engine:
             return
         key = run.key
         cfg = self._stages[run.stage]
+        self._tracker.end(key, run.attempt, self._metrics_file(run, ending.state))
         now = self.clock()
         reason = ending.reason
         if ending.state == RunState.FAILED and run.log:
@@ -928,6 +934,64 @@ class Engine:
                     run=self.run_view(run),
                 )
         self._dispatch()
+
+    # ---------------------------------------------------------------- metrics (metrics.py reads them)
+    def _metrics_reported(self, key: RunKey, attempt: int, rows: list[MetricRow]) -> None:
+        """New numbers from a run: into this turn's commit, and to the screens with the run's view."""
+        run = self._runs.get(key)
+        if run is None or run.attempt != attempt or self._closed:
+            return
+        known = self._metrics.get(key)
+        if known is None or known[0] != attempt:  # a new attempt's numbers replace the last one's
+            known = self._metrics[key] = (attempt, {})
+        for row in rows:
+            known[1][row.name] = row.value
+        self.journal.metrics(rows)
+        self.journal.emit(EventKind.RUN, run=self.run_view(run), stage=self.stage_view(run.stage))
+
+    def _metrics_file(self, run: Run, state: RunState) -> Path | None:
+        """The stage's `metrics` file for this attempt: read when it is done (a missing one is said in
+        its log), or when it is there anyway."""
+        template = self._stages[run.stage].metrics
+        if template is None or state == RunState.QUEUED:
+            return None
+        task = self._target(run)[0]
+        values = placeholder_values(task, run.stage, run.attempt)
+        cfg = self._stages[run.stage]
+        try:
+            cwd = self.config.base_dir / (templates.render(cfg.cwd, values) if cfg.cwd else "")
+            path = cwd / templates.render(template, values)
+        except templates.TemplateError:
+            return None
+        return path if state == RunState.DONE or path.exists() else None
+
+    def metric_series(self, task: str, stage: str, name: str | None = None) -> dict[str, list[list[float]]]:
+        """A run's metric series, [[step, value], ...] per name (or only `name`), of its latest attempt."""
+        run = self._get(task, stage)
+        live = self._tracker.live.get(run.key)
+        if live is not None and live[0] == run.attempt and live[1].series:
+            series = {n: [list(p) for p in s.points] for n, s in live[1].series.items()}
+        else:
+            series = {row[2]: row[6] for row in self.store.metric_series(stage, task)}
+        return {n: points for n, points in series.items() if name is None or n == name}
+
+    def results(
+        self, group_by: list[str] | None = None, sort: str | None = None, stage: str | None = None
+    ) -> dict[str, Any]:
+        """The results table (results.py) from the engine's own view: one row per configuration (or per
+        run of `stage`), grouped and sorted as asked."""
+        from coopy_core import results
+
+        if stage is not None:
+            self._queue(stage)
+        metrics = {key: values for key, (_attempt, values) in self._metrics.items()}
+        states = {key: run.state for key, run in self._runs.items()}
+        try:
+            table = results.build(self.graph, self.config.stage_names, states, metrics, stage=stage)
+            table = results.arrange(table, group_by=group_by or [], sort=sort)
+        except results.ResultsError as exc:
+            raise CommandError(str(exc)) from None
+        return results.as_json(table)
 
     def _owe_hook(self, run: Run, state: RunState, code: int | None, reason: str) -> None:
         cfg = self._stages[run.stage]

@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from coopy_core.metrics import MetricRow
 from coopy_core.model import Event, EventKind, Run
 from coopy_core.store import Batch, StageRow, Store
 
@@ -117,6 +118,13 @@ class Journal:
 
     def task_params(self, name: str, params: dict[str, Any]) -> None:
         self.batch.tasks_changed[name] = params
+        self._soon()
+
+    def metrics(self, rows: list[MetricRow]) -> None:
+        """A run's new metric values (the latest per name wins within a turn)."""
+        for row in rows:
+            self.batch.metrics[(row.task, row.stage, row.name)] = row
+            self.batch.metric_attempts.add((row.task, row.stage, row.attempt))
         self._soon()
 
     def emit(self, kind: EventKind, **kw: Any) -> Event:

@@ -25,6 +25,8 @@ from coopy_core.config import Config
 from coopy_core.detector import DetectContext, Detector, ExitStatusDetector, Status, Verdict
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor, LaunchSpec, StartError
+from coopy_core.metrics import ENV_VAR as METRICS_VAR
+from coopy_core.metrics import MetricsTracker
 from coopy_core.model import Run, RunState
 from coopy_core.resources import Allocation, environment
 from coopy_core.scripter import Launch, Scripter
@@ -76,6 +78,7 @@ class Attempts:
         clock: Callable[[], float],
         on_end: OnEnd,
         on_change: OnChange,
+        metrics: MetricsTracker | None = None,
     ) -> None:
         self.config = config
         self.executors = executors
@@ -84,6 +87,7 @@ class Attempts:
         self.clock = clock
         self.on_end = on_end
         self.on_change = on_change
+        self.metrics = metrics  # reads what runs report in $COOPY_METRICS (each poll, and at the end)
         self.live: dict[tuple[str, str], _Live] = {}
         self._closed = False
         self._poll_task: asyncio.Task[None] | None = None
@@ -129,6 +133,8 @@ class Attempts:
         if allocation:
             env.update(environment(allocation))
         try:
+            if self.metrics is not None:
+                env[METRICS_VAR] = str(self.metrics.begin(key, run.attempt, Path(run.log), fresh=True))
             if members is not None:
                 path = self.members_path(run)
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,6 +171,8 @@ class Attempts:
             raise ValueError("adopt() needs a handle: use find_started() first")
         live = _Live(run=run, task=task, attempt=run.attempt)
         self.live[run.key] = live
+        if self.metrics is not None:
+            self.metrics.begin(run.key, run.attempt, Path(run.log) if run.log else None, fresh=False)
         adopted = executor.adopt(run.handle)
         if adopted.alive:
             log.info("re-adopted %s/%s attempt %d", run.stage, run.name, run.attempt)
@@ -362,10 +370,15 @@ class Attempts:
         self._poll_task = asyncio.ensure_future(self._poll_loop())
 
     async def _poll_loop(self) -> None:
-        """Only outside state is polled: outputs that have not appeared yet, polling Detectors."""
+        """Only outside state is polled: outputs that have not appeared yet, polling Detectors, new metrics."""
         interval = self.config.pipeline.poll_interval
         while not self._closed:
             await asyncio.sleep(interval)
+            if self.metrics is not None:
+                try:
+                    self.metrics.poll()
+                except Exception:  # noqa: BLE001 - bad numbers must never stop the polling
+                    log.exception("reading metrics failed")
             for live in list(self.live.values()):
                 if self.live.get(live.run.key) is not live or live.run.state != RunState.RUNNING:
                     continue

@@ -108,6 +108,7 @@ class RunView:
     member_count: int = 0  # a group run's configurations (0: the run of one configuration)
     waiting_on: int = 0  # runs it needs that have not passed yet
     needs_total: int = 0  # runs it needs
+    metrics: dict[str, float] = field(default_factory=dict)  # the last value of each metric it reported
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -126,6 +127,7 @@ class RunView:
             "resources": dict(self.resources),
             "member_count": self.member_count,
             "waiting_on": self.waiting_on,
+            "metrics": dict(self.metrics),
         }
 
 

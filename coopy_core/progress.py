@@ -75,6 +75,7 @@ class ProgressPrinter:
         self._done_before: dict[str, int] = {}
         self._active_since: dict[str, float] = {}  # monotonic time of each stage's first start seen
         self._drawn = 0
+        self._said: dict[tuple[str, str], tuple[int, RunState]] = {}  # a run's news (metrics) is not a new line
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe = engine.subscribe(self._on_event)
 
@@ -104,6 +105,10 @@ class ProgressPrinter:
             self._print(f"{event.level}: {event.message}")
         elif event.kind == EventKind.RUN and not self.live and event.run is not None:
             run = event.run
+            said = (run.attempt, run.state)
+            if self._said.get((run.stage, run.task)) == said or (run.state == RunState.RUNNING and run.pid is None):
+                return
+            self._said[(run.stage, run.task)] = said
             if run.state in (RunState.DONE, RunState.SKIPPED, RunState.CANCELLED):
                 took = (run.ended_at or 0) - (run.started_at or 0) if run.started_at else 0
                 extra = f" ({run.reason})" if run.reason else ""

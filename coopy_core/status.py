@@ -2,7 +2,7 @@
 
 Reading the store starts nothing and takes no lock. Stable JSON keys: `stages[].{name, workers, paused,
 counts, total, needs, over}` and `runs[].{task, stage, attempt, state, exit_code, priority, log, reason,
-started_at, ended_at, pid}`, plus `members` for the runs of a stage over fewer params.
+started_at, ended_at, pid, metrics}`, plus `members` for the runs of a stage over fewer params.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from coopy_core.config import Config
 from coopy_core.graph import Graph
+from coopy_core.metrics import last_values
 from coopy_core.model import COUNTED_STATES, RunState
 from coopy_core.store import DB_NAME, EngineLock, Store
 from coopy_core.tasks import Task
@@ -42,6 +43,7 @@ def read_status(config: Config) -> dict[str, Any]:
         graph = pipeline_graph(config, store)
         if store is not None:
             stage_rows = store.stages()
+            reported = last_values(store.metric_values())
             for r in store.runs():
                 if r.stage not in graph.nodes:
                     continue
@@ -60,6 +62,7 @@ def read_status(config: Config) -> dict[str, Any]:
                         "ended_at": r.ended_at,
                         "pid": (r.handle or {}).get("pid"),
                         **({"was": r.state.value} if removed else {}),
+                        "metrics": reported.get(r.key, (0, {}))[1],  # as the live view's RunView.metrics
                     }
                 )
     finally:
@@ -109,7 +112,7 @@ def read_status(config: Config) -> dict[str, Any]:
 def _waiting(stage: str, name: str) -> dict[str, Any]:
     return {
         "task": name, "stage": stage, "attempt": 0, "state": RunState.WAITING.value, "exit_code": None,
-        "priority": 0, "log": "", "reason": "", "started_at": None, "ended_at": None, "pid": None,
+        "priority": 0, "log": "", "reason": "", "started_at": None, "ended_at": None, "pid": None, "metrics": {},
     }
 
 

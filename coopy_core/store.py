@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.errors import StateError
+from coopy_core.metrics import MetricRow
 from coopy_core.model import Run, RunState
 
 SCHEMA = """
@@ -41,6 +42,11 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS attempts (
     task TEXT NOT NULL, stage TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,
     exit_code INTEGER, reason TEXT NOT NULL, started_at REAL, ended_at REAL, log TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    task TEXT NOT NULL, stage TEXT NOT NULL, name TEXT NOT NULL, attempt INTEGER NOT NULL,
+    value REAL NOT NULL, step REAL, series TEXT NOT NULL,
+    PRIMARY KEY (task, stage, name)
 );
 """
 
@@ -129,6 +135,9 @@ class Store:
         except sqlite3.Error as exc:
             raise StateError(f"{self.path}: cannot read the state store ({exc})") from None
         self._extra_columns = ", ".join(c if c in columns else "NULL" for c in ("resources", "recipe", "signature"))
+        self._has_metrics = self.conn.execute(  # a read-only look at a store from before metrics has none
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metrics'"
+        ).fetchone() is not None
 
     def close(self) -> None:
         self.conn.close()
@@ -248,6 +257,16 @@ class Store:
                 )
             if batch.meta:
                 self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(batch.meta.items()))
+            if batch.metrics:  # one attempt's numbers replace an earlier attempt's (see metrics.py)
+                self.conn.executemany(
+                    "DELETE FROM metrics WHERE task = ? AND stage = ? AND attempt < ?", list(batch.metric_attempts)
+                )
+                self.conn.executemany(
+                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task, stage, name) DO UPDATE SET"
+                    " attempt = excluded.attempt, value = excluded.value, step = excluded.step,"
+                    " series = excluded.series",  # an update keeps the row's place: names stay in first-seen order
+                    [row.as_row() for row in batch.metrics.values()],
+                )
             if batch.stages:
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?)",
@@ -271,6 +290,25 @@ class Store:
             return {}
         return {p: (size, mtime, h) for p, size, mtime, h in rows}
 
+    # -- metrics ---------------------------------------------------------------------------
+    def metric_values(self) -> list[tuple[str, str, str, int, float]]:
+        """(task, stage, name, attempt, last value) of every metric stored."""
+        if not self._has_metrics:
+            return []
+        return self.conn.execute("SELECT task, stage, name, attempt, value FROM metrics ORDER BY rowid").fetchall()
+
+    def metric_series(self, stage: str | None = None, task: str | None = None) -> list[tuple[Any, ...]]:
+        """(task, stage, name, attempt, value, step, [[step, value], ...]) of one run's metrics, or all."""
+        if not self._has_metrics:
+            return []
+        query = "SELECT task, stage, name, attempt, value, step, series FROM metrics"
+        args: tuple[str, ...] = ()
+        if stage is not None and task is not None:
+            query += " WHERE stage = ? AND task = ?"
+            args = (stage, task)
+        rows = self.conn.execute(query + " ORDER BY rowid", args).fetchall()
+        return [(*r[:6], json.loads(r[6])) for r in rows]
+
     def attempts(self) -> list[tuple[Any, ...]]:
         return self.conn.execute(
             "SELECT task, stage, attempt, state, exit_code, reason, started_at, ended_at, log FROM attempts"
@@ -292,11 +330,13 @@ class Batch:
     tasks: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
     tasks_changed: dict[str, dict[str, Any]] = field(default_factory=dict)  # a named configuration's new params
     files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # the file-hash cache
+    metrics: dict[tuple[str, str, str], MetricRow] = field(default_factory=dict)  # (task, stage, name)
+    metric_attempts: set[tuple[str, str, int]] = field(default_factory=set)  # (task, stage, attempt)
 
     def __bool__(self) -> bool:
         return bool(
             self.runs or self.attempts or self.hooks or self.hook_states or self.meta or self.stages or self.tasks
-            or self.tasks_changed or self.files
+            or self.tasks_changed or self.files or self.metrics
         )
 
 

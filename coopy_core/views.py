@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from coopy_core.graph import Graph, Readiness
 from coopy_core.model import COUNTED_STATES, Run, RunState, RunView, StageView
 from coopy_core.queue import StageQueue
 
 
-def run_view(run: Run, graph: Graph, readiness: Readiness, needs_total: int) -> RunView:
+def run_view(
+    run: Run, graph: Graph, readiness: Readiness, needs_total: int, metrics: Mapping[str, float] | None = None
+) -> RunView:
     group = graph.is_group(run.stage)
     open_ = run.state in (RunState.WAITING, RunState.BLOCKED)
     return RunView(
@@ -31,6 +34,7 @@ def run_view(run: Run, graph: Graph, readiness: Readiness, needs_total: int) -> 
         member_count=graph.member_count(run.key) if group else 0,
         waiting_on=readiness.waiting_on(run.key) if open_ else 0,
         needs_total=needs_total,
+        metrics=dict(metrics) if metrics else {},
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from textual import on
@@ -34,6 +34,7 @@ from coopy_tui.widgets.footer import Footer
 from coopy_tui.widgets.help_screen import HelpScreen
 from coopy_tui.widgets.log_screen import LogScreen
 from coopy_tui.widgets.log_view import LogView
+from coopy_tui.widgets.metric_spark import MetricSpark
 from coopy_tui.widgets.pipeline_bar import PipelineBar
 from coopy_tui.widgets.quit_screen import QuitChoice, QuitScreen
 from coopy_tui.widgets.run_table import RunTable, resources_text
@@ -67,8 +68,10 @@ class CoopyApp(App[QuitChoice | None]):
         follow_interval: float = 0.2,
         last_line_interval: float = 1.0,
         background: bool = False,
+        metrics: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
+        self.metrics = list(metrics) if metrics else None  # metric columns asked for (issue 15)
         self.client = client
         self.background = background  # attached to a background engine: quitting detaches
         self.clock = clock
@@ -103,6 +106,8 @@ class CoopyApp(App[QuitChoice | None]):
         self._tabs = StageTabs(views, total, id="tabs")
         self._pane = LogView(max_lines=log_lines, placeholder="(no run selected)", focusable=False, id="log-tail")
         self._filter_bar = FilterBar(id="filter", on_change=self._filter_changed)
+        # issue 15: the selected run's metric as a sparkline; asked of the engine only once a run reports one
+        self._spark = MetricSpark(lambda *args: self.client.metric_series(*args), id="metric-spark")
 
     # ================================================================ layout
     def compose(self) -> ComposeResult:
@@ -114,9 +119,10 @@ class CoopyApp(App[QuitChoice | None]):
             yield self._tabs
             with Horizontal(id="stages"):
                 for view in views:
-                    panel = StagePanel(view, total, self.clock, task_width)
+                    panel = StagePanel(view, total, self.clock, task_width, self.metrics)
                     self.panels.append(panel)
                     yield panel
+            yield self._spark
             yield self._pane
             yield self._filter_bar
         yield Footer(compact=True)
@@ -284,6 +290,7 @@ class CoopyApp(App[QuitChoice | None]):
         for panel in self.panels:
             panel.table.flush_sort()
         self._follow_selected()  # rows may have moved under an unpinned cursor
+        self._spark.follow(self.selected(), self.panel.table.metric_columns.names)
         self._drain_log()
         self._flush_notifications()
         self.repaints += 1
@@ -525,6 +532,12 @@ class CoopyApp(App[QuitChoice | None]):
 
         title = f"{self.state.pipeline}: {'finished' if not self.state.busy() else 'so far'}"
         self.push_screen(SummaryScreen(summarize(self.state.stage_names, self.state.runs), title))
+
+    def action_results(self) -> None:
+        """The results table: metrics per configuration, grouped and sorted by keys (an engine command)."""
+        from coopy_tui.widgets.results_screen import ResultsScreen
+
+        self.push_screen(ResultsScreen(self.client.results, f"{self.state.pipeline}: results"))
 
     def action_pools(self) -> None:
         """The resource pools, and resizing one (an engine command, like a worker cap)."""

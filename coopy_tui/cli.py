@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         help="run the engine inside this process (it stops when the UI quits) instead of attaching to a "
         "background engine",
     )
+    p.add_argument(
+        "--metrics",
+        metavar="NAME[,NAME]",
+        help="the metric columns of the run tables, in this order (default: the first 3 each stage reports)",
+    )
     return p
 
 
@@ -53,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_target(args.config)
+        metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()] or None
         if args.in_process:
-            return asyncio.run(_run(config, args.config))
-        return asyncio.run(_attach(config, args.config))
+            return asyncio.run(_run(config, args.config, metrics))
+        return asyncio.run(_attach(config, args.config, metrics))
     except CoopyError as exc:
         print(f"coopy-tui: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -93,14 +99,14 @@ def _terminal_gone() -> None:
     timer.start()
 
 
-async def _attach(config: Config, shown: str) -> int:
+async def _attach(config: Config, shown: str, metrics: list[str] | None = None) -> int:
     from coopy_core.daemon import ensure_engine
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
 
     client, started = ensure_engine(config, events=True)  # StateError ends here, before the UI
     pid = client.info.get("pid")
-    app = CoopyApp(client, background=True)
+    app = CoopyApp(client, background=True, metrics=metrics)
     loop = asyncio.get_running_loop()
 
     def engine_gone() -> None:
@@ -154,7 +160,7 @@ async def _wait_gone(pid: object, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _run(config: Config, shown: str) -> int:
+async def _run(config: Config, shown: str, metrics: list[str] | None = None) -> int:
     from coopy_core.engine import Engine
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
@@ -162,7 +168,7 @@ async def _run(config: Config, shown: str) -> int:
     engine = Engine(config)
     await engine.start()  # StateError (another engine owns the state dir) ends here, before the UI
     _log_to_file(config)
-    app = CoopyApp(engine)
+    app = CoopyApp(engine, metrics=metrics)
     loop = asyncio.get_running_loop()
 
     def hang_up() -> None:

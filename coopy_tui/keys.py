@@ -79,6 +79,8 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("cursor_up", "up,k", "↑  k", "", "Previous task in the stage", "↑", TASK_GROUP, palette=False),
     Key("cursor_down", "down,j", "↓  j", "", "Next task in the stage", "↓", TASK_GROUP, palette=False),
+    # issue 15; last, so a narrow footer drops it before the stage and task keys
+    Key("results", "m", "m", "results", "Results: the metrics per configuration, grouped and sorted"),
 )
 
 EXTRA_HELP: tuple[tuple[str, str], ...] = (

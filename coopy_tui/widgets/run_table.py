@@ -20,7 +20,7 @@ unpins).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rich.cells import cell_len, set_cell_size
@@ -39,6 +39,7 @@ from textual.strip import Strip
 
 from coopy_core.model import RunState, RunView
 from coopy_tui.format import STATE_GLYPHS, elapsed, state_text
+from coopy_tui.widgets.metric_columns import MetricColumns, with_metrics
 from coopy_tui.widgets.scrolling import set_virtual_size
 
 COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
@@ -166,12 +167,15 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         task_width: int = 20,
         *,
         id: str | None = None,
+        metrics: Sequence[str] | None = None,
     ) -> None:
         super().__init__(id=id)
         self.stage = stage
         self.clock = clock
         self.task_width = task_width
-        self.widths = [width or task_width + 3 for _key, _label, width, _right in COLUMNS]
+        self.metric_columns = MetricColumns(metrics)  # issue 15: latest metric values (metric_columns.py)
+        self.columns = with_metrics(COLUMNS, self.metric_columns)
+        self.widths = [width or task_width + 3 for _key, _label, width, _right in self.columns]
         self._runs: dict[str, RunView] = {}  # every run of the stage, shown or filtered out
         self._sort_keys: dict[str, tuple[Any, ...]] = {}  # every run -> sort key
         self._hay: dict[str, str] = {}  # every run -> what the filter searches ("task state", lower case)
@@ -307,6 +311,7 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             Text(str(run.priority), justify="right"),
             Text(str(run.attempt) if run.attempt else "", justify="right"),
             Text(elapsed(run, now), justify="right"),
+            *self.metric_columns.cells(run),
             Text(f" {last}", style=style, no_wrap=True),
         ]
 
@@ -332,6 +337,8 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
     def load(self, runs: Iterable[RunView]) -> None:
         """Show these runs (start-up, or a new filter): one pass, rows already in order."""
         selected = self.selected_task if self.pinned else None
+        runs = list(runs)
+        self._observe_metrics(runs)
         for run in runs:
             self._set_run(run)
         keys = self._sort_keys
@@ -352,6 +359,8 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Bring the rows of these (changed) runs up to date: only rows on screen are repainted."""
         removed: set[str] = set()
         repaint: list[str] = []
+        runs = list(runs)
+        self._observe_metrics(runs)
         for run in runs:
             task = run.task
             self._set_run(run)
@@ -430,6 +439,17 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._place(selected)
         elif self._cursor != 0:
             self._move_cursor(0)
+
+    def _observe_metrics(self, runs: list[RunView]) -> None:
+        """A metric column appeared: new widths, every cached cell and the header drawn again."""
+        if not self.metric_columns.observe(runs):
+            return
+        self.columns = with_metrics(COLUMNS, self.metric_columns)
+        self.widths = [width or self.task_width + 3 for _key, _label, width, _right in self.columns]
+        self._rendered.clear()
+        self._metas.clear()
+        self._header = None
+        self._rows_changed()
 
     # ------------------------------------------------------------------ painting
     def _rows_changed(self) -> None:
@@ -564,7 +584,7 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         metas = self._metas.get(row)
         if metas is None:
             metas = self._metas[row] = [
-                *(Style.from_meta({"row": row, "column": c}) for c in range(len(COLUMNS))),
+                *(Style.from_meta({"row": row, "column": c}) for c in range(len(self.columns))),
                 Style.from_meta({"row": row, "column": 0, "out_of_bounds": True}),
             ]
         # DataTable's cell styles: row + click meta + cursor, the cell's own, then the cursor's colour.
@@ -605,6 +625,6 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         if self._header is None:
             self._header = [
                 self._render_cell(Text(label, justify="right" if right else "left"), width)
-                for (_key, label, _w, right), width in zip(COLUMNS, self.widths, strict=True)
+                for (_key, label, _w, right), width in zip(self.columns, self.widths, strict=True)
             ]
         return self._header

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -21,6 +21,7 @@ class StagePanel(Vertical):
         total: int,
         clock: Callable[[], float],
         task_width: int,
+        metrics: Sequence[str] | None = None,
     ) -> None:
         super().__init__(id=f"stage-{view.index}", classes="stage-panel")
         self.stage = view.name
@@ -28,7 +29,7 @@ class StagePanel(Vertical):
         self.view = view
         self.total = total
         self.header = StageHeader(view, total)
-        self.table = RunTable(view.name, clock, task_width, id=f"runs-{view.index}")
+        self.table = RunTable(view.name, clock, task_width, id=f"runs-{view.index}", metrics=metrics)
         self._title = ""
 
     def compose(self) -> ComposeResult:

@@ -108,6 +108,13 @@ CASES = [
     ),
     Case("unknown-placeholder-cwd", MATRIX + GOOD_STAGE + 'cwd = "runs/{id}"\n', "stages[0].cwd", "{id}"),
     Case(
+        "unknown-placeholder-metrics",
+        MATRIX + GOOD_STAGE + 'metrics = "out/{run}/metrics.json"\n',
+        "stages[0].metrics",
+        "{run}",
+    ),
+    Case("metrics-not-a-string", MATRIX + GOOD_STAGE + "metrics = 3\n", "stages[0].metrics", "a string"),
+    Case(
         "bad-braces-open",
         MATRIX + '[[stages]]\nname = "s"\ncommand = ["echo", "{task"]\n',
         "stages[0].command",

@@ -1,0 +1,153 @@
+"""ResultsScreen (`m`): the results table (`coopy results`) in a DataTable, grouped and sorted by keys.
+
+`g` groups by the next param (then by none again), `o` sorts by the next metric, `O` turns the order round, a
+click on a column's header sorts by it. The rows come from the engine's `results` command (the same table as
+`coopy results --format json`), asked again every REFRESH seconds while the screen is open: numbers move while
+runs train.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from coopy_core import results
+from coopy_core.errors import CoopyError
+
+REFRESH = 2.0
+Fetch = Callable[..., dict[str, Any]]  # Commands.results(group_by=, sort=, stage=)
+
+
+class ResultsScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,m", "close", "close", key_display="esc"),
+        Binding("g", "next_group", "group by"),
+        Binding("o", "next_sort", "sort by"),
+        Binding("O", "reverse", "reverse"),
+    ]
+
+    def __init__(self, fetch: Fetch, title: str, refresh: float = REFRESH) -> None:
+        super().__init__()
+        self.fetch = fetch
+        self.title_text = title
+        self.refresh_every = refresh
+        self.group_by: list[str] = []
+        self.sort: str | None = None
+        self.table: results.Table | None = None
+        self.error = ""
+        self._columns: list[results.Column] = []
+        self._shape: tuple[str, ...] = ()
+        self._all_params: list[str] = []  # every param (a grouped table has only the grouped ones)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="results-box") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "g group by · o sort by · O reverse · esc close"
+            yield Static("", id="results-caption", markup=False)
+            yield DataTable(id="results-table", zebra_stripes=True, cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.set_interval(self.refresh_every, self.reload, name="results-refresh")
+        self.query_one(DataTable).focus()
+
+    # ------------------------------------------------------------------ data
+    def reload(self) -> None:
+        try:
+            data = self.fetch(group_by=self.group_by or None, sort=self.sort)
+        except CoopyError as exc:
+            self.error = str(exc)
+            self.query_one("#results-caption", Static).update(f"cannot get the results: {exc}")
+            return
+        self.error = ""
+        self.table = results.from_json(data)
+        if not self.table.grouped:
+            self._all_params = list(self.table.params)
+        self._show()
+
+    def _show(self) -> None:
+        table = self.table
+        assert table is not None
+        grid = self.query_one(DataTable)
+        columns = results.columns(table)
+        shape = tuple(c.key for c in columns)
+        cursor = grid.cursor_row
+        if shape != self._shape:  # grouping changed, or a metric appeared: new columns
+            grid.clear(columns=True)
+            for c in columns:
+                label = c.label + self._arrow(c)
+                grid.add_column(label, key=c.key)
+            self._shape = shape
+        else:
+            grid.clear()
+            for c in columns:
+                grid.columns[c.key].label = _text(c.label + self._arrow(c))  # type: ignore[index]
+        self._columns = columns
+        for row in table.rows:
+            grid.add_row(*(_text(results.cell(table, row, c), c.numeric) for c in columns), key=row.task)
+        if table.rows:
+            grid.move_cursor(row=min(cursor, len(table.rows) - 1))
+        what = f"grouped by {', '.join(self.group_by)}" if self.group_by else "one row per configuration"
+        order = f"; sorted by {self.sort}" if self.sort else ""
+        self.query_one("#results-caption", Static).update(f"{len(table.rows)} rows, {what}{order}")
+
+    def _arrow(self, column: results.Column) -> str:
+        if not self.sort:
+            return ""
+        name = self.sort.lstrip("-")
+        if column.key in (f"metric:{name}", f"param:{name}", name):
+            return " ▼" if self.sort.startswith("-") else " ▲"
+        return ""
+
+    def rows(self) -> list[list[str]]:
+        """The cells as shown (tests read this)."""
+        grid = self.query_one(DataTable)
+        return [[str(cell) for cell in grid.get_row_at(i)] for i in range(grid.row_count)]
+
+    # ------------------------------------------------------------------ keys
+    def action_next_group(self) -> None:
+        params = self._all_params
+        choices: list[list[str]] = [[]] + [[p] for p in params]
+        now = choices.index(self.group_by) if self.group_by in choices else 0
+        self.group_by = choices[(now + 1) % len(choices)]
+        if self.sort and self.sort.lstrip("-") in params and self.sort.lstrip("-") not in self.group_by:
+            self.sort = None  # a param grouped away cannot order the groups
+        self.reload()
+
+    def action_next_sort(self) -> None:
+        if self.table is None or not self.table.metrics:
+            self.notify("No metrics to sort by yet", severity="warning")
+            return
+        names = self.table.metrics
+        current = self.sort.lstrip("-") if self.sort else None
+        nxt = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
+        self.sort = nxt
+        self.reload()
+
+    def action_reverse(self) -> None:
+        if self.sort:
+            self.sort = self.sort[1:] if self.sort.startswith("-") else f"-{self.sort}"
+            self.reload()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        kind, _, name = str(event.column_key.value).partition(":")
+        if kind not in ("metric", "param", "n", "task"):
+            return
+        name = name or kind
+        self.sort = f"-{name}" if self.sort == name else name
+        self.reload()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _text(text: str, right: bool = False) -> Any:
+    from rich.text import Text
+
+    return Text(text, justify="right" if right else "left")
