@@ -336,7 +336,10 @@ def _results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         cmd.add_argument("--metrics", metavar="NAME[,NAME]", help="only these metrics, in this order")
         if verb == "results":
             cmd.add_argument(
-                "--format", choices=("table", "csv", "json", "markdown"), default="table", help="table (default), csv, json or markdown"
+                "--format",
+                choices=("table", "csv", "json", "markdown"),
+                default="table",
+                help="table (default), csv, json or markdown",
             )
             cmd.add_argument("--output", "-o", help="write to this file instead of stdout")
         else:
