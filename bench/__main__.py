@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workloads", default="W1,W2,W3a,W3b")
     p.add_argument("--out", type=Path, help="folder for results.json / BENCHMARKS.md / plot.png")
     p.add_argument("--no-tui", action="store_true", help="skip the TUI-under-load measurement")
+    p.add_argument("--no-recheck", action="store_true", help="skip R1: re-checking an unchanged large input")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite BENCHMARKS.md and the plot from bench/results.json (+ tui_results.json)")
     args = p.parse_args(argv)
@@ -132,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         tui = tui_load.run(args.quick, results_dir)
         report["tui"] = {"table": tui["table"]}
         report["targets"] += tui["targets"]
+    if not args.no_recheck:
+        from bench import recheck
+
+        r1 = recheck.run(args.quick)
+        report["recheck"] = r1["table"]
+        report["targets"] += r1["targets"]
+        print(f"R1   {r1['table']}", flush=True)
     (results_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     plotted = plot(report, results_dir / "plot.png")
     md = markdown(report)

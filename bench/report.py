@@ -124,6 +124,20 @@ def markdown(results: dict[str, Any]) -> str:
             "```",
             "",
         ]
+    if "recheck" in results:
+        r = results["recheck"]
+        lines += [
+            "## R1: an unchanged large input at start-up",
+            "",
+            f"`python -m bench.recheck`: a finished one-stage pipeline whose run reads a {r['input_mb']} MB input,",
+            "started again (best of the repeats). Content hashes are cached by (path, size, mtime_ns).",
+            "",
+            "| first run | start, input unchanged | start after a `touch` | `b2sum` of the file | executions |",
+            "|---|---|---|---|---|",
+            f"| {r['first_run_s']} s | {r['start_unchanged_s']} s | {r['start_after_touch_s']} s "
+            f"| {_fmt(r['b2sum_s'])} s | {r['runs_executed']} |",
+            "",
+        ]
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
