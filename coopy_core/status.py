@@ -2,7 +2,7 @@
 
 Reading the store starts nothing and takes no lock. Stable JSON keys: `stages[].{name, workers, paused,
 counts, total, needs, over}` and `runs[].{task, stage, attempt, state, exit_code, priority, log, reason,
-started_at, ended_at, pid}`, plus `members` for the runs of a stage over fewer params.
+started_at, ended_at, pid, job_id}`, plus `members` for the runs of a stage over fewer params.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def read_status(config: Config) -> dict[str, Any]:
                         "started_at": r.started_at,
                         "ended_at": r.ended_at,
                         "pid": (r.handle or {}).get("pid"),
+                        "job_id": (r.handle or {}).get("job_id"),
                     }
                 )
     finally:
@@ -108,6 +109,7 @@ def _waiting(stage: str, name: str) -> dict[str, Any]:
     return {
         "task": name, "stage": stage, "attempt": 0, "state": RunState.WAITING.value, "exit_code": None,
         "priority": 0, "log": "", "reason": "", "started_at": None, "ended_at": None, "pid": None,
+        "job_id": None,
     }
 
 
