@@ -72,6 +72,13 @@ NODES_FRESH = 10.0  # seconds a list of the cluster's nodes is trusted
 FAST_POLL = 0.5  # poll interval for a few seconds after a cancel, so the end shows promptly
 FAST_POLL_FOR = 6.0
 TAIL_RETRY = 2.0  # seconds before following a job's log again after the stream broke
+UNREACHABLE_WORDS = (  # what a failed connection says, in a few words (requests' own messages run long)
+    ("connection refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("name or service not known", "unknown host"),
+    ("no route to host", "no route to host"),
+    ("failed to connect", "cannot connect"),
+)
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 NO_ADDRESS = (
     "no Ray cluster: set ray.address on the stage or RAY_ADDRESS (to try one on this machine: "
@@ -205,7 +212,10 @@ def _classify(exc: BaseException) -> Exception:
     if isinstance(exc, Unreachable | NotFound | Rejected | AlreadyExists):
         return exc
     if isinstance(exc, OSError | TimeoutError):  # requests' ConnectionError and Timeout are OSErrors
-        return Unreachable(f"{type(exc).__name__}: {first_sentence(text)}")
+        for needle, shown in UNREACHABLE_WORDS:
+            if needle in text.lower():
+                return Unreachable(shown)
+        return Unreachable(f"{type(exc).__name__}: {first_sentence(text)[:200]}")
     if "already exists" in text:
         return AlreadyExists(ray_error(exc))
     if "status code 404" in text or "does not exist" in text:
@@ -547,15 +557,19 @@ class RayExecutor:
         now = time.monotonic()
         if cluster.unreachable_since is None:
             cluster.unreachable_since = now
+            cluster.error = f"{error}, since {time.strftime('%H:%M:%S')}"  # fixed: no news per poll
             log.warning("ray: the head at %s does not answer: %s", cluster.address, error)
         cluster.jobs_client = None  # made again once it answers (a new head may have other ports)
         away = now - cluster.unreachable_since
         for watch in watches:
             if self._jobs.get(watch.job_id) is not watch:
                 continue
-            if watch.stopping and not watch.handle.get("submitted"):
-                self._end(watch, None)
-            elif watch.handle.get("submitted") and away >= self.lost_after:
+            if not watch.handle.get("submitted"):
+                if watch.stopping:
+                    self._end(watch, None)
+                else:
+                    self._report(watch, f"waiting for the Ray head at {cluster.address} ({cluster.error})")
+            elif away >= self.lost_after:
                 self._report(
                     watch,
                     f"lost: the Ray head at {cluster.address} has not answered for {away:.0f}s "
@@ -563,7 +577,7 @@ class RayExecutor:
                 )
                 self._end(watch, None)
             else:
-                self._report(watch, f"Ray head at {cluster.address} not answering for {away:.0f}s: {error}")
+                self._report(watch, f"Ray head at {cluster.address} not answering ({cluster.error})")
 
     async def _submit_late(self, cluster: _Cluster, watch: _Watch) -> None:
         if watch.stopping:
