@@ -443,7 +443,11 @@ def _check_ray(shown: str, key: str, stage: StageConfig, base_dir: Path) -> None
     """ray installed (found without importing it: `import coopy_core` stays light); a working_dir that exists."""
     import importlib.util
 
-    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("aiohttp") is None:
+    try:
+        installed = importlib.util.find_spec("ray") is not None and importlib.util.find_spec("aiohttp") is not None
+    except (ImportError, ValueError):
+        installed = False
+    if not installed:
         raise ConfigError(
             shown, f"{key}.executor", "\"ray\" needs Ray's job client installed: pip install 'coopy[ray]'"
         )

@@ -242,7 +242,7 @@ def call_bounded(fn: Callable[[], T], timeout: float) -> T:
         raise Unreachable(f"no answer within {timeout:g}s")
     if "error" in box:
         raise _classify(box["error"]) from None
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 async def call_async(fn: Callable[[], T], timeout: float) -> T:
@@ -482,10 +482,8 @@ class RayExecutor:
 
     def _submit(self, handle: Handle) -> None:
         """Submit (or find submitted) the handle's job; raises Unreachable or Rejected."""
-        try:
+        with contextlib.suppress(AlreadyExists):  # an earlier try got there: this attempt's job (the id is ours)
             self._call(handle["address"], "submit_job", **handle["request"])
-        except AlreadyExists:
-            pass  # an earlier try got there: it is this attempt's job (the id is ours alone)
         handle["submitted"] = True
         handle["submitted_at"] = time.time()
         handle.pop("waiting", None)
@@ -584,10 +582,8 @@ class RayExecutor:
             self._end(watch, None)
             return
         try:
-            try:
+            with contextlib.suppress(AlreadyExists):
                 await self._acall(cluster.address, "submit_job", **watch.handle["request"])
-            except AlreadyExists:
-                pass
         except Unreachable as exc:
             self._report(watch, f"waiting for the Ray head at {cluster.address} ({exc})")
             return

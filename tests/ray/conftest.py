@@ -17,13 +17,18 @@ from tests.helpers.ray import address, ray_sh, stop_jobs_mentioning
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[str]:
-    """RAY_ADDRESS of the running test cluster (exported for this process and its children)."""
+def ray_installed() -> None:
+    """Skip when Ray is not installed, except in CI (CI=true), where that is a failure."""
     if importlib.util.find_spec("ray") is None:
         message = "Ray is not installed: pip install -e '.[ray]'"
         if os.environ.get("CI"):
             pytest.fail(f"{message} (CI must run the Ray tests)", pytrace=False)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_installed: None) -> Iterator[str]:
+    """RAY_ADDRESS of the running test cluster (exported for this process and its children)."""
     started = False
     if ray_sh("status", timeout=60).returncode != 0:
         result = ray_sh("start")
