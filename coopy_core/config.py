@@ -465,8 +465,13 @@ def _check_ray(shown: str, key: str, stage: StageConfig, base_dir: Path) -> None
         if name in ("CPU", "GPU"):
             raise ConfigError(shown, f"{key}.ray.resources.{name}", f"use num_{name.lower()}s for {name}")
     env = options.runtime_env
-    if env is not None and env.working_dir is not None and not (base_dir / env.working_dir).is_dir():
-        raise ConfigError(shown, f"{key}.ray.runtime_env.working_dir", f"no such folder: {env.working_dir}")
+    if env is not None and env.working_dir is not None:
+        try:
+            found = (base_dir / env.working_dir).is_dir()
+        except OSError as exc:  # a name too long, ...
+            raise ConfigError(shown, f"{key}.ray.runtime_env.working_dir", exc.strerror or str(exc)) from None
+        if not found:
+            raise ConfigError(shown, f"{key}.ray.runtime_env.working_dir", f"no such folder: {env.working_dir}")
 
 
 def _split(shown: str, key: str, split: Any, value: Any) -> list[str]:
