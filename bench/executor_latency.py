@@ -107,8 +107,8 @@ def _measure(name: str, runs: int, workers: int, poll: float, seconds: float) ->
 
 
 def table(rows: list[dict[str, Any]], poll: float) -> str:
-    head = (f"| executor | runs | submit→running median s | max s | end→noticed median s | max s | note |\n"
-            f"|---|---|---|---|---|---|---|")
+    head = ("| executor | runs | submit→running median s | max s | end→noticed median s | max s | note |\n"
+            "|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         if r["ok"]:
