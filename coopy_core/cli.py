@@ -245,6 +245,8 @@ def _status(config_path: str, as_json: bool) -> int:
             f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}"
         )
     for r in status["runs"]:
+        if r["state"] == "running" and r.get("job_id"):  # a Slurm or Ray job: its state and node
+            print(f"  running: {r['stage']}/{r['task']} attempt {r['attempt']}: job {r['job_id']}: {r['reason']}")
         if r["state"] in ("failed", "cancelled"):
             took = format_duration((r["ended_at"] or 0) - (r["started_at"] or 0)) if r["started_at"] else "--"
             print(f"  {r['state']}: {r['stage']}/{r['task']} attempt {r['attempt']} ({took}): {r['reason']}")

@@ -83,3 +83,48 @@ async def test_head_stopped_mid_run_loses_the_job_and_retries_once_it_is_back(tm
     assert marker.read_text().splitlines() == ["attempt 1", "attempt 2"]
     # the new cluster knows only the retry's job: the lost one went with the old head
     assert [j.status.value for j in jobs_mentioning(str(tmp_path))] == ["SUCCEEDED"]
+
+
+async def test_a_new_head_without_the_job_loses_it_at_once(tmp_path: Path) -> None:
+    """The head is back (a new one) before `lost_after`: it does not know the job, so the job is lost then."""
+    path = write_config(
+        tmp_path,
+        """
+        [pipeline]
+        poll_interval = 0.3
+        state_dir = "state"
+
+        [tasks.named]
+        t = { x = 1 }
+
+        [[stages]]
+        name = "train"
+        executor = "ray"
+        retries = 1
+        backoff = 0.2
+        command = ["sh", "-c", 'sleep 8']
+        """,
+    )
+    config = load_config(path)
+    engine = Engine(config, executors={"ray": RayExecutor(config, lost_after=600.0, call_timeout=5.0)})
+    await engine.start()
+    try:
+        await wait_until(
+            lambda: (r := run_of(engine, "t", "train")) is not None and r.reason.startswith("RUNNING"),
+            "the job to run",
+            timeout=RAY_DEADLINE,
+            interval=RAY_INTERVAL,
+        )
+        old = str(run_of(engine, "t", "train").job_id)  # type: ignore[union-attr]
+        await asyncio.to_thread(ray_sh, "stop-head")
+        started = await asyncio.to_thread(ray_sh, "start")
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert await asyncio.wait_for(engine.run_until_finished(), RAY_DEADLINE)
+        first = engine.store.attempts()[0]
+    finally:
+        await engine.shutdown(stop_running=True)
+        ray_sh("start")
+    assert first[3] == "failed" and f"does not know job {old}" in first[5], first
+    assert "Ray ends running jobs with its head" in first[5]
+    run = run_of(engine, "t", "train")
+    assert run is not None and run.state == RunState.DONE and run.attempt == 2

@@ -41,6 +41,14 @@ def stored_run(state_dir: Path, task: str, stage: str) -> tuple[str, dict[str, o
     return "", None
 
 
+def stored_reason(state_dir: Path) -> str:
+    store = Store(state_dir, readonly=True)
+    try:
+        return next((r.reason for r in store.runs() if r.stage == "train"), "")
+    finally:
+        store.close()
+
+
 def wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
     assert callable(condition)
     deadline = time.monotonic() + timeout
@@ -82,6 +90,7 @@ def test_sigkilled_engine_readopts_running_job(tmp_path: Path) -> None:
     try:
         wait_for(lambda: (stored_run(state_dir, "t", "train")[1] or {}).get("submitted"), "the job in the store")
         wait_for(lambda: marker.exists() and "started" in marker.read_text(), "the job to start")
+        wait_for(lambda: stored_reason(state_dir).startswith("RUNNING"), "the engine to see it run")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
@@ -89,6 +98,9 @@ def test_sigkilled_engine_readopts_running_job(tmp_path: Path) -> None:
     assert state == "running" and handle is not None
     job_id = str(handle["job_id"])
     assert client().get_job_status(job_id).value == "RUNNING", "the job outlives the killed engine"
+    # `coopy status` (from the store: no engine runs) shows the job, its state and its node
+    shown = coopy("status", "coopy.toml", cwd=tmp_path)
+    assert f"running: train/t attempt 1: job {job_id}: RUNNING on 127.0.0.2" in shown.stdout, shown.stdout
 
     second = coopy("run", "coopy.toml", cwd=tmp_path, timeout=120)
     assert second.returncode == 0, second.stdout + second.stderr + (tmp_path / "engine.out").read_text()
