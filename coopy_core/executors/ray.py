@@ -276,14 +276,19 @@ async def call_async(fn: Callable[[], T], timeout: float) -> T:
 
 
 _ENV_LOCK = threading.Lock()
+OVERRIDING_VARS = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")
 
 
 @contextlib.contextmanager
-def _address_from_us() -> Iterator[None]:
+def _address_from_us(address: str) -> Iterator[None]:
     """Ray's clients let $RAY_ADDRESS / $RAY_API_SERVER_ADDRESS override the address they are given;
-    a stage's `ray.address` must win, so they are hidden while a client is made (a moment, once per address)."""
+    a stage's `ray.address` must win, so when one of them says otherwise they are hidden while a client
+    is made (once per address; the usual case, the address taken from $RAY_ADDRESS, changes nothing)."""
+    if all(os.environ.get(k) in (None, address) for k in OVERRIDING_VARS):
+        yield
+        return
     with _ENV_LOCK:
-        saved = {k: os.environ.pop(k) for k in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS") if k in os.environ}
+        saved = {k: os.environ.pop(k) for k in OVERRIDING_VARS if k in os.environ}
         try:
             yield
         finally:
@@ -297,7 +302,7 @@ def make_clients(address: str) -> tuple[Any, Any]:
 
     # the SDK logs every closed log stream at INFO on stderr: that would break `coopy run`'s live lines
     logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)
-    with _address_from_us():
+    with _address_from_us(address):
         jobs = JobSubmissionClient(address)
         state = StateApiClient(address=jobs.get_address())
     return jobs, state

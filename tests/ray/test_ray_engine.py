@@ -355,3 +355,34 @@ async def test_one_list_jobs_per_poll_for_all_jobs(tmp_path: Path, start_engine:
     assert calls.get("list_jobs", 0) <= took / 0.5 + 5 + 2, (calls, took)
     assert calls.get("get_job_info", 0) == 0 and calls.get("get_job_status", 0) == 0, calls
     assert calls.get("get_job_logs") == 5, calls  # once per job, at its end: the log file complete
+
+
+async def test_the_stages_address_wins_over_ray_address(
+    tmp_path: Path, start_engine: StartEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray's client lets $RAY_ADDRESS override the address it is given; the stage's `ray.address` must win."""
+    real = os.environ["RAY_ADDRESS"]
+    monkeypatch.setenv("RAY_ADDRESS", "http://127.0.0.1:9")  # nothing listens there
+    path = write_config(
+        tmp_path,
+        f"""
+        [pipeline]
+        poll_interval = 0.3
+        state_dir = "state"
+
+        [tasks.named]
+        t = {{ x = 1 }}
+
+        [[stages]]
+        name = "here"
+        executor = "ray"
+        ray = {{ address = "{real}" }}
+        command = ["true"]
+        """,
+    )
+    engine = await start_engine(path)
+    assert await asyncio.wait_for(engine.run_until_finished(), RAY_DEADLINE)
+    assert os.environ["RAY_ADDRESS"] == "http://127.0.0.1:9"  # given back as it was
+    monkeypatch.setenv("RAY_ADDRESS", real)  # (the helpers' own Ray client obeys it too)
+    [job] = jobs_mentioning(str(tmp_path))
+    assert job.status.value == "SUCCEEDED"
