@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import executor_latency
 
         latency = executor_latency.run(args.quick)
-        report["executors"] = {"table": latency["table"], "rows": latency["rows"]}
+        report["executors"] = {k: latency[k] for k in ("table", "rows", "date", "command")}
         report["targets"] += latency["targets"]
     if not args.no_tui:
         from bench import tui_load

@@ -13,6 +13,7 @@ poll for Slurm and Ray, plus Ray's log fetch). A cluster that is not there is st
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib.util
 import os
 import shutil
@@ -155,8 +156,31 @@ def run(quick: bool, poll: float = 1.0) -> dict[str, Any]:
         for r in rows
         if r["ok"] and r["executor"] in ("ray", "slurm")
     ]
-    return {"poll_interval": poll, "rows": rows, "table": table(rows, poll), "targets": targets}
+    return {
+        "poll_interval": poll, "rows": rows, "table": table(rows, poll), "targets": targets,
+        "date": dt.date.today().isoformat(),
+        "command": "python -m bench.executor_latency" + (" --quick" if quick else ""),
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Print the table; with --write, also put it into bench/results.json and BENCHMARKS.md (the rest of
+    the report stays as its last full run measured it)."""
+    result = run("--quick" in argv)
+    print(result["table"])
+    if "--write" in argv:
+        import json
+
+        path = ROOT / "bench" / "results.json"
+        report = json.loads(path.read_text())
+        report["executors"] = {k: result[k] for k in ("table", "rows", "date", "command")}
+        report["targets"] = [t for t in report["targets"] if "end-to-noticed" not in t["target"]] + result["targets"]
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        from bench.__main__ import main as bench_main
+
+        bench_main(["--report-only"])
+    return 0
 
 
 if __name__ == "__main__":
-    print(run("--quick" in sys.argv)["table"])
+    sys.exit(main(sys.argv[1:]))
