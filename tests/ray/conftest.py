@@ -26,9 +26,11 @@ def ray_installed() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster(ray_installed: None) -> Iterator[str]:
-    """RAY_ADDRESS of the running test cluster (exported for this process and its children)."""
+    """RAY_ADDRESS of the running test cluster (exported for this process and its children). Package-scoped:
+    a cluster this fixture started is stopped once the last Ray test is done, not at the end of the whole
+    suite (its ~0.8 GB and its heartbeats are not left to the TUI and reliability tests on a 2-core machine)."""
     started = False
     if ray_sh("status", timeout=60).returncode != 0:
         result = ray_sh("start")
