@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="folder for results.json / BENCHMARKS.md / plot.png")
     p.add_argument("--no-tui", action="store_true", help="skip the TUI-under-load measurement")
     p.add_argument("--no-recheck", action="store_true", help="skip R1: re-checking an unchanged large input")
+    p.add_argument("--no-executors", action="store_true",
+                   help="skip the local / Slurm / Ray latency line (bench/executor_latency.py)")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite BENCHMARKS.md and the plot from bench/results.json (+ tui_results.json)")
     args = p.parse_args(argv)
@@ -127,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results_dir = out / "bench" if out == ROOT else out
     results_dir.mkdir(parents=True, exist_ok=True)
+    if not args.no_executors:
+        from bench import executor_latency
+
+        latency = executor_latency.run(args.quick)
+        report["executors"] = {k: latency[k] for k in ("table", "rows", "date", "command")}
+        report["targets"] += latency["targets"]
     if not args.no_tui:
         from bench import tui_load
 

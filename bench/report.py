@@ -111,6 +111,19 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {_fmt(r['tool_cpu_s'] if r['system'] == 'CooPy' else None)} | {r['note']} |"
             )
         lines.append("")
+    if "executors" in results:
+        lines += [
+            "## Executors: submit-to-running and end-to-noticed",
+            "",
+            "The same one-stage pipeline of a stamping bash command on local processes, the one-node Slurm",
+            "cluster and the two-node Ray cluster of `.ci/` (all on this machine); method in the docstring of",
+            "`bench/executor_latency.py`. A system that is not available is skipped, saying why.",
+            f"Measured {results['executors'].get('date', results['date'])} with "
+            f"`{results['executors'].get('command', results['command'])}`.",
+            "",
+            results["executors"]["table"],
+            "",
+        ]
     if "tui" in results:
         lines += [
             "## TUI under load",

@@ -412,6 +412,8 @@ def _status(config_path: str, as_json: bool) -> int:
             f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}{more}"
         )
     for r in status["runs"]:
+        if r["state"] == "running" and r.get("job_id"):  # a Slurm or Ray job: its state and node
+            print(f"  running: {r['stage']}/{r['task']} attempt {r['attempt']}: job {r['job_id']}: {r['reason']}")
         if r["state"] == "blocked":
             print(f"  blocked: {r['stage']}/{r['task']}: {r['reason']}")
         elif r["state"] in ("failed", "cancelled"):

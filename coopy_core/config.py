@@ -7,6 +7,7 @@ CLIs can print one line and exit 2 before anything is started or written.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shlex
 import sys
@@ -125,6 +126,35 @@ class SlurmOptions(_Strict):
         return value
 
 
+RayAmount = Annotated[StrictInt | StrictFloat, Field(ge=0, le=1_000_000)]
+
+
+class RayRuntimeEnv(_Strict):
+    """The part of Ray's runtime_env CooPy passes on: nothing that downloads (no pip, conda, URIs)."""
+
+    env_vars: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    working_dir: StrictStr | None = Field(default=None, min_length=1)  # a local folder, relative to the config
+
+    @field_validator("working_dir")
+    @classmethod
+    def _local_path(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value:
+            raise ValueError("should be a local folder (a URI would be downloaded by every node)")
+        return value
+
+
+class RayOptions(_Strict):
+    """A stage's `ray = { ... }` table: where and with what its Ray jobs run (all optional)."""
+
+    address: StrictStr | None = Field(default=None, min_length=1)  # default: $RAY_ADDRESS
+    num_cpus: RayAmount | None = None  # the job's entrypoint resources: Ray places the job by them
+    num_gpus: RayAmount | None = None
+    resources: dict[StrictStr, RayAmount] = Field(default_factory=dict)  # custom resources, e.g. {special = 1}
+    runtime_env: RayRuntimeEnv | None = None
+    metadata: dict[StrictStr, StrictStr] = Field(default_factory=dict)  # shown by Ray next to CooPy's own keys
+    wait_for_nodes: bool = False  # true on a cluster that adds nodes on demand: see executors/ray.py
+
+
 class StageConfig(_Strict):
     name: Name
     command: list[StrictStr] | StrictStr | None = None
@@ -146,11 +176,12 @@ class StageConfig(_Strict):
     shell: bool = False
     scripter: str | None = None
     detector: str | None = None
-    executor: Literal["local", "slurm"] = "local"
+    executor: Literal["local", "slurm", "ray"] = "local"
     resources: dict[str, StrictInt | StrictFloat] = Field(default_factory=dict)  # per run, from [resources]
     on_done: list[StrictStr] | StrictStr | None = None  # hooks: the run's placeholders + {state} {exit_code}
     on_failed: list[StrictStr] | StrictStr | None = None  # {reason} {log}; run detached, output logged
     slurm: SlurmOptions | None = None
+    ray: RayOptions | None = None
 
     @property
     def argv_templates(self) -> list[str]:
@@ -412,6 +443,11 @@ def _check_stages(
         if stage.slurm is not None and stage.executor != "slurm":
             used = f"this stage's executor is {stage.executor!r}"
             raise ConfigError(shown, f"{key}.slurm", f'only used with executor = "slurm" ({used})')
+        if stage.ray is not None and stage.executor != "ray":
+            used = f"this stage's executor is {stage.executor!r}"
+            raise ConfigError(shown, f"{key}.ray", f'only used with executor = "ray" ({used})')
+        if stage.executor == "ray":
+            _check_ray(shown, key, stage, base_dir)
         if stage.skip_if_done and not stage.done_when:
             raise ConfigError(shown, f"{key}.skip_if_done", "needs done_when (the outputs to look for)")
         _check_inputs_placeholder(shown, key, stage, argv_templates, known)
@@ -446,6 +482,41 @@ def _check_stages(
                     import_ref(ref, base_dir)
                 except ValueError as exc:
                     raise ConfigError(shown, f"{key}.{attr}", str(exc)) from None
+
+
+def _check_ray(shown: str, key: str, stage: StageConfig, base_dir: Path) -> None:
+    """ray installed (found without importing it: `import coopy_core` stays light); a working_dir that exists."""
+    import importlib.util
+
+    try:
+        installed = importlib.util.find_spec("ray") is not None and importlib.util.find_spec("aiohttp") is not None
+    except (ImportError, ValueError):
+        installed = False
+    if not installed:
+        raise ConfigError(
+            shown, f"{key}.executor", "\"ray\" needs Ray's job client installed: pip install 'coopy[ray]'"
+        )
+    options = stage.ray
+    if not (options is not None and options.address) and not os.environ.get("RAY_ADDRESS", "").strip():
+        raise ConfigError(
+            shown,
+            f"{key}.ray.address",
+            "no Ray cluster: set it here or export RAY_ADDRESS (to try one on this machine: `ray start --head`, "
+            "then `export RAY_ADDRESS=http://127.0.0.1:8265`)",
+        )
+    if options is None:
+        return
+    for name in options.resources:
+        if name in ("CPU", "GPU"):
+            raise ConfigError(shown, f"{key}.ray.resources.{name}", f"use num_{name.lower()}s for {name}")
+    env = options.runtime_env
+    if env is not None and env.working_dir is not None:
+        try:
+            found = (base_dir / env.working_dir).is_dir()
+        except OSError as exc:  # a name too long, ...
+            raise ConfigError(shown, f"{key}.ray.runtime_env.working_dir", exc.strerror or str(exc)) from None
+        if not found:
+            raise ConfigError(shown, f"{key}.ray.runtime_env.working_dir", f"no such folder: {env.working_dir}")
 
 
 def _split(shown: str, key: str, split: Any, value: Any) -> list[str]:

@@ -2,7 +2,7 @@
 
 Reading the store starts nothing and takes no lock. Stable JSON keys: `stages[].{name, workers, paused,
 counts, total, needs, over}` and `runs[].{task, stage, attempt, state, exit_code, priority, log, reason,
-started_at, ended_at, pid, metrics}`, plus `members` for the runs of a stage over fewer params.
+started_at, ended_at, pid, job_id, metrics}`, plus `members` for the runs of a stage over fewer params.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def read_status(config: Config) -> dict[str, Any]:
                         "pid": (r.handle or {}).get("pid"),
                         **({"was": r.state.value} if removed else {}),
                         "metrics": reported.get(r.key, (0, {}))[1],  # as the live view's RunView.metrics
+                        "job_id": (r.handle or {}).get("job_id"),
                     }
                 )
     finally:
@@ -113,6 +114,7 @@ def _waiting(stage: str, name: str) -> dict[str, Any]:
     return {
         "task": name, "stage": stage, "attempt": 0, "state": RunState.WAITING.value, "exit_code": None,
         "priority": 0, "log": "", "reason": "", "started_at": None, "ended_at": None, "pid": None, "metrics": {},
+        "job_id": None,
     }
 
 

@@ -20,11 +20,15 @@ def make_executor(name: str, config: Config) -> Executor:
         from coopy_core.executors.slurm import SlurmExecutor
 
         return SlurmExecutor(config)
+    if name == "ray":
+        from coopy_core.executors.ray import RayExecutor
+
+        return RayExecutor(config)
     raise ValueError(f"unknown executor {name!r}")
 
 
 class Executors:
-    """The executors of one engine, made when a stage first needs one (Slurm's only if a stage uses it)."""
+    """The executors of one engine, made when a stage first needs one (Slurm's or Ray's only if a stage uses it)."""
 
     def __init__(self, config: Config, given: Mapping[str, Executor] | None = None) -> None:
         self.config = config

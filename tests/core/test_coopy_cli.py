@@ -21,19 +21,26 @@ from tests.helpers.engine import EngineFactory, run_of, wait_finished, wait_stat
 from tests.helpers.processes import kill_all, processes_mentioning, session_members
 
 
-def test_import_coopy_core_does_not_load_textual() -> None:
+@pytest.mark.parametrize("heavy", ["textual", "ray"])
+def test_import_coopy_core_does_not_load_textual(heavy: str) -> None:
+    """Neither the UI toolkit nor Ray (an optional extra) comes with `import coopy_core`, nor with any of its
+    modules (executors/ray.py included); Ray only once a Ray job is submitted."""
     code = (
         "import importlib, pkgutil, sys\n"
         "import coopy_core\n"
-        "after_package = [m for m in sys.modules if m.split('.')[0] == 'textual']\n"
+        f"heavy = {heavy!r}\n"
+        "after_package = [m for m in sys.modules if m.split('.')[0] == heavy]\n"
         "for info in pkgutil.walk_packages(coopy_core.__path__, 'coopy_core.'):\n"
         "    importlib.import_module(info.name)\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "from coopy_core.executors import make_executor\n"
+        "from coopy_core.executors.ray import RayExecutor\n"
+        "RayExecutor(None)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == heavy)\n"
         "print(after_package, loaded)\n"
         "sys.exit(1 if loaded or after_package else 0)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, f"textual was imported: {result.stdout}{result.stderr}"
+    assert result.returncode == 0, f"{heavy} was imported: {result.stdout}{result.stderr}"
 
 
 def _simple(tmp: Path, command: str = '["true"]', tasks: str = "x = [1, 2]") -> Path:

@@ -225,13 +225,16 @@ STAGE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "env": (st.dictionaries(st.sampled_from(["A", "SEED"]), GOOD_TEMPLATES, max_size=2),
             st.dictionaries(KEYS, TEMPLATES, max_size=2) | VALUES),
     "cwd": (st.just("."), TEMPLATES | VALUES),
-    "executor": (st.just("local"), st.sampled_from(["slurm", "cloud"]) | VALUES),
+    "executor": (st.just("local"), st.sampled_from(["slurm", "ray", "cloud"]) | VALUES),
     "resources": (st.just({"mem_gb": 1}),
                   st.dictionaries(st.sampled_from(["gpus", "mem_gb", "cpus", "a b"]), SCALARS, max_size=2) | VALUES),
     "on_done": (GOOD_COMMANDS, COMMANDS),
     "on_failed": (GOOD_COMMANDS, COMMANDS),
     "slurm": (st.just({}), st.dictionaries(
         st.sampled_from(["partition", "time", "mem", "extra_args", "cpus_per_task", "qos"]), VALUES, max_size=3)),
+    "ray": (st.just({}), st.dictionaries(
+        st.sampled_from(["address", "num_cpus", "num_gpus", "resources", "runtime_env", "metadata"]), VALUES,
+        max_size=3)),
     # never a random module name: importing one could run anything
     "detector": (st.just("coopy_core.detector:ExitStatusDetector"),
                  st.sampled_from(["json:Nope", "no_such_module_q9:Det", "JustAName", ":", "..x:Y", "json:dumps"])),

@@ -165,7 +165,7 @@ def test_transient_or_rejected() -> None:
         ),
         ('executor = "slurm"\n        slurm = { extra_args = ["gpu"] }', "stages[0].slurm.extra_args[0]", "option"),
         ('executor = "slurm"\n        slurm = { extra_args = ["-a1-3"] }', "stages[0].slurm.extra_args[0]", "one"),
-        ('executor = "pbs"', "stages[0].executor", "'local' or 'slurm'"),
+        ('executor = "pbs"', "stages[0].executor", "'local', 'slurm' or 'ray'"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, lines: str, key: str, words: str) -> None:
