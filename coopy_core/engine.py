@@ -532,10 +532,7 @@ class Engine:
         run.failures = 0
         run.not_before = None
         self._move(run, RunState.WAITING, f"retry requested (was {old})")
-        changes = self.readiness.set(run.key, Progress.OPEN)
-        if self.readiness.is_ready(run.key):
-            changes.items.insert(0, ("ready", run.key))
-        self._apply(changes)
+        self._apply(self.readiness.set(run.key, Progress.OPEN))  # its own verdict first: ready, or blocked
         self._finished.clear()
         self._dispatch()
 

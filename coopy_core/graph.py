@@ -330,13 +330,17 @@ class Changes:
 class Readiness:
     """Per run: how many of the runs it needs are still open, and how many stopped; which may start.
 
-    Runs not told otherwise are OPEN. Counts are kept only where they are not zero.
+    Runs not told otherwise are OPEN. Counts are kept only where they are not zero. For every open run
+    the last verdict given (ready, waiting, blocked) is kept, so a change is reported exactly once and
+    never judged against a state that is half updated: `ready` holds the open runs with needs that may
+    start (a run that needs nothing may start whenever it is open), `blocked` those that will not.
     """
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.progress: dict[RunKey, Progress] = {}  # absent: OPEN
         self.blocked: set[RunKey] = set()  # STOPPED because of what they need, not by themselves
+        self.ready: set[RunKey] = set()  # open runs with needs that may start
         self._open: dict[RunKey, int] = {}
         self._bad: dict[RunKey, int] = {}
 
@@ -346,21 +350,26 @@ class Readiness:
         derived here). Returns every open run that may start, and every blocked one."""
         self.progress = {k: p for k, p in progress.items() if p is not Progress.OPEN}
         self.blocked = set()
+        self.ready = set()
         self._open = {}
         self._bad = {}
         changes = Changes()
         for stage in self.graph.order:  # needs first: a run's blocked needs are known when it is counted
+            needs = bool(self.graph.nodes[stage].needs)
             for run in self.graph.runs(stage):
                 key = (stage, run)
-                self._count(key)
+                if needs:
+                    self._count(key)
                 if self.progress.get(key, Progress.OPEN) is not Progress.OPEN:
                     continue
-                verdict = self._verdict(key)
+                verdict = self._verdict(key) if needs else "ready"
                 if verdict == "blocked":
                     self.progress[key] = Progress.STOPPED
                     self.blocked.add(key)
                     changes.add("blocked", key)
                 elif verdict == "ready":
+                    if needs:
+                        self.ready.add(key)
                     changes.add("ready", key)
         return changes
 
@@ -389,7 +398,9 @@ class Readiness:
         return self.progress.get(key, Progress.OPEN)
 
     def is_ready(self, key: RunKey) -> bool:
-        return self.get(key) is Progress.OPEN and self._verdict(key) == "ready"
+        if self.get(key) is not Progress.OPEN:
+            return False
+        return key in self.ready or not self.graph.nodes[key[0]].needs
 
     def waiting_on(self, key: RunKey) -> int:
         """Needed runs that have not passed (open or stopped)."""
@@ -420,6 +431,7 @@ class Readiness:
         return found
 
     def _verdict(self, key: RunKey) -> str:
+        """What the counts (and, for allow_failed, the members) say now."""
         open_ = self._open.get(key, 0)
         bad = self._bad.get(key, 0)
         if not bad:
@@ -430,19 +442,38 @@ class Readiness:
             return "waiting"
         return "ready" if self.usable_members(key) else "blocked"
 
+    def _said(self, key: RunKey) -> str:
+        """The verdict last given for an open (or blocked) run."""
+        if key in self.blocked:
+            return "blocked"
+        if key in self.ready or not self.graph.nodes[key[0]].needs:
+            return "ready"
+        return "waiting"
+
     # ------------------------------------------------------------------ transitions
     def set(self, key: RunKey, progress: Progress) -> Changes:
-        """A run passed, stopped for good, or opened again (retried, re-run); returns what followed."""
+        """A run passed, stopped for good, or opened again (retried, re-run); returns what followed,
+        for a run opened again its own verdict first (ready, or blocked by what it needs)."""
         changes = Changes()
-        self._set(key, progress, changes)
+        if progress is Progress.OPEN and self.get(key) is not Progress.OPEN:
+            was_blocked = key in self.blocked
+            self._change(key, progress, changes)
+            if self.graph.nodes[key[0]].needs:
+                self._count(key)
+            if not was_blocked:
+                self._judge(key, changes, said="waiting")
+        else:
+            self._change(key, progress, changes)
         return changes
 
-    def _set(self, key: RunKey, progress: Progress, changes: Changes) -> None:
+    def _change(self, key: RunKey, progress: Progress, changes: Changes) -> None:
+        """A run's own progress changed: record it, then tell every run that needs it."""
         old = self.get(key)
         if progress is Progress.OPEN:
             self.progress.pop(key, None)
         else:
             self.progress[key] = progress
+            self.ready.discard(key)
         self.blocked.discard(key)
         if old is progress:
             return
@@ -450,37 +481,43 @@ class Readiness:
             self._need_changed(consumer, old, progress, changes)
 
     def _need_changed(self, key: RunKey, old: Progress, new: Progress, changes: Changes) -> None:
-        before = self.get(key)
-        was = self._verdict(key) if before is Progress.OPEN or key in self.blocked else None
         open_ = self._open.get(key, 0) - (old is Progress.OPEN) + (new is Progress.OPEN)
         bad = self._bad.get(key, 0) - (old is Progress.STOPPED) + (new is Progress.STOPPED)
         self._set_counts(key, open_, bad)
-        if before is Progress.PASSED:
+        state = self.get(key)
+        if state is Progress.PASSED:
             if new is Progress.OPEN:  # what it was made from will be made again: so must it be
                 changes.add("reset", key)
-                self._set(key, Progress.OPEN, changes)
-                if self._verdict(key) == "blocked":  # cannot happen with a need only re-opened, but be exact
-                    self._block(key, changes)
+                self._change(key, Progress.OPEN, changes)
+                self._judge(key, changes, said="waiting")
             return
-        if before is Progress.STOPPED and key not in self.blocked:
+        if state is Progress.STOPPED and key not in self.blocked:
             return  # failed or cancelled by itself: stays so until it is retried
-        now = self._verdict(key)
+        self._judge(key, changes)
+
+    def _judge(self, key: RunKey, changes: Changes, said: str | None = None) -> None:
+        """Compare what the counts say now with the verdict given last; report and record a change."""
+        was = said if said is not None else self._said(key)
+        now = self._verdict(key) if self.graph.nodes[key[0]].needs else "ready"
         if now == was:
+            if now == "ready" and self.graph.nodes[key[0]].needs:
+                self.ready.add(key)
             return
         if was == "blocked":
             changes.add("unblocked", key)
-            self._set(key, Progress.OPEN, changes)
+            self._change(key, Progress.OPEN, changes)
         elif was == "ready":
             changes.add("unready", key)
+            self.ready.discard(key)
         if now == "blocked":
-            self._block(key, changes)
+            changes.add("blocked", key)
+            self.ready.discard(key)
+            self._change(key, Progress.STOPPED, changes)
+            self.blocked.add(key)
         elif now == "ready":
+            if self.graph.nodes[key[0]].needs:
+                self.ready.add(key)
             changes.add("ready", key)
-
-    def _block(self, key: RunKey, changes: Changes) -> None:
-        changes.add("blocked", key)
-        self._set(key, Progress.STOPPED, changes)
-        self.blocked.add(key)
 
     def add_task(self, task: Task) -> tuple[list[RunKey], Changes]:
         """Add a configuration: returns the runs it is a member of (one per stage) and what followed.
@@ -489,7 +526,8 @@ class Readiness:
         only if its result depends on members: its needed runs grew, or it reads each member's inputs
         (`per_member`). Such a run that had passed is reset; one that is open and was ready waits again
         (`unready`); one that is open either way is listed in `joined` (a running one must run again
-        once it ends). The rest is left alone (a setup stage over fewer params does not re-run).
+        once it ends). The rest is left alone (a setup stage over fewer params does not re-run). A group
+        with `allow_failed` that was blocked for want of a usable member may start now.
         """
         graph = self.graph
         before: dict[RunKey, set[RunKey]] = {}
@@ -499,41 +537,30 @@ class Readiness:
                 before[key] = set(graph.needed(key))
         joined = graph.add_task(task)
         changes = Changes()
-        for key in joined:
-            if key not in before:
+        affected: list[RunKey] = []
+        for key in joined:  # counted first, all of them: what follows propagates into these counts
+            if key in before:
+                grew = set(graph.needed(key)) != before[key]
+                blocked_group = graph.nodes[key[0]].allow_failed and key in self.blocked
+                if not grew and not graph.nodes[key[0]].per_member and not blocked_group:
+                    continue
+            affected.append(key)
+            if graph.nodes[key[0]].needs:
                 self._count(key)
-                verdict = self._verdict(key)
-                if verdict == "blocked":
-                    self._block(key, changes)
-                elif verdict == "ready":
-                    changes.add("ready", key)
-                continue
-            grew = set(graph.needed(key)) != before[key]
-            if not grew and not graph.nodes[key[0]].per_member:
+        for key in affected:
+            touched = any(k == key for _change, k in changes.items)
+            if key not in before:
+                self._judge(key, changes, said=None if touched else "waiting")
                 continue
             state = self.get(key)
-            was = self._verdict(key) if state is Progress.OPEN or key in self.blocked else None
-            self._count(key)
-            now = self._verdict(key)
             if state is Progress.PASSED:
                 changes.add("reset", key)
-                self._set(key, Progress.OPEN, changes)
-                if now == "blocked":
-                    self._block(key, changes)
-                elif now == "ready":
-                    changes.add("ready", key)
+                self._change(key, Progress.OPEN, changes)
+                self._judge(key, changes, said="waiting")
                 continue
             if state is Progress.STOPPED and key not in self.blocked:
                 continue  # failed or cancelled by itself: a retry runs it with every member
-            if was == "blocked" and now != "blocked":
-                changes.add("unblocked", key)
-                self._set(key, Progress.OPEN, changes)
-            elif was == "ready" and now != "ready":
-                changes.add("unready", key)
-            if now == "blocked" and was != "blocked":
-                self._block(key, changes)
-            elif now == "ready" and was != "ready":
-                changes.add("ready", key)
-            if now != "blocked":
+            self._judge(key, changes)
+            if key not in self.blocked:
                 changes.add("joined", key)
         return joined, changes

@@ -148,7 +148,7 @@ def test_a_failure_blocks_everything_downstream_and_a_retry_unblocks_it() -> Non
     assert r.get(("summary", "all")) is STOPPED
     changes = r.set(bad, OPEN)  # retried
     assert changes.unblocked == [("evaluate", "dataset=iris,model=rf,seed=1"), ("summary", "all")]
-    assert not changes.ready  # the retried run has not passed yet
+    assert changes.ready == [bad]  # the retried run may start; nothing after it until it passes
     assert r.set(bad, PASSED).ready == [("evaluate", "dataset=iris,model=rf,seed=1")]
 
 
@@ -246,3 +246,41 @@ def test_a_new_member_makes_a_ready_run_wait_again() -> None:
     assert changes.joined == [("sum", "all")]
     assert changes.ready == [("a", "x=2")]
     assert r.set(("a", "x=2"), PASSED).ready == [("sum", "all")]
+
+
+def test_an_allow_failed_aggregate_that_started_early_waits_again_when_a_failure_is_retried() -> None:
+    g = Graph(
+        [StageNode("s0"), StageNode("s1", ("s0",), (), allow_failed=True),
+         StageNode("s2", ("s0", "s1"), (), allow_failed=True)],
+        grid(x=[1, 2]),
+    )
+    r = Readiness(g)
+    r.load({})
+    r.set(("s0", "x=1"), PASSED)
+    assert r.set(("s0", "x=2"), STOPPED).ready == [("s1", "all")]  # over the member that passed
+    assert r.set(("s1", "all"), PASSED).ready == [("s2", "all")]
+    changes = r.set(("s0", "x=2"), OPEN)  # retried while s2 runs
+    assert changes.reset == [("s1", "all")]
+    assert ("s2", "all") in changes.unready and ("s2", "all") not in changes.unblocked
+    assert not r.is_ready(("s2", "all"))
+
+
+def test_a_retried_run_whose_need_failed_meanwhile_is_blocked() -> None:
+    g = Graph([StageNode("a"), StageNode("b", ("a",))], grid(x=[1]))
+    r = Readiness(g)
+    r.load({})
+    r.set(("b", "x=1"), STOPPED)  # cancelled while it waited
+    r.set(("a", "x=1"), STOPPED)  # then what it needs failed
+    assert r.set(("b", "x=1"), OPEN).blocked == [("b", "x=1")]  # retried: blocked, not waiting
+    assert r.blocker(("b", "x=1")) == ("a", "x=1")
+
+
+def test_an_allow_failed_group_blocked_for_want_of_members_starts_when_a_good_one_joins() -> None:
+    g = Graph([StageNode("a"), StageNode("sum", ("a",), (), allow_failed=True)], grid(x=[1]))
+    r = Readiness(g)
+    r.load({})
+    assert r.set(("a", "x=1"), STOPPED).blocked == [("sum", "all")]
+    _joined, changes = r.add_task(Task("x=2", {"x": 2}))
+    assert changes.unblocked == [("sum", "all")]  # no longer blocked: it waits for a/x=2
+    assert r.set(("a", "x=2"), PASSED).ready == [("sum", "all")]
+    assert r.usable_members(("sum", "all")) == ["x=2"]
