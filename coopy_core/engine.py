@@ -51,6 +51,8 @@ MAX_PRIORITY = 10**15  # bump/top: well inside a 64-bit SQLite INTEGER
 MAX_WORKERS = 10_000  # as in the config
 MAX_POOL_AMOUNT = 1e15  # as in the config; NaN and infinity are refused too
 COMMIT_RETRY = 2.0  # seconds between tries to write a store that failed (a full disk)
+REFUSED_BACKOFF = (1.0, 30.0)  # a start the machine refused waits 1 s, doubling per refusal in a row, at most 30 s
+REFUSED_NOTE_EVERY = 10.0  # seconds: one message for a wave of refused starts, not one per run
 
 _Pick = tuple[Run, Task, Allocation | None, str, dict[str, Any] | None]
 
@@ -93,6 +95,8 @@ class Engine:
         self._again = False
         self._store_error: str | None = None
         self._commit_timer: asyncio.TimerHandle | None = None
+        self._refused: dict[RunKey, int] = {}  # starts the machine refused in a row, per run
+        self._refused_said = -math.inf
 
     # ================================================================ life cycle
     async def start(self) -> None:
@@ -711,6 +715,11 @@ class Engine:
             reason += disk_full_note(Path(run.log))
         self._queues[run.stage].running.discard(run.name)
         self._pools.release(key)
+        if ending.transient:
+            self._refused_start(run, ending.reason)
+            self._dispatch()
+            return
+        self._refused.pop(key, None)
         self._settled_since_start = True
         self.journal.attempt(attempt_row(run, ending.state, ending.exit_code, reason, now))
         run.exit_code = ending.exit_code
@@ -755,6 +764,28 @@ class Engine:
                     run=self.run_view(run),
                 )
         self._dispatch()
+
+    def _refused_start(self, run: Run, reason: str) -> None:
+        """The machine refused the start (out of descriptors, processes, memory, space): not the run's failure.
+        It never ran: the same attempt waits a short backoff in its queue, its retries untouched."""
+        n = self._refused[run.key] = self._refused.get(run.key, 0) + 1
+        first, most = REFUSED_BACKOFF
+        delay = min(most, first * 2 ** (n - 1))
+        now = self.clock()
+        run.attempt -= 1
+        run.handle = None
+        run.started_at = None
+        run.not_before = now + delay
+        self._move(run, RunState.QUEUED, f"{reason}; trying again in {delay:g}s (not counted as a failure)")
+        self._delay(run)
+        if now - self._refused_said >= REFUSED_NOTE_EVERY:
+            self._refused_said = now
+            self._message(
+                f"{run.stage}/{run.name} could not start: {reason}; runs the machine refuses wait and try again "
+                "(not counted as failures)",
+                level="warning",
+                run=self.run_view(run),
+            )
 
     def _owe_hook(self, run: Run, state: RunState, code: int | None, reason: str) -> None:
         cfg = self._stages[run.stage]
