@@ -26,8 +26,7 @@ from typing import Any
 
 from coopy_core import templates
 from coopy_core.commands import CommandError
-from coopy_core.config import Config, ConfigError, StageConfig, import_ref, stage_placeholders
-from coopy_core.detector import Detector, ExitStatusDetector
+from coopy_core.config import Config, StageConfig, stage_placeholders
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
@@ -36,9 +35,10 @@ from coopy_core.hooks import HookRunner
 from coopy_core.journal import Events, Journal, Subscriber
 from coopy_core.lifecycle import Attempts, Ending, disk_full_note
 from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
+from coopy_core.plugins import make_plugins
 from coopy_core.queue import StageQueue
 from coopy_core.resources import Allocation, Pools
-from coopy_core.scripter import Scripter, placeholder_values
+from coopy_core.scripter import placeholder_values
 from coopy_core.store import EngineLock, StageRow, Store, attempt_row
 from coopy_core.tasks import Task, task_name, valid_task_name
 from coopy_core.views import run_view, stage_view
@@ -102,7 +102,7 @@ class Engine:
     async def start(self) -> None:
         """Take the state dir, re-adopt what ran while no engine watched, start dispatching."""
         self._loop = asyncio.get_running_loop()
-        scripters, detectors = self._make_plugins()  # a broken plug-in is found before anything is written
+        scripters, detectors = make_plugins(self.config)  # a broken plug-in is found before anything is written
         self._open_state()
         journal = self._journal = Journal(self.store, self._events, self._store_failed, self._store_recovered)
         self._attempts = Attempts(
@@ -121,24 +121,6 @@ class Engine:
         journal.commit()
         self._hooks.fire_pending()  # owed before a crash and never started
         self._dispatch()
-
-    def _make_plugins(self) -> tuple[dict[str, Scripter], dict[str, Detector]]:
-        scripters: dict[str, Scripter] = {}
-        detectors: dict[str, Detector] = {}
-        for i, stage in enumerate(self.config.stages):
-            for attr, default, into in (
-                ("scripter", Scripter, scripters),
-                ("detector", ExitStatusDetector, detectors),
-            ):
-                ref = getattr(stage, attr)
-                try:
-                    cls = import_ref(ref, self.config.base_dir) if ref else default
-                    into[stage.name] = cls(stage, self.config)
-                except Exception as exc:  # noqa: BLE001 - a plug-in's failure is the user's to fix
-                    what = f"{ref}: " if ref else ""
-                    problem = f"{what}cannot be made ({type(exc).__name__}: {exc})"
-                    raise ConfigError(str(self.config.path), f"stages[{i}].{attr}", problem) from None
-        return scripters, detectors
 
     def _open_state(self) -> None:
         try:

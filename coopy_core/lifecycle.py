@@ -25,6 +25,15 @@ from coopy_core.detector import DetectContext, Detector, ExitStatusDetector, Sta
 from coopy_core.executors import Executors
 from coopy_core.executors.base import MACHINE_ERRNOS, Executor, LaunchSpec, StartError
 from coopy_core.model import Run, RunState
+from coopy_core.plugins import (
+    PluginError,
+    checked_launch,
+    checked_verdict,
+    one_line,
+    plugin_name,
+    plugin_problem,
+    short,
+)
 from coopy_core.resources import Allocation, environment
 from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task
@@ -126,7 +135,7 @@ class Attempts:
         scripter = self.scripters[run.stage]
         try:
             launch = checked_launch(scripter.script(task, run.attempt))
-        except Exception as exc:  # noqa: BLE001 - a plug-in's error fails the run, not the engine
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plug-in's error fails the run, not the engine
             self._end(live, Ending(RunState.FAILED, None, plugin_problem("scripter", scripter, exc)))
             return
         env = dict(launch.env)
@@ -155,6 +164,10 @@ class Attempts:
             run.handle = self.executor(run).start(spec)
         except StartError as exc:
             self._end(live, Ending(RunState.FAILED, None, str(exc), transient=exc.transient))
+            return
+        except Exception as exc:  # noqa: BLE001 - an executor's surprise fails the run, not the engine
+            log.exception("starting %s/%s failed", run.stage, run.name)
+            self._end(live, Ending(RunState.FAILED, None, f"cannot start: {type(exc).__name__}: {one_line(exc)}"))
             return
         self.on_change(run)
         self._watch(live)
@@ -294,8 +307,8 @@ class Attempts:
         try:
             outputs = scripter.outputs(live.task, run.attempt)
             if not isinstance(outputs, list | tuple) or not all(isinstance(p, Path) for p in outputs):
-                raise PluginError(f"outputs() returned {_short(outputs)}, not a list of paths")
-        except Exception as exc:  # noqa: BLE001
+                raise PluginError(f"outputs() returned {short(outputs)}, not a list of paths")
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
             raise PluginError(plugin_problem("scripter", scripter, exc)) from None
         return DetectContext(
             task=run.name,
@@ -318,7 +331,7 @@ class Attempts:
                 verdict = checked_verdict(detector, detector.check(self._context(live)))
             except PluginError as exc:
                 verdict = Verdict(Status.FAILED, str(exc))
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, SystemExit) as exc:  # noqa: BLE001
                 verdict = Verdict(Status.FAILED, plugin_problem("detector", detector, exc))
             self._apply(live, verdict)
             return
@@ -336,7 +349,7 @@ class Attempts:
             verdict = Verdict(Status.FAILED, f"detector {plugin_name(detector)} gave no answer within {timeout:g}s")
         except PluginError as exc:
             verdict = Verdict(Status.FAILED, str(exc))
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - anything the thread raised, even sys.exit()
             verdict = Verdict(Status.FAILED, plugin_problem("detector", detector, exc))
         finally:
             live.checking = False
@@ -427,70 +440,6 @@ class Attempts:
             for timer in live.timers:
                 timer.cancel()
         self.executors.close()
-
-
-class PluginError(Exception):
-    """A Scripter or Detector broke its contract; the message is the one line that fails the attempt."""
-
-
-def plugin_name(plugin: object) -> str:
-    cls = type(plugin)
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _short(value: object, limit: int = 80) -> str:
-    try:
-        text = " ".join(repr(value).split())
-    except Exception:  # noqa: BLE001 - a repr that raises
-        text = f"a {type(value).__name__}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def plugin_problem(kind: str, plugin: object, exc: BaseException) -> str:
-    """One line naming the plug-in and what went wrong."""
-    if isinstance(exc, PluginError):
-        return f"{kind} {plugin_name(plugin)}: {exc}"
-    text = " ".join(str(exc).split())[:300]
-    return f"{kind} {plugin_name(plugin)} raised {type(exc).__name__}" + (f": {text}" if text else "")
-
-
-def checked_launch(launch: object) -> Launch:
-    """What a Scripter returned, if it is a Launch of the right types; else PluginError."""
-    if not isinstance(launch, Launch):
-        raise PluginError(f"script() returned {_short(launch)}, not a Launch")
-    if not isinstance(launch.argv, list | tuple) or not launch.argv:
-        raise PluginError(f"script() returned argv {_short(launch.argv)}: a non-empty list of strings is needed")
-    for i, item in enumerate(launch.argv):
-        if not isinstance(item, str):
-            raise PluginError(f"script() returned argv[{i}] = {_short(item)} ({type(item).__name__}), not a string")
-        if "\0" in item:
-            raise PluginError(f"script() returned argv[{i}] with a NUL character")
-    if not isinstance(launch.cwd, str | Path):
-        raise PluginError(f"script() returned cwd {_short(launch.cwd)}, not a path")
-    if not isinstance(launch.env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k + v
-        for k, v in launch.env.items()
-    ):
-        raise PluginError(f"script() returned env {_short(launch.env)}: names and values should be strings")
-    return Launch(argv=list(launch.argv), cwd=Path(launch.cwd), env=dict(launch.env))
-
-
-def checked_verdict(detector: object, verdict: object) -> Verdict:
-    """What a Detector returned, if it is a Verdict with a Status and a string reason; else PluginError."""
-    if not isinstance(verdict, Verdict):
-        raise PluginError(f"detector {plugin_name(detector)} returned {_short(verdict)}, not a Verdict")
-    try:
-        status = Status(verdict.status)
-    except (ValueError, TypeError):
-        raise PluginError(
-            f"detector {plugin_name(detector)} returned status {_short(verdict.status)}, not a Status"
-        ) from None
-    if not isinstance(verdict.reason, str):
-        raise PluginError(
-            f"detector {plugin_name(detector)} returned reason {_short(verdict.reason)}, not a string"
-        )
-    reason = verdict.reason if "\n" not in verdict.reason else " ".join(verdict.reason.splitlines())
-    return Verdict(status, reason)
 
 
 def disk_full_note(log_file: Path) -> str:
