@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"coopy: {exc}", file=sys.stderr)
         return exc.exit_code
     except sqlite3.Error as exc:
-        print(f"coopy: the state store cannot be read ({exc})", file=sys.stderr)
+        from coopy_core.store import store_problem
+
+        print(f"coopy: {store_problem(None, exc, 'read')}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -255,7 +257,23 @@ def _status(config_path: str, as_json: bool) -> int:
 
 def _run(config_path: str, stop_running: bool) -> int:
     config = load_config(config_path)
+    _log_to_file(config.state_dir / "engine.log")
     return asyncio.run(_run_async(config, stop_running))
+
+
+def _log_to_file(path: Path) -> None:
+    """The engine's own log lines (a bad socket request, a store that cannot be written) go to engine.log, as the
+    background engine's do: the terminal shows the pipeline. A log that cannot be written (a full disk) is
+    skipped, never a traceback."""
+    import logging
+
+    logging.raiseExceptions = False
+    handler = logging.FileHandler(path, delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("coopy")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 async def _run_async(config: Config, stop_running: bool) -> int:

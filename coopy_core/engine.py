@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ from coopy_core.plugins import make_plugins
 from coopy_core.queue import StageQueue
 from coopy_core.resources import Allocation, Pools
 from coopy_core.scripter import placeholder_values
-from coopy_core.store import EngineLock, StageRow, Store, attempt_row
+from coopy_core.store import DB_NAME, EngineLock, StageRow, Store, attempt_row, store_problem
 from coopy_core.tasks import Task, task_name, valid_task_name
 from coopy_core.views import run_view, stage_view
 
@@ -131,6 +132,9 @@ class Engine:
         try:
             self._store = Store(self.config.state_dir)
             self._store.set_meta("pipeline", self.config.pipeline.name)
+        except sqlite3.Error as exc:
+            self._lock.release()
+            raise StateError(store_problem(self.config.state_dir / DB_NAME, exc, "write")) from None
         except Exception:
             self._lock.release()
             raise
@@ -155,6 +159,8 @@ class Engine:
             timer.cancel()
         if self._commit_timer is not None:
             self._commit_timer.cancel()
+        if self._hooks is not None:
+            self._hooks.close()
         await self.attempts.close()
         self.journal.commit()
         self.journal.live = False
@@ -948,6 +954,7 @@ class Engine:
             message=f"the state store cannot be written ({why}): nothing new starts; running commands go on; "
             f"trying again every {COMMIT_RETRY:g}s",
             level="error",
+            data={"source": "store"},
         )
         self._schedule_commit()
 
@@ -962,6 +969,10 @@ class Engine:
 
     def _store_recovered(self) -> None:
         self._store_error = None
-        self.journal.say(EventKind.MESSAGE, message="the state store can be written again; starting runs again")
+        self.journal.say(
+            EventKind.MESSAGE,
+            message="the state store can be written again; starting runs again",
+            data={"source": "store"},
+        )
         if self._loop is not None:
             self._loop.call_soon(self._dispatch)

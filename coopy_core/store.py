@@ -43,6 +43,29 @@ CREATE TABLE IF NOT EXISTS attempts (
 
 DB_NAME = "state.sqlite"
 LOCK_NAME = "engine.lock"
+PID_WIDTH = 16  # the lock file's pid, padded: rewritten in place at every start (no new block on a full disk)
+
+# SQLite's result codes that mean the store cannot be written, or read, and why
+_WRITE_PROBLEMS = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "it is read-only",
+    "SQLITE_IOERR": "an I/O error",
+    "SQLITE_CANTOPEN": "it cannot be opened",
+    "SQLITE_PERM": "permission denied",
+}
+_READ_PROBLEMS = {"SQLITE_CORRUPT": "it is damaged", "SQLITE_NOTADB": "it is not a CooPy state store"}
+
+
+def store_problem(path: Path | None, exc: sqlite3.Error, doing: str = "write") -> str:
+    """One line for a failed SQLite call that names what failed: a full disk is a write failure, never a read one.
+    `doing` is what was being done when the error code does not say (read, write, open)."""
+    base = "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])  # SQLITE_IOERR_WRITE: SQLITE_IOERR
+    where = f"{path}: " if path is not None else ""
+    if base in _WRITE_PROBLEMS:
+        return f"{where}cannot write the state store: {_WRITE_PROBLEMS[base]} ({exc})"
+    if base in _READ_PROBLEMS:
+        return f"{where}cannot read the state store: {_READ_PROBLEMS[base]} ({exc})"
+    return f"{where}cannot {doing} the state store ({exc})"
 
 
 @dataclass
@@ -74,8 +97,14 @@ class EngineLock:
                 f"{self.path.parent}: another coopy engine (pid {holder}) is running this pipeline "
                 "(watch and steer it with coopy-tui or coopy status; stop it with coopy stop)"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            text = str(os.getpid()).ljust(PID_WIDTH - 1) + "\n"
+            if os.pwrite(fd, text.encode(), 0) != PID_WIDTH:
+                raise OSError(28, os.strerror(28))
+            os.ftruncate(fd, PID_WIDTH)  # shorter than what was there, or the same: no new block
+        except OSError as exc:
+            os.close(fd)
+            raise StateError(f"{self.path.parent}: cannot write the state directory ({exc.strerror})") from None
         self._fd = fd
 
     def release(self) -> None:
@@ -117,13 +146,13 @@ class Store:
                 if "resources" not in columns:  # a state dir from before resource pools
                     self.conn.execute("ALTER TABLE runs ADD COLUMN resources TEXT")
         except sqlite3.Error as exc:
-            raise StateError(f"{self.path}: cannot open the state store ({exc})") from None
+            raise StateError(store_problem(self.path, exc, "open")) from None
         self.conn.execute("PRAGMA busy_timeout=5000")
         self._depth = 0
         try:
             columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
         except sqlite3.Error as exc:
-            raise StateError(f"{self.path}: cannot read the state store ({exc})") from None
+            raise StateError(store_problem(self.path, exc, "read")) from None
         self._resources_column = "resources" if "resources" in columns else "NULL"
 
     def close(self) -> None:
@@ -131,7 +160,8 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Nested uses join the outer transaction: one transition, one commit."""
+        """Nested uses join the outer transaction: one transition, one commit. A failed commit (a full disk)
+        rolls back, so the next try starts clean (SQLite may have rolled back already: that is fine)."""
         if self._depth == 0:
             self.conn.execute("BEGIN IMMEDIATE")
         self._depth += 1
@@ -140,11 +170,19 @@ class Store:
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
             raise
         self._depth -= 1
         if self._depth == 0:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
 
     # -- meta ------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -145,7 +145,7 @@ async def test_what_a_finished_command_left_behind_is_gone_before_the_next_stage
         [[stages]]
         name = "all"
         over = []
-        command = {step_argv(marks, "--upstream", "s", "--upstream", "next")}
+        command = {step_argv(marks, "--upstream-any", "s", "--upstream-any", "next")}
         """,
     )
     engine = await start_engine(cfg)

@@ -12,8 +12,8 @@ Options:
   --fail-attempts N  exit 3 at attempts 1..N (the planned failures a retry budget absorbs)
   --escape S         first start `setsid sh -c 'sleep S; echo escaped-end ...'` outside its process group
   --ignore-term      ignore SIGTERM (only SIGKILL stops it)
-  --upstream STAGE   a stage whose runs must all be gone when this one starts: the run of the same name,
-                     or any run of it when this run is a group's (`all`, `model=a`)
+  --upstream STAGE   a stage whose run of the same name must be gone when this one starts
+  --upstream-any STAGE  a stage whose runs must all be gone when this one starts (for a fan-in run)
 It learns its stage, run and attempt from COOPY_RUN_ID (`<state_dir>:<stage>/<run>/<attempt>`).
 """
 
@@ -86,6 +86,7 @@ def main() -> int:
     p.add_argument("--escape", type=float, default=None)
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--upstream", action="append", default=[])
+    p.add_argument("--upstream-any", action="append", default=[])
     args = p.parse_args()
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -100,8 +101,7 @@ def main() -> int:
         if o_dir != state_dir:
             continue
         earlier = o_stage == stage and o_run == run
-        grouped = "=" in run or run == "all"
-        needed = o_stage in args.upstream and (o_run == run or grouped)
+        needed = (o_stage in args.upstream and o_run == run) or o_stage in args.upstream_any
         if earlier or needed:
             others.append(f"{o_stage}/{o_run}/{o_attempt}:{pid}")
     if others:
