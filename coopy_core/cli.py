@@ -270,10 +270,11 @@ def _log_to_file(path: Path) -> None:
     logging.raiseExceptions = False
     handler = logging.FileHandler(path, delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logger = logging.getLogger("coopy")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    for name in ("coopy", "asyncio"):  # asyncio's own (an accept that failed, a task that raised) too
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if name == "coopy" else logging.WARNING)
+        logger.propagate = False
 
 
 async def _run_async(config: Config, stop_running: bool) -> int:
