@@ -327,5 +327,7 @@ async def _run_async(config: Config, stop_running: bool) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m coopy_core.cli`: the same entry as the `coopy` command
+    from coopy_core.launch import main as launch
+
+    sys.exit(launch())
