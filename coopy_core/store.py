@@ -56,13 +56,23 @@ _WRITE_PROBLEMS = {
 _READ_PROBLEMS = {"SQLITE_CORRUPT": "it is damaged", "SQLITE_NOTADB": "it is not a CooPy state store"}
 
 
+def _full(folder: Path) -> bool:
+    """Less than 64 KiB free where the store lives: SQLite says "disk I/O error" when it cannot grow its files."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 65536
+
+
 def store_problem(path: Path | None, exc: sqlite3.Error, doing: str = "write") -> str:
     """One line for a failed SQLite call that names what failed: a full disk is a write failure, never a read one.
     `doing` is what was being done when the error code does not say (read, write, open)."""
     base = "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])  # SQLITE_IOERR_WRITE: SQLITE_IOERR
     where = f"{path}: " if path is not None else ""
     if base in _WRITE_PROBLEMS:
-        return f"{where}cannot write the state store: {_WRITE_PROBLEMS[base]} ({exc})"
+        why = "the disk is full" if path is not None and _full(path.parent) else _WRITE_PROBLEMS[base]
+        return f"{where}cannot write the state store: {why} ({exc})"
     if base in _READ_PROBLEMS:
         return f"{where}cannot read the state store: {_READ_PROBLEMS[base]} ({exc})"
     return f"{where}cannot {doing} the state store ({exc})"

@@ -172,3 +172,21 @@ def test_state_disk_full_at_the_first_start_is_one_line_about_writing(tmp_path: 
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
     assert "cannot write" in out.stderr and "cannot be read" not in out.stderr, out.stderr
     assert not marks.exists(), "nothing started"
+
+
+def test_a_start_on_a_full_disk_with_a_store_says_it_cannot_write_it(tmp_path: Path) -> None:
+    """The store exists (a first run finished), then the disk fills: the next start cannot write the store and
+    says so in one line (before: "the state store cannot be read")."""
+    marks = tmp_path / "marks"
+    cfg = _config(tmp_path, marks)
+    cfg.write_text(cfg.read_text().replace(f"i = {list(range(TASKS))}", "i = [0]").replace('"2"', '"0"'))
+    with small_disk(tmp_path / ".coopy") as disk:
+        assert coopy("run", str(cfg), cwd=tmp_path, timeout=60).returncode == 0
+        assert not (disk / "state.sqlite-wal").exists(), "a closed store leaves no WAL: the next open makes one"
+        fill(disk)
+        cfg.write_text(cfg.read_text().replace("i = [0]", "i = [0, 1]"))  # a new configuration to record
+        out = coopy("run", str(cfg), cwd=tmp_path, timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "cannot write the state store" in out.stderr and "disk is full" in out.stderr, out.stderr
+    assert starts(read_marks(marks)) == {("a", "i=0"): 1, ("b", "i=0"): 1}, "nothing new started"
