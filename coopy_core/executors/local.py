@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +41,49 @@ FALLBACK_POLL = 0.05
 SWEEP_EVERY = (0.02, 0.05, 0.1, 0.2)  # seconds between looks while leftovers are being stopped
 
 
-def _stat(pid: int | str) -> list[bytes] | None:
-    """/proc/<pid>/stat after the command name: [state, ppid, pgrp, session, ...]; None if it is gone."""
+def _read_proc(pid: int | str, name: str) -> bytes | None:
+    """/proc/<pid>/<name> in full, or None if it cannot be read (gone, not ours). Plain os calls: a look at every
+    process is a few hundred of these, and the buffered `open()` costs twice as much."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _stat(pid: int | str) -> list[bytes] | None:
+    """/proc/<pid>/stat after the command name: [state, ppid, pgrp, session, ...]; None if it is gone."""
+    data = _read_proc(pid, "stat")
+    if data is None:
+        return None
     return data[data.rfind(b")") + 2 :].split()
+
+
+def _last_pid() -> int | None:
+    """The pid most recently given out in this pid namespace."""
+    data = _read_proc("sys", "kernel/ns_last_pid")
+    try:
+        return int(data) if data else None
+    except ValueError:
+        return None
+
+
+def _fresh_window() -> float:
+    """How long after a start the pids given out since are surely all above its pid: the time it takes the
+    machine to go round every pid (at most 20,000 new processes a second), at most a minute."""
+    data = _read_proc("sys", "kernel/pid_max")
+    try:
+        return min(60.0, int(data or b"32768") / 20000)
+    except ValueError:
+        return 1.0
 
 
 def process_start_time(pid: int, zombie_too: bool = False) -> int | None:
@@ -104,6 +141,8 @@ class LocalExecutor:
         self._watched: dict[int, int] = {}  # pid -> pidfd
         self._sweeps: dict[tuple[int, int | None], _Sweep] = {}  # (pgid, start) -> the attempt being stopped
         self._sweep_timer: asyncio.TimerHandle | None = None
+        self._spawned: dict[int, float] = {}  # pid -> when this engine started it (monotonic), while it matters
+        self._fresh = _fresh_window()
         self._closed = False
 
     # -- start -------------------------------------------------------------------------
@@ -143,6 +182,10 @@ class LocalExecutor:
         finally:
             os.close(log)
         self._children[proc.pid] = proc
+        now = time.monotonic()
+        if len(self._spawned) > 4096:  # only recent starts matter (see _pid_range)
+            self._spawned = {pid: t for pid, t in self._spawned.items() if now - t <= self._fresh}
+        self._spawned[proc.pid] = now
         start = process_start_time(proc.pid, zombie_too=True)  # our child: a zombie until we reap it
         return {"pid": proc.pid, "start": start, "status": str(spec.status), "run_id": spec.run_id}
 
@@ -232,23 +275,23 @@ class LocalExecutor:
         starts = [s.start for s in sweeps]
         earliest = 0 if any(s is None or s < 0 for s in starts) else min(s for s in starts if s is not None)
         leaders = {pgid: process_start_time(pgid) for pgid in by_group}
+        low, high = self._pid_range(sweeps)
         me = os.getpid()
         var = RUN_ID_VAR.encode() + b"="
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             pid = int(entry)
+            if not low <= pid <= high:
+                continue  # given out before every attempt looked for started: none of theirs
             fields = _stat(entry)
             if pid == me or fields is None or len(fields) < 20 or fields[0] in (b"Z", b"X"):
                 continue
             begun = int(fields[19])
             if begun < earliest:
                 continue  # older than every attempt looked for: none of theirs
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    environ = b"\0" + f.read() + b"\0"
-            except OSError:
-                environ = b""
+            data = _read_proc(entry, "environ")
+            environ = b"\0" + data + b"\0" if data is not None else b""
             mine = [i for i, s in enumerate(sweeps) if b"\0" + s.needle in environ]
             pgrp, sid = int(fields[2]), int(fields[3])
             if not mine and pgrp == sid and pgrp in by_group and b"\0" + var not in environ:
@@ -259,6 +302,20 @@ class LocalExecutor:
             for i in mine:
                 found[i].append((pid, begun))
         return found
+
+    def _pid_range(self, sweeps: list[_Sweep]) -> tuple[int, float]:
+        """The pids a look needs to read: when every attempt looked for was started by this engine moments ago,
+        and no pid went round since, everything they started has a pid between the lowest wrapper's and the
+        last one given out; otherwise every pid (then the start times still rule out the older processes)."""
+        now = time.monotonic()
+        began = [self._spawned.get(s.pgid) for s in sweeps]
+        if not sweeps or any(b is None or now - b > self._fresh for b in began):
+            return 0, math.inf
+        low = min(s.pgid for s in sweeps)
+        last = _last_pid()
+        if last is None or last < low:
+            return 0, math.inf  # unknown, or the pids went round
+        return low, last
 
     @staticmethod
     def _signal(pid: int, begun: int, sig: int) -> None:
@@ -323,6 +380,8 @@ class LocalExecutor:
                 if sweep.on_clear or sweep.kill_at is not None:
                     del self._sweeps[key]
                     cleared += sweep.on_clear
+                    if sweep.on_clear:
+                        self._spawned.pop(sweep.pgid, None)
                 continue
             if sweep.kill_at is None:
                 if not sweep.on_clear:
@@ -400,12 +459,8 @@ class LocalExecutor:
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    environ = b"\0" + f.read() + b"\0"
-            except OSError:
-                continue
-            if needle not in environ:
+            data = _read_proc(entry, "environ")
+            if data is None or needle not in b"\0" + data + b"\0":
                 continue
             pid = int(entry)
             try:
