@@ -326,8 +326,10 @@ class Engine:
         """A hook's news: a MESSAGE event tagged `source = hook` (screens show it as a notification)."""
         self.journal.emit(EventKind.MESSAGE, message=text, level=level, data={"source": "hook"})
 
-    def _message(self, text: str, level: str = "info", run: RunView | None = None) -> None:
-        self.journal.emit(EventKind.MESSAGE, message=text, level=level, run=run)
+    def _message(
+        self, text: str, level: str = "info", run: RunView | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self.journal.emit(EventKind.MESSAGE, message=text, level=level, run=run, data=data or {})
 
     # ================================================================ commands (see commands.Commands)
     def pause(self, stage: str) -> None:
@@ -773,6 +775,7 @@ class Engine:
                 "(not counted as failures)",
                 level="warning",
                 run=self.run_view(run),
+                data={"source": "machine"},
             )
 
     def _owe_hook(self, run: Run, state: RunState, code: int | None, reason: str) -> None:

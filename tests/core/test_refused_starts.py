@@ -4,32 +4,11 @@ run's reason; one message for a wave of them)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import resource
-from collections.abc import Iterator
 from pathlib import Path
 
 from coopy_core import Event, EventKind, RunState
 from tests.helpers.engine import EngineFactory, run_of, wait_finished, wait_until, write_config
-
-
-@contextlib.contextmanager
-def descriptors_exhausted() -> Iterator[list[int]]:
-    """This process (the in-process engine's) at its descriptor limit, for real: open /dev/null until EMFILE."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    used = len(os.listdir("/proc/self/fd"))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 64, hard))
-    held: list[int] = []
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                held.append(os.open(os.devnull, os.O_RDONLY))
-        yield held
-    finally:
-        for fd in held:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+from tests.helpers.machine import descriptors_exhausted
 
 
 async def test_a_start_the_machine_refuses_waits_without_using_a_retry(

@@ -6,57 +6,20 @@ nothing runs twice."""
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.helpers.cli import coopy, coopy_popen, status
 from tests.helpers.engine import write_config
+from tests.helpers.machine import fill, small_disk
 from tests.helpers.marks import of_kind, read_marks, starts, step_argv
 from tests.helpers.processes import kill_all, processes_mentioning, wait_no_processes
 from tests.helpers.waiting import poll
 
 TASKS = 6
-
-
-@contextlib.contextmanager
-def small_disk(path: Path, size: str = "1m") -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)])
-
-
-def fill(disk: Path) -> Path:
-    """Fill `disk` to the last byte; returns the filler (remove it to free the space)."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        for size in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while os.write(fd, b"\0" * size) == size:
-                    pass
-    finally:
-        os.close(fd)
-    probe = os.open(disk / "probe", os.O_WRONLY | os.O_CREAT)
-    try:
-        with pytest.raises(OSError) as exc:
-            os.write(probe, b"x" * 4096)
-        assert exc.value.errno == errno.ENOSPC
-    finally:
-        os.close(probe)
-        (disk / "probe").unlink()
-    return filler
 
 
 def _config(tmp: Path, marks: Path) -> Path:
