@@ -5,6 +5,11 @@ the engine hands it a run already recorded as running (so a crash from here on i
 its run id), and it calls back `on_end(run, Ending)` once per attempt, always from the event loop —
 also when the start itself fails. What follows an ending (a retry, the runs that may start now, the
 transaction that records it) is the engine's business.
+
+An ending is decided first (exit, lost wrapper, timeout, cancel, verdict) and told only once nothing of the
+attempt is alive: its main process is stopped if it still runs, then the executor stops what it left
+(`stop_leftovers`), so the next attempt or the next stage never runs beside it. Plug-in calls go through
+`plugins.checked_*`: a wrong answer or an exception fails the attempt with one line, never the engine.
 """
 
 from __future__ import annotations
