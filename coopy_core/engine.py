@@ -765,6 +765,7 @@ class Engine:
         run.attempt -= 1
         run.handle = None
         run.started_at = None
+        run.rerun = False  # nothing ran: the next start takes the members as they are then
         run.not_before = now + delay
         self._move(run, RunState.QUEUED, f"{reason}; trying again in {delay:g}s (not counted as a failure)")
         self._delay(run)
