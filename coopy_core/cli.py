@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None, prog: str = "coopy") -> int:
         print(f"coopy: {exc}", file=sys.stderr)
         return exc.exit_code
     except sqlite3.Error as exc:
-        print(f"coopy: the state store cannot be read ({exc})", file=sys.stderr)
+        from coopy_core.store import store_problem
+
+        print(f"coopy: {store_problem(None, exc, 'read')}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -424,10 +426,27 @@ def _status(config_path: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _log_to_file(path: Path) -> None:
+    """The engine's own log lines (a bad socket request, a store that cannot be written) go to engine.log, as the
+    background engine's do: the terminal shows the pipeline. A log that cannot be written (a full disk) is
+    skipped, never a traceback."""
+    import logging
+
+    logging.raiseExceptions = False
+    handler = logging.FileHandler(path, delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("coopy", "asyncio"):  # asyncio's own (an accept that failed, a task that raised) too
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if name == "coopy" else logging.WARNING)
+        logger.propagate = False
+
+
 def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
     from coopy_core.runner import execute
 
     config = load_target(config_path)
+    _log_to_file(config.state_dir / "engine.log")
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     live = sys.stdout.isatty()
     ending = asyncio.run(
@@ -444,5 +463,7 @@ def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
     return EXIT_OK if ending.passed else EXIT_FAILED
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m coopy_core.cli`: the same entry as the `coopy` command
+    from coopy_core.launch import main as launch
+
+    sys.exit(launch())

@@ -24,6 +24,7 @@ from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
 from coopy_core.loader import is_module_source, load_target
 from coopy_core.model import Event, EventKind
+from coopy_core.plugins import make_plugins
 from coopy_core.remote import EngineUnavailable, RemoteEngine
 from coopy_core.server import ControlServer, socket_path
 from coopy_core.store import EngineLock
@@ -98,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return asyncio.run(serve(config, float(os.environ.get("COOPY_LINGER", LINGER)), take_over))
-    except StateError as exc:
+    except CoopyError as exc:  # the state dir is taken, a plug-in cannot be made, ...: one line in engine.log
         print(f"coopy: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
 
 
 def connect(config: Config, events: bool = False) -> RemoteEngine:
@@ -158,6 +159,8 @@ def ensure_engine(config: Config, events: bool = True, take_over: bool = False) 
     except EngineUnavailable:
         pass
     holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
+    if holder is None:
+        make_plugins(config)  # a plug-in that cannot be made is said here, before the engine writes anything
     pid = spawn(config, take_over) if holder is None else holder  # else: an engine is starting; wait for its socket
     deadline = time.monotonic() + (START_TIMEOUT if holder is None else HOLDER_TIMEOUT)
     while time.monotonic() < deadline:

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -43,7 +44,7 @@ from coopy_core.queue import StageQueue
 from coopy_core.resources import Allocation, Pools
 from coopy_core.scripter import Launch, placeholder_values
 from coopy_core.signature import FileHashes, Recipe, Recipes, result_id
-from coopy_core.store import EngineLock, StageRow, Store, attempt_row
+from coopy_core.store import DB_NAME, EngineLock, StageRow, Store, attempt_row, store_problem
 from coopy_core.tasks import Task, task_name, valid_task_name
 from coopy_core.views import run_view, stage_view
 
@@ -55,6 +56,8 @@ MAX_PRIORITY = 10**15  # bump/top: well inside a 64-bit SQLite INTEGER
 MAX_WORKERS = 10_000  # as in the config
 MAX_POOL_AMOUNT = 1e15  # as in the config; NaN and infinity are refused too
 COMMIT_RETRY = 2.0  # seconds between tries to write a store that failed (a full disk)
+REFUSED_BACKOFF = (1.0, 30.0)  # a start the machine refused waits 1 s, doubling per refusal in a row, at most 30 s
+REFUSED_NOTE_EVERY = 10.0  # seconds: one message for a wave of refused starts, not one per run
 
 @dataclasses.dataclass(slots=True)
 class _Pick:
@@ -118,6 +121,8 @@ class Engine:
         self._recipes: Recipes | None = None
         self._removed: list[Run] = []  # runs of configurations the config no longer has (kept, not run)
         self._made: dict[str, str] = {}  # output path -> the signature of the recipe that made it
+        self._refused: dict[RunKey, int] = {}  # starts the machine refused in a row, per run
+        self._refused_said = -math.inf
 
     # ================================================================ life cycle
     async def start(self) -> None:
@@ -168,6 +173,9 @@ class Engine:
                 )
             store.set_meta("config", here)
             store.set_meta("pipeline", self.config.pipeline.name)
+        except sqlite3.Error as exc:
+            self._lock.release()
+            raise StateError(store_problem(self.config.state_dir / DB_NAME, exc, "write")) from None
         except Exception:
             self._lock.release()
             raise
@@ -204,6 +212,8 @@ class Engine:
             timer.cancel()
         if self._commit_timer is not None:
             self._commit_timer.cancel()
+        if self._hooks is not None:
+            self._hooks.close()
         await self.attempts.close()
         self.journal.commit()
         self.journal.live = False
@@ -456,8 +466,10 @@ class Engine:
         """A hook's news: a MESSAGE event tagged `source = hook` (screens show it as a notification)."""
         self.journal.emit(EventKind.MESSAGE, message=text, level=level, data={"source": "hook"})
 
-    def _message(self, text: str, level: str = "info", run: RunView | None = None) -> None:
-        self.journal.emit(EventKind.MESSAGE, message=text, level=level, run=run)
+    def _message(
+        self, text: str, level: str = "info", run: RunView | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self.journal.emit(EventKind.MESSAGE, message=text, level=level, run=run, data=data or {})
 
     # ================================================================ commands (see commands.Commands)
     def pause(self, stage: str) -> None:
@@ -883,6 +895,11 @@ class Engine:
             reason += disk_full_note(Path(run.log))
         self._queues[run.stage].running.discard(run.name)
         self._pools.release(key)
+        if ending.transient:
+            self._refused_start(run, ending.reason)
+            self._dispatch()
+            return
+        self._refused.pop(key, None)
         self._settled_since_start = True
         self.journal.attempt(attempt_row(run, ending.state, ending.exit_code, reason, now))
         run.exit_code = ending.exit_code
@@ -989,6 +1006,30 @@ class Engine:
         except results.ResultsError as exc:
             raise CommandError(str(exc)) from None
         return results.as_json(table)
+
+    def _refused_start(self, run: Run, reason: str) -> None:
+        """The machine refused the start (out of descriptors, processes, memory, space): not the run's failure.
+        It never ran: the same attempt waits a short backoff in its queue, its retries untouched."""
+        n = self._refused[run.key] = self._refused.get(run.key, 0) + 1
+        first, most = REFUSED_BACKOFF
+        delay = min(most, first * 2 ** (n - 1))
+        now = self.clock()
+        run.attempt -= 1
+        run.handle = None
+        run.started_at = None
+        run.rerun = False  # nothing ran: the next start takes the members as they are then
+        run.not_before = now + delay
+        self._move(run, RunState.QUEUED, f"{reason}; trying again in {delay:g}s (not counted as a failure)")
+        self._delay(run)
+        if now - self._refused_said >= REFUSED_NOTE_EVERY:
+            self._refused_said = now
+            self._message(
+                f"{run.stage}/{run.name} could not start: {reason}; runs the machine refuses wait and try again "
+                "(not counted as failures)",
+                level="warning",
+                run=self.run_view(run),
+                data={"source": "machine"},
+            )
 
     def _owe_hook(self, run: Run, state: RunState, code: int | None, reason: str) -> None:
         cfg = self._stages[run.stage]
@@ -1180,6 +1221,7 @@ class Engine:
             message=f"the state store cannot be written ({why}): nothing new starts; running commands go on; "
             f"trying again every {COMMIT_RETRY:g}s",
             level="error",
+            data={"source": "store"},
         )
         self._schedule_commit()
 
@@ -1194,6 +1236,10 @@ class Engine:
 
     def _store_recovered(self) -> None:
         self._store_error = None
-        self.journal.say(EventKind.MESSAGE, message="the state store can be written again; starting runs again")
+        self.journal.say(
+            EventKind.MESSAGE,
+            message="the state store can be written again; starting runs again",
+            data={"source": "store"},
+        )
         if self._loop is not None:
             self._loop.call_soon(self._dispatch)

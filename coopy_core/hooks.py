@@ -8,6 +8,7 @@ pending at start is looked for (by its run id in /proc, or its exit-status file)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from coopy_core.store import Store
 log = logging.getLogger("coopy.hooks")
 
 Notify = Callable[[str, str], None]  # (message, level)
+REFUSED_RETRY = 5.0  # seconds: a hook the machine refused to start (descriptors, space, ...) is tried again
 
 
 class HookRunner:
@@ -34,6 +36,8 @@ class HookRunner:
         self.executor = executor
         self.notify = notify
         self._firing = False
+        self._retry: asyncio.TimerHandle | None = None
+        self._refused_said = False
 
     def owe(self, hook_id: str, hook: list[str] | str | None, values: Mapping[str, object], what: str) -> None:
         """Record a hook with its event (in the same commit); it is started once that commit is done."""
@@ -66,11 +70,35 @@ class HookRunner:
             try:
                 handle = self.executor.start(LaunchSpec(run_id=run_id, launch=launch, log=log_path, status=status))
             except StartError as exc:
+                if exc.transient:  # the machine refused it for now: it stays owed and is tried again
+                    if not self._refused_said:
+                        self._refused_said = True
+                        self.notify(f"hook {spec['what']} could not start yet: {exc}; trying again", "warning")
+                    self._try_again()
+                    continue
                 self.journal.hook_state(hook_id, "failed")
                 self.notify(f"hook {spec['what']} could not start: {exc}", "error")
                 continue
+            self._refused_said = False
             self.journal.hook_state(hook_id, "fired")  # after the start: a crash in between is found above
             self.executor.watch(handle, self._on_end(spec, log_path))
+
+    def _try_again(self) -> None:
+        if self._retry is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._retry = loop.call_later(REFUSED_RETRY, self._again)
+
+    def _again(self) -> None:
+        self._retry = None
+        self.fire_pending()
+
+    def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
 
     def _on_end(self, spec: dict[str, Any], log_path: Path) -> Callable[[int | None], None]:
         def ended(code: int | None) -> None:

@@ -5,6 +5,11 @@ the engine hands it a run already recorded as running (so a crash from here on i
 its run id), and it calls back `on_end(run, Ending)` once per attempt, always from the event loop —
 also when the start itself fails. What follows an ending (a retry, the runs that may start now, the
 transaction that records it) is the engine's business.
+
+An ending is decided first (exit, lost wrapper, timeout, cancel, verdict) and told only once nothing of the
+attempt is alive: its main process is stopped if it still runs, then the executor stops what it left
+(`stop_leftovers`), so the next attempt or the next stage never runs beside it. Plug-in calls go through
+`plugins.checked_*`: a wrong answer or an exception fails the attempt with one line, never the engine.
 """
 
 from __future__ import annotations
@@ -24,10 +29,19 @@ from typing import Any
 from coopy_core.config import Config
 from coopy_core.detector import DetectContext, Detector, ExitStatusDetector, Status, Verdict
 from coopy_core.executors import Executors
-from coopy_core.executors.base import Executor, LaunchSpec, StartError
+from coopy_core.executors.base import MACHINE_ERRNOS, Executor, LaunchSpec, StartError
 from coopy_core.metrics import ENV_VAR as METRICS_VAR
 from coopy_core.metrics import MetricsTracker
 from coopy_core.model import Run, RunState
+from coopy_core.plugins import (
+    PluginError,
+    checked_launch,
+    checked_verdict,
+    one_line,
+    plugin_name,
+    plugin_problem,
+    short,
+)
 from coopy_core.resources import Allocation, environment
 from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task
@@ -45,6 +59,7 @@ class Ending:
     state: RunState  # DONE, FAILED, CANCELLED or QUEUED
     exit_code: int | None = None
     reason: str = ""
+    transient: bool = False  # FAILED to start because the machine refused (descriptors, memory, ...): not counted
 
 
 @dataclass
@@ -62,6 +77,8 @@ class _Live:
     checking: bool = False
     info: str = ""  # the executor's last word on it, e.g. a Slurm job's "PENDING (Resources)"
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    watching: bool = False  # the executor reports its end
+    ending: Ending | None = None  # decided; told once nothing of the attempt is alive any more
 
 
 OnEnd = Callable[[Run, Ending], None]
@@ -94,7 +111,11 @@ class Attempts:
 
     # ------------------------------------------------------------------ paths and ids
     def run_id(self, run: Run) -> str:
-        return f"{self.config.state_dir}:{run.stage}/{run.name}/{run.attempt}"
+        return f"{self.run_prefix(run)}{run.attempt}"
+
+    def run_prefix(self, run: Run) -> str:
+        """The start of the run id of every attempt of `run` (names hold no `/`: it ends each part)."""
+        return f"{self.config.state_dir}:{run.stage}/{run.name}/"
 
     def status_path(self, run: Run) -> Path:
         return self.config.state_dir / "status" / run.stage / f"{run.name}.{run.attempt}.status"
@@ -123,11 +144,11 @@ class Attempts:
         key = run.key
         live = _Live(run=run, task=task, attempt=run.attempt)
         self.live[key] = live
+        scripter = self.scripters[run.stage]
         try:
-            if launch is None:
-                launch = self.scripters[run.stage].script(task, run.attempt)
-        except Exception as exc:  # noqa: BLE001 - a plug-in's error fails the run, not the engine
-            self._end(live, Ending(RunState.FAILED, None, f"scripter error: {exc}"))
+            launch = checked_launch(launch if launch is not None else scripter.script(task, run.attempt))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plug-in's error fails the run, not the engine
+            self._end(live, Ending(RunState.FAILED, None, plugin_problem("scripter", scripter, exc)))
             return
         env = dict(launch.env)
         if allocation:
@@ -146,7 +167,8 @@ class Attempts:
                 with open(log_file, "a") as f:
                     f.write(header.rstrip("\n") + "\n")
         except OSError as exc:
-            self._end(live, Ending(RunState.FAILED, None, f"cannot write {exc.filename}: {exc.strerror}"))
+            why = f"cannot write {exc.filename}: {exc.strerror}"
+            self._end(live, Ending(RunState.FAILED, None, why, transient=exc.errno in MACHINE_ERRNOS))
             return
         cleared = self.clear_outputs(run, task)
         if cleared:
@@ -159,7 +181,11 @@ class Attempts:
         try:
             run.handle = self.executor(run).start(spec)
         except StartError as exc:
-            self._end(live, Ending(RunState.FAILED, None, str(exc)))
+            self._end(live, Ending(RunState.FAILED, None, str(exc), transient=exc.transient))
+            return
+        except Exception as exc:  # noqa: BLE001 - an executor's surprise fails the run, not the engine
+            log.exception("starting %s/%s failed", run.stage, run.name)
+            self._end(live, Ending(RunState.FAILED, None, f"cannot start: {type(exc).__name__}: {one_line(exc)}"))
             return
         self.on_change(run)
         self._watch(live)
@@ -178,6 +204,7 @@ class Attempts:
             log.info("re-adopted %s/%s attempt %d", run.stage, run.name, run.attempt)
             self._watch(live)
         elif adopted.lost:
+            live.exited = True
             self._end(live, Ending(RunState.FAILED, None, "lost: the process ended without recording an exit status"))
         else:
             self._exited(live, adopted.exit_code)
@@ -195,6 +222,7 @@ class Attempts:
         run = live.run
         assert run.handle is not None
         attempt = live.attempt
+        live.watching = True
         self.executor(run).watch(
             run.handle,
             lambda code: self._on_exit(run.key, attempt, code),
@@ -237,7 +265,7 @@ class Attempts:
     def _on_info(self, key: tuple[str, str], attempt: int, text: str) -> None:
         """The executor's news of a running run (Slurm state and reason) becomes its reason."""
         live = self._current(key, attempt)
-        if live is None or live.exited:
+        if live is None or live.exited or live.ending is not None:
             return
         live.info = text
         run = live.run
@@ -253,7 +281,9 @@ class Attempts:
     def _exited(self, live: _Live, code: int | None) -> None:
         live.exited = True
         live.exit_code = code
-        if live.interrupted and code is None:
+        if live.ending is not None:  # ended already (a verdict, a timeout): what is left of it goes now
+            self._stop_leftovers(live)
+        elif live.interrupted and code is None:
             self._end(live, Ending(RunState.QUEUED, None, "stopped with the engine"))
         elif live.interrupted:
             self._detect(live)  # it had ended on its own before we stopped it: that work counts
@@ -269,7 +299,7 @@ class Attempts:
 
     def _on_timeout(self, key: tuple[str, str], attempt: int) -> None:
         live = self._current(key, attempt)
-        if live is None:
+        if live is None or live.ending is not None:
             return
         live.timed_out = True
         run = live.run
@@ -285,7 +315,7 @@ class Attempts:
     def cancel(self, run: Run, reason: str) -> bool:
         """Stop a running attempt and everything it started; False when it is being stopped already."""
         live = self.live.get(run.key)
-        if live is None or live.cancel_reason:
+        if live is None or live.cancel_reason or live.ending is not None:
             return False
         live.cancel_reason = reason
         if run.handle is not None:
@@ -299,7 +329,9 @@ class Attempts:
         waiting = []
         for live in list(self.live.values()):
             run = live.run
-            if run.handle is not None and not live.exited:
+            if live.ending is not None:
+                waiting.append(live)  # ending already: let it finish stopping what it left
+            elif run.handle is not None and not live.exited:
                 live.interrupted = True
                 self.executor(run).cancel(run.handle, grace=CANCEL_GRACE)
                 waiting.append(live)
@@ -312,12 +344,19 @@ class Attempts:
     # ------------------------------------------------------------------ detection
     def _context(self, live: _Live) -> DetectContext:
         run = live.run
+        scripter = self.scripters[run.stage]
+        try:
+            outputs = scripter.outputs(live.task, run.attempt)
+            if not isinstance(outputs, list | tuple) or not all(isinstance(p, Path) for p in outputs):
+                raise PluginError(f"outputs() returned {short(outputs)}, not a list of paths")
+        except (Exception, SystemExit) as exc:  # noqa: BLE001
+            raise PluginError(plugin_problem("scripter", scripter, exc)) from None
         return DetectContext(
             task=run.name,
             stage=run.stage,
             attempt=run.attempt,
             params=dict(live.task.params),
-            outputs=self.scripters[run.stage].outputs(live.task, run.attempt),
+            outputs=list(outputs),
             log=Path(run.log),
             exit_code=live.exit_code if live.exited else None,
             elapsed=self.clock() - (run.started_at or self.clock()),
@@ -325,12 +364,16 @@ class Attempts:
         )
 
     def _detect(self, live: _Live) -> None:
+        if live.ending is not None:
+            return
         detector = self.detectors[live.run.stage]
         if type(detector) in (Detector, ExitStatusDetector):
             try:
-                verdict = detector.check(self._context(live))
-            except Exception as exc:  # noqa: BLE001
-                verdict = Verdict(Status.FAILED, f"detector error: {exc}")
+                verdict = checked_verdict(detector, detector.check(self._context(live)))
+            except PluginError as exc:
+                verdict = Verdict(Status.FAILED, str(exc))
+            except (Exception, SystemExit) as exc:  # noqa: BLE001
+                verdict = Verdict(Status.FAILED, plugin_problem("detector", detector, exc))
             self._apply(live, verdict)
             return
         if live.checking:
@@ -341,30 +384,32 @@ class Attempts:
     async def _detect_in_thread(self, live: _Live, detector: Detector) -> None:
         timeout = self.config.pipeline.detector_timeout
         try:
-            verdict = await asyncio.wait_for(_in_daemon_thread(detector.check, self._context(live)), timeout)
+            ctx = self._context(live)
+            verdict = checked_verdict(detector, await asyncio.wait_for(_in_daemon_thread(detector.check, ctx), timeout))
         except TimeoutError:
-            verdict = Verdict(Status.FAILED, f"detector gave no answer within {timeout:g}s")
-        except Exception as exc:  # noqa: BLE001
-            verdict = Verdict(Status.FAILED, f"detector error: {type(exc).__name__}: {exc}")
+            verdict = Verdict(Status.FAILED, f"detector {plugin_name(detector)} gave no answer within {timeout:g}s")
+        except PluginError as exc:
+            verdict = Verdict(Status.FAILED, str(exc))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - anything the thread raised, even sys.exit()
+            verdict = Verdict(Status.FAILED, plugin_problem("detector", detector, exc))
         finally:
             live.checking = False
         if self._closed or self.live.get(live.run.key) is not live:
             return
-        if not isinstance(verdict, Verdict):
-            verdict = Verdict(Status.FAILED, f"detector returned {verdict!r}, not a Verdict")
         self._apply(live, verdict)
 
     def _apply(self, live: _Live, verdict: Verdict) -> None:
+        """A checked verdict (status a Status, reason a string)."""
         run = live.run
+        if live.ending is not None:
+            return
         if verdict.status == Status.RUNNING:
             if live.exited and verdict.reason != run.reason:
                 run.reason = verdict.reason
                 self.on_change(run)
             return
         state = RunState.DONE if verdict.status == Status.DONE else RunState.FAILED
-        if not live.exited and run.handle is not None:
-            self.executor(run).cancel(run.handle, grace=CANCEL_GRACE)  # the detector decided; stop the leftovers
-        self._end(live, Ending(state, live.exit_code, verdict.reason))
+        self._end(live, Ending(state, live.exit_code, verdict.reason))  # still alive: stopped first
 
     def start_polling(self) -> None:
         self._poll_task = asyncio.ensure_future(self._poll_loop())
@@ -382,18 +427,48 @@ class Attempts:
             for live in list(self.live.values()):
                 if self.live.get(live.run.key) is not live or live.run.state != RunState.RUNNING:
                     continue
-                if live.exited and live.cancel_reason:
+                if (live.exited and live.cancel_reason) or live.ending is not None:
                     continue
                 if live.exited or self.detectors[live.run.stage].polls:
                     self._detect(live)
 
     # ------------------------------------------------------------------ endings
     def _end(self, live: _Live, ending: Ending) -> None:
-        """The attempt is over: forget it, then tell the engine (exactly once per attempt)."""
-        if self.live.get(live.run.key) is not live:
+        """The attempt is over. Nothing of it may outlive its end: its main process (wrapper, job) is stopped
+        if it still runs, then what it left (its process group, whatever carries its run id); only then is the
+        engine told (exactly once per attempt), so no next attempt or next stage ever runs beside it."""
+        if self.live.get(live.run.key) is not live or live.ending is not None:
+            return
+        live.ending = ending
+        for timer in live.timers:
+            timer.cancel()
+        live.timers.clear()
+        run = live.run
+        if run.handle is None:  # it never started
+            self._finish(live)
+        elif not live.exited and live.watching:
+            self.executor(run).cancel(run.handle, grace=CANCEL_GRACE)  # its exit comes back through _exited
+        else:
+            self._stop_leftovers(live)
+
+    def _stop_leftovers(self, live: _Live) -> None:
+        run = live.run
+        assert run.handle is not None
+
+        def waiting(text: str) -> None:
+            if self.live.get(run.key) is live and not self._closed:
+                run.reason = text
+                self.on_change(run)
+
+        self.executor(run).stop_leftovers(
+            run.handle, self.run_prefix(run), CANCEL_GRACE, lambda: self._finish(live), on_info=waiting
+        )
+
+    def _finish(self, live: _Live) -> None:
+        if self._closed or self.live.get(live.run.key) is not live or live.ending is None:
             return
         self.forget(live.run)
-        self.on_end(live.run, ending)
+        self.on_end(live.run, live.ending)
 
     def forget(self, run: Run) -> None:
         live = self.live.pop(run.key, None)

@@ -101,7 +101,8 @@ class ProgressPrinter:
     def _on_event(self, event: Event) -> None:
         if event.kind == EventKind.RUN and event.run is not None and event.run.state == RunState.RUNNING:
             self._active_since.setdefault(event.run.stage, time.monotonic())
-        if event.kind == EventKind.MESSAGE and event.level in ("error", "warning"):
+        said = event.level in ("error", "warning") or event.data.get("source") == "store"  # a store back: said too
+        if event.kind == EventKind.MESSAGE and said:
             self._print(f"{event.level}: {event.message}")
         elif event.kind == EventKind.RUN and not self.live and event.run is not None:
             run = event.run

@@ -6,6 +6,12 @@ A Unix socket in the state dir, mode 0600 (owner only), newline-delimited JSON:
   after "subscribe": {"event": {...}} lines, in sequence order, until the client leaves.
 Only the engine that holds the state-dir lock binds it, so a stale socket left by a killed engine is
 simply replaced.
+
+Every request gets exactly one answer, also a hostile one: not JSON, nested deeper than MAX_DEPTH, longer than
+MAX_REQUEST (the rest of its line is skipped), an unknown command or arguments of the wrong type each get an error
+reply and one line in the log; the connection and the engine go on. The server serves at most MAX_CONNECTIONS
+clients, and fewer when descriptors run short: a connection past that gets one error line and is closed, so idle
+clients can never take the descriptors the engine needs to start runs.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
+import resource
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
 from coopy_core import wire
-from coopy_core.commands import check_call
+from coopy_core.commands import CommandError, check_call
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event
@@ -31,6 +40,12 @@ log = logging.getLogger("coopy.server")
 SOCKET_NAME = "engine.sock"
 MAX_SUN_PATH = 100  # Linux allows 108 bytes, minus a margin
 MAX_CLIENT_BUFFER = 32 * 2**20  # a client this far behind is dropped; it can subscribe again
+MAX_CONNECTIONS = 256  # clients served at once (screens, scripts); more are refused with a line
+MAX_REQUEST = 2**20  # bytes in one request line (the largest real one, add_task, is a few hundred)
+MAX_DEPTH = 32  # nesting of a request (a real one has 3 levels)
+FD_RESERVE = 64  # descriptors always left for the engine itself (store, logs, spawns), plus one per worker
+REFUSED_LOG_EVERY = 10.0  # seconds between two log lines about refused connections
+BACKLOG = 32  # connections waiting to be accepted; asyncio accepts up to this many at once before any is served
 
 
 def socket_path(state_dir: Path) -> Path:
@@ -61,6 +76,8 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         self._subscribers: set[asyncio.StreamWriter] = set()
         self._connections: set[asyncio.StreamWriter] = set()
+        self._refused = 0
+        self._refused_logged = -math.inf
         self._unsubscribe = engine.subscribe(self._broadcast)
 
     async def start(self) -> None:
@@ -71,7 +88,9 @@ class ControlServer:
             self.path.unlink()  # stale: we hold the engine lock, so nobody else serves here
         old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=2**24)
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=MAX_REQUEST, backlog=BACKLOG
+            )
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
@@ -102,20 +121,47 @@ class ControlServer:
             else:
                 writer.write(line)
 
+    def _refusal(self) -> str | None:
+        """Why a new connection cannot be served now, or None. Checked before a connection is served: the
+        descriptors the engine needs for its runs (a pidfd each, a log and a pipe per start) come first."""
+        if self.clients >= MAX_CONNECTIONS:
+            return f"the engine is busy: too many connections ({self.clients}); try again later"
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return None
+        workers = sum(s.workers for s in self.engine.config.stages)
+        reserve = FD_RESERVE + min(workers, soft // 2) + 2 * BACKLOG  # a burst accepted before the first is refused
+        try:
+            used = len(os.listdir("/proc/self/fd"))
+        except OSError:  # out of descriptors already (or no /proc): refuse to be safe
+            used = soft
+        if used + reserve >= soft:
+            return f"the engine is busy: too many connections for its descriptors ({used} of {soft}); try again later"
+        return None
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        refusal = self._refusal()
+        if refusal is not None:
+            self._refused += 1
+            now = time.monotonic()
+            if now - self._refused_logged >= REFUSED_LOG_EVERY:  # a flood of connections is a few lines, not one each
+                self._refused_logged = now
+                log.warning("connection refused (%d since the last such line): %s", self._refused, refusal)
+                self._refused = 0
+            with contextlib.suppress(Exception):
+                writer.write(wire.dumps({"id": None, "ok": False, "error": refusal}))
+            writer.close()
+            return
         self.clients += 1
         self._connections.add(writer)
         try:
-            while not reader.at_eof():
-                try:
-                    line = await reader.readline()
-                except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            while True:
+                line = await _read_request(reader)
+                if line is None:
                     break
-                if not line:
-                    break
-                reply = self._handle(line, writer)
+                reply = self._too_long() if isinstance(line, _TooLong) else self._handle(line, writer)
                 if reply is not None:
-                    writer.write(wire.dumps(reply))
+                    writer.write(self._encode(reply))
                     await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass  # the client left, or the engine is stopping
@@ -125,6 +171,19 @@ class ControlServer:
             self._connections.discard(writer)
             writer.close()
 
+    @staticmethod
+    def _too_long() -> dict[str, Any]:
+        log.warning("bad request: longer than %d bytes (skipped)", MAX_REQUEST)
+        return {"id": None, "ok": False, "error": f"bad request: longer than {MAX_REQUEST} bytes"}
+
+    @staticmethod
+    def _encode(reply: dict[str, Any]) -> bytes:
+        try:
+            return wire.dumps(reply)
+        except (TypeError, ValueError, RecursionError) as exc:  # a result that cannot be sent: say so instead
+            log.warning("reply could not be sent: %s: %s", type(exc).__name__, exc)
+            return wire.dumps({"id": reply.get("id"), "ok": False, "error": "the reply could not be sent"})
+
     def _handle(self, line: bytes, writer: asyncio.StreamWriter) -> dict[str, Any] | None:
         """Every request gets an answer: a malformed one an error reply (and one line in the log)."""
         try:
@@ -132,20 +191,27 @@ class ControlServer:
         except (ValueError, RecursionError):
             log.warning("bad request: not JSON (%d bytes)", len(line))
             return {"id": None, "ok": False, "error": "bad request: not JSON"}
+        if _too_deep(request, MAX_DEPTH):
+            log.warning("bad request: nested deeper than %d levels", MAX_DEPTH)
+            return {"id": None, "ok": False, "error": f"bad request: nested deeper than {MAX_DEPTH} levels"}
         if not isinstance(request, dict) or not isinstance(request.get("op"), str):
             log.warning("bad request: not an object with an op")
             return {"id": None, "ok": False, "error": "bad request: an object with an op is expected"}
         rid = request.get("id")
-        if not isinstance(rid, int | str | None) or isinstance(rid, bool):
+        if not isinstance(rid, int | str | None) or isinstance(rid, bool) or len(str(rid)) > 100:
             rid = None
         op = request["op"]
         try:
             return {"id": rid, "ok": True, "result": self._answer(op, request, writer)}
+        except CommandError as exc:
+            log.warning("request %s refused: %s", op[:40], exc)
+            return {"id": rid, "ok": False, "error": str(exc)}
         except CoopyError as exc:
             return {"id": rid, "ok": False, "error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - a request must never take the engine down
-            log.warning("request %s failed: %s: %s", op[:40], type(exc).__name__, exc)
-            return {"id": rid, "ok": False, "error": f"{op[:40]} failed: {type(exc).__name__}: {exc}"}
+            text = " ".join(str(exc).split())[:200]
+            log.warning("request %s failed: %s: %s", op[:40], type(exc).__name__, text)
+            return {"id": rid, "ok": False, "error": f"{op[:40]} failed: {type(exc).__name__}: {text}"}
 
     def _answer(self, op: str, request: dict[str, Any], writer: asyncio.StreamWriter) -> Any:
         if op == "hello":
@@ -161,10 +227,58 @@ class ControlServer:
             name = request.get("name")
             if name == "task_count":
                 return self.engine.task_count
-            bound = check_call(str(name), request.get("args") or [], request.get("kwargs") or {})
-            return getattr(self.engine, str(name))(**bound)
+            if not isinstance(name, str):
+                raise CommandError(f"bad request: the command's name should be a string, got {type(name).__name__}")
+            args = request.get("args", [])
+            kwargs = request.get("kwargs", {})
+            bound = check_call(name, [] if args is None else args, {} if kwargs is None else kwargs)
+            return getattr(self.engine, name)(**bound)
         if op == "stop":
             self.stop_running = bool(request.get("stop_running"))
             self.stop_requested.set()
             return None
-        raise CoopyError(f"unknown op {op[:40]!r}")
+        raise CommandError(f"unknown op {op[:40]!r}")
+
+
+class _TooLong:
+    """What `_read_request` returns for a line past MAX_REQUEST."""
+
+
+TOO_LONG = _TooLong()
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes | _TooLong | None:
+    """The next request line; TOO_LONG for one past MAX_REQUEST (its rest skipped up to the newline); None at the
+    end of the connection."""
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial or None  # the last line without a newline, or the end
+    except asyncio.LimitOverrunError as exc:
+        await reader.readexactly(exc.consumed)  # what is in the buffer: drop it, and so on to the newline
+        while True:
+            try:
+                await reader.readuntil(b"\n")
+                return TOO_LONG
+            except asyncio.IncompleteReadError:
+                return TOO_LONG
+            except asyncio.LimitOverrunError as more:
+                await reader.readexactly(more.consumed)
+    return line
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Nested more than `limit` lists or objects (looked at without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            items = list(item.values())
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in items if isinstance(child, dict | list))
+    return False

@@ -52,6 +52,39 @@ CREATE TABLE IF NOT EXISTS metrics (
 
 DB_NAME = "state.sqlite"
 LOCK_NAME = "engine.lock"
+PID_WIDTH = 16  # the lock file's pid, padded: rewritten in place at every start (no new block on a full disk)
+
+# SQLite's result codes that mean the store cannot be written, or read, and why
+_WRITE_PROBLEMS = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "it is read-only",
+    "SQLITE_IOERR": "an I/O error",
+    "SQLITE_CANTOPEN": "it cannot be opened",
+    "SQLITE_PERM": "permission denied",
+}
+_READ_PROBLEMS = {"SQLITE_CORRUPT": "it is damaged", "SQLITE_NOTADB": "it is not a CooPy state store"}
+
+
+def _full(folder: Path) -> bool:
+    """Less than 64 KiB free where the store lives: SQLite says "disk I/O error" when it cannot grow its files."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 65536
+
+
+def store_problem(path: Path | None, exc: sqlite3.Error, doing: str = "write") -> str:
+    """One line for a failed SQLite call that names what failed: a full disk is a write failure, never a read one.
+    `doing` is what was being done when the error code does not say (read, write, open)."""
+    base = "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])  # SQLITE_IOERR_WRITE: SQLITE_IOERR
+    where = f"{path}: " if path is not None else ""
+    if base in _WRITE_PROBLEMS:
+        why = "the disk is full" if path is not None and _full(path.parent) else _WRITE_PROBLEMS[base]
+        return f"{where}cannot write the state store: {why} ({exc})"
+    if base in _READ_PROBLEMS:
+        return f"{where}cannot read the state store: {_READ_PROBLEMS[base]} ({exc})"
+    return f"{where}cannot {doing} the state store ({exc})"
 
 
 @dataclass
@@ -83,8 +116,14 @@ class EngineLock:
                 f"{self.path.parent}: another coopy engine (pid {holder}) is running this pipeline "
                 "(watch and steer it with coopy-tui or coopy status; stop it with coopy stop)"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            text = str(os.getpid()).ljust(PID_WIDTH - 1) + "\n"
+            if os.pwrite(fd, text.encode(), 0) != PID_WIDTH:
+                raise OSError(28, os.strerror(28))
+            os.ftruncate(fd, PID_WIDTH)  # shorter than what was there, or the same: no new block
+        except OSError as exc:
+            os.close(fd)
+            raise StateError(f"{self.path.parent}: cannot write the state directory ({exc.strerror})") from None
         self._fd = fd
 
     def release(self) -> None:
@@ -127,13 +166,13 @@ class Store:
                     if column not in columns:
                         self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
         except sqlite3.Error as exc:
-            raise StateError(f"{self.path}: cannot open the state store ({exc})") from None
+            raise StateError(store_problem(self.path, exc, "open")) from None
         self.conn.execute("PRAGMA busy_timeout=5000")
         self._depth = 0
         try:
             columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
         except sqlite3.Error as exc:
-            raise StateError(f"{self.path}: cannot read the state store ({exc})") from None
+            raise StateError(store_problem(self.path, exc, "read")) from None
         self._extra_columns = ", ".join(c if c in columns else "NULL" for c in ("resources", "recipe", "signature"))
         self._has_metrics = self.conn.execute(  # a read-only look at a store from before metrics has none
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metrics'"
@@ -144,7 +183,8 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Nested uses join the outer transaction: one transition, one commit."""
+        """Nested uses join the outer transaction: one transition, one commit. A failed commit (a full disk)
+        rolls back, so the next try starts clean (SQLite may have rolled back already: that is fine)."""
         if self._depth == 0:
             self.conn.execute("BEGIN IMMEDIATE")
         self._depth += 1
@@ -153,11 +193,19 @@ class Store:
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
             raise
         self._depth -= 1
         if self._depth == 0:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
 
     # -- meta ------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -349,6 +349,11 @@ class CoopyApp(App[QuitChoice | None]):
             if m.kind.value == "finished":
                 self.notify(f"{m.message}; press s for the summary", title="Pipeline finished",
                             severity="information", markup=False)
+            elif m.data.get("source") == "store":  # the state store cannot be written (a full disk), or can again
+                self.notify(m.message, title="State store", severity="error" if m.level == "error" else "information",
+                            timeout=15 if m.level == "error" else 5, markup=False)
+            elif m.data.get("source") == "machine":  # starts the machine refuses (descriptors, memory, space)
+                self.notify(m.message, title="Cannot start runs now", severity="warning", markup=False)
             elif m.data.get("source") == "hook":  # on_done / on_failed / on_finished commands
                 if m.level == "info":
                     self.notify(m.message, title="Hook", severity="information", markup=False)

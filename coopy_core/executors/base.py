@@ -6,6 +6,7 @@ the same executor can re-adopt the run instead of starting it again.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,23 @@ OnEnd = Callable[[int | None], None]  # called once, in the event loop, with the
 OnInfo = Callable[[str], None]
 
 
+# The machine, not the run, refused a start: out of descriptors, processes, memory or disk space. The run waits
+# and tries again without using its retries.
+MACHINE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM, errno.ENOSPC, errno.EDQUOT})
+
+
 class StartError(Exception):
-    """The run could not be started; the message says why (shown to the user)."""
+    """The run could not be started; the message says why (shown to the user). `transient`: the machine
+    refused it for now (see MACHINE_ERRNOS); the same start may work in a moment."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+    @classmethod
+    def from_os(cls, what: str, exc: OSError) -> StartError:
+        """`what: strerror`, transient when the machine ran out of something."""
+        return cls(f"{what}: {exc.strerror or exc}", transient=exc.errno in MACHINE_ERRNOS)
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,14 @@ class Executor(Protocol):
 
     def find_started(self, run_id: str, status: Path) -> Handle | None:
         """A start may have happened just before a crash, unrecorded: find it by its run id."""
+        ...
+
+    def stop_leftovers(
+        self, handle: Handle, run_prefix: str, grace: float, on_clear: Callable[[], None], on_info: OnInfo | None = None
+    ) -> None:
+        """The attempt is over and its main process (wrapper, job) has ended: stop whatever of it is still alive
+        (ask, then force after `grace`), then call `on_clear()` from the event loop once nothing is. `run_prefix`
+        is the start of the run ids of every attempt of the run (`<state_dir>:<stage>/<run>/`)."""
         ...
 
     def close(self) -> None:

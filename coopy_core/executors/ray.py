@@ -847,6 +847,13 @@ class RayExecutor:
         handle["submitted"] = True
         return handle
 
+    def stop_leftovers(
+        self, handle: Handle, run_prefix: str, grace: float, on_clear: Callable[[], None], on_info: OnInfo | None = None
+    ) -> None:
+        """Nothing to do here: the job has ended, and Ray ends a job's driver and the tasks it started with it
+        (a process the entrypoint detached on a node is that node's to clean up)."""
+        asyncio.get_running_loop().call_soon(on_clear)
+
     def close(self) -> None:
         """Stop watching; the jobs keep running in Ray (the next engine re-adopts them)."""
         self._closed = True

@@ -30,7 +30,7 @@ import re
 import shlex
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -542,6 +542,13 @@ class SlurmExecutor:
         self._fast_until = time.monotonic() + max(FAST_POLL_FOR, grace)
         if self._wake is not None:
             self._wake.set()
+
+    def stop_leftovers(
+        self, handle: Handle, run_prefix: str, grace: float, on_clear: Callable[[], None], on_info: OnInfo | None = None
+    ) -> None:
+        """Nothing to do: the job has ended, and Slurm ends a job's processes with it (all of them with
+        `ProctrackType=proctrack/cgroup`; with proctrack/pgid a process that left the job's group survives)."""
+        asyncio.get_running_loop().call_soon(on_clear)
 
     # -- adopt -------------------------------------------------------------------------
     def adopt(self, handle: Handle) -> Adopted:

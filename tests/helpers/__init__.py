@@ -8,4 +8,6 @@
 - `slurm`: squeue / scancel and wrappers for the Slurm tests
 - `tui`: the scripted engine and Pilot waits of the TUI tests
 - `bad_config_cases`: the bad-config table (core and reliability suites)
+- `machine`: the machine running short for real (a small filled disk, descriptors used up)
+- `marks`, `marker_step.py`: a command that counts its executions and sees two copies of a run alive at once
 """

@@ -1,18 +1,32 @@
-"""The reliability suite: every test here is marked `reliability` and reports what it measured;
-at the end of a session that ran them, RELIABILITY.md is written from those numbers only."""
+"""The reliability suite: every test here is marked `reliability` and reports what it measured; at the end of a
+session that ran them, a report is written from those numbers only, never into the source tree:
+
+- `COOPY_RELIABILITY_REPORT=PATH`: to PATH (the committed RELIABILITY.md is made this way; see its first line);
+- otherwise to `<temp dir>/coopy-reliability-<uid>/RELIABILITY.md` (the path is said at the end of the run);
+- `COOPY_NO_RELIABILITY_REPORT=1`: not at all.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import platform
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-REPORT: dict[str, Any] = {"sections": {}, "outcomes": {}}
+REPORT: dict[str, Any] = {"sections": {}, "outcomes": {}, "written": None}
+REPORT_VAR = "COOPY_RELIABILITY_REPORT"
+COMMAND = f"{REPORT_VAR}=RELIABILITY.md pytest tests/reliability"  # run from the repository's root
+
+
+def report_path() -> Path:
+    given = os.environ.get(REPORT_VAR)
+    if given:
+        return Path(given).resolve()
+    return Path(tempfile.gettempdir()) / f"coopy-reliability-{os.getuid()}" / "RELIABILITY.md"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,8 +57,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     lines = [
         "# Reliability",
         "",
-        f"Written by `pytest tests/reliability` on {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} "
-        f"({os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}).",
+        f"Made with `{COMMAND}` (from the repository's root; plain `pytest` writes it to a temp dir) on "
+        f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} cores, Linux {platform.release()}, "
+        f"Python {platform.python_version()}).",
         "Only what that run measured; a test that did not run is not listed.",
         "",
         "| test | outcome | measured |",
@@ -62,4 +77,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             if isinstance(section.get(key), int):
                 sums[key] = sums.get(key, 0) + section[key]
     lines += ["", "Totals: " + ", ".join(f"{k} {v}" for k, v in sums.items()) + f", lost {total_lost}.", ""]
-    (ROOT / "RELIABILITY.md").write_text("\n".join(lines))
+    path = report_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    REPORT["written"] = path
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if REPORT["written"] is not None:
+        terminalreporter.write_line(f"reliability report: {REPORT['written']}")

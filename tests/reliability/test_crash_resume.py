@@ -1,94 +1,139 @@
-"""Crash and resume: SIGKILL the engine at seeded random moments; nothing lost, nothing run twice."""
+"""Crash and resume: at least 50 SIGKILLs of `coopy run` at seeded random moments (from its start-up to the middle
+of dispatching) over a pipeline of three stages (prepare -> train -> a fan-in over every configuration) with
+planned failures, retries and hooks. Every execution is counted by the marker lines its command writes: each run
+exactly once plus its planned retries, every hook exactly once per event, no two copies of a run ever alive at
+once, nothing left running at the end."""
 
 from __future__ import annotations
 
 import random
 import signal
 import subprocess
-import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.cli import status
+from tests.helpers.cli import coopy_argv, status
 from tests.helpers.engine import write_config
-from tests.helpers.processes import wait_no_processes
+from tests.helpers.marks import of_kind, read_marks, starts, step_argv
+from tests.helpers.processes import kill_all, processes_mentioning, wait_no_processes
 
 TASKS = 40
-STAGES = ("prepare", "train", "evaluate")
-KILLS = 12
-SEED = 20261124
-
-STEP = """#!/bin/sh
-# usage: step.sh MARKS STAGE TASK ATTEMPT SECONDS
-echo "start $2 $3 $4 $$" >> "$1"
-sleep "$5"
-echo "end $2 $3 $4 $$" >> "$1"
-"""
+KILLS = 50
+SEED = 20261201
+BAD = "c_bad"  # fails every prepare attempt: failed for good after its retries (the on_failed hook fires)
+PREPARE_RETRIES, TRAIN_RETRIES = 2, 1
 
 
-def test_sigkill_at_random_moments_loses_nothing_and_runs_nothing_twice(tmp_path: Path, report: dict[str, Any]) -> None:
-    rng = random.Random(SEED)
-    step = tmp_path / "step.sh"
-    step.write_text(STEP)
-    step.chmod(0o755)
-    marks = tmp_path / "marks.txt"
-    named = "\n".join(
-        f'"c{i:02d}" = {{ d0 = {rng.uniform(0.1, 0.8):.3f}, d1 = {rng.uniform(0.4, 1.4):.3f}, '
-        f'd2 = {rng.uniform(0.1, 0.5):.3f} }}'
-        for i in range(TASKS)
-    )
-    stages = "\n".join(
+def _tasks() -> dict[str, tuple[int, int]]:
+    """Configuration -> (prepare attempts that fail, train attempts that fail), all planned."""
+    planned = {f"c{i:02d}": (1 if i % 5 == 0 else 0, 1 if i % 7 == 3 else 0) for i in range(TASKS)}
+    planned[BAD] = (99, 0)
+    return planned
+
+
+def _config(tmp: Path, marks: Path, hooks: Path) -> Path:
+    named = "\n".join(f'"{name}" = {{ pf = {pf}, tf = {tf} }}' for name, (pf, tf) in _tasks().items())
+    hook = f'["sh", "-c", "echo \\"$1 $2 $3 $4\\" >> {hooks}", "sh"'
+    return write_config(
+        tmp,
         f"""
-[[stages]]
-name = "{stage}"
-command = ["{step}", "{marks}", "{{stage}}", "{{task}}", "{{attempt}}", "{{d{k}}}"]
-workers = {(4, 3, 4)[k]}
-"""
-        for k, stage in enumerate(STAGES)
+        [pipeline]
+        name = "crash"
+        poll_interval = 0.5
+        on_finished = {hook}, "on_finished", "{{state}}", "-", "-"]
+        [tasks.named]
+        {named}
+        [[stages]]
+        name = "prepare"
+        workers = 4
+        retries = {PREPARE_RETRIES}
+        backoff = 0.2
+        command = {step_argv(marks, "--seconds", "0.4", "--fail-attempts", "{pf}")}
+        on_failed = {hook}, "on_failed", "{{stage}}", "{{task}}", "{{attempt}}"]
+        [[stages]]
+        name = "train"
+        workers = 3
+        retries = {TRAIN_RETRIES}
+        backoff = 0.2
+        command = {step_argv(marks, "--seconds", "2.5", "--fail-attempts", "{tf}", "--upstream", "prepare")}
+        on_done = {hook}, "on_done", "{{stage}}", "{{task}}", "{{attempt}}"]
+        [[stages]]
+        name = "all"
+        over = []
+        needs = ["train"]
+        allow_failed = true
+        command = {step_argv(marks, "--seconds", "0.3", "--upstream-any", "train")}
+        on_done = {hook}, "on_done", "{{stage}}", "{{task}}", "{{attempt}}"]
+        """,
     )
-    cfg = write_config(
-        tmp_path, f'[pipeline]\nname = "crash"\npoll_interval = 0.5\n[tasks.named]\n{named}\n{stages}'
-    )
-    kills = 0
-    for _ in range(KILLS):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "coopy_core.cli", "run", str(cfg)], cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.5, 1.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-    final = subprocess.run(
-        [sys.executable, "-m", "coopy_core.cli", "run", str(cfg)], cwd=tmp_path, capture_output=True, text=True,
-        timeout=300,
-    )
-    assert final.returncode == 0, final.stderr[-2000:]
-    wait_no_processes(str(tmp_path), "no process of the pipeline left")
 
-    lines = [line.split() for line in marks.read_text().splitlines()]
-    starts: dict[tuple[str, str], list[list[str]]] = {}
-    ends: dict[tuple[str, str], list[list[str]]] = {}
-    for kind, stage, task, attempt, pid in lines:
-        (starts if kind == "start" else ends).setdefault((stage, task), []).append([attempt, pid])
-    expected = {(stage, f"c{i:02d}") for stage in STAGES for i in range(TASKS)}
-    assert set(starts) == expected and set(ends) == expected, "every run ran"
-    twice = {k: v for k, v in starts.items() if len(v) != 1}
-    assert not twice, f"runs started more than once: {twice}"
-    assert all(len(v) == 1 for v in ends.values())
-    # the chain order held for every configuration: a stage started only after the previous ended
-    order = {(kind, stage, task): n for n, (kind, stage, task, _a, _p) in enumerate(lines)}
-    for i in range(TASKS):
-        task = f"c{i:02d}"
-        for a, b in zip(STAGES, STAGES[1:], strict=False):
-            assert order[("end", a, task)] < order[("start", b, task)], f"{task}: {b} started before {a} ended"
-    # the store agrees with the files
-    state = status(cfg)
-    assert len(state["runs"]) == TASKS * len(STAGES)
-    assert all(r["state"] == "done" and r["exit_code"] == 0 for r in state["runs"])
-    assert all(Path(r["log"]).exists() for r in state["runs"])
-    report.update({"configurations": TASKS, "runs": TASKS * len(STAGES), "kills survived": kills, "lost": 0,
-                   "ran twice": 0, "orphans": 0})
-    assert kills >= 10
+
+def test_fifty_sigkills_at_random_moments_lose_nothing_and_run_nothing_twice(
+    tmp_path: Path, report: dict[str, Any]
+) -> None:
+    rng = random.Random(SEED)
+    marks, hooks = tmp_path / "marks", tmp_path / "hooks.txt"
+    cfg = _config(tmp_path, marks, hooks)
+    kills, moments = 0, []
+    try:
+        while kills < KILLS:
+            proc = subprocess.Popen(
+                [*coopy_argv(), "run", str(cfg)], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            moment = rng.uniform(0.05, 1.1)
+            time.sleep(moment)
+            if proc.poll() is not None:
+                raise AssertionError(f"the pipeline ended after {kills} kills: too little work for {KILLS}")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            moments.append(moment)
+        final = subprocess.run(
+            [*coopy_argv(), "run", str(cfg)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        assert final.returncode == 1, f"c_bad fails for good: exit 1; got {final.returncode}: {final.stderr[-2000:]}"
+        wait_no_processes(str(tmp_path), "nothing of the pipeline left running")
+    finally:
+        kill_all(processes_mentioning(str(tmp_path), environ=True))
+
+    found = read_marks(marks)
+    assert of_kind(found, "overlap") == [], "two copies of a run were alive at once"
+    expected: Counter[tuple[str, str]] = Counter()
+    for name, (pf, tf) in _tasks().items():
+        expected[("prepare", name)] = min(pf, PREPARE_RETRIES) + 1
+        if name != BAD:
+            expected[("train", name)] = min(tf, TRAIN_RETRIES) + 1
+    expected[("all", "all")] = 1
+    ran = starts(found)
+    assert {k: v for k, v in ran.items() if v != expected[k]} == {}, "a run ran more (or less) than planned"
+    assert set(ran) == set(expected), f"never ran: {set(expected) - set(ran)}"
+    # every execution went to its end; each stage's run started only after what it needs ended
+    assert len(of_kind(found, "end")) + len(of_kind(found, "fail")) == sum(expected.values())
+    order = {(m.kind, m.stage, m.run, m.attempt): i for i, m in enumerate(found)}
+    for name in _tasks():
+        if name == BAD:
+            continue
+        last_prepare = order[("end", "prepare", name, expected[("prepare", name)])]
+        assert last_prepare < order[("start", "train", name, 1)], f"{name}: train started before prepare ended"
+    first_all = order[("start", "all", "all", 1)]
+    assert all(i < first_all for (kind, stage, _r, _a), i in order.items() if stage == "train" and kind != "start")
+
+    said = Counter(hooks.read_text().splitlines())
+    done = [f"on_done train {n} {expected[('train', n)]}" for n in _tasks() if n != BAD] + ["on_done all all 1"]
+    wanted = Counter(done + [f"on_failed prepare {BAD} {PREPARE_RETRIES + 1}", "on_finished failed - -"])
+    assert said == wanted, f"hooks not exactly once: extra {said - wanted}, missing {wanted - said}"
+
+    runs = {(r["stage"], r["task"]): r for r in status(cfg)["runs"]}
+    assert runs[("prepare", BAD)]["state"] == "failed" and runs[("train", BAD)]["state"] == "blocked"
+    others = [r for k, r in runs.items() if BAD not in k]
+    assert {r["state"] for r in others} == {"done"} and len(others) == 2 * TASKS + 1
+    assert all(r["exit_code"] == 0 and Path(r["log"]).exists() for r in others)
+    report.update({
+        "configurations": len(_tasks()), "runs": len(runs), "executions": sum(expected.values()),
+        "kills survived": kills, "first kill moments (s)": ", ".join(f"{m:.2f}" for m in moments[:5]) + ", ...",
+        "lost": 0, "ran twice": 0, "hooks twice": 0, "orphans": 0,
+    })

@@ -37,9 +37,9 @@ FAULTS = [
     Fault("timeout", "{tmp}/sleep_long.sh", "timed out after 1s", stage_extra="timeout = 1", prepare="sleep_long"),
     Fault("log-dir-not-writable", "true", "cannot open log file", prepare="immutable_log_dir"),
     Fault("log-disk-full", "{tmp}/chatty.sh", "disk is full", prepare="full_log_disk"),
-    Fault("detector-raises", "true", "detector error: RuntimeError: the detector broke",
+    Fault("detector-raises", "true", "detector faulty:Raises raised RuntimeError: the detector broke",
           stage_extra='detector = "faulty:Raises"', prepare="detectors"),
-    Fault("detector-hangs", "true", "detector gave no answer within 1s",
+    Fault("detector-hangs", "true", "detector faulty:Hangs gave no answer within 1s",
           stage_extra='detector = "faulty:Hangs"', pipeline_extra="detector_timeout = 1", prepare="detectors"),
 ]
 

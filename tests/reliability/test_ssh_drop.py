@@ -26,6 +26,10 @@ PLANNED = {(stage, task): 2 if (stage, task) == ("train", "model=resnet,seed=2")
            for stage in STAGES[:3] for task in TASKS}
 PLANNED.update({("summary", f"model={m}"): 1 for m in MODELS})  # the fan-in: one run per model
 
+def _run(state: dict[str, Any], key: tuple[str, str]) -> dict[str, Any]:
+    return next(r for r in state["runs"] if (r["stage"], r["task"]) == key)
+
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
@@ -61,6 +65,10 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
         for key, old in running.items():
             new = now[key]
             assert new["attempt"] == old["attempt"], f"{key}: restarted after the drop"
+            if new["state"] == "running" and not alive(old["pid"]):
+                # its command ended just now: a run is over only once nothing of it is left, so look again
+                new = poll(lambda key=key: (r := _run(status(cfg), key))["state"] != "running" and r, 20,
+                           f"{key} to be recorded as ended", interval=0.1)
             if new["state"] == "running":
                 assert new["pid"] == old["pid"] and alive(old["pid"]), f"{key}: its command did not survive"
                 survived += 1

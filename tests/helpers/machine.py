@@ -1,0 +1,67 @@
+"""The machine running short, for real: a small disk (tmpfs) filled to the last byte, this process's descriptors
+used up to its limit."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import resource
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str = "1m") -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)])
+
+
+def fill(disk: Path) -> Path:
+    """Fill `disk` to the last byte; returns the filler (remove it to free the space)."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while os.write(fd, b"\0" * size) == size:
+                    pass
+    finally:
+        os.close(fd)
+    probe = os.open(disk / "probe", os.O_WRONLY | os.O_CREAT)
+    try:
+        with pytest.raises(OSError) as exc:
+            os.write(probe, b"x" * 4096)
+        assert exc.value.errno == errno.ENOSPC
+    finally:
+        os.close(probe)
+        (disk / "probe").unlink()
+    return filler
+
+
+@contextlib.contextmanager
+def descriptors_exhausted() -> Iterator[list[int]]:
+    """This process (the in-process engine's) at its descriptor limit, for real: open /dev/null until EMFILE."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    used = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 64, hard))
+    held: list[int] = []
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        yield held
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
