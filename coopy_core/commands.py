@@ -84,6 +84,11 @@ class Commands(Protocol):
         """Queued runs of a stage in the order they would start."""
         return list(_send(self, "queue_order", stage=stage))
 
+    def attempt_history(self, stage: str, task: str | None = None) -> list[dict[str, Any]]:
+        """The ended attempts of a run (of every run of the stage: None), oldest first: attempt, state,
+        exit_code, reason, started_at, ended_at, log."""
+        return list(_send(self, "attempt_history", stage=stage, task=task))
+
 
 @dataclass(frozen=True)
 class Arg:
@@ -155,6 +160,9 @@ COMMANDS: dict[str, Command] = {
             "added {result}",
         ),
         Command("queue_order", (_STAGE,)),
+        Command(
+            "attempt_history", (_STAGE, Arg("task", (str, type(None)), "only this run (default: every run)", None))
+        ),
     )
 }
 

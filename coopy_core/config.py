@@ -161,11 +161,21 @@ class StageConfig(_Strict):
         return list(self.command)
 
 
+class TuiConfig(_Strict):
+    """`[tui]`: how coopy-tui looks and which keys it answers to; the engine ignores it. A user's own
+    `$XDG_CONFIG_HOME/coopy/tui.toml` (same keys, top level) overrides it key by key."""
+
+    keys: dict[str, StrictStr] = Field(default_factory=dict)  # action -> keys: `more_workers = "w,plus"`
+    theme: StrictStr | None = None  # a Textual theme: "textual-dark", "catppuccin-latte", ...
+    notify: Literal["none", "bell", "osc9", "osc777"] = "none"  # when the pipeline finishes
+
+
 class ConfigFile(_Strict):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     tasks: TasksConfig = Field(default_factory=TasksConfig)
     resources: dict[str, list[StrictInt | StrictStr] | StrictInt | StrictFloat] = Field(default_factory=dict)
     stages: list[StageConfig]
+    tui: TuiConfig = Field(default_factory=TuiConfig)
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,7 @@ class Config:
     log_dir: Path
     pools: dict[str, list[str] | float] = field(default_factory=dict)  # [resources], GPUs detected if asked
     needs: tuple[tuple[str, ...], ...] = ()  # per stage, the default filled in (`needs` in the file or the one before)
+    tui: TuiConfig = field(default_factory=TuiConfig)  # [tui]: for coopy-tui only
 
     def __post_init__(self) -> None:
         if not self.needs:
@@ -251,7 +262,19 @@ def load_config(path: str | Path) -> Config:
         log_dir=log_dir,
         pools=_check_resources(parsed, shown),
         needs=tuple(needs),
+        tui=parsed.tui,
     )
+
+
+def load_tui_file(path: str | Path) -> TuiConfig:
+    """A user's own TUI settings file (the keys of `[tui]` at its top level); ConfigError like a config."""
+    shown = str(path)
+    raw = _read_toml(Path(path), shown)
+    try:
+        return TuiConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(shown, _key_path(err["loc"], raw), _message(err)) from None
 
 
 def _read_toml(path: Path, shown: str) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""What the UI tells a person: a bounded history (the `!` screen) and toasts that never pile up.
+
+Every failure, message, hook note and refused command is kept in the history with its time and
+run. Toasts are only the latest news: at most one toast of each kind is on screen (a new one
+replaces the old), failures are coalesced into one toast that is updated at most once a second
+(its title counts the failures since it appeared), and no failure toast is on screen while a dialog
+is open (the top bar's `✗ N failed` and `! N new` count them meanwhile). The toast carries no totals
+of its own: the top bar's are the live ones, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.notifications import Notification, Notify, SeverityLevel
+
+from coopy_core.model import Event, EventKind, RunState, RunView
+
+HISTORY = 5000  # notices kept
+FAILURE_TOAST_INTERVAL = 1.0  # seconds between two updates of the failure toast
+TOAST_SECONDS = {"failures": 8.0, "finished": 20.0, "hook": 6.0, "command": 5.0, "info": 5.0, "filter": 6.0}
+
+FAILED = "failed"  # a run failed for good (after its retries)
+RETRY = "retry"  # an attempt failed; the run will be retried
+MESSAGE = "message"
+HOOK = "hook"
+FINISHED = "finished"
+COMMAND = "command"  # a refused command, or what one did
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    time: float
+    kind: str
+    level: str  # info | warning | error
+    text: str
+    stage: str | None = None
+    task: str | None = None
+
+    @property
+    def is_failure(self) -> bool:
+        return self.kind in (FAILED, RETRY)
+
+
+def from_event(event: Event) -> Notice | None:
+    """The notice an engine event makes, if any."""
+    if event.kind == EventKind.FINISHED:
+        return Notice(event.time, FINISHED, "info", event.message)
+    if event.kind != EventKind.MESSAGE or not event.message:
+        return None
+    run = event.run
+    stage, task = (run.stage, run.task) if run is not None else (None, None)
+    if event.data.get("source") == "hook":
+        return Notice(event.time, HOOK, event.level, event.message, stage, task)
+    if run is not None and event.level == "error":
+        return Notice(event.time, FAILED, "error", event.message, stage, task)
+    if run is not None and event.level == "warning":
+        return Notice(event.time, RETRY, "warning", event.message, stage, task)
+    return Notice(event.time, MESSAGE, event.level, event.message, stage, task)
+
+
+class NoticeLog:
+    """The history, newest last; `unread` counts failures since the `!` screen was last opened."""
+
+    def __init__(self, limit: int = HISTORY) -> None:
+        self.items: deque[Notice] = deque(maxlen=limit)
+        self.unread = 0
+        self.dropped = 0  # older notices that fell out
+
+    def add(self, notice: Notice, read: bool = False) -> None:
+        if len(self.items) == self.items.maxlen:
+            self.dropped += 1
+        self.items.append(notice)
+        if notice.is_failure and not read:
+            self.unread += 1
+
+    def seed(self, runs: Iterable[RunView]) -> None:
+        """The runs that had failed before the screen attached (from its snapshot), oldest first, as read."""
+        failed = sorted((r for r in runs if r.state == RunState.FAILED), key=lambda r: r.ended_at or 0.0)
+        for r in failed[-self.items.maxlen if self.items.maxlen else 0 :]:
+            text = f"{r.stage}/{r.task} attempt {r.attempt} failed: {r.reason}"
+            self.add(Notice(r.ended_at or 0.0, FAILED, "error", text, r.stage, r.task), read=True)
+
+    def mark_read(self) -> None:
+        self.unread = 0
+
+    def newest_first(self) -> list[Notice]:
+        return list(reversed(self.items))
+
+
+class Toaster:
+    """Raises toasts on `app`, one per kind at a time; failures coalesced and throttled.
+
+    `can_show_failures()` says whether a failure toast may appear now (the main screen is showing);
+    `failure_text()` builds the coalesced toast's text from the current counts.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        can_show_failures: Callable[[], bool],
+        failure_text: Callable[[list[Notice], int], tuple[str, str, SeverityLevel]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.can_show_failures = can_show_failures
+        self.failure_text = failure_text
+        self.clock = clock
+        self.live: dict[str, Notification] = {}
+        self._pending: list[Notice] = []  # failures not yet in a toast
+        self._last_failure_toast = -1e9
+        self._burst = 0  # failures counted by the failure toast on screen
+        self._held = False  # the failure toast is off screen only while a dialog is open: it goes on counting
+
+    def toast(self, kind: str, message: str, title: str = "", severity: SeverityLevel = "information") -> None:
+        """Show `message` as the one toast of `kind` (replacing the one on screen, if any)."""
+        old = self.live.pop(kind, None)
+        if old is not None:
+            old.timeout = 0  # expired: dropped even if its Notify message is still on its way
+            self.app._unnotify(old, refresh=False)  # the new one's refresh shows both changes at once
+        notification = Notification(message, title, severity, TOAST_SECONDS.get(kind, 5.0), markup=False)
+        self.live[kind] = notification
+        self.app.post_message(Notify(notification))
+
+    def failures(self, notices: Iterable[Notice]) -> None:
+        self._pending.extend(notices)
+        self.flush()
+
+    def flush(self) -> None:
+        """Show the pending failures as one toast, if it is time and the main screen is up."""
+        if not self._pending or not self.can_show_failures():
+            return
+        now = self.clock()
+        if now - self._last_failure_toast < FAILURE_TOAST_INTERVAL:
+            return
+        self._last_failure_toast = now
+        pending, self._pending = self._pending, []
+        if self.on_screen("failures") or self._held:
+            self._burst += len(pending)
+        else:
+            self._burst = len(pending)
+        self._held = False
+        title, message, severity = self.failure_text(pending, self._burst)
+        self.toast("failures", message, title, severity)
+
+    def drop_pending(self) -> None:
+        """The person looked at the failures: those waiting for a toast need none, and the next toast
+        counts from zero."""
+        self._pending = []
+        self._held = False
+        self._remove("failures")
+
+    def hold_failures(self) -> None:
+        """A dialog opens over the list the failure toast would cover: take it away until the main
+        screen is back, when it comes back with everything that failed meanwhile."""
+        if self._remove("failures"):
+            self._held = True
+
+    def _remove(self, kind: str) -> bool:
+        old = self.live.pop(kind, None)
+        if old is None:
+            return False
+        on_screen = old in self.app._notifications
+        old.timeout = 0
+        self.app._unnotify(old)
+        return on_screen
+
+    def on_screen(self, kind: str) -> int:
+        """How many toasts of `kind` are on screen now (0 or 1; tests check this)."""
+        n = self.live.get(kind)
+        return 1 if n is not None and n in self.app._notifications else 0
