@@ -32,7 +32,19 @@ from coopy_tui.client import EngineClient
 from coopy_tui.format import busy, outcome_text
 from coopy_tui.keys import KEYS, app_bindings
 from coopy_tui.logs import LastLines, LogFollower
-from coopy_tui.notices import COMMAND, FAILED, FINISHED, HOOK, RETRY, Notice, NoticeLog, Toaster, from_event
+from coopy_tui.matching import count_text
+from coopy_tui.notices import (
+    COMMAND,
+    FAILED,
+    FINISHED,
+    HOOK,
+    RETRY,
+    Notice,
+    NoticeLog,
+    Toaster,
+    failure_toast,
+    from_event,
+)
 from coopy_tui.settings import Settings
 from coopy_tui.sorting import next_sort
 from coopy_tui.state import Changes, PipelineState
@@ -110,7 +122,7 @@ class CoopyApp(App[QuitChoice | None]):
         self._last_tick = 0.0
         self.notices = NoticeLog()
         self.notices.seed(r for runs in self.state.runs.values() for r in runs.values())
-        self.toaster = Toaster(self, self._main_screen_up, self._failure_toast)
+        self.toaster = Toaster(self, self._main_screen_up, failure_toast)
         self._commanded: dict[tuple[str, str], float] = {}  # runs a command touched -> when (monotonic)
         self._caps: dict[str, int] = {}  # the worker cap each stage's last ] / [ set
         self._log_attempt: int = 0  # the attempt the open LogScreen's run had (new one: fetch history)
@@ -479,15 +491,6 @@ class CoopyApp(App[QuitChoice | None]):
         if failures:
             self.toaster.failures(failures)
 
-    def _failure_toast(self, pending: list[Notice], burst: int) -> tuple[str, str, SeverityLevel]:
-        """The one failure toast: how many attempts failed since it appeared, and the latest. The
-        totals are the top bar's (`✗ N failed`), never repeated here to go stale."""
-        title = "1 attempt failed" if burst == 1 else f"{burst} attempts failed"
-        for_good = [p for p in pending if p.kind == FAILED]
-        latest = (for_good or pending)[-1].text
-        body = f"{latest}\nf: the next failed run · !: all of them"
-        return title, body, "error" if for_good else "warning"
-
     def push_screen(self, *args: Any, **kwargs: Any) -> Any:
         """A dialog opens: the failure toast would cover it (the failures wait for the main screen)."""
         self.toaster.hold_failures()
@@ -749,20 +752,13 @@ class CoopyApp(App[QuitChoice | None]):
         self._show_filter_count()
 
     def _show_filter_count(self) -> None:
-        """`12 of 400 here · 48 of 1600 in all stages`, or `no matches` (the words match nothing)."""
         table = self.panel.table
         if not table.filter_text:
             self._filter_count.update("")
             return
         shown = sum(p.table.row_count for p in self.panels)
         every = sum(p.table.run_count for p in self.panels)
-        if not shown:
-            text = "no matches"
-        elif not table.row_count:
-            text = f"no matches here · {shown} in other stages"
-        else:
-            text = f"{table.row_count} of {table.run_count} here · {shown} of {every} in all stages"
-        self._filter_count.update(text)
+        self._filter_count.update(count_text(table.row_count, table.run_count, shown, every))
 
     @on(FilterBar.Submitted, "#filter")
     def _filter_submitted(self, event: FilterBar.Submitted) -> None:

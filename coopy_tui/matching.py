@@ -58,3 +58,12 @@ def matches(terms: list[Term], text: str, params: Callable[[], dict[str, str]]) 
         if value is None or not (value.startswith(term.value) if term.prefix else value == term.value):
             return False
     return True
+
+
+def count_text(here: int, here_all: int, shown: int, every: int) -> str:
+    """`12 of 400 here · 48 of 1600 in all stages`, or `no matches` (the words match nothing)."""
+    if not shown:
+        return "no matches"
+    if not here:
+        return f"no matches here · {shown} in other stages"
+    return f"{here} of {here_all} here · {shown} of {every} in all stages"

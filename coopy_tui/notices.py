@@ -63,6 +63,16 @@ def from_event(event: Event) -> Notice | None:
     return Notice(event.time, MESSAGE, event.level, event.message, stage, task)
 
 
+def failure_toast(pending: list[Notice], burst: int) -> tuple[str, str, SeverityLevel]:
+    """The one failure toast: how many attempts failed since it appeared, and the latest. The totals are
+    the top bar's (`✗ N failed`), never repeated here to go stale."""
+    title = "1 attempt failed" if burst == 1 else f"{burst} attempts failed"
+    for_good = [p for p in pending if p.kind == FAILED]
+    latest = (for_good or pending)[-1].text
+    body = f"{latest}\nf: the next failed run · !: all of them"
+    return title, body, "error" if for_good else "warning"
+
+
 class NoticeLog:
     """The history, newest last; `unread` counts failures since the `!` screen was last opened."""
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
@@ -49,7 +49,7 @@ class KeyBar(Widget):
         self.hidden = hidden or set  # actions not worth the room now (pools when there are none)
         self._items: list[Item] = []
         self._lines: list[Text] = []
-        self._width = 0
+        self._spans: list[tuple[int, int, int, str]] = []  # (line, start, end, action) of each key as drawn
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -113,28 +113,35 @@ class KeyBar(Widget):
     def _fit(self) -> None:
         width = self.size.width or 80
         lines: list[Text] = [Text(no_wrap=True, overflow="crop")]
+        spans = []
         for key, label, action in self._items:
             piece = Text.assemble((key, "bold reverse"), f" {label} " if label else " ")
-            if action:
-                piece.stylize(Style(meta={"@click": self._click_action(action)}))
             if lines[-1].cell_len + piece.cell_len > width:
                 if len(lines) >= self.max_lines:
                     break
                 lines.append(Text(no_wrap=True, overflow="crop"))
+            start = lines[-1].cell_len
             lines[-1].append_text(piece)
+            if action:
+                spans.append((len(lines) - 1, start, lines[-1].cell_len, action))
         self._lines = lines
+        self._spans = spans
         height = len(lines)
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
         self.refresh()
 
-    def _click_action(self, action: str) -> str:
-        if "." in action.split("(")[0]:
-            return action
-        node = next((n for n, b, _e, _t in self._active(self.screen) if b.action == action), None)
-        if node is self.app or node is None:
-            return f"app.{action}"
-        return f"screen.{action}" if node is self.screen else f"app.{action}"
+    async def on_click(self, event: events.Click) -> None:
+        """A click on a key runs it, as the key would (on the node that binds it)."""
+        for line, start, end, action in self._spans:
+            if line == event.y and start <= event.x < end:
+                event.stop()
+                if "." in action.split("(")[0]:
+                    await self.app.run_action(action)
+                    return
+                node = next((n for n, b, _e, _t in self._active(self.screen) if b.action == action), self.app)
+                await self.app.run_action(action, node)
+                return
 
     def shown(self) -> str:
         """The bar's text (tests read it)."""

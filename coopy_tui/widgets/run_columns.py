@@ -17,7 +17,7 @@ from coopy_core.model import RunState, RunView
 from coopy_tui.format import STATE_GLYPHS, elapsed, middle_truncate, state_text
 
 MIN_TASK = 10  # cells the task column keeps (glyph, space, 7 of the name, gap)
-MIN_GROW = 8  # a growing column narrower than this is left out
+MIN_GROW = 12  # a growing column narrower than this is left out (its header would be cut)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +100,10 @@ STATE = Column("state", "state", 10, _state, required=True)
 DEFAULT_COLUMNS: tuple[Column, ...] = (
     TASK,
     STATE,
-    Column("priority", "pri", 4, _priority, right=True, rank=2),
+    Column("priority", "pri", 4, _priority, right=True, rank=3),
     Column("attempt", "att", 4, _attempt, right=True, rank=1),
     Column("elapsed", "elapsed", 8, _elapsed, right=True, rank=0),
-    Column("last", " last line", 0, _last, grow=True, rank=3),
+    Column("last", " last line", 0, _last, grow=True, rank=2),
 )
 
 
@@ -111,7 +111,8 @@ def fit(columns: Sequence[Column], width: int, task_width: int) -> list[int]:
     """Each column's width for a list `width` cells wide (0: hidden), in column order.
 
     The task column wants `task_width + 3` (glyph, space, name, gap): it gives up cells before a
-    required column is clipped, and optional columns come only while it keeps its full width.
+    required column is clipped, and optional columns come only while it keeps its full width, by
+    rank (a growing column counts as MIN_GROW wide there, and takes what is left at the end).
     """
     want = {c.key: (task_width + 3 if c.key == "task" else c.width) for c in columns}
     widths = {c.key: 0 for c in columns}
@@ -124,12 +125,14 @@ def fit(columns: Sequence[Column], width: int, task_width: int) -> list[int]:
         if c.key != "task":
             widths[c.key] = want[c.key]
     used = sum(widths.values())
-    for c in sorted((c for c in columns if not c.required and not c.grow), key=lambda c: c.rank):
-        if used + want[c.key] <= width:
-            widths[c.key] = want[c.key]
-            used += want[c.key]
-    for c in columns:
-        if c.grow and width - used >= MIN_GROW:
-            widths[c.key] = width - used
-            used = width
+    growing = []
+    for c in sorted((c for c in columns if not c.required), key=lambda c: c.rank):
+        need = MIN_GROW if c.grow else want[c.key]
+        if used + need <= width:
+            widths[c.key] = need
+            used += need
+            if c.grow:
+                growing.append(c)
+    for c in growing[:1]:
+        widths[c.key] += width - used
     return [widths[c.key] for c in columns]

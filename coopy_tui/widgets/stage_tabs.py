@@ -47,9 +47,10 @@ class StageTabs(Widget):
             self.current = current
             self.refresh()
 
-    def label(self, i: int, full: bool) -> str:
+    def label(self, i: int, full: bool, name_width: int = 0) -> str:
         v = self.views[i]
-        label = f" {v.name}"
+        name = v.name if not name_width or len(v.name) <= name_width else v.name[: name_width - 1] + "…"
+        label = f" {name}"
         if full:
             label += f" ▶{v.running}/{v.workers} {passed(v)}/{stage_total(v, self.total)}"
         if m := marks(v):
@@ -62,8 +63,10 @@ class StageTabs(Widget):
         width = self.content_region.width or 80
         n = len(self.views)
         labels = [self.label(i, True) for i in range(n)]
-        if sum(len(x) for x in labels) + n - 1 > width:
-            labels = [self.label(i, i == self.current) for i in range(n)]
+        for name_width in (0, 8, 5, 3):  # the others shrink to their (shortened) names and marks
+            if sum(len(x) for x in labels) + n - 1 <= width:
+                break
+            labels = [self.label(i, i == self.current, 0 if i == self.current else name_width) for i in range(n)]
         first = 0  # scroll so the current tab is on screen
         while first < self.current and sum(len(x) + 1 for x in labels[first : self.current + 1]) > width:
             first += 1

@@ -123,7 +123,7 @@ NUMBER_COLUMNS = (
     ("blocked", "⊗", "blocked"),
     ("left", "◦", "other"),
 )
-LEGEND = "✓ done  ↷ skipped  ✗ failed  ⊘ cancelled  ⊗ blocked  ◦ left (not ended)"
+LEGEND = "✓done ↷skipped ✗failed ⊘cancelled ⊗blocked ◦left"
 
 
 def summary_table(summaries: list[StageSummary], width: int = 92) -> Text:

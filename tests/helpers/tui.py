@@ -27,11 +27,14 @@ def fixed_clock() -> float:
     return NOW
 
 
-def counts(runs: list[RunView], stage: str) -> dict[str, int]:
+def counts(runs: list[RunView], stage: str, total: int = 0) -> dict[str, int]:
+    """As the engine counts them: runs not there yet are waiting (for what they need)."""
     out = {s.value: 0 for s in RunState}
     for r in runs:
         if r.stage == stage:
             out[r.state.value] += 1
+    if total:
+        out["waiting"] += max(0, total - sum(out.values()))
     return out
 
 
@@ -45,7 +48,8 @@ class FakeEngine:
         self.tasks = list(tasks)
         self.runs = {(r.task, r.stage): r for r in runs}
         self.stages = {
-            name: StageView(name, i, workers, paused, counts(runs, name), mean)
+            name: StageView(name, i, workers, paused, counts(runs, name, len(tasks)), mean, total=len(tasks),
+                            needs=(stages[i - 1][0],) if i else ())
             for i, (name, workers, paused, mean) in enumerate(stages)
         }
         self.seq = 10

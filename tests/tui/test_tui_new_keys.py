@@ -334,3 +334,34 @@ async def test_theme_and_the_end_notification(tmp_path: Path) -> None:
             assert app.terminal_notes == ["\x1b]9;CooPy pipeline: finished\x07"]
     finally:
         await eng.shutdown(stop_running=True)
+
+
+async def test_n_is_the_same_list_and_e_y_in_the_log_view(failing: Engine) -> None:
+    app = CoopyApp(failing)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settled_failures(pilot, failing)
+        await pilot.press("n")
+        assert isinstance(app.screen, NoticesScreen)
+        await pilot.press("escape")
+        await pilot.press("f", "enter")
+        screen = app.screen
+        assert isinstance(screen, LogScreen)
+        await pilot.press("y")
+        assert app.clipboard == screen.path and screen.path.endswith(".1.log")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("Cannot hand the terminal" in n.message for n in app._notifications),
+                       what="the refusal")
+        assert isinstance(app.screen, LogScreen)
+
+
+def test_pager_and_editor_commands() -> None:
+    from coopy_tui.external import command_for, osc
+
+    assert command_for("pager", {}) == ["less"]
+    assert command_for("pager", {"PAGER": "less -R +G"}) == ["less", "-R", "+G"]
+    assert command_for("editor", {"EDITOR": "nano"}) == ["nano"]
+    assert command_for("editor", {"VISUAL": "code --wait", "EDITOR": "nano"}) == ["code", "--wait"]
+    assert command_for("editor", {}) == ["vi"]
+    assert command_for("pager", {"PAGER": "'unbalanced"}) == ["less"]
+    assert osc("osc777", "CooPy; x", "done\x1b[2J") == "\x1b]777;notify;CooPy, x;done [2J\x07"
+    assert osc("bell", "t", "b") == "\x07" and osc("none", "t", "b") == ""
