@@ -492,8 +492,8 @@ class CoopyApp(App[QuitChoice | None]):
             self.toaster.failures(failures)
 
     def push_screen(self, *args: Any, **kwargs: Any) -> Any:
-        """A dialog opens: the failure toast would cover it (the failures wait for the main screen)."""
-        self.toaster.hold_failures()
+        """A dialog opens: no toast of news covers it (failures wait for the main screen)."""
+        self.toaster.clear_for_dialog()
         return super().push_screen(*args, **kwargs)
 
     def _finished(self) -> None:

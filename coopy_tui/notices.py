@@ -69,7 +69,7 @@ def failure_toast(pending: list[Notice], burst: int) -> tuple[str, str, Severity
     title = "1 attempt failed" if burst == 1 else f"{burst} attempts failed"
     for_good = [p for p in pending if p.kind == FAILED]
     latest = (for_good or pending)[-1].text
-    body = f"{latest}\nf: the next failed run · !: all of them"
+    body = f"{latest} · f: next failed, !: list"
     return title, body, "error" if for_good else "warning"
 
 
@@ -169,6 +169,13 @@ class Toaster:
         screen is back, when it comes back with everything that failed meanwhile."""
         if self._remove("failures"):
             self._held = True
+
+    def clear_for_dialog(self) -> None:
+        """A dialog opens: no news toast may cover it (they are all in the history). Failures come back
+        after; a refused command's answer stays (it may be about the dialog itself)."""
+        self.hold_failures()
+        for kind in [k for k in self.live if k not in ("failures", "command")]:
+            self._remove(kind)
 
     def _remove(self, kind: str) -> bool:
         old = self.live.pop(kind, None)

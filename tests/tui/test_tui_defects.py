@@ -120,6 +120,7 @@ async def test_1_a_flood_of_failures_is_one_updating_toast_that_never_covers_a_d
                 assert isinstance(app.screen, SummaryScreen)
                 await pilot.pause(0.2)
                 assert failure_toasts(app) == 0, "a failure toast covers the summary"
+                assert not list(app.screen.query("Toast")), "no toast covers a dialog"
                 await pilot.press("escape")
         assert most <= 1
         await wait_for(pilot, lambda: any("200 attempts failed" in n.title for n in app._notifications),
