@@ -139,6 +139,7 @@ class CoopyApp(App[QuitChoice | None]):
         self._pane = LogView(max_lines=log_lines, placeholder="(no run selected)", focusable=False, id="log-tail")
         self._filter_bar = FilterBar(id="filter", on_change=self._filter_changed)
         self._filter_count = Static("", id="filter-count", markup=False)
+        self._filter_text = ""
         self._keys = KeyBar(hidden=lambda: set() if self.state.pools else {"pools"}, id="keys")
 
     # ================================================================ layout
@@ -753,12 +754,14 @@ class CoopyApp(App[QuitChoice | None]):
 
     def _show_filter_count(self) -> None:
         table = self.panel.table
-        if not table.filter_text:
-            self._filter_count.update("")
-            return
-        shown = sum(p.table.row_count for p in self.panels)
-        every = sum(p.table.run_count for p in self.panels)
-        self._filter_count.update(count_text(table.row_count, table.run_count, shown, every))
+        text = ""
+        if table.filter_text:
+            shown = sum(p.table.row_count for p in self.panels)
+            every = sum(p.table.run_count for p in self.panels)
+            text = count_text(table.row_count, table.run_count, shown, every)
+        if text != self._filter_text:  # its width is fixed (coopy.tcss): no layout for a new count
+            self._filter_text = text
+            self._filter_count.update(text, layout=False)
 
     @on(FilterBar.Submitted, "#filter")
     def _filter_submitted(self, event: FilterBar.Submitted) -> None:

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual.notifications import Notification, Notify, SeverityLevel
+from textual.widgets._toast import Toast
 
 from coopy_core.model import Event, EventKind, RunState, RunView
 
 HISTORY = 5000  # notices kept
 FAILURE_TOAST_INTERVAL = 1.0  # seconds between two updates of the failure toast
+TOAST_INTERVAL = 1.0  # ... and of any other toast of news (a flood of messages costs a layout a second)
+IMMEDIATE = ("command", "filter")  # answers to a key: shown at once
 TOAST_SECONDS = {"failures": 8.0, "finished": 20.0, "hook": 6.0, "command": 5.0, "info": 5.0, "filter": 6.0}
 
 FAILED = "failed"  # a run failed for good (after its retries)
@@ -125,9 +128,20 @@ class Toaster:
         self._last_failure_toast = -1e9
         self._burst = 0  # failures counted by the failure toast on screen
         self._held = False  # the failure toast is off screen only while a dialog is open: it goes on counting
+        self._shown_at: dict[str, float] = {}  # kind -> when its toast was last raised
+        self._waiting: dict[str, tuple[str, str, SeverityLevel]] = {}  # kind -> the latest news held back
 
     def toast(self, kind: str, message: str, title: str = "", severity: SeverityLevel = "information") -> None:
-        """Show `message` as the one toast of `kind` (replacing the one on screen, if any)."""
+        """Show `message` as the one toast of `kind` (replacing the one on screen, if any); news of a
+        kind shown less than TOAST_INTERVAL ago waits for `flush` (only the latest is kept)."""
+        now = self.clock()
+        if kind not in IMMEDIATE and now - self._shown_at.get(kind, -1e9) < TOAST_INTERVAL:
+            self._waiting[kind] = (message, title, severity)
+            return
+        self._waiting.pop(kind, None)
+        self._shown_at[kind] = now
+        if self._update_in_place(kind, message, title, severity):
+            return
         old = self.live.pop(kind, None)
         if old is not None:
             old.timeout = 0  # expired: dropped even if its Notify message is still on its way
@@ -141,7 +155,11 @@ class Toaster:
         self.flush()
 
     def flush(self) -> None:
-        """Show the pending failures as one toast, if it is time and the main screen is up."""
+        """Show the news held back, if it is time; the pending failures as one toast if the main screen
+        is up."""
+        for kind, (message, title, severity) in list(self._waiting.items()):
+            if self.clock() - self._shown_at.get(kind, -1e9) >= TOAST_INTERVAL:
+                self.toast(kind, message, title, severity)
         if not self._pending or not self.can_show_failures():
             return
         now = self.clock()
@@ -149,12 +167,13 @@ class Toaster:
             return
         self._last_failure_toast = now
         pending, self._pending = self._pending, []
-        if self.on_screen("failures") or self._held:
+        if self._up("failures") or self._held:
             self._burst += len(pending)
         else:
             self._burst = len(pending)
         self._held = False
         title, message, severity = self.failure_text(pending, self._burst)
+        self._shown_at.pop("failures", None)  # throttled above already
         self.toast("failures", message, title, severity)
 
     def drop_pending(self) -> None:
@@ -176,15 +195,39 @@ class Toaster:
         self.hold_failures()
         for kind in [k for k in self.live if k not in ("failures", "command")]:
             self._remove(kind)
+            self._waiting.pop(kind, None)
+
+    def _update_in_place(self, kind: str, message: str, title: str, severity: SeverityLevel) -> bool:
+        """The toast of `kind` is on screen: change its text where it is (no second toast appears, not
+        even for a frame, and nothing is laid out again but the toast). It keeps its time left."""
+        live = self.live.get(kind)
+        if live is None or live.has_expired:
+            return False
+        try:
+            toast = self.app.screen.query_one(f"#--textual-toast-{live.identity}").query_one(Toast)
+        except Exception:  # noqa: BLE001 - not mounted (yet, or any more): replace it instead
+            return False
+        live.message, live.title = message, title
+        if severity != live.severity:
+            toast.remove_class(f"-{live.severity}")
+            live.severity = severity
+            toast.add_class(f"-{severity}")
+        toast.refresh(layout=True)
+        return True
+
+    def _up(self, kind: str) -> bool:
+        """A toast of `kind` is showing (or about to: its Notify message may not be handled yet)."""
+        n = self.live.get(kind)
+        return n is not None and not n.has_expired
 
     def _remove(self, kind: str) -> bool:
+        up = self._up(kind)
         old = self.live.pop(kind, None)
         if old is None:
             return False
-        on_screen = old in self.app._notifications
         old.timeout = 0
         self.app._unnotify(old)
-        return on_screen
+        return up
 
     def on_screen(self, kind: str) -> int:
         """How many toasts of `kind` are on screen now (0 or 1; tests check this)."""

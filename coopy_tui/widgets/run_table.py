@@ -332,7 +332,14 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         for run in runs:
             self._set_run(run)
         keys = self._sort_keys
-        shown = [task for task, run in self._runs.items() if self._matches(run)] if self._terms else list(self._runs)
+        terms = self._terms
+        if not terms:
+            shown = list(self._runs)
+        elif all(t.key is None for t in terms):  # plain words (most filters): no call per run
+            words = [t.text for t in terms]
+            shown = [task for task, hay in self._hay.items() if all(w in hay for w in words)]
+        else:
+            shown = [task for task, run in self._runs.items() if self._matches(run)]
         shown.sort(key=keys.__getitem__)
         self._order = shown
         self._rows = None

@@ -15,7 +15,7 @@ from coopy_tui.widgets.stage_header import StageHeader
 
 class StagePanel(Vertical):
     """A bordered column; the border title carries name, `running/cap` and a PAUSED badge, the bottom
-    border the list's order and filter when they are not the defaults."""
+    border the list's order when it is not the default."""
 
     def __init__(
         self,
@@ -60,13 +60,8 @@ class StagePanel(Vertical):
         self.set_class(v.paused, "-paused")
 
     def update_subtitle(self) -> None:
-        """`sort: name · filter: lr=1` when the list is not in its default order or is filtered."""
-        parts = []
-        if self.table.sort.name != "queue":
-            parts.append(f"sort: {self.table.sort.name}")
-        if self.table.filter_text:
-            parts.append(f"{self.table.row_count} of {self.table.run_count}")
-        subtitle = " · ".join(parts)
+        """`sort: name` when the list is not in its default order (the filter row has the filter's counts)."""
+        subtitle = f"sort: {self.table.sort.name}" if self.table.sort.name != "queue" else ""
         if subtitle != self._subtitle:
             self._subtitle = subtitle
             self.border_subtitle = subtitle
