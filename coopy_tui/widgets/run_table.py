@@ -200,6 +200,14 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._metas = {}
         self._options = {}
 
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Show these columns from now on (a metric appeared, say): fitted to the width, every row redrawn."""
+        self.all_columns = tuple(columns)
+        width = self._fitted_to if self._fitted_to >= 0 else self.size.width - SCROLLBAR
+        self._fitted_to = -1
+        self._fit(width)
+        self._rows_changed()
+
     def on_resize(self, event: events.Resize) -> None:
         old = self._fitted_to
         self._fit(event.size.width - SCROLLBAR)  # a scrollbar may take the last column
