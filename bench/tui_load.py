@@ -543,7 +543,7 @@ async def measure(quick: bool, logs: Path, rate: float) -> dict[str, Any]:
                 terms = typed.lower().split()
 
                 def ready(_t: list[str] = terms, _esc: bool = key == "escape") -> bool:
-                    done = app.panel.table._terms == _t
+                    done = app.panel.table.filter_text.lower().split() == _t
                     return done and (not _esc or app.focused is app.panel.table)
 
                 def target() -> Any:

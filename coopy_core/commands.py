@@ -94,6 +94,11 @@ class Commands(Protocol):
         """The results table (as `coopy results --format json` prints it), grouped and sorted as asked."""
         return dict(_send(self, "results", group_by=group_by, sort=sort, stage=stage))
 
+    def attempt_history(self, stage: str, task: str | None = None) -> list[dict[str, Any]]:
+        """The ended attempts of a run (of every run of the stage: None), oldest first: attempt, state,
+        exit_code, reason, started_at, ended_at, log."""
+        return list(_send(self, "attempt_history", stage=stage, task=task))
+
 
 @dataclass(frozen=True)
 class Arg:
@@ -173,6 +178,9 @@ COMMANDS: dict[str, Command] = {
                 Arg("sort", (str, type(None)), "a metric or param; -name for descending", None),
                 Arg("stage", (str, type(None)), "one row per run of this stage", None),
             ),
+        ),
+        Command(
+            "attempt_history", (_STAGE, Arg("task", (str, type(None)), "only this run (default: every run)", None))
         ),
     )
 }

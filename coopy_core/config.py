@@ -195,11 +195,21 @@ class StageConfig(_Strict):
         return list(self.command)
 
 
+class TuiConfig(_Strict):
+    """`[tui]`: how coopy-tui looks and which keys it answers to; the engine ignores it. A user's own
+    `$XDG_CONFIG_HOME/coopy/tui.toml` (same keys, top level) overrides it key by key."""
+
+    keys: dict[str, StrictStr] = Field(default_factory=dict)  # action -> keys: `more_workers = "w,plus"`
+    theme: StrictStr | None = None  # a Textual theme: "textual-dark", "catppuccin-latte", ...
+    notify: Literal["none", "bell", "osc9", "osc777"] = "none"  # when the pipeline finishes
+
+
 class ConfigFile(_Strict):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     tasks: TasksConfig = Field(default_factory=TasksConfig)
     resources: dict[str, list[StrictInt | StrictStr] | StrictInt | StrictFloat] = Field(default_factory=dict)
     stages: list[StageConfig]
+    tui: TuiConfig = Field(default_factory=TuiConfig)
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,7 @@ class Config:
     # `module:attribute`; "" for a pipeline built in Python and not loaded by one of those names
     model: ConfigFile | None = None  # the validated file, for `coopy validate --dump`
     plugins: dict[str, dict[str, object]] = field(default_factory=dict)  # Python objects: stage -> {attr: obj}
+    tui: TuiConfig = field(default_factory=TuiConfig)  # [tui]: for coopy-tui only
 
     def __post_init__(self) -> None:
         if not self.needs:
@@ -310,6 +321,7 @@ def config_from_dict(
         source=source,
         model=parsed,
         plugins=python_objects,
+        tui=parsed.tui,
     )
 
 
@@ -325,6 +337,17 @@ def dump_config(config: Config) -> str:
             cls = obj if isinstance(obj, type) else type(obj)
             stage[attr] = f"{cls.__module__}:{cls.__qualname__}"
     return tomli_w.dumps(data)
+
+
+def load_tui_file(path: str | Path) -> TuiConfig:
+    """A user's own TUI settings file (the keys of `[tui]` at its top level); ConfigError like a config."""
+    shown = str(path)
+    raw = _read_toml(Path(path), shown)
+    try:
+        return TuiConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(shown, _key_path(err["loc"], raw), _message(err)) from None
 
 
 def _read_toml(path: Path, shown: str) -> dict[str, Any]:

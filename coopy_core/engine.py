@@ -456,6 +456,15 @@ class Engine:
         """Queued runs of `stage` in the order they would start."""
         return self._queue(stage).order()
 
+    def attempt_history(self, stage: str, task: str | None = None) -> list[dict[str, Any]]:
+        """Ended attempts of a run (or of every run of `stage`), oldest first, from the store: what the
+        screens show of earlier attempts (their state, exit code, reason, times and log)."""
+        self._queue(stage)
+        if task is not None and not isinstance(task, str):
+            raise CommandError("task must be a run's name")
+        keys = ("task", "stage", "attempt", "state", "exit_code", "reason", "started_at", "ended_at", "log")
+        return [dict(zip(keys, row, strict=True)) for row in self.store.attempts_of(stage, task)]
+
     def all_passed(self) -> bool:
         return all(
             self._counts[s][RunState.DONE.value] + self._counts[s][RunState.SKIPPED.value] == self.graph.run_count(s)

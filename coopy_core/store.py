@@ -363,6 +363,15 @@ class Store:
             " ORDER BY rowid"
         ).fetchall()
 
+    def attempts_of(self, stage: str, task: str | None = None) -> list[tuple[Any, ...]]:
+        """The attempts of one stage (of one of its runs), oldest first, as `attempts()` gives them."""
+        where, args = ("stage = ? AND task = ?", (stage, task)) if task is not None else ("stage = ?", (stage,))
+        return self.conn.execute(
+            "SELECT task, stage, attempt, state, exit_code, reason, started_at, ended_at, log FROM attempts"
+            f" WHERE {where} ORDER BY rowid",
+            args,
+        ).fetchall()
+
 
 @dataclass
 class Batch:

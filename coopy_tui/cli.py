@@ -19,6 +19,7 @@ import sys
 from coopy_core.config import Config
 from coopy_core.errors import CoopyError
 from coopy_core.loader import load_target
+from coopy_tui.settings import Settings, check_theme, load_settings
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -48,25 +49,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_target(args.config)
+        settings = _settings(config, args.config)
+        metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()] or None
+        if args.in_process:
+            return asyncio.run(_run(config, args.config, settings, metrics))
+        return asyncio.run(_attach(config, args.config, settings, metrics))
+    except CoopyError as exc:
+        print(f"coopy-tui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
 def _version() -> str:
     from coopy_core.cli import version
 
     return version()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        config = load_target(args.config)
-        metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()] or None
-        if args.in_process:
-            return asyncio.run(_run(config, args.config, metrics))
-        return asyncio.run(_attach(config, args.config, metrics))
-    except CoopyError as exc:
-        print(f"coopy-tui: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+def _settings(config: Config, shown: str) -> Settings:
+    """Keymap, theme and notification from `[tui]` and the user's own file, checked before the UI."""
+    from textual.theme import BUILTIN_THEMES
+
+    settings = load_settings(config, shown=shown)
+    check_theme(settings, set(BUILTIN_THEMES))
+    return settings
 
 
 def _log_to_file(config: Config) -> None:
@@ -99,14 +110,14 @@ def _terminal_gone() -> None:
     timer.start()
 
 
-async def _attach(config: Config, shown: str, metrics: list[str] | None = None) -> int:
+async def _attach(config: Config, shown: str, settings: Settings, metrics: list[str] | None = None) -> int:
     from coopy_core.daemon import ensure_engine
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
 
     client, started = ensure_engine(config, events=True)  # StateError ends here, before the UI
     pid = client.info.get("pid")
-    app = CoopyApp(client, background=True, metrics=metrics)
+    app = CoopyApp(client, background=True, settings=settings, metrics=metrics)
     loop = asyncio.get_running_loop()
 
     def engine_gone() -> None:
@@ -160,7 +171,7 @@ async def _wait_gone(pid: object, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _run(config: Config, shown: str, metrics: list[str] | None = None) -> int:
+async def _run(config: Config, shown: str, settings: Settings, metrics: list[str] | None = None) -> int:
     from coopy_core.engine import Engine
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
@@ -168,7 +179,7 @@ async def _run(config: Config, shown: str, metrics: list[str] | None = None) -> 
     engine = Engine(config)
     await engine.start()  # StateError (another engine owns the state dir) ends here, before the UI
     _log_to_file(config)
-    app = CoopyApp(engine, metrics=metrics)
+    app = CoopyApp(engine, settings=settings, metrics=metrics)
     loop = asyncio.get_running_loop()
 
     def hang_up() -> None:

@@ -1,7 +1,9 @@
-"""The key table: one list feeds the bindings, the footer, the `?` help screen and the palette.
+"""The key tables: one list feeds the bindings, the footer, the `?` help screen, the palette and the README.
 
-Keeping it in one place is what makes "every key is in the footer, the help
-screen and the command palette" true by construction rather than by care.
+Keeping it in one place is what makes "every key is in the footer, the help screen and the command
+palette" true by construction rather than by care. Every binding has an id (`coopy.<action>`, and
+`coopy.log.<action>` in the log view), so a keymap (`[tui.keys]`, see coopy_tui.settings) can
+rebind it; the footer and the help screen show the keys as bound.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ STAGE_GROUP = Binding.Group("stage", compact=True)
 TASK_GROUP = Binding.Group("task", compact=True)
 PRIORITY_GROUP = Binding.Group("prio", compact=True)
 WORKERS_GROUP = Binding.Group("workers", compact=True)
+FAILED_GROUP = Binding.Group("failed", compact=True)
+MATCH_GROUP = Binding.Group("match", compact=True)
+ATTEMPT_GROUP = Binding.Group("attempt", compact=True)
 
 
 @dataclass(frozen=True)
@@ -29,12 +34,19 @@ class Key:
     group: Binding.Group | None = None
     priority_keys: str = ""  # keys that win even over a focused widget (tab would move focus)
     palette: bool = True
+    show: bool = True  # in the footer
+    prefix: str = "coopy"  # binding ids are `<prefix>.<action>`
+
+    @property
+    def id(self) -> str:
+        return f"{self.prefix}.{self.action}"
 
     def bindings(self) -> list[Binding]:
-        """Textual bindings for this key; ids let a keymap rebind them (`coopy.<action>`)."""
+        """Textual bindings for this key; ids let a keymap rebind them (`coopy.<action>`; the keys that
+        win over a focused widget, tab and shift+tab, are `coopy.<action>.priority`)."""
         label = self.label or (self.group.description if self.group else self.help)
         out = []
-        for keys, priority in ((self.priority_keys, True), (self.keys, False)):
+        for keys, priority in ((self.keys, False), (self.priority_keys, True)):
             if keys:
                 out.append(
                     Binding(
@@ -43,44 +55,62 @@ class Key:
                         label,
                         key_display=self.footer_key or None,
                         priority=priority,
-                        show=not (priority and self.keys),  # one footer entry per action
+                        show=self.show and not (priority and self.keys),  # one footer entry per action
                         group=self.group,
-                        id=f"coopy.{self.action}" + ("" if priority or not self.priority_keys else ".alt"),
+                        tooltip=self.help,
+                        id=self.id + (".priority" if priority else ""),
                     )
                 )
         return out
 
 
-KEYS: tuple[Key, ...] = (
-    Key("help", "question_mark", "?", "help", "Show every key and what it does"),
+KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first comes first
+    Key("help", "question_mark", "?", "keys", "Show every key and what it does"),
     Key("quit", "q", "q", "quit", "Quit: detach (running commands go on) or stop them; asks when any run"),
+    Key("open_log", "enter", "enter", "log", "Open the selected run's log full screen (its attempts, search)", "⏎"),
+    Key("next_failed", "f", "f", "", "Jump to the next failed run, in any stage", "f", FAILED_GROUP),
+    Key("prev_failed", "F", "F", "", "Jump to the previous failed run, in any stage", "F", FAILED_GROUP),
+    Key("notices", "exclamation_mark,n", "!  n", "news", "Notifications: failures, messages; enter: to the run", "!"),
+    Key("filter", "slash", "/", "filter", "Filter tasks: words of the name or state; lr=1: exactly 1 (esc clears)"),
+    Key("summary", "s", "s", "summary", "Summary: per stage counts and durations, failures with their last line"),
+    Key("retry", "r", "r", "retry", "Retry the selected failed or cancelled run"),
+    Key("retry_all", "R", "R", "retry all", "Retry every failed or cancelled run of the stage or pipeline (asks)"),
+    Key("cancel", "c", "c", "cancel", "Cancel the selected queued or running run (asks first)"),
+    Key("toggle_pause", "p", "p", "pause", "Pause or resume the stage (running commands go on)"),
+    Key("more_workers", "right_square_bracket", "]", "", "Raise the stage's worker cap by one", "]", WORKERS_GROUP),
+    Key("fewer_workers", "left_square_bracket", "[", "", "Lower the stage's worker cap by one", "[", WORKERS_GROUP),
     Key("raise_priority", "plus", "+", "", "Raise the selected queued run's priority", "+", PRIORITY_GROUP),
     Key("lower_priority", "minus", "-", "", "Lower the selected queued run's priority", "-", PRIORITY_GROUP),
     Key("top", "t", "t", "top", "Move the selected queued run to the top of its queue"),
-    Key("toggle_pause", "p", "p", "pause", "Pause or resume the stage (running commands go on)"),
-    Key("more_workers", "right_square_bracket", "]", "", "Raise the stage's worker cap", "]", WORKERS_GROUP),
-    Key("fewer_workers", "left_square_bracket", "[", "", "Lower the stage's worker cap", "[", WORKERS_GROUP),
-    Key("retry", "r", "r", "retry", "Retry the selected failed or cancelled run"),
-    Key("cancel", "c", "c", "cancel", "Cancel the selected queued or running run (asks first)"),
-    Key("filter", "slash", "/", "filter", "Filter tasks by name or state (esc clears)"),
-    Key("open_log", "enter", "enter", "log", "Open the selected run's log full screen", "⏎"),
-    Key("summary", "s", "s", "summary", "Summary: per stage mean / longest duration and failures"),
-    Key("pools", "u", "u", "pools", "Resource pools (GPUs, memory): what is in use; resize them"),
     Key("next_stage", "right,l", "tab  →  l", "", "Next stage", "⇥", STAGE_GROUP, priority_keys="tab"),
-    Key(
-        "prev_stage",
-        "left,h",
-        "shift+tab  ←  h",
-        "",
-        "Previous stage",
-        "⇤",
-        STAGE_GROUP,
-        priority_keys="shift+tab",
-    ),
-    Key("cursor_up", "up,k", "↑  k", "", "Previous task in the stage", "↑", TASK_GROUP, palette=False),
-    Key("cursor_down", "down,j", "↓  j", "", "Next task in the stage", "↓", TASK_GROUP, palette=False),
-    # issue 15; last, so a narrow footer drops it before the stage and task keys
+    Key("prev_stage", "left,h", "shift+tab  ←  h", "", "Previous stage", "⇤", STAGE_GROUP, priority_keys="shift+tab"),
+    Key("sort", "o", "o", "sort", "Sort the task list: queue order, name (natural), state, elapsed"),
+    Key("graph", "d", "d", "graph", "The pipeline's graph: each stage, what it needs, its runs"),
+    Key("pools", "u", "u", "pools", "Resource pools (GPUs, memory): what is in use; resize them"),
+    Key("pager", "v", "v", "pager", "Open the selected run's log in $PAGER; the screen comes back after"),
+    Key("editor", "e", "e", "editor", "Open the selected run's log in $EDITOR"),
+    Key("copy_path", "y", "y", "copy path", "Copy the selected run's log path to the clipboard"),
     Key("results", "m", "m", "results", "Results: the metrics per configuration, grouped and sorted"),
+    Key("cursor_up", "up,k", "↑  k", "", "Previous task in the stage", "↑", TASK_GROUP, palette=False, show=False),
+    Key("cursor_down", "down,j", "↓  j", "", "Next task in the stage", "↓", TASK_GROUP, palette=False, show=False),
+)
+
+LOG_KEYS: tuple[Key, ...] = (
+    Key("close", "escape,q", "esc  q", "back", "Back to the pipeline", "esc", prefix="coopy.log"),
+    Key("search", "slash", "/", "search", "Search the log (enter: go; esc: stop)", prefix="coopy.log"),
+    Key("next_match", "n", "n", "", "Next match", "n", MATCH_GROUP, prefix="coopy.log"),
+    Key("prev_match", "N", "N", "", "Previous match", "N", MATCH_GROUP, prefix="coopy.log"),
+    Key("prev_attempt", "left_square_bracket", "[", "", "The run's earlier attempt", "[", ATTEMPT_GROUP,
+        prefix="coopy.log"),
+    Key("next_attempt", "right_square_bracket", "]", "", "The run's later attempt", "]", ATTEMPT_GROUP,
+        prefix="coopy.log"),
+    Key("pager", "v", "v", "pager", "Open this log in $PAGER", prefix="coopy.log"),
+    Key("editor", "e", "e", "editor", "Open this log in $EDITOR", prefix="coopy.log"),
+    Key("copy_path", "y", "y", "copy path", "Copy this log's path to the clipboard", prefix="coopy.log"),
+    Key("top", "g,home", "g  home", "top", "First line", prefix="coopy.log"),
+    Key("end", "G,end", "G  end", "end", "Last line, and follow the log", prefix="coopy.log"),
+    Key("scroll_down", "j,down", "↓  j", "", "Scroll down", prefix="coopy.log", palette=False, show=False),
+    Key("scroll_up", "k,up", "↑  k", "", "Scroll up", prefix="coopy.log", palette=False, show=False),
 )
 
 EXTRA_HELP: tuple[tuple[str, str], ...] = (
@@ -89,13 +119,26 @@ EXTRA_HELP: tuple[tuple[str, str], ...] = (
     ("esc", "Close a dialog, the log view or the filter"),
 )
 
+NAVIGATION = ("next_stage", "prev_stage", "cursor_up", "cursor_down")
+
 
 def app_bindings() -> list[BindingType]:
     return [b for key in KEYS for b in key.bindings()]
 
 
+def log_bindings() -> list[BindingType]:
+    return [b for key in LOG_KEYS for b in key.bindings()]
+
+
+def actions() -> dict[str, Key]:
+    """Every rebindable action by the name a keymap uses: `more_workers`, `log.search`, ..."""
+    out = {key.action: key for key in KEYS}
+    out.update({f"log.{key.action}": key for key in LOG_KEYS})
+    return out
+
+
 def markdown_table() -> str:
-    """The key table as Markdown (for the README)."""
+    """The key tables as Markdown (for the README)."""
     lines = ["| Key | Does |", "| --- | --- |"]
     for key in KEYS:
         shown = " / ".join(f"`{k}`" for k in key.display.split("  "))
@@ -103,4 +146,8 @@ def markdown_table() -> str:
     for keys, text in EXTRA_HELP:
         shown = " / ".join(f"`{k}`" for k in keys.split("  "))
         lines.append(f"| {shown} | {text} |")
+    lines += ["", "In the log view (`enter`):", "", "| Key | Does |", "| --- | --- |"]
+    for key in LOG_KEYS:
+        shown = " / ".join(f"`{k}`" for k in key.display.split("  "))
+        lines.append(f"| {shown} | {key.help} |")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""FilterBar (`/`): narrows every task list to runs whose task or state contains all the words."""
+"""FilterBar (`/`): narrows every task list to the runs that match all the words (coopy_tui.matching)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,14 @@ class FilterBar(Input):
     """
 
     BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False)]
+    hints = (  # the footer's keys while typing here (letters are typed, not commands)
+        ("⏎", "keep it", ""),
+        ("esc", "clear it", ""),
+        ("", "words of the name or state · lr=1 exactly · lr=1* starts with · lr= any", ""),
+    )
 
     def __init__(self, *, on_change: Callable[[str], None] | None = None, id: str | None = None) -> None:
-        super().__init__(placeholder="filter: words in the task name or state (esc clears)", id=id)
+        super().__init__(placeholder="filter: words of the name or state; lr=1 is exactly 1 (esc clears)", id=id)
         self.cursor_blink = False  # a blinking cursor makes screenshots differ
         self._on_change = on_change
 

@@ -1,6 +1,11 @@
-"""HelpScreen (`?`): every key, from the same table the bindings are made of."""
+"""HelpScreen (`?`): every key, from the same tables the bindings are made of, as bound now.
+
+A keymap (`[tui.keys]`) shows through: the keys listed are the ones that work.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -10,24 +15,40 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from coopy_tui.keys import EXTRA_HELP, KEYS
+from coopy_tui.keys import EXTRA_HELP, KEYS, LOG_KEYS, NAVIGATION, Key
 
-NAVIGATION = ("next_stage", "prev_stage", "cursor_up", "cursor_down")
 LEGEND = (
-    "▶ running   · queued   ✓ done   ↷ skipped   ✗ failed   ⊘ cancelled\n"
+    "▶ running   · queued   ◦ waiting for what it needs   ✓ done   ↷ skipped\n"
+    "✗ failed   ⊘ cancelled   ⊗ blocked (a run it needs failed for good; retry that one)\n"
     "state 'retry 5s': queued, waiting out the backoff before its next attempt"
 )
 
 
-def help_table() -> Table:
+def shown_keys(key: Key, keymap: Mapping[str, str]) -> str:
+    """The key's keys as bound: the keymap's if it rebinds them (tab / shift+tab stay)."""
+    rebound = keymap.get(key.id)
+    if rebound is None:
+        return key.display
+    keys = [k.strip() for k in rebound.split(",") if k.strip()]
+    if key.priority_keys:
+        keys.insert(0, key.priority_keys)
+    return "  ".join(keys)
+
+
+def help_table(keymap: Mapping[str, str] | None = None) -> Table:
+    keymap = keymap or {}
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     navigation = [k for k in KEYS if k.action in NAVIGATION]
     for key in navigation + [k for k in KEYS if k.action not in NAVIGATION]:
-        table.add_row(key.display, key.help)
+        table.add_row(shown_keys(key, keymap), key.help)
     for keys, text in EXTRA_HELP:
         table.add_row(keys, text)
+    table.add_row("", "")
+    table.add_row(Text("in the log view", style="italic"), "")
+    for key in LOG_KEYS:
+        table.add_row(shown_keys(key, keymap), key.help)
     return table
 
 
@@ -40,11 +61,15 @@ class HelpScreen(ModalScreen[None]):
         Binding("up,k", "scroll_up", show=False),
     ]
 
+    def __init__(self, keymap: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.keymap = dict(keymap or {})
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box") as box:
             box.border_title = "CooPy keys"
-            box.border_subtitle = "esc close"
-            yield Static(help_table(), id="help-keys")
+            box.border_subtitle = "↑↓ scroll · esc close"
+            yield Static(help_table(self.keymap), id="help-keys")
             yield Static(Text(LEGEND, style="dim"), id="help-legend")
 
     def action_dismiss_help(self) -> None:

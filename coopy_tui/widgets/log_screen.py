@@ -1,65 +1,272 @@
-"""LogScreen (`enter`): the selected run's log full screen, still following the file live."""
+"""LogScreen (`enter`): a run's log full screen, live, with its earlier attempts, search and a pager.
+
+The header says which attempt it is and how it went: its start, end and duration, exit code and
+reason. `[` / `]` step through the run's attempts (each has its own log:
+`<log_dir>/<stage>/<run>.<attempt>.log`); `/` searches the lines shown (n / N: next / previous);
+`v` / `e` open the file in $PAGER / $EDITOR and the screen comes back when they exit; `y` copies the
+path. The app feeds it the lines of the file it follows (one reader for the pane and this view).
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from textual.app import ComposeResult
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from coopy_core.model import RunState, RunView
+from coopy_tui.format import clock_time, format_duration
+from coopy_tui.keys import LOG_KEYS, log_bindings
+from coopy_tui.widgets.key_bar import KeyBar
 from coopy_tui.widgets.log_view import LogView
+
+_ATTEMPT = re.compile(r"\.(\d+)\.log$")
+
+
+@dataclass(frozen=True)
+class AttemptInfo:
+    number: int
+    state: str  # "running", "failed", ...; "" unknown (before this screen's history)
+    exit_code: int | None
+    reason: str
+    started_at: float | None
+    ended_at: float | None
+    log: str
+
+
+def attempt_log(path: str, number: int) -> str:
+    """The log of attempt `number` of the run whose log (of any attempt) is `path`."""
+    return _ATTEMPT.sub(f".{number}.log", path) if _ATTEMPT.search(path) else path
+
+
+def attempts_of(run: RunView, history: list[dict[str, Any]]) -> list[AttemptInfo]:
+    """Attempts 1..run.attempt: the ended ones from the engine's history, the current one from the run."""
+    rows = {int(h["attempt"]): h for h in history if isinstance(h.get("attempt"), int)}
+    out = []
+    for n in range(1, run.attempt + 1):
+        if n == run.attempt and (run.state == RunState.RUNNING or n not in rows):
+            out.append(AttemptInfo(n, run.state.value, run.exit_code, run.reason, run.started_at, run.ended_at,
+                                   run.log))
+        elif n in rows:
+            h = rows[n]
+            out.append(AttemptInfo(n, str(h.get("state") or ""), h.get("exit_code"), str(h.get("reason") or ""),
+                                   h.get("started_at"), h.get("ended_at"),
+                                   str(h.get("log") or attempt_log(run.log, n))))
+        else:
+            out.append(AttemptInfo(n, "", None, "", None, None, attempt_log(run.log, n)))
+    return out
+
+
+def timing_text(started: float | None, ended: float | None, now: float, running: bool) -> str:
+    """`14:03:01 → 14:03:09 (8s)`, or `since 14:03:01 (5s)` while it runs."""
+    if started is None:
+        return ""
+    if running or ended is None:
+        return f"since {clock_time(started, now)} ({format_duration(max(0.0, now - started))})"
+    return f"{clock_time(started, now)} → {clock_time(ended, now)} ({format_duration(max(0.0, ended - started))})"
+
+
+def details_text(info: AttemptInfo, now: float) -> str:
+    """`failed · exit 1 · 14:03:01 → 14:03:09 (8s) · CUDA out of memory`."""
+    parts = [info.state or "state not recorded"]
+    if info.exit_code is not None:
+        parts.append(f"exit {info.exit_code}")
+    if timing := timing_text(info.started_at, info.ended_at, now, info.state == RunState.RUNNING.value):
+        parts.append(timing)
+    reason = info.reason
+    if info.exit_code is not None and reason.startswith(f"exit code {info.exit_code}"):
+        reason = reason.removeprefix(f"exit code {info.exit_code}").lstrip(";: ")  # said already
+    if reason:
+        parts.append(reason)
+    return " · ".join(parts)
 
 
 class LogScreen(ModalScreen[None]):
-    """Scroll with the arrows, j/k, pgup/pgdn, g/G; esc, q or enter goes back.
+    """Scroll with the arrows, j/k, pgup/pgdn, g/G; esc or q goes back."""
 
-    The app feeds it the same lines as the log pane (one reader for both).
-    """
+    BINDINGS = log_bindings()
 
-    BINDINGS = [
-        Binding("escape,q,enter", "close", "back"),
-        Binding("j", "scroll('down')", show=False),
-        Binding("k", "scroll('up')", show=False),
-        Binding("g", "scroll('home')", "top", key_display="g"),
-        Binding("G", "scroll('end')", "end (follow)", key_display="G"),
-    ]
-
-    def __init__(self, title: str, path: str, lines: list[str], partial: str, max_lines: int) -> None:
+    def __init__(
+        self,
+        run: RunView,
+        attempts: list[AttemptInfo],
+        lines: Callable[[], tuple[list[str], str]],
+        max_lines: int,
+        *,
+        now: Callable[[], float],
+        follow: Callable[[str], None] | None = None,
+        external: Callable[[str, str], Any] | None = None,
+        copy: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__()
-        self.title_text = title
-        self.path = path
-        self.initial = lines
-        self.initial_partial = partial
+        self.run = run
+        self.attempts = attempts or [AttemptInfo(run.attempt, run.state.value, run.exit_code, run.reason,
+                                                 run.started_at, run.ended_at, run.log)]
+        self.shown = len(self.attempts) - 1  # index of the attempt shown
+        self.now = now
+        self._follow = follow
+        self._external = external
+        self._copy = copy
+        self.initial = lines  # the lines read so far, asked for when the screen is up (the app feeds the rest)
+        self.extra = ""  # the app's news of the current attempt (Slurm job, resources)
         self.log_view = LogView(max_lines=max_lines, placeholder="(no output yet)", id="log-full")
+        self.search_input = Input(placeholder="search the log: enter finds, n / N next / previous, esc stops",
+                                  id="log-search")
+        self.search_input.cursor_blink = False
+        self.search_input.hints = (("⏎", "find", ""), ("esc", "stop", ""), ("", "case does not matter", ""))  # type: ignore[attr-defined]
+
+    @property
+    def info(self) -> AttemptInfo:
+        return self.attempts[self.shown]
+
+    @property
+    def path(self) -> str:
+        return self.info.log
+
+    def title_text(self) -> str:
+        n = len(self.attempts)
+        of = f" of {n}" if n > 1 else ""
+        return f"{self.run.stage}/{self.run.task} · attempt {self.info.number}{of}"
+
+    def details(self) -> str:
+        text = details_text(self.info, self.now())
+        if self.shown == len(self.attempts) - 1 and self.extra:
+            text += f" · {self.extra}"
+        if len(self.attempts) > 1:
+            text += " · [ ] other attempts"
+        return text
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text, id="log-title", markup=False)
+        yield Static(self.title_text(), id="log-title", markup=False)
+        yield Static(self.details(), id="log-details", markup=False)
         yield Static(self.path or "(no log file yet)", id="log-path", markup=False)
         yield self.log_view
-        yield Footer(compact=True, show_command_palette=False)
+        yield Static("", id="log-status", markup=False)
+        yield self.search_input
+        yield KeyBar(max_lines=1, palette=False, id="log-keys")
 
     def on_mount(self) -> None:
-        self.log_view.replace(self.initial, self.initial_partial)
+        lines, partial = self.initial()
+        self.log_view.replace(lines, partial)
         self.log_view.focus()
 
-    def set_title(self, title: str, path: str) -> None:
-        if title != self.title_text:
-            self.title_text = title
-            self.query_one("#log-title", Static).update(title)
-        if path != self.path:
-            self.path = path
-            self.query_one("#log-path", Static).update(path or "(no log file yet)")
+    # ------------------------------------------------------------------ the app's news
+    def update_run(self, run: RunView, attempts: list[AttemptInfo] | None = None, extra: str = "") -> None:
+        """The run changed (a new attempt started, the current one ended): keep the view on the same
+        attempt unless it was showing the latest, which it keeps following."""
+        latest = self.shown == len(self.attempts) - 1
+        self.run = run
+        self.extra = extra
+        if attempts is not None:
+            self.attempts = attempts or self.attempts
+        if latest:
+            self.shown = len(self.attempts) - 1
+        self.shown = min(self.shown, len(self.attempts) - 1)
+        self._set_header()
 
+    def _set_header(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#log-title", Static).update(self.title_text())
+        self.query_one("#log-details", Static).update(self.details())
+        self.query_one("#log-path", Static).update(self.path or "(no log file yet)")
+
+    def set_title(self, title: str, path: str) -> None:
+        """Kept for the app's older call: the header is rebuilt from the run."""
+        self._set_header()
+
+    def say(self, text: str) -> None:
+        self.query_one("#log-status", Static).update(text)
+
+    # ------------------------------------------------------------------ actions
     def action_close(self) -> None:
+        if self.search_input.has_focus:
+            self._stop_search()
+            return
         self.dismiss(None)
 
-    def action_scroll(self, where: str) -> None:
-        view = self.log_view
-        if where == "down":
-            view.scroll_down(animate=False)
-        elif where == "up":
-            view.scroll_up(animate=False)
-        elif where == "home":
-            view.scroll_home(animate=False)
+    def _show_attempt(self, index: int) -> None:
+        if not 0 <= index < len(self.attempts):
+            self.say("no earlier attempt" if index < 0 else "this is the latest attempt")
+            return
+        self.shown = index
+        self._set_header()
+        self.log_view.clear()
+        self.log_view.set_placeholder("(no output)" if self.info.state and self.info.state != "running" else
+                                      "(no output yet)")
+        if self._follow is not None:
+            self._follow(self.path)
+        self.say(f"attempt {self.info.number} of {len(self.attempts)}")
+
+    def action_prev_attempt(self) -> None:
+        self._show_attempt(self.shown - 1)
+
+    def action_next_attempt(self) -> None:
+        self._show_attempt(self.shown + 1)
+
+    def action_search(self) -> None:
+        self.search_input.add_class("-visible")
+        self.search_input.focus()
+
+    def _stop_search(self) -> None:
+        self.search_input.remove_class("-visible")
+        self.log_view.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        term = event.value
+        count = self.log_view.set_search(term)
+        self._stop_search()
+        if not term:
+            self.say("")
+            return
+        if not count:
+            self.say(f"no match for {term!r} (in the {self.log_view.line_count} lines shown)")
+            return
+        self._found(self.log_view.find(True))
+
+    def _found(self, found: tuple[int, int] | None) -> None:
+        term = self.log_view.search_term
+        if found is None:
+            self.say(f"no match for {term!r}" if term else "/ searches first")
         else:
-            view.scroll_end(animate=False)
+            self.say(f"{term!r}: match {found[0]} of {found[1]}")
+
+    def action_next_match(self) -> None:
+        self._found(self.log_view.find(True) if self.log_view.search_term else None)
+
+    def action_prev_match(self) -> None:
+        self._found(self.log_view.find(False) if self.log_view.search_term else None)
+
+    def action_pager(self) -> Any:
+        if self._external is not None:
+            return self._external(self.path, "pager")
+        return None
+
+    def action_editor(self) -> Any:
+        if self._external is not None:
+            return self._external(self.path, "editor")
+        return None
+
+    def action_copy_path(self) -> None:
+        if self._copy is not None:
+            self._copy(self.path)
+
+    def action_top(self) -> None:
+        self.log_view.scroll_home(animate=False)
+
+    def action_end(self) -> None:
+        self.log_view.scroll_end(animate=False)
+
+    def action_scroll_down(self) -> None:
+        self.log_view.scroll_down(animate=False)
+
+    def action_scroll_up(self) -> None:
+        self.log_view.scroll_up(animate=False)
+
+
+__all__ = ["LOG_KEYS", "AttemptInfo", "LogScreen", "attempt_log", "attempts_of", "details_text", "timing_text"]

@@ -3,7 +3,8 @@
 Only the visible lines are rendered; old lines fall off the front (`max_lines`),
 so a log that prints all day costs the same as one that printed a screenful.
 An unfinished last line (a progress bar without its newline yet) is shown and
-replaced as it grows. The text is never parsed as markup.
+replaced as it grows. The text is never parsed as markup. A search term (`set_search`) marks
+its matches in reverse video; `find` moves to the next or previous line that has one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -21,6 +23,8 @@ from textual.strip import Strip
 from coopy_tui.widgets.scrolling import set_virtual_size
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_MATCH = Style(reverse=True)
+_CURRENT = Style(reverse=True, bold=True, underline=True)
 
 
 def _printable(line: str) -> str:
@@ -50,6 +54,9 @@ class LogView(ScrollView):
         self._partial = ""
         self._width = 0
         self._follow = True  # stay at the end until the reader scrolls up
+        self._term = ""  # what is searched for (lower case); "" none
+        self._dropped = 0  # lines that fell off the front since the last replace (keeps match positions)
+        self._current: int | None = None  # the current match: its line, counted from the first line ever shown
 
     def set_placeholder(self, text: str) -> None:
         """What to show while there are no lines (no run selected, no log yet)."""
@@ -78,6 +85,8 @@ class LogView(ScrollView):
         self._lines.clear()
         self._partial = ""
         self._width = 0
+        self._dropped = 0
+        self._current = None
         self._resize()
         self.scroll_to(0, 0, animate=False, immediate=True)
 
@@ -86,14 +95,19 @@ class LogView(ScrollView):
         self._lines.clear()
         self._width = 0
         self._partial = ""
+        self._dropped = 0
+        self._current = None
         self.append(lines, partial, follow=True)
 
     def append(self, lines: Iterable[str], partial: str = "", follow: bool | None = None) -> None:
         """Add complete lines; `partial` replaces the previous unfinished line."""
         at_end = self._follow if follow is None else follow
         width = self._width
+        full = self._lines.maxlen
         for line in lines:
             line = _printable(line)
+            if len(self._lines) == full:
+                self._dropped += 1
             self._lines.append(line)
             width = max(width, cell_len(line))
         self._partial = _printable(partial)
@@ -116,6 +130,71 @@ class LogView(ScrollView):
         set_virtual_size(self, Size(self._width, self.line_count))  # a new line lays out nothing else
         self.refresh()
 
+    # ------------------------------------------------------------------ search
+    def set_search(self, term: str) -> int:
+        """Mark every match of `term` (case-blind); returns how many lines have one."""
+        self._term = term.lower()
+        self._current = None
+        self.refresh()
+        return len(self.match_lines())
+
+    @property
+    def search_term(self) -> str:
+        return self._term
+
+    def match_lines(self) -> list[int]:
+        """Indexes of the shown lines that contain the term."""
+        if not self._term:
+            return []
+        term = self._term
+        return [i for i, line in enumerate(self.lines) if term in line.lower()]
+
+    @property
+    def current_match(self) -> int | None:
+        """The line (index into `lines`) of the current match, if any."""
+        return None if self._current is None else self._current - self._dropped
+
+    def find(self, forward: bool = True) -> tuple[int, int] | None:
+        """Go to the next (or previous) matching line: after the current match, or from the top of the
+        view when there is none; wraps around. Returns (position, count) of the match, or None."""
+        matches = self.match_lines()
+        if not matches:
+            self._current = None
+            self.refresh()
+            return None
+        current = self.current_match
+        if current is not None and current in matches:
+            at = current
+        else:
+            at = int(self.scroll_y) - 1 if forward else int(self.scroll_y) + self.scrollable_content_region.height
+        if forward:
+            after = [i for i in matches if i > at]
+            line = after[0] if after else matches[0]
+        else:
+            before = [i for i in matches if i < at]
+            line = before[-1] if before else matches[-1]
+        self._current = line + self._dropped
+        height = max(1, self.scrollable_content_region.height)
+        self._follow = False
+        self.scroll_to(y=max(0, line - height // 2), animate=False, immediate=True)
+        self.refresh()
+        return matches.index(line) + 1, len(matches)
+
+    def _marked(self, text: str, index: int, style: Style) -> list[Segment]:
+        term = self._term
+        lower = text.lower()
+        mark = _CURRENT if index == self.current_match else _MATCH
+        segments = []
+        start = 0
+        while (at := lower.find(term, start)) >= 0:
+            if at > start:
+                segments.append(Segment(text[start:at], style))
+            segments.append(Segment(text[at : at + len(term)], style + mark))
+            start = at + len(term)
+        if start < len(text):
+            segments.append(Segment(text[start:], style))
+        return segments
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
@@ -130,5 +209,8 @@ class LogView(ScrollView):
             return Strip([Segment(self.placeholder, muted)]).crop_extend(0, width, style)
         else:
             return Strip.blank(width, style)
-        strip = Strip([Segment(text, style)], cell_len(text))
+        if self._term and self._term in text.lower():
+            strip = Strip(self._marked(text, index, style), cell_len(text))
+        else:
+            strip = Strip([Segment(text, style)], cell_len(text))
         return strip.crop_extend(scroll_x, scroll_x + width, style)

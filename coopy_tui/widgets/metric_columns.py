@@ -7,16 +7,17 @@ grows while the UI runs, so columns never jump around under the cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rich.text import Text
 
 from coopy_core.model import RunView
 from coopy_core.results import number
+from coopy_tui.widgets.run_columns import Column, Row
 
 MAX_AUTO = 3
 WIDTH = 10  # cells per metric column, the gap included
-Column = tuple[str, str, int, bool]  # as run_table.COLUMNS: key, label, width, right-aligned
+RANK = 1.5  # after elapsed and the attempt, before the last log line and the priority (run_columns.fit)
 
 
 class MetricColumns:
@@ -42,14 +43,15 @@ class MetricColumns:
         return True
 
     def columns(self) -> list[Column]:
-        return [(f"metric:{n}", _label(n), WIDTH, True) for n in self.names]
+        return [Column(f"metric:{n}", _label(n), WIDTH, _cell(n), right=True, rank=RANK) for n in self.names]
 
-    def cells(self, run: RunView) -> list[Text]:
-        out = []
-        for name in self.names:
-            value = run.metrics.get(name)
-            out.append(Text("" if value is None else number(value), justify="right"))
-        return out
+
+def _cell(name: str) -> Callable[[RunView, Row], Text]:
+    def cell(run: RunView, row: Row) -> Text:
+        value = run.metrics.get(name)
+        return Text("" if value is None else number(value), justify="right")
+
+    return cell
 
 
 def _label(name: str) -> str:
@@ -57,5 +59,6 @@ def _label(name: str) -> str:
 
 
 def with_metrics(columns: Sequence[Column], metrics: MetricColumns) -> tuple[Column, ...]:
-    """The table's columns with the metric columns before the last one (the log line, which takes the rest)."""
-    return (*columns[:-1], *metrics.columns(), columns[-1])
+    """The table's columns with the metric columns before the one that grows (the last log line)."""
+    at = next((i for i, c in enumerate(columns) if c.grow), len(columns))
+    return (*columns[:at], *metrics.columns(), *columns[at:])

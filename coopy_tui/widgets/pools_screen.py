@@ -65,7 +65,9 @@ class PoolsScreen(ModalScreen[None]):
                 yield Static(pools_table(self.pools), id="pools-table")
                 yield Input(placeholder="resize: gpus=0,1,2  or  mem_gb=32", id="pools-input")
             else:
-                yield Static("No resource pools: add a [resources] table to the config.", id="pools-table")
+                yield Static(
+                    "No resource pools: add a [resources] table to the config.", id="pools-table", markup=False
+                )
             yield Static("", id="pools-error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -10,11 +10,12 @@ DataTable drew (same cell rendering, styles and component classes).
 
 A batch of changed runs only marks their rows stale (repainting those on screen), and
 the row order is re-sorted at most once per batch, and at most twice a second on big
-tables. Order: running (oldest first), queued in the order they would start, runs
-waiting out a retry backoff, then failed, cancelled, and finished ones (newest first).
-Until the user moves the cursor it stays on the first row (the oldest running run,
-like `top`); once moved it is pinned to its run and follows it when rows move (`home`
-unpins).
+tables. The order is a `SortMode` (coopy_tui.sorting; `o` cycles them), by default: running
+(oldest first), queued in the order they would start, runs waiting out a retry backoff, waiting
+ones, then failed, cancelled, and finished ones (newest first). The columns are a list of
+`Column`s (run_columns.py) fitted to the panel's width. Until the user moves the cursor it
+stays on the first row (the oldest running run, like `top`); once moved it is pinned to its run
+and follows it when rows move (`home` unpins).
 """
 
 from __future__ import annotations
@@ -38,63 +39,22 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from coopy_core.model import RunState, RunView
-from coopy_tui.format import STATE_GLYPHS, elapsed, state_text
+from coopy_tui import matching
+from coopy_tui.sorting import SORTS, SortMode, queue_key
 from coopy_tui.widgets.metric_columns import MetricColumns, with_metrics
+from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column, Row, fit, slurm_text
 from coopy_tui.widgets.scrolling import set_virtual_size
 
-COLUMNS: tuple[tuple[str, str, int, bool], ...] = (
-    # key, label, width (gap included: no cell padding), right-aligned; the task column is sized
-    # at construction and carries the state's glyph, so even a narrow panel shows every run's state
-    ("task", "task", 0, False),
-    ("state", "state", 10, False),
-    ("priority", "pri", 4, True),
-    ("attempt", "att", 4, True),
-    ("elapsed", "elapsed", 8, True),
-    ("last", " last line", 200, False),
-)
+__all__ = ["RunTable", "resources_text", "slurm_text", "sort_key"]
+
 MAX_CACHED_ROWS = 160  # rendered rows kept; past this, only the rows on screen are kept
 BIG_TABLE = 2000  # rows; above this, sort at most every SORT_INTERVAL seconds
 SORT_INTERVAL = 0.5
-
-_GROUP = {
-    RunState.RUNNING: 0,
-    RunState.QUEUED: 1,
-    RunState.FAILED: 3,
-    RunState.CANCELLED: 4,
-    RunState.DONE: 5,
-    RunState.SKIPPED: 5,
-    RunState.WAITING: 2,
-    RunState.BLOCKED: 3,
-    RunState.REMOVED: 6,
-}
+SCROLLBAR = 1  # cells kept free for the vertical scrollbar (scrollbar-size-vertical in coopy.tcss)
+sort_key = queue_key  # the default order (kept under its old name)
 
 _NO_STYLE = Style()
 Cell = tuple[str, str, str | None]  # what a cell's rendering depends on: text, style, justify
-
-
-def sort_key(run: RunView) -> tuple[Any, ...]:
-    """Where a run sits in its stage's list (queued: the engine's own start order)."""
-    group = _GROUP[run.state]
-    if run.state == RunState.RUNNING:
-        return (group, run.started_at or 0.0, run.order)
-    if run.state == RunState.QUEUED:
-        if run.not_before is not None:
-            return (2, run.not_before, run.order)
-        return (group, -run.priority, run.order)
-    return (group, -(run.ended_at or 0.0), run.order)
-
-
-def slurm_text(run: RunView) -> str:
-    """`job 123: PENDING (Resources)` for a running Slurm job; a Ray job's long id goes after its state,
-    `RUNNING on 10.0.0.7 · job coopy-…`, so the state fits the column ("" for a local run)."""
-    if not run.job_id:
-        return ""
-    if run.reason and len(run.job_id) > LONG_JOB_ID:
-        return f"{run.reason} · job {run.job_id}"
-    return f"job {run.job_id}: {run.reason}" if run.reason else f"job {run.job_id}"
-
-
-LONG_JOB_ID = 12  # Slurm's ids are numbers; Ray's submission ids are `coopy-<hash>-<token>`
 
 
 def resources_text(run: RunView) -> str:
@@ -172,6 +132,7 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         clock: Callable[[], float],
         task_width: int = 20,
         *,
+        columns: Sequence[Column] = DEFAULT_COLUMNS,
         id: str | None = None,
         metrics: Sequence[str] | None = None,
     ) -> None:
@@ -179,12 +140,18 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.stage = stage
         self.clock = clock
         self.task_width = task_width
+        self.base_columns = tuple(columns)
         self.metric_columns = MetricColumns(metrics)  # issue 15: latest metric values (metric_columns.py)
-        self.columns = with_metrics(COLUMNS, self.metric_columns)
-        self.widths = [width or task_width + 3 for _key, _label, width, _right in self.columns]
+        self.all_columns = tuple(columns)
+        self.sort: SortMode = SORTS[0]
+        self.columns: tuple[Column, ...] = ()  # the ones shown at the current width
+        self.widths: list[int] = []
+        self._fitted_to = -1
+        self._fit(sum(c.width for c in columns) + task_width + 3 + 40)
         self._runs: dict[str, RunView] = {}  # every run of the stage, shown or filtered out
         self._sort_keys: dict[str, tuple[Any, ...]] = {}  # every run -> sort key
         self._hay: dict[str, str] = {}  # every run -> what the filter searches ("task state", lower case)
+        self._params: dict[str, dict[str, str]] = {}  # task -> its params, parsed when a `key=value` word needs them
         self._order: list[str] = []  # shown tasks, in row order
         self._rows: dict[str, int] | None = {}  # shown task -> row; None: rebuild on demand
         self._keyed: dict[str, tuple[Any, ...]] = {}  # shown task -> the sort key its row was placed by
@@ -192,7 +159,8 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._stale: set[str] = set()  # tasks whose cached cells may be out of date
         self._last: dict[str, str] = {}  # task -> last log line
         self._timed: set[str] = set()  # rows whose text changes with the clock
-        self._terms: list[str] = []
+        self._terms: list[matching.Term] = []
+        self.filter_text = ""
         self._needs_sort = False
         self._last_sort = 0.0
         self._cursor = 0
@@ -212,6 +180,44 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def row_count(self) -> int:
         return len(self._order)
+
+    @property
+    def run_count(self) -> int:
+        """Every run of the stage, shown or not."""
+        return len(self._runs)
+
+    def run(self, task: str) -> RunView | None:
+        return self._runs.get(task)
+
+    # ------------------------------------------------------------------ columns
+    def _fit(self, width: int) -> None:
+        """Choose the columns and their widths for `width` cells (a resize, or a longer task name)."""
+        if width == self._fitted_to:
+            return
+        self._fitted_to = width
+        widths = fit(self.all_columns, width, self.task_width)
+        shown = [(c, w) for c, w in zip(self.all_columns, widths, strict=True) if w > 0]
+        self.columns = tuple(c for c, _w in shown)
+        self.widths = [w for _c, w in shown]
+        self._rendered = {}
+        self._header = None
+        self._metas = {}
+        self._options = {}
+
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Show these columns from now on (a metric appeared, say): fitted to the width, every row redrawn."""
+        self.all_columns = tuple(columns)
+        width = self._fitted_to if self._fitted_to >= 0 else self.size.width - SCROLLBAR
+        self._fitted_to = -1
+        self._fit(width)
+        self._rows_changed()
+
+    def on_resize(self, event: events.Resize) -> None:
+        old = self._fitted_to
+        self._fit(event.size.width - SCROLLBAR)  # a scrollbar may take the last column
+        if self._fitted_to != old:
+            set_virtual_size(self, Size(sum(self.widths), len(self._order) + 1))
+            self.refresh()
 
     @property
     def cursor_row(self) -> int:
@@ -298,47 +304,44 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         """The text of each cell of `task`'s row, as drawn now (tests read this)."""
         return [cell.plain for cell in self._cells(self._runs[task], self.clock())]
 
+    def last_line(self, task: str) -> str:
+        """The run's last log line as the list knows it ("" before it was read)."""
+        return self._last.get(task, "")
+
     # ------------------------------------------------------------------ content
     def _cells(self, run: RunView, now: float) -> list[Text]:
-        if run.state == RunState.RUNNING:
-            last = slurm_text(run) or self._last.get(run.task, "")
-        elif run.state.passed:
-            last = self._last.get(run.task) or run.reason
-        elif run.state == RunState.WAITING and run.needs_total:
-            ready = run.needs_total - run.waiting_on
-            what = f"{run.member_count} members, " if run.member_count else ""
-            last = f"{what}{ready}/{run.needs_total} of what it needs done" + (f"; {run.reason}" if run.reason else "")
-        else:
-            last = run.reason  # why it failed, was cancelled, or waits for a retry
-        style = "bold" if run.state == RunState.FAILED else ""
-        return [
-            Text.assemble(f"{STATE_GLYPHS[run.state]} ", (run.task, "")),
-            state_text(run, now),
-            Text(str(run.priority), justify="right"),
-            Text(str(run.attempt) if run.attempt else "", justify="right"),
-            Text(elapsed(run, now), justify="right"),
-            *self.metric_columns.cells(run),
-            Text(f" {last}", style=style, no_wrap=True),
-        ]
+        last = self._last.get(run.task, "")
+        return [c.cell(run, Row(now, last, w)) for c, w in zip(self.columns, self.widths, strict=True)]
 
     def _matches(self, run: RunView) -> bool:
         if not self._terms:
             return True
-        hay = self._hay[run.task]
-        return all(term in hay for term in self._terms)
+        task = run.task
+        return matching.matches(self._terms, self._hay[task], lambda: self._params_of(task))
+
+    def _params_of(self, task: str) -> dict[str, str]:
+        params = self._params.get(task)
+        if params is None:
+            params = self._params[task] = matching.params_of(task)
+        return params
 
     def _is_timed(self, run: RunView) -> bool:
         return run.state == RunState.RUNNING or (run.state == RunState.QUEUED and run.not_before is not None)
 
     def _set_run(self, run: RunView) -> None:
         self._runs[run.task] = run
-        self._hay[run.task] = f"{run.task} {run.state.value}".lower()
-        self._sort_keys[run.task] = sort_key(run)
+        self._hay[run.task] = matching.hay(run.task, run.state.value)
+        self._sort_keys[run.task] = self.sort.key(run)
         self._stale.add(run.task)
         if self._is_timed(run):
             self._timed.add(run.task)
         else:
             self._timed.discard(run.task)
+
+    def _observe_metrics(self, runs: list[RunView]) -> None:
+        """A metric column appeared: it joins the columns (fitted to the width, every row drawn again)."""
+        if self.metric_columns.observe(runs):
+            self.set_columns(with_metrics(self.base_columns, self.metric_columns))
 
     def load(self, runs: Iterable[RunView]) -> None:
         """Show these runs (start-up, or a new filter): one pass, rows already in order."""
@@ -349,7 +352,13 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._set_run(run)
         keys = self._sort_keys
         terms = self._terms
-        shown = [task for task, hay in self._hay.items() if all(term in hay for term in terms)]
+        if not terms:
+            shown = list(self._runs)
+        elif all(t.key is None for t in terms):  # plain words (most filters): no call per run
+            words = [t.text for t in terms]
+            shown = [task for task, hay in self._hay.items() if all(w in hay for w in words)]
+        else:
+            shown = [task for task, run in self._runs.items() if self._matches(run)]
         shown.sort(key=keys.__getitem__)
         self._order = shown
         self._rows = None
@@ -361,8 +370,9 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         else:
             self._move_cursor(0)
 
-    def apply(self, runs: Iterable[RunView]) -> None:
-        """Bring the rows of these (changed) runs up to date: only rows on screen are repainted."""
+    def apply(self, runs: Iterable[RunView]) -> set[str]:
+        """Bring the rows of these (changed) runs up to date: only rows on screen are repainted.
+        Returns the tasks that left the list because they no longer match the filter."""
         removed: set[str] = set()
         repaint: list[str] = []
         runs = list(runs)
@@ -399,6 +409,7 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._refresh_tasks(repaint)
             if len(self._order) != self.virtual_size.height - 1:
                 self._rows_changed()
+        return removed
 
     def set_last_lines(self, lines: dict[str, str]) -> None:
         changed = []
@@ -417,10 +428,20 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._refresh_tasks(self._timed)
 
     def set_filter(self, text: str) -> None:
-        terms = text.lower().split()
+        terms = matching.parse(text)
+        self.filter_text = text.strip()
         if terms != self._terms:
             self._terms = terms
             self.load(())
+
+    def set_sort(self, mode: SortMode) -> None:
+        """Order the rows by `mode`; the cursor stays on its run if it was pinned."""
+        if mode.name == self.sort.name:
+            return
+        self.sort = mode
+        key = mode.key
+        self._sort_keys = {task: key(run) for task, run in self._runs.items()}
+        self.load(())
 
     def flush_sort(self, force: bool = False) -> None:
         """Re-order rows if a run moved (throttled on big tables); the cursor stays on its run."""
@@ -445,17 +466,6 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._place(selected)
         elif self._cursor != 0:
             self._move_cursor(0)
-
-    def _observe_metrics(self, runs: list[RunView]) -> None:
-        """A metric column appeared: new widths, every cached cell and the header drawn again."""
-        if not self.metric_columns.observe(runs):
-            return
-        self.columns = with_metrics(COLUMNS, self.metric_columns)
-        self.widths = [width or self.task_width + 3 for _key, _label, width, _right in self.columns]
-        self._rendered.clear()
-        self._metas.clear()
-        self._header = None
-        self._rows_changed()
 
     # ------------------------------------------------------------------ painting
     def _rows_changed(self) -> None:
@@ -630,7 +640,7 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _header_cells(self) -> list[list[Segment]]:
         if self._header is None:
             self._header = [
-                self._render_cell(Text(label, justify="right" if right else "left"), width)
-                for (_key, label, _w, right), width in zip(self.columns, self.widths, strict=True)
+                self._render_cell(Text(c.label, justify="right" if c.right else "left"), width)
+                for c, width in zip(self.columns, self.widths, strict=True)
             ]
         return self._header

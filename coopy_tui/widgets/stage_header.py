@@ -1,4 +1,9 @@
-"""StageHeader: a stage's counts and progress bar with ETA, fitted to the panel's width."""
+"""StageHeader: a stage's counts and progress bar with ETA, fitted to the panel's width.
+
+The numbers are `coopy status`'s: done counts done and skipped runs out of the stage's `total`;
+failed and cancelled are always shown (blocked, skipped and waiting when there are any), so a stage
+with failures never reads as plainly done.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +11,61 @@ from rich.text import Text
 from textual.widget import Widget
 
 from coopy_core.model import StageView
-from coopy_tui.format import bar, ended, eta_text, stage_eta, stage_total
+from coopy_tui.format import bar, passed, stage_status, stage_total
+
+GLYPHS = {
+    "queued": "·", "waiting": "◦", "done": "✓", "failed": "✗", "cancelled": "⊘", "skipped": "↷", "blocked": "⊗",
+}
+
+
+def count_items(view: StageView) -> list[tuple[str, int, str]]:
+    """(word, count, style) in the order shown; failed and cancelled always, the rest when non-zero."""
+    c = view.counts
+    items = [("queued", c.get("queued", 0), "")]
+    if c.get("waiting", 0):
+        items.append(("waiting", c["waiting"], "dim"))
+    items += [("done", c.get("done", 0), ""), ("failed", c.get("failed", 0), "bold")]
+    items.append(("cancelled", c.get("cancelled", 0), ""))
+    for word, style in (("skipped", "dim"), ("blocked", "bold")):
+        if c.get(word, 0):
+            items.append((word, c[word], style))
+    return items
 
 
 class StageHeader(Widget):
-    """Two lines: `queued 3  done 2  failed 1`, then `████░░░░ 3/6  ETA 40s`."""
+    """Two lines: `queued 3  done 2  failed 1  cancelled 0`, then `████░░░░ 3/6  ETA 40s`."""
 
     def __init__(self, view: StageView, total: int, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = view
         self.total = total
+        self.busy = True  # the pipeline still moves (something queued or running somewhere)
 
-    def update_view(self, view: StageView, total: int) -> None:
-        if view != self.view or total != self.total:
+    def update_view(self, view: StageView, total: int, busy: bool = True) -> None:
+        if view != self.view or total != self.total or busy != self.busy:
             self.view = view
             self.total = total
+            self.busy = busy
             self.refresh()
 
     def counts_text(self, width: int) -> Text:
-        c = self.view.counts
-        long = [
-            ("queued", c.get("queued", 0), ""),
-            ("done", c.get("done", 0), ""),
-            ("failed", c.get("failed", 0), "bold"),
-        ]
-        if c.get("skipped", 0):
-            long.append(("skipped", c["skipped"], "dim"))
-        if c.get("cancelled", 0):
-            long.append(("cancelled", c["cancelled"], ""))
-        if c.get("blocked", 0):
-            long.append(("blocked", c["blocked"], "dim"))
+        items = count_items(self.view)
         text = Text(no_wrap=True, overflow="ellipsis")
-        wide = sum(len(f"{w} {n}  ") for w, n, _ in long) <= width
-        glyphs = {"queued": "·", "done": "✓", "failed": "✗", "skipped": "↷", "cancelled": "⊘", "blocked": "⊗"}
-        for i, (word, n, style) in enumerate(long):
+        wide = sum(len(f"{w} {n}  ") for w, n, _ in items) - 2 <= width
+        for i, (word, n, style) in enumerate(items):
             if i:
                 text.append("  " if wide else " ")
-            label = word if wide else glyphs[word]
-            text.append(f"{label} {n}", style=style if n else "")
+            label = f"{word} {n}" if wide else f"{GLYPHS[word]}{n}"
+            text.append(label, style=style if n else "")
         return text
 
     def bar_text(self, width: int) -> Text:
-        done = ended(self.view)
+        done = passed(self.view)
         runs = stage_total(self.view, self.total)
-        total = max(runs, 1)
-        suffix = f" {done}/{runs}  {eta_text(stage_eta(self.view, self.total), self.view.paused)}"
+        suffix = f" {done}/{runs}  {stage_status(self.view, self.total, self.busy)}"
         bar_width = max(4, width - len(suffix))
         text = Text(no_wrap=True, overflow="crop")
-        text.append(bar(done / total, bar_width), style="bold")
+        text.append(bar(done / max(runs, 1), bar_width), style="bold")
         text.append(suffix)
         return text
 

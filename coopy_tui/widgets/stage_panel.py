@@ -8,12 +8,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from coopy_core.model import StageView
+from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column
 from coopy_tui.widgets.run_table import RunTable
 from coopy_tui.widgets.stage_header import StageHeader
 
 
 class StagePanel(Vertical):
-    """A bordered column; the border title carries name, `running/cap` and a PAUSED badge."""
+    """A bordered column; the border title carries name, `running/cap` and a PAUSED badge, the bottom
+    border the list's order when it is not the default."""
 
     def __init__(
         self,
@@ -21,6 +23,7 @@ class StagePanel(Vertical):
         total: int,
         clock: Callable[[], float],
         task_width: int,
+        columns: Sequence[Column] = DEFAULT_COLUMNS,
         metrics: Sequence[str] | None = None,
     ) -> None:
         super().__init__(id=f"stage-{view.index}", classes="stage-panel")
@@ -29,8 +32,9 @@ class StagePanel(Vertical):
         self.view = view
         self.total = total
         self.header = StageHeader(view, total)
-        self.table = RunTable(view.name, clock, task_width, id=f"runs-{view.index}", metrics=metrics)
+        self.table = RunTable(view.name, clock, task_width, columns=columns, id=f"runs-{view.index}", metrics=metrics)
         self._title = ""
+        self._subtitle = ""
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -39,11 +43,11 @@ class StagePanel(Vertical):
     def on_mount(self) -> None:
         self._set_title()
 
-    def update_view(self, view: StageView, total: int) -> None:
+    def update_view(self, view: StageView, total: int, busy: bool = True) -> None:
         changed = view != self.view
         self.view = view
         self.total = total
-        self.header.update_view(view, total)
+        self.header.update_view(view, total, busy)
         if changed:
             self._set_title()
 
@@ -55,3 +59,10 @@ class StagePanel(Vertical):
             self._title = title
             self.border_title = title
         self.set_class(v.paused, "-paused")
+
+    def update_subtitle(self) -> None:
+        """`sort: name` when the list is not in its default order (the filter row has the filter's counts)."""
+        subtitle = f"sort: {self.table.sort.name}" if self.table.sort.name != "queue" else ""
+        if subtitle != self._subtitle:
+            self._subtitle = subtitle
+            self.border_subtitle = subtitle

@@ -252,7 +252,8 @@ def test_3000_runs_that_fail_as_they_start_end_the_pipeline_without_recursion(tm
     counts = {s["name"]: s["counts"] for s in state["stages"]}
     assert counts["s"]["failed"] == 3000 and counts["after"]["blocked"] == 3000
     reasons = {r["reason"] for r in state["runs"] if r["stage"] == "s"}
-    assert len(reasons) == 3000 and all(r.startswith("scripter raising_scripter:Raising raised RuntimeError: no command for x=") for r in reasons)
+    said = "scripter raising_scripter:Raising raised RuntimeError: no command for x="
+    assert len(reasons) == 3000 and all(r.startswith(said) for r in reasons)
 
 
 async def test_events_leave_only_after_the_commit_that_records_them(

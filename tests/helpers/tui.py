@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,14 @@ def fixed_clock() -> float:
     return NOW
 
 
-def counts(runs: list[RunView], stage: str) -> dict[str, int]:
+def counts(runs: list[RunView], stage: str, total: int = 0) -> dict[str, int]:
+    """As the engine counts them: runs not there yet are waiting (for what they need)."""
     out = {s.value: 0 for s in RunState}
     for r in runs:
         if r.stage == stage:
             out[r.state.value] += 1
+    if total:
+        out["waiting"] += max(0, total - sum(out.values()))
     return out
 
 
@@ -44,12 +48,14 @@ class FakeEngine:
         self.tasks = list(tasks)
         self.runs = {(r.task, r.stage): r for r in runs}
         self.stages = {
-            name: StageView(name, i, workers, paused, counts(runs, name), mean)
+            name: StageView(name, i, workers, paused, counts(runs, name, len(tasks)), mean, total=len(tasks),
+                            needs=(stages[i - 1][0],) if i else ())
             for i, (name, workers, paused, mean) in enumerate(stages)
         }
         self.seq = 10
         self.subscribers: list[Callable[[Event], None]] = []
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.history: list[dict[str, Any]] = []  # ended attempts, as Engine.attempt_history gives them
 
     # -- reading
     def snapshot(self) -> Snapshot:
@@ -94,6 +100,21 @@ class FakeEngine:
         if workers < 1:
             raise CommandError(f"workers must be a whole number >= 1, got {workers!r}")
         self._stage_changed(stage, workers=workers)
+
+    def add_workers(self, stage: str, delta: int) -> int:
+        self.calls.append(("add_workers", (stage, delta)))
+        workers = max(1, self.stages[stage].workers + delta)
+        self._stage_changed(stage, workers=workers)
+        return workers
+
+    def attempt_history(self, stage: str, task: str | None = None) -> list[dict[str, Any]]:
+        return [h for h in self.history if h["stage"] == stage and (task is None or h["task"] == task)]
+
+    def retry_failed(self, stage: str | None = None) -> int:
+        return int(self._refuse("retry_failed", stage))
+
+    def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
+        self._refuse("set_pool", name, size)
 
     def _refuse(self, name: str, *args: Any) -> Any:
         self.calls.append((name, args))
@@ -253,6 +274,29 @@ def demo_engine(root: Path, failed: bool = False) -> FakeEngine:
         runs,
         TASKS,
     )
+
+
+def screen_text(app: Any) -> str:
+    """What the terminal shows now, as plain text (one line per row)."""
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None,
+                      legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def burst(app: Any, key: str, times: int, character: str | None = None) -> None:
+    """`times` presses of `key` arriving at once, as a terminal delivers a held-down key or a fast
+    typist's keys in one read: queued together, before the app handles the first (the Pilot's `press`
+    waits for the app to go idle after each key, which no terminal does)."""
+    from textual import events
+
+    for _ in range(times):
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app._driver.send_message(event)
 
 
 # ------------------------------------------------------------------ waiting under the Pilot

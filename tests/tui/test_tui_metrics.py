@@ -26,34 +26,42 @@ def make_app(engine: MetricsEngine, **kw: Any) -> CoopyApp:
 
 def header(app: CoopyApp, stage: int) -> list[str]:
     table = app.panels[stage].table
-    return [label for _key, label, _w, _r in table.columns]
+    return [column.label for column in table.columns]
+
+
+def metric_labels(app: CoopyApp, stage: int) -> list[str]:
+    return [c.label for c in app.panels[stage].table.columns if c.key.startswith("metric:")]
+
+
+def cell(app: CoopyApp, stage: int, task: str, label: str) -> str:
+    return app.panels[stage].table.row_text(task)[header(app, stage).index(label)]
 
 
 async def test_metric_columns_show_the_latest_values_live(engine: MetricsEngine) -> None:
     app = make_app(engine)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(330, 40)) as pilot:
         await settle(app)(pilot)
-        assert header(app, 1) == ["task", "state", "pri", "att", "elapsed", "loss", "accuracy", " last line"]
-        assert header(app, 0) == ["task", "state", "pri", "att", "elapsed", " last line"]  # prepare reports none
-        train = app.panels[1].table
-        assert train.row_text(TASKS[0])[5:7] == ["0.37", "0.71"]
-        assert train.row_text(TASKS[1])[5:7] == ["0.31", ""]
+        assert metric_labels(app, 1) == ["loss", "accuracy"]
+        assert header(app, 1)[-1] == " last line" and header(app, 1)[:2] == ["task", "state"]
+        assert metric_labels(app, 0) == []  # prepare reports none
+        assert [cell(app, 1, TASKS[0], m) for m in ("loss", "accuracy")] == ["0.37", "0.71"]
+        assert [cell(app, 1, TASKS[1], m) for m in ("loss", "accuracy")] == ["0.31", ""]
         engine.report(TASKS[1], "train", loss=0.2468)  # the engine read a new line
-        await wait_for(pilot, lambda: train.row_text(TASKS[1])[5] == "0.2468", what="the new loss")
+        await wait_for(pilot, lambda: cell(app, 1, TASKS[1], "loss") == "0.2468", what="the new loss")
 
 
 async def test_which_metrics_are_shown_is_configurable(engine: MetricsEngine) -> None:
     app = make_app(engine, metrics=["accuracy", "f1"])
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(330, 40)) as pilot:
         await settle(app)(pilot)
-        assert header(app, 1)[5:-1] == ["accuracy"]  # f1: no run reports it (yet)
+        assert metric_labels(app, 1) == ["accuracy"]  # f1: no run reports it (yet)
         engine.report(TASKS[1], "train", f1=0.5)
-        await wait_for(pilot, lambda: header(app, 1)[5:-1] == ["accuracy", "f1"], what="the f1 column")
+        await wait_for(pilot, lambda: metric_labels(app, 1) == ["accuracy", "f1"], what="the f1 column")
 
 
 async def test_sparkline_follows_the_selected_runs_metric(engine: MetricsEngine) -> None:
     app = make_app(engine)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(330, 40)) as pilot:
         await pilot.press("tab")
         await wait_for(pilot, lambda: app.panel.table.select_task(TASKS[1]), what="the running row")
         await settle(app)(pilot)
@@ -73,7 +81,7 @@ async def test_sparkline_follows_the_selected_runs_metric(engine: MetricsEngine)
 
 async def test_results_screen_groups_and_sorts_by_keys(engine: MetricsEngine) -> None:
     app = make_app(engine)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(330, 40)) as pilot:
         await settle(app)(pilot)
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen), what="the results screen")

@@ -52,8 +52,9 @@ async def test_running_slurm_job_shows_its_state_and_resources(in_tmp: Path) -> 
         assert table.row_text(TASK)[-1] == " job 123: PENDING (Resources)"
         screen_text = "\n".join(table.render_line(y).text for y in range(table.size.height))
         assert "job 123: PENDING (Resources)" in screen_text
-        title = str(app.query_one("#log-tail", LogView).border_title)
-        assert "job 123" in title and "gpus 0,1" in title
+        pane = app.query_one("#log-tail", LogView)
+        assert "train/model=big,seed=1" in str(pane.border_title)
+        assert "job 123" in str(pane.border_subtitle) and "gpus 0,1" in str(pane.border_subtitle)
 
         # Slurm starts the job: the engine sends the new reason, the row follows
         started = dataclasses.replace(run, reason="RUNNING")
@@ -69,38 +70,5 @@ async def test_running_slurm_job_shows_its_state_and_resources(in_tmp: Path) -> 
         engine.runs[(TASK, "train")] = done
         engine.emit(EventKind.RUN, run=done, stage=engine.stages["train"])
         await wait_for(pilot, lambda: table.row_text(TASK)[-1] == " epoch 1: loss 0.9", what="the last line")
-        await wait_for(pilot, lambda: "job" not in str(app.query_one("#log-tail", LogView).border_title))
-        assert "gpus" not in str(app.query_one("#log-tail", LogView).border_title)
-
-
-async def test_a_flood_of_failures_becomes_a_few_toasts(demo: FakeEngine, monkeypatch) -> None:  # noqa: ANN001
-    """At most 3 failure toasts per window; the rest wait and come as one summary (a flood costs no layouts)."""
-    import coopy_tui.app as app_module
-
-    monkeypatch.setattr(app_module, "NOTIFY_WINDOW", 0.5)
-    app = CoopyApp(demo, clock=fixed_clock)
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await settle(app)(pilot)
-        shown: list[tuple[str, str]] = []
-        notify = app.notify
-
-        def record(message: str, *, title: str = "", **kw: object) -> None:
-            shown.append((title, message))
-            notify(message, title=title, **kw)  # type: ignore[arg-type]
-
-        app.notify = record  # type: ignore[method-assign]
-
-        def fail(n: int) -> None:
-            for i in range(n):
-                demo.emit(EventKind.MESSAGE, message=f"train/x attempt {i} failed: exit code 1", level="warning")
-            app.repaint()
-
-        fail(2)
-        assert [title for title, _ in shown] == ["Run failed, will retry"] * 2
-        fail(5)  # one slot left: the five come as one summary
-        assert len(shown) == 3 and shown[-1][0] == "Many failures" and shown[-1][1].startswith("5 runs failed")
-        fail(4)  # no room: they wait
-        app.repaint()
-        assert len(shown) == 3
-        await wait_for(pilot, lambda: len(shown) == 4, what="the summary of the waiting ones")
-        assert shown[-1][1].startswith("4 runs failed")
+        await wait_for(pilot, lambda: "job" not in str(pane.border_subtitle))
+        assert "gpus" not in str(pane.border_subtitle)

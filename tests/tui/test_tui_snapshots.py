@@ -5,12 +5,13 @@ Regenerate with `pytest tests/tui --snapshot-update` and look at the SVGs before
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from coopy_core.model import EventKind
+from coopy_core.model import EventKind, RunState
 from coopy_tui.app import CoopyApp
-from tests.helpers.tui import TASKS, FakeEngine, demo_engine, fixed_clock, settle, wait_for
+from tests.helpers.tui import NOW, TASKS, FakeEngine, counts, demo_engine, fixed_clock, settle, wait_for, write_log
 
 
 def make_app(engine: FakeEngine) -> CoopyApp:
@@ -25,6 +26,41 @@ class TestPipeline:
     def test_demo_mid_run_80x24(self, demo: FakeEngine, snap_compare: Any) -> None:
         app = make_app(demo)
         assert snap_compare(app, terminal_size=(80, 24), run_before=settle(app))
+
+    def test_failures_80x24(self, in_tmp: Path, snap_compare: Any) -> None:
+        """One stage at a time, the tab strip marks train's failure; the cursor on it (f)."""
+        app = make_app(finished_engine(in_tmp))
+
+        async def run_before(pilot: Any) -> None:
+            await settle(app)(pilot)
+            await pilot.press("f")
+            await settle(app)(pilot)
+
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+    def test_failures_60x20(self, in_tmp: Path, snap_compare: Any) -> None:
+        app = make_app(finished_engine(in_tmp))
+
+        async def run_before(pilot: Any) -> None:
+            await settle(app)(pilot)
+            await pilot.press("f")
+            await settle(app)(pilot)
+
+        assert snap_compare(app, terminal_size=(60, 20), run_before=run_before)
+
+    def test_demo_mid_run_60x20(self, in_tmp: Path, snap_compare: Any) -> None:
+        app = make_app(demo_engine(in_tmp, failed=True))
+        assert snap_compare(app, terminal_size=(60, 20), run_before=settle(app))
+
+    def test_light_theme_80x24(self, in_tmp: Path, snap_compare: Any) -> None:
+        """catppuccin-latte: every border and the footer readable on a light background."""
+        app = make_app(demo_engine(in_tmp, failed=True))
+
+        async def run_before(pilot: Any) -> None:
+            app.theme = "catppuccin-latte"
+            await settle(app)(pilot)
+
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
     def test_paused_stage(self, demo: FakeEngine, snap_compare: Any) -> None:
         """`tab` to train, `p` pauses it (through the engine), `]` raises its cap to 3."""
@@ -54,6 +90,63 @@ class TestPipeline:
             await settle(app)(pilot)
 
         assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def finished_engine(root: Path) -> FakeEngine:
+    """The demo at its end: resnet seed=2 failed training for good (so its evaluation is blocked), and
+    cnn seed=1 failed its first attempt, then passed."""
+    engine = demo_engine(root, failed=True)
+    for (task, stage), run in list(engine.runs.items()):
+        if run.state in (RunState.RUNNING, RunState.QUEUED):
+            engine.runs[(task, stage)] = dataclasses.replace(
+                run, state=RunState.DONE, ended_at=NOW - 1, exit_code=0, not_before=None, reason="",
+                started_at=run.started_at or NOW - 3)
+    retried = engine.runs[(TASKS[1], "train")]
+    engine.runs[(TASKS[1], "train")] = dataclasses.replace(
+        retried, attempt=2, log=write_log(root, "train", TASKS[1], 2, ["epoch 6: loss 0.1", "wrote model.json"]))
+    first = write_log(root, "train", TASKS[1], 1, ["train epoch 1/6", "CUDA out of memory (simulated)"])
+    engine.history.append({"task": TASKS[1], "stage": "train", "attempt": 1, "state": "failed", "exit_code": 1,
+                           "reason": "exit code 1", "started_at": NOW - 30, "ended_at": NOW - 25, "log": first})
+    for task in TASKS:
+        for stage in ("train", "evaluate"):
+            if (task, stage) in engine.runs:
+                continue
+            state = RunState.BLOCKED if task == TASKS[5] and stage == "evaluate" else RunState.DONE
+            reason = f"waits on train/{task}, which failed" if state == RunState.BLOCKED else ""
+            log = write_log(root, stage, task, 1, [f"{stage} {task}: done"]) if state == RunState.DONE else ""
+            engine.runs[(task, stage)] = dataclasses.replace(
+                engine.runs[(TASKS[0], "train")], task=task, stage=stage, state=state, reason=reason, log=log,
+                attempt=1 if log else 0, started_at=NOW - 10 if log else None, ended_at=NOW - 5,
+                order=len(engine.runs))
+    runs = list(engine.runs.values())
+    for name, view in engine.stages.items():
+        engine.stages[name] = dataclasses.replace(view, counts=counts(runs, name, len(engine.tasks)),
+                                                  mean_duration=view.mean_duration or 1.0)
+    return engine
+
+
+class TestSummary:
+    """`s` at the end: per stage counts that fit, the failures with their last line, the retried run."""
+
+    def test_summary_80x24(self, in_tmp: Path, snap_compare: Any) -> None:
+        app = make_app(finished_engine(in_tmp))
+
+        async def run_before(pilot: Any) -> None:
+            await settle(app)(pilot)
+            await pilot.press("s")
+            await pilot.pause(0.3)
+
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+    def test_summary_60x20(self, in_tmp: Path, snap_compare: Any) -> None:
+        app = make_app(finished_engine(in_tmp))
+
+        async def run_before(pilot: Any) -> None:
+            await settle(app)(pilot)
+            await pilot.press("s")
+            await pilot.pause(0.3)
+
+        assert snap_compare(app, terminal_size=(60, 20), run_before=run_before)
 
 
 class TestScreens:

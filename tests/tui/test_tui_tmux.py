@@ -102,3 +102,31 @@ def test_real_tui_in_tmux_pause_quit_and_readopt(demo_dir: Path) -> None:
     finally:
         first.kill()
         second.kill()
+
+
+def test_pager_round_trip_gives_the_terminal_back(demo_dir: Path) -> None:
+    """`v` hands the terminal to $PAGER (less, on the selected run's log); quitting it brings the screen
+    back, drawn again and answering keys (an engine command still goes through)."""
+    cfg = demo_dir / "coopy.toml"
+    tmux = Tmux(demo_dir)
+    try:
+        tmux.start(f"env PAGER=less LESS= {tui_command()} coopy.toml")
+        poll(lambda: tmux.screen_if(lambda s: all(n in s for n in STAGES) and "? keys" in s), 60, "the screen")
+        poll(lambda: tmux.screen_if(lambda s: "prepare model=" in s.split("log ·")[-1]), 60, "a log in the pane")
+        tmux.keys("v")
+        pager = poll(lambda: tmux.screen_if(lambda s: "? keys" not in s and "prepare model=" in s), 30, "less")
+        assert "prepare ▶" not in pager, "the pager has the whole terminal"
+        assert "step 1/5" in pager
+        tmux.keys("q")
+        back = poll(lambda: tmux.screen_if(lambda s: "? keys" in s and all(n in s for n in STAGES)), 30, "the TUI")
+        assert "demo" in back
+        tmux.keys("p")  # it still answers: the first stage pauses in the engine
+        poll(lambda: status(cfg)["stages"][0]["paused"], 30, "prepare to be paused")
+        poll(lambda: "PAUSED" in tmux.screen(), 30, "the PAUSED badge")
+        tmux.keys("q")
+        screen = poll(lambda: tmux.screen_if(lambda s: "Detach" in s or "EXITED" in s), 30, "quit")
+        if "Detach" in screen:
+            tmux.keys("s")
+        poll(lambda: "EXITED 0" in tmux.screen(), 60, "coopy-tui to exit")
+    finally:
+        tmux.kill()

@@ -1,0 +1,85 @@
+"""GraphScreen (`d`): the pipeline's stages as a graph, what each needs, what its runs are, how far it is.
+
+The drawing puts each stage in a column after everything it needs (`prepare ─▶ train, baseline ─▶
+compare`); the table under it names each stage's needs exactly (a drawing of a DAG in one line
+cannot), its `over` (one run per configuration, per group, or one for all) and its progress.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from coopy_core.model import StageView
+from coopy_tui.format import passed, stage_status, stage_total
+from coopy_tui.widgets.stage_tabs import marks
+
+
+def layers(views: list[StageView]) -> list[list[str]]:
+    """Stages by depth: a stage sits one layer after the deepest stage it needs."""
+    depth: dict[str, int] = {}
+    by_name = {v.name: v for v in views}
+    for v in views:  # the engine lists stages with every need before them
+        depth[v.name] = 1 + max((depth.get(n, 0) for n in v.needs if n in by_name), default=-1)
+    out: list[list[str]] = []
+    for v in views:
+        while len(out) <= depth[v.name]:
+            out.append([])
+        out[depth[v.name]].append(v.name)
+    return out
+
+
+def drawing(views: list[StageView]) -> str:
+    """`prepare ─▶ train, baseline ─▶ compare`."""
+    return " ─▶ ".join(", ".join(layer) for layer in layers(views))
+
+
+def over_text(view: StageView) -> str:
+    if view.over is None:
+        return "per configuration"
+    if not view.over:
+        return "one run for all"
+    return "per " + " × ".join(view.over)
+
+
+def graph_table(views: list[StageView], total: int, busy: bool) -> Text:
+    rows = [("stage", "needs", "runs", "of", "progress")]
+    for v in views:
+        runs = stage_total(v, total)
+        progress = f"{passed(v)}/{runs} done  {stage_status(v, total, busy)}"
+        if m := marks(v):
+            progress += f"  {m}"
+        rows.append((v.name, ", ".join(v.needs) or "–", str(runs), over_text(v), progress))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for i, row in enumerate(rows):
+        if i:
+            text.append("\n")
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3].ljust(widths[3]),
+                 row[4]]
+        text.append("  ".join(cells), style="bold" if i == 0 else "")
+    return text
+
+
+class GraphScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,d,q", "close", "close", key_display="esc")]
+
+    def __init__(self, views: list[StageView], total: int, busy: bool) -> None:
+        super().__init__()
+        self.views = views
+        self.total = total
+        self.busy = busy
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="graph-box") as box:
+            box.border_title = "pipeline graph"
+            box.border_subtitle = "esc close"
+            yield Static(Text(drawing(self.views), style="bold"), id="graph-drawing")
+            yield Static(graph_table(self.views, self.total, self.busy), id="graph-table")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
