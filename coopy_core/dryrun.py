@@ -13,7 +13,7 @@ from coopy_core.config import Config
 from coopy_core.graph import Progress, Readiness, RunKey
 from coopy_core.model import Run, RunState
 from coopy_core.plugins import make_plugins
-from coopy_core.signature import FileHashes, Recipes
+from coopy_core.signature import FileHashes, Recipes, result_id
 from coopy_core.status import pipeline_graph
 from coopy_core.store import DB_NAME, Store
 from coopy_core.tasks import Task
@@ -27,6 +27,7 @@ class Plan:
     blocked: list[tuple[RunKey, str]] = field(default_factory=list)  # would run, but wait on a failed run
     stays_failed: list[tuple[RunKey, str]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # configurations no longer in the config
+    skipped: list[tuple[RunKey, str]] = field(default_factory=list)  # would be skipped: outputs there
     keys: set[RunKey] = field(default_factory=set)  # every run of the pipeline
     current: int = 0
     running: int = 0
@@ -72,15 +73,25 @@ def make_plan(config: Config) -> Plan:
         return recipes.make(key[0], target(key), graph.params(key), upstream)
 
     def outputs_of(key: RunKey) -> list[Path]:
-        return scripters[key[0]].outputs(target(key), 1)
+        """As the engine renders them (engine._outputs_of): the run's own params, its current attempt."""
+        run = stored.get(key)
+        attempt = max(run.attempt if run else 1, 1)
+        group = graph.is_group(key[0])
+        task = Task(key[1], graph.params(key)) if group else graph.tasks[key[1]]  # type: ignore[arg-type]
+        return scripters[key[0]].outputs(task, attempt)
 
     judged = plan.judge(graph, stored, recipe_of, outputs_of, config.base_dir)
     for key in judged.stale:
         readiness.set(key, Progress.OPEN)
+    skips = _Skips(config, graph, stored, judged, scripters, target, recipe_of, outputs_of)
     out = Plan()
     for key in graph.all_runs():
         out.keys.add(key)
         run = stored.get(key)
+        if key in judged.running:
+            category, why = judged.running[key]
+            out.will_run.setdefault(category, []).append((key, f"{why} (after the attempt running now)"))
+            continue
         if key in judged.stale:
             category, why = judged.stale[key]
         elif key in judged.failed:
@@ -99,6 +110,9 @@ def make_plan(config: Config) -> Plan:
         if key in readiness.blocked:
             blocker = readiness.blocker(key)
             out.blocked.append((key, f"waits on {blocker[0]}/{blocker[1]}, which stays failed" if blocker else why))
+            continue
+        if skips.would_skip(key):
+            out.skipped.append((key, "its outputs are there (skip_if_done)"))
             continue
         out.will_run.setdefault(category, []).append((key, why))
     out.removed = [name for name in known_tasks if name not in graph.tasks]
@@ -127,6 +141,9 @@ def plan_text(config: Config, the_plan: Plan, shown: str) -> str:
     if the_plan.blocked:
         lines.append(f"  blocked ({len(the_plan.blocked)}):")
         lines += [f"    {k[0]}/{k[1]}: {why}" for k, why in the_plan.blocked[:LISTED]]
+    if the_plan.skipped:
+        lines.append(f"  would be skipped ({len(the_plan.skipped)}): their outputs are there (skip_if_done)")
+        lines += [f"    {k[0]}/{k[1]}" for k, _why in the_plan.skipped[:LISTED]]
     if the_plan.removed:
         lines.append(f"  {plan.REMOVED} ({len(the_plan.removed)}): no longer in the config; not run, results kept")
         lines += [f"    {name}" for name in the_plan.removed[:LISTED]]
@@ -146,6 +163,7 @@ def plan_json(the_plan: Plan) -> str:
             "blocked": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.blocked],
             "stays_failed": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.stays_failed],
             "removed": the_plan.removed,
+            "skipped": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.skipped],
         },
         indent=2,
     )
@@ -172,3 +190,54 @@ def why(config: Config, stage: str, task: str) -> str:
     if key not in the_plan.keys:
         raise KeyError(f"stage {stage!r} has no run named {task!r}")
     return f"{stage}/{task} is current: nothing that made it changed"
+
+
+class _Skips:
+    """Which runs the engine would skip at once (skip_if_done), judged as it judges them: only a run all of
+    whose needs are current can be (the rest is decided when those have run)."""
+
+    def __init__(
+        self,
+        config: Config,
+        graph: Any,
+        stored: dict[RunKey, Run],
+        judged: plan.Judgement,
+        scripters: dict[str, Any],
+        target: Any,
+        recipe_of: Any,
+        outputs_of: Any,
+    ) -> None:
+        self.config, self.graph, self.stored, self.judged = config, graph, stored, judged
+        self.scripters, self.target, self.recipe_of, self.outputs_of = scripters, target, recipe_of, outputs_of
+        self.made: dict[str, str] = {}
+        for key, run in stored.items():
+            if run.state.passed and run.signature:
+                for path in outputs_of(key):
+                    self.made[str(path)] = run.signature
+        common = set.intersection(*(set(t.params) for t in graph.tasks.values())) if graph.tasks else set()
+        self.own = {
+            s.name: graph.run_count(s.name) <= 1 or plan.outputs_are_own(s, s.over if s.over is not None else common)
+            for s in config.stages
+        }
+
+    def would_skip(self, key: RunKey) -> bool:
+        stage = self.config.stage(key[0])
+        if not stage.skip_if_done:
+            return False
+        upstream = []
+        for need in self.graph.needed(key):
+            done = self.stored.get(need)
+            if done is None or not done.state.passed or need in self.judged.stale:
+                return False  # what it needs runs first: the engine decides after that
+            upstream.append((f"{need[0]}/{need[1]}", result_id(done.signature, done.attempt)))
+        try:
+            outputs = self.outputs_of(key)
+            current = self.recipe_of(key, upstream)
+            task = self.target(key)
+            scripter = self.scripters[key[0]]
+            made_from = plan.input_paths(self.config, scripter, task)
+            for need in self.graph.needed(key):
+                made_from.extend(self.outputs_of(need))
+        except Exception:  # noqa: BLE001
+            return False
+        return plan.outputs_trusted(outputs, self.made, current.signature, made_from, not self.own[key[0]])

@@ -38,12 +38,12 @@ from coopy_core.journal import Events, Journal, Subscriber
 from coopy_core.lifecycle import Attempts, Ending, disk_full_note, stop_leftover
 from coopy_core.metrics import MetricRow, MetricsTracker, last_values
 from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
-from coopy_core.plan import judge
+from coopy_core.plan import input_paths, judge, outputs_are_own, outputs_trusted
 from coopy_core.plugins import make_plugins
 from coopy_core.queue import StageQueue
 from coopy_core.resources import Allocation, Pools
 from coopy_core.scripter import Launch, placeholder_values
-from coopy_core.signature import FileHashes, Recipe, Recipes, result_id
+from coopy_core.signature import SCRIPTER_FAILED, FileHashes, Recipe, Recipes, result_id
 from coopy_core.store import DB_NAME, EngineLock, StageRow, Store, attempt_row, store_problem
 from coopy_core.tasks import Task, task_name, valid_task_name
 from coopy_core.views import run_view, stage_view
@@ -69,6 +69,7 @@ class _Pick:
     header: str
     members: dict[str, Any] | None
     launch: Launch | None  # the Scripter's answer for attempt 1, asked once for the recipe
+    before: tuple[Any, ...]  # what the start changed on the run, for `_unpick`
 
 
 class Engine:
@@ -121,6 +122,11 @@ class Engine:
         self._recipes: Recipes | None = None
         self._removed: list[Run] = []  # runs of configurations the config no longer has (kept, not run)
         self._made: dict[str, str] = {}  # output path -> the signature of the recipe that made it
+        common = set.intersection(*(set(t.params) for t in self.graph.tasks.values())) if self.graph.tasks else set()
+        self._own_outputs = {  # per stage: each run's outputs are its own (not a file several runs declare)
+            s.name: self.graph.run_count(s.name) <= 1 or outputs_are_own(s, s.over if s.over is not None else common)
+            for s in config.stages
+        }
         self._refused: dict[RunKey, int] = {}  # starts the machine refused in a row, per run
         self._refused_said = -math.inf
 
@@ -330,6 +336,7 @@ class Engine:
     def _judge(self) -> set[RunKey]:
         """Runs whose result is no longer what the config would make (or whose outputs are gone) run
         again, and so does what consumes them; returns every run that changed."""
+        self.recipes.new_turn()
         judged = judge(self.graph, self._runs, self._recipe_of, self._outputs_of, self.config.base_dir)
         for key in judged.unrecorded:  # from before signatures: taken as current, recorded now
             run = self._runs[key]
@@ -338,6 +345,10 @@ class Engine:
         for run in self._runs.values():  # stale ones too: their files were made by their recorded recipe
             if run.state.passed:
                 self._remember_outputs(run)
+        for key, (_category, text) in judged.running.items():  # its result will not count: it runs again after
+            run = self._runs[key]
+            run.rerun = True
+            run.rerun_why = text
         touched: set[RunKey] = set()
         for key, (_category, text) in judged.stale.items():
             run = self._runs[key]
@@ -361,8 +372,13 @@ class Engine:
         return self.recipes.make(key[0], self._target(run)[0], self.graph.params(key), upstream, launch)
 
     def _outputs_of(self, key: RunKey) -> list[Path]:
-        run = self._runs.get(key) or Run(*key)
-        return self.attempts.scripters[key[0]].outputs(self._target(run)[0], max(run.attempt, 1))
+        """A run's declared outputs (`done_when`), rendered with its own params (a group's without its
+        member list: outputs name the group, and a fan-in of a million members stays cheap)."""
+        run = self._runs.get(key)
+        attempt = max(run.attempt if run else 1, 1)
+        group = self.graph.is_group(key[0])
+        task = Task(key[1], self.graph.params(key)) if group else self.graph.tasks[key[1]]  # type: ignore[arg-type]
+        return self.attempts.scripters[key[0]].outputs(task, attempt)
 
     def _current_recipe(self, run: Run, launch: Launch | None = None) -> Recipe:
         upstream = []
@@ -375,6 +391,8 @@ class Engine:
     def _record_recipe(self, run: Run, recipe: Recipe) -> None:
         run.recipe = recipe.to_json()
         run.signature = recipe.signature
+        if self.recipes.hashes.changed:  # file hashes made for it: kept for the next start and `coopy plan`
+            self.journal.file_hashes(self.recipes.hashes.changed)
 
     def _leftover(self, run: Run) -> None:
         """A stored run the config no longer has (its configuration was removed, its stage removed or
@@ -745,12 +763,14 @@ class Engine:
                     self._move(run, RunState.WAITING, f"waits again: {why}" if why else "")
                 elif run.state == RunState.RUNNING:
                     run.rerun = True
+                    run.rerun_why = run.rerun_why or why
             elif change == "reset":
                 if run.state.passed:
                     run.failures = 0
                     self._move(run, RunState.WAITING, f"runs again: {why or 'a run it needs runs again'}")
             elif change == "joined" and run.state == RunState.RUNNING:
                 run.rerun = True
+                run.rerun_why = run.rerun_why or why
 
     def _make_ready(self, key: RunKey) -> Changes | None:
         """A run whose needs all passed joins its queue (or is skipped: its outputs are there already)."""
@@ -791,8 +811,8 @@ class Engine:
         if run is None:
             run = Run(*key)
             self._add(run)
-        if run.state == RunState.RUNNING:
-            run.rerun = True  # its result would not count: it is settled again when it ends
+        if run.state == RunState.RUNNING and (self._hold or key in self.attempts.live):
+            run.rerun = True  # its result would not count: it is settled again when its attempt ends
             return
         self._unqueue(run)
         blocker = self.readiness.blocker(key)
@@ -831,30 +851,34 @@ class Engine:
         return base + (max(leads) if leads else 0)
 
     def _outputs_exist(self, run: Run) -> bool:
-        """Outputs to skip for: all there, and each either recorded as made by this very recipe, or — made
-        by no run CooPy recorded — newer than what it is made from (the stage's inputs, the outputs of the
-        runs it needs). A partial file, or one another recipe made, is never taken for this run's result."""
+        """skip_if_done: the outputs are all there and to be trusted (plan.outputs_trusted)."""
         try:
             outputs = self._outputs_of(run.key)
             current = self._current_recipe(run)
+            if not outputs or not all(p.exists() for p in outputs):
+                return False
+            made_from = self._made_from(run)
         except Exception:  # noqa: BLE001
             return False
-        if not outputs or not all(p.exists() for p in outputs):
+        if not outputs_trusted(outputs, self._made, current.signature, made_from, not self._own_outputs[run.stage]):
             return False
-        unrecorded = []
-        for path in outputs:
-            made_by = self._made.get(str(path))
-            if made_by is None:
-                unrecorded.append(path)
-            elif made_by != current.signature:
-                return False
-        if unrecorded:
-            newest_input = max((p.stat().st_mtime for p in self._made_from(run) if p.exists()), default=None)
-            if newest_input is not None and any(p.stat().st_mtime < newest_input for p in unrecorded):
-                return False
         self._record_recipe(run, current)
         self._remember_outputs(run)
         return True
+
+    def _clearable(self, run: Run) -> list[Path]:
+        """The outputs a run may remove before it starts and when it fails: its own, and none of what it is
+        made from (a stage that declares its input, or another run's output, as its own keeps it)."""
+        if not self._own_outputs[run.stage]:
+            return []
+        try:
+            outputs = self._outputs_of(run.key)
+            if not outputs:
+                return []
+            sources = {str(p) for p in self._made_from(run)}
+        except Exception:  # noqa: BLE001 - a Scripter that fails: nothing is removed for it
+            return []
+        return [p for p in outputs if str(p) not in sources]
 
     def _remember_outputs(self, run: Run) -> None:
         """Which recipe made each output file (what skip_if_done trusts)."""
@@ -868,10 +892,7 @@ class Engine:
 
     def _made_from(self, run: Run) -> list[Path]:
         """The files a run's outputs are made from: its declared inputs and what the runs it needs made."""
-        task = self._target(run)[0]
-        scripter = self.attempts.scripters[run.stage]
-        cwd = scripter.script(task, 1).cwd if self._stages[run.stage].inputs else self.config.base_dir
-        paths = [cwd / p for p in scripter.inputs(task, 1)] if self._stages[run.stage].inputs else []
+        paths = input_paths(self.config, self.attempts.scripters[run.stage], self._target(run)[0])
         for need in self.graph.needed(run.key):
             paths.extend(self._outputs_of(need))
         return paths
@@ -922,7 +943,7 @@ class Engine:
         if ending.state == RunState.DONE:
             self._remember_outputs(run)
         if ending.state in (RunState.FAILED, RunState.CANCELLED):
-            self.attempts.clear_outputs(run, self._target(run)[0])  # a partial output is never trusted
+            self.attempts.clear_outputs(self._clearable(run))  # a partial output is never trusted
         if ending.state == RunState.FAILED and run.failures < cfg.retries:
             run.failures += 1
             delay = cfg.backoff * 2 ** (run.failures - 1)
@@ -941,7 +962,9 @@ class Engine:
             )
         elif run.rerun and ending.state != RunState.CANCELLED:
             run.rerun = False
-            self._replace(run, f"attempt {run.attempt} {ending.state.value}; runs again: its members changed")
+            why = run.rerun_why or "what it is made of changed while it ran"
+            run.rerun_why = ""
+            self._replace(run, f"runs again: {why} (attempt {run.attempt} {ending.state.value} on the old one)")
         else:
             run.rerun = False
             self._move(run, ending.state, reason)
@@ -1095,6 +1118,7 @@ class Engine:
             self._again = True
             return
         self._dispatching = True
+        self.recipes.new_turn()  # code files are looked at again: once per turn, not once per run
         try:
             while True:
                 self._again = False
@@ -1106,7 +1130,8 @@ class Engine:
                             break
                         for pick in picks:
                             self.attempts.start(
-                                pick.run, pick.task, pick.allocation, pick.header, pick.members, pick.launch
+                                pick.run, pick.task, pick.allocation, pick.header, pick.members, pick.launch,
+                                self._clearable(pick.run),
                             )
                 if not self._again:
                     break
@@ -1162,6 +1187,7 @@ class Engine:
         """Record the run as running ("starting": after a crash the restart looks for its process)."""
         self._queues[run.stage].running.add(run.name)
         note = run.reason if run.reason.startswith("runs again") else ""  # said in its log (retries are not)
+        before = (run.started_at, run.ended_at, run.exit_code, run.log, run.recipe, run.signature, run.reason)
         run.attempt += 1
         run.started_at = self.clock()
         run.ended_at = None
@@ -1177,10 +1203,11 @@ class Engine:
                 launch = self.attempts.scripters[run.stage].script(task, 1)
             self._record_recipe(run, self._current_recipe(run, launch))
         except Exception:  # noqa: BLE001 - a Scripter that fails: the attempt fails when it starts
-            run.recipe = run.signature = None
+            run.recipe = None
+            run.signature = SCRIPTER_FAILED  # judged again at the next start: it runs once the Scripter works
             launch = None
         self._move(run, RunState.RUNNING, "")
-        return _Pick(run, task, allocation, header, members, launch)
+        return _Pick(run, task, allocation, header, members, launch, before)
 
     def _unpick(self, picks: list[_Pick]) -> None:
         """The store could not record them as starting: they go back to the line, unstarted."""
@@ -1189,9 +1216,10 @@ class Engine:
             self._queues[run.stage].running.discard(run.name)
             self._pools.release(run.key)
             run.attempt -= 1
-            run.started_at = None
+            run.started_at, run.ended_at, run.exit_code, run.log = pick.before[:4]
+            run.recipe, run.signature = pick.before[4:6]
             run.resources = None
-            self._move(run, RunState.QUEUED)
+            self._move(run, RunState.QUEUED, pick.before[6])
             self._queues[run.stage].push(run.name, run.priority, run.order)
 
     def _target(self, run: Run, note: str = "") -> tuple[Task, str, dict[str, Any] | None]:

@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,9 +138,11 @@ class Attempts:
         header: str = "",
         members: Mapping[str, Any] | None = None,
         launch: Launch | None = None,
+        clear: Sequence[Path] = (),
     ) -> None:
         """Start the run's current attempt (already recorded as running, handle None). `launch`: the
-        Scripter's answer for this attempt when the caller asked already."""
+        Scripter's answer for this attempt when the caller asked already; `clear`: the outputs to remove
+        first (what an earlier attempt left)."""
         key = run.key
         live = _Live(run=run, task=task, attempt=run.attempt)
         self.live[key] = live
@@ -164,13 +166,13 @@ class Attempts:
             if header:
                 log_file = Path(run.log)
                 log_file.parent.mkdir(parents=True, exist_ok=True)
-                with open(log_file, "a") as f:
+                with open(log_file, "w") as f:  # a start that crashed before its spawn leaves no double header
                     f.write(header.rstrip("\n") + "\n")
         except OSError as exc:
             why = f"cannot write {exc.filename}: {exc.strerror}"
             self._end(live, Ending(RunState.FAILED, None, why, transient=exc.errno in MACHINE_ERRNOS))
             return
-        cleared = self.clear_outputs(run, task)
+        cleared = self.clear_outputs(clear)
         if cleared:
             self._end(live, Ending(RunState.FAILED, None, cleared))
             return
@@ -240,13 +242,11 @@ class Attempts:
             return None
         return live
 
-    def clear_outputs(self, run: Run, task: Task) -> str:
-        """Remove the run's declared outputs (`done_when`): before it starts and when it fails, so no file a
-        failed or an earlier attempt left is ever taken for this one's result. Returns a problem, or ""."""
-        try:
-            outputs = self.scripters[run.stage].outputs(task, run.attempt)
-        except Exception as exc:  # noqa: BLE001
-            return f"cannot render its outputs: {exc}"
+    def clear_outputs(self, outputs: Sequence[Path]) -> str:
+        """Remove these outputs of a run (the engine says which are its own): before it starts and when it
+        fails, so no file a failed or an earlier attempt left is ever taken for this one's result. A path that
+        names a folder CooPy or the pipeline lives in (or one above it) is never removed. Returns a problem,
+        or ""."""
         keep = {self.config.base_dir.resolve(), self.config.state_dir.resolve(), self.config.log_dir.resolve()}
         for path in outputs:
             try:

@@ -79,7 +79,8 @@ class Run:
     recipe: str | None = None  # JSON of what made its current (or last) attempt: signature.Recipe
     signature: str | None = None  # the hash of that recipe
     stored: bool = False  # a row exists in the store
-    rerun: bool = False  # a member joined while it ran: it runs again once this attempt ends
+    rerun: bool = False  # what it is made of changed while it ran: it runs again once this attempt ends
+    rerun_why: str = ""  # ... and why (said when it runs again)
 
     @property
     def key(self) -> tuple[str, str]:

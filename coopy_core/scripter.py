@@ -93,9 +93,7 @@ class Scripter:
                     argv.extend(inputs)  # one argument per path, never joined
                 else:
                     argv.append(templates.render(t, values))
-        cwd = self.config.base_dir
-        if self.stage.cwd:
-            cwd = cwd / templates.render(self.stage.cwd, values)
+        cwd = self.run_cwd(task, attempt)
         env = {k: templates.render(v, values) for k, v in self.stage.env.items()}
         env.update(
             COOPY_TASK=task.name,
@@ -103,6 +101,13 @@ class Scripter:
             COOPY_ATTEMPT=str(attempt),
         )
         return Launch(argv=argv, cwd=cwd, env=env)
+
+    def run_cwd(self, task: Task, attempt: int) -> Path:
+        """The run's working directory: the config's folder, or the stage's `cwd` below it."""
+        if not self.stage.cwd:
+            return self.config.base_dir
+        values = placeholder_values(task, self.stage.name, attempt)
+        return self.config.base_dir / templates.render(self.stage.cwd, values)
 
     def inputs(self, task: Task, attempt: int) -> list[str]:
         """The stage's `inputs` rendered once per member, in config order (paths as written, relative to

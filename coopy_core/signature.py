@@ -27,6 +27,7 @@ from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task
 
 MISSING = "missing"
+SCRIPTER_FAILED = "scripter-failed"  # the signature of an attempt whose command could not be made
 MAX_LISTED = 200  # upstream runs or files named one by one in a recipe; beyond, one combined hash
 ENGINE_ENV = ("COOPY_TASK", "COOPY_STAGE", "COOPY_ATTEMPT")  # set by CooPy, not by the config
 EXECUTOR_KEYS = ("executor", "shell", "slurm", "ray")
@@ -176,6 +177,7 @@ class Recipes:
         self.config = config
         self.scripters = scripters
         self.hashes = hashes
+        self._code: dict[str, dict[str, str]] = {}
 
     def make(
         self,
@@ -211,8 +213,20 @@ class Recipes:
             code=self._code_of(stage),
         )
 
+    def new_turn(self) -> None:
+        """The code files are looked at again from now on (once per engine turn, or per `coopy plan`)."""
+        self._code.clear()
+
     def _code_of(self, stage: str) -> dict[str, str]:
-        """The stage's `code` files (globs relative to the config's folder), each by its content."""
+        """The stage's `code` files (globs relative to the config's folder), each by its content; globbed
+        once per turn (a judge of every run at start-up, or one dispatch), not once per run."""
+        cached = self._code.get(stage)
+        if cached is not None:
+            return cached
+        self._code[stage] = found = self._code_files(stage)
+        return found
+
+    def _code_files(self, stage: str) -> dict[str, str]:
         found: dict[str, str] = {}
         base = self.config.base_dir
         for pattern in self.config.stage(stage).code:
