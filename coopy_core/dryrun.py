@@ -238,6 +238,6 @@ class _Skips:
             made_from = plan.input_paths(self.config, scripter, task)
             for need in self.graph.needed(key):
                 made_from.extend(self.outputs_of(need))
-        except Exception:  # noqa: BLE001
+        except (Exception, SystemExit):  # noqa: BLE001 - a plug-in that fails
             return False
         return plan.outputs_trusted(outputs, self.made, current.signature, made_from, not self.own[key[0]])

@@ -858,7 +858,7 @@ class Engine:
             if not outputs or not all(p.exists() for p in outputs):
                 return False
             made_from = self._made_from(run)
-        except Exception:  # noqa: BLE001
+        except (Exception, SystemExit):  # noqa: BLE001 - a plug-in that fails
             return False
         if not outputs_trusted(outputs, self._made, current.signature, made_from, not self._own_outputs[run.stage]):
             return False
@@ -876,7 +876,7 @@ class Engine:
             if not outputs:
                 return []
             sources = {str(p) for p in self._made_from(run)}
-        except Exception:  # noqa: BLE001 - a Scripter that fails: nothing is removed for it
+        except (Exception, SystemExit):  # noqa: BLE001 - a Scripter that fails: nothing is removed for it
             return []
         return [p for p in outputs if str(p) not in sources]
 
@@ -887,7 +887,7 @@ class Engine:
         try:
             for path in self._outputs_of(run.key):
                 self._made[str(path)] = run.signature
-        except Exception:  # noqa: BLE001
+        except (Exception, SystemExit):  # noqa: BLE001 - a plug-in that fails
             return
 
     def _made_from(self, run: Run) -> list[Path]:
@@ -1202,7 +1202,7 @@ class Engine:
             if run.attempt == 1:
                 launch = self.attempts.scripters[run.stage].script(task, 1)
             self._record_recipe(run, self._current_recipe(run, launch))
-        except Exception:  # noqa: BLE001 - a Scripter that fails: the attempt fails when it starts
+        except (Exception, SystemExit):  # noqa: BLE001 - a Scripter that fails: the attempt fails when it starts
             run.recipe = None
             run.signature = SCRIPTER_FAILED  # judged again at the next start: it runs once the Scripter works
             launch = None

@@ -77,7 +77,7 @@ def judge(
                 upstream.append((f"{need[0]}/{need[1]}", result_id(signature, done.attempt if done else 0)))
             try:
                 current = recipe_of(key, upstream)
-            except Exception as exc:  # noqa: BLE001 - a plug-in Scripter that fails
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plug-in Scripter that fails
                 if run.state in (RunState.FAILED, RunState.CANCELLED):
                     out.failed[key] = run.reason  # still cannot be made: it stays failed
                 elif run.state != RunState.RUNNING:
