@@ -42,10 +42,16 @@ class Column:
 
 
 def slurm_text(run: RunView) -> str:
-    """`job 123: PENDING (Resources)` for a running Slurm job ("" for a local run)."""
+    """`job 123: PENDING (Resources)` for a running Slurm job; a Ray job's long id goes after its state,
+    `RUNNING on 10.0.0.7 · job coopy-…`, so the state fits the column ("" for a local run)."""
     if not run.job_id:
         return ""
+    if run.reason and len(run.job_id) > LONG_JOB_ID:
+        return f"{run.reason} · job {run.job_id}"
     return f"job {run.job_id}: {run.reason}" if run.reason else f"job {run.job_id}"
+
+
+LONG_JOB_ID = 12  # Slurm's ids are numbers; Ray's submission ids are `coopy-<hash>-<token>`
 
 
 def waiting_text(run: RunView) -> str:
