@@ -63,6 +63,9 @@ def test_tui_shows_rays_state_node_and_live_log(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert f"RUNNING on {WORKER_IP} · job coopy-" in screen, screen
         assert "epoch 3" in screen, screen  # the log pane follows the job's output while it runs
-        assert "· job coopy-" in next(line for line in screen.splitlines() if "log · train/only" in line), screen
+        lines = screen.splitlines()
+        title = next(i for i, line in enumerate(lines) if "log · train/only" in line)
+        below = next(line for line in lines[title + 1 :] if "╰" in line)  # the log pane's bottom border
+        assert "job coopy-" in below and "RUNNING on" in below, screen  # the job and its state, under the log
     finally:
         tmux.kill()
