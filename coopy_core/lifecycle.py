@@ -107,6 +107,7 @@ class Attempts:
         self.metrics = metrics  # reads what runs report in $COOPY_METRICS (each poll, and at the end)
         self.live: dict[tuple[str, str], _Live] = {}
         self._closed = False
+        self._keep: set[Path] | None = None  # folders no output may remove (see clear_outputs)
         self._poll_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ paths and ids
@@ -242,12 +243,20 @@ class Attempts:
             return None
         return live
 
+    def _kept(self) -> set[Path]:
+        if self._keep is None:
+            c = self.config
+            self._keep = {c.base_dir.resolve(), c.state_dir.resolve(), c.log_dir.resolve()}
+        return self._keep
+
     def clear_outputs(self, outputs: Sequence[Path]) -> str:
         """Remove these outputs of a run (the engine says which are its own): before it starts and when it
         fails, so no file a failed or an earlier attempt left is ever taken for this one's result. A path that
         names a folder CooPy or the pipeline lives in (or one above it) is never removed. Returns a problem,
         or ""."""
-        keep = {self.config.base_dir.resolve(), self.config.state_dir.resolve(), self.config.log_dir.resolve()}
+        if not outputs:
+            return ""
+        keep = self._kept()
         for path in outputs:
             try:
                 real = path.resolve()

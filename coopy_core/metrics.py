@@ -16,6 +16,7 @@ engine turns `Update`s into rows of its next commit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -247,6 +248,7 @@ class MetricsTracker:
     def __init__(self, state_dir: Path, on_update: OnUpdate) -> None:
         self.state_dir = state_dir
         self.on_update = on_update
+        self._folders: set[Path] = set()
         self.live: dict[RunKey, tuple[int, AttemptMetrics]] = {}
 
     def path(self, stage: str, name: str, attempt: int) -> Path:
@@ -257,8 +259,11 @@ class MetricsTracker:
         False: its file is read again from the start, which rebuilds what the store had)."""
         path = self.path(key[0], key[1], attempt)
         if fresh:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"")  # a crashed earlier start of this attempt number may have left lines
+            if path.parent not in self._folders:  # made once per stage: a run that reports creates its file
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # a crashed earlier start of this attempt number may have left lines
         self.live[key] = (attempt, AttemptMetrics(path, log))
         return path
 
