@@ -89,15 +89,17 @@ def _measure(name: str, runs: int, workers: int, poll: float, seconds: float) ->
         "tasks": {"matrix": {"n": list(range(runs))}},
         "stages": [stage],
     }
-    (wd / "stamps").mkdir()
-    (wd / "coopy.toml").write_text(tomli_w.dumps(config))
-    result = asyncio.run(_pipeline(wd / "coopy.toml"))
-    to_running, to_noticed = [], []
-    for run in result:
-        stamps = dict(line.split() for line in (wd / "stamps" / run.task).read_text().splitlines())
-        to_running.append(float(stamps["s"]) - float(run.started_at))
-        to_noticed.append(float(run.ended_at) - float(stamps["e"]))
-    shutil.rmtree(wd, ignore_errors=True)
+    try:  # the folder goes, whatever happens (a failing executor's line says what)
+        (wd / "stamps").mkdir()
+        (wd / "coopy.toml").write_text(tomli_w.dumps(config))
+        result = asyncio.run(_pipeline(wd / "coopy.toml"))
+        to_running, to_noticed = [], []
+        for run in result:
+            stamps = dict(line.split() for line in (wd / "stamps" / run.task).read_text().splitlines())
+            to_running.append(float(stamps["s"]) - float(run.started_at))
+            to_noticed.append(float(run.ended_at) - float(stamps["e"]))
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
     return {
         "executor": name, "ok": True, "runs": runs, "note": "",
         "submit_to_running_median_s": round(statistics.median(to_running), 3),

@@ -1,7 +1,8 @@
 """`python -m bench.tui_load [--quick]`: the TUI under load, measured headless (issue 5's last target).
 
-Target: with 10,000 runs in the engine and 200 events a second, keypress-to-repaint p95 <= 50 ms and
-idle CPU <= 2 %.
+Targets (issue 18): with 10,000 runs in the engine and 200 events a second, keypress-to-repaint
+p95 <= 30 ms and idle CPU <= 1 %; with 100,000 runs (every stage ten times larger, same caps, same
+event rate, same keys), p95 <= 50 ms.
 
 Set-up. A fake engine (`LoadEngine`, an `EngineClient` built from real Snapshot / RunView / StageView /
 Event objects) holds 10,000 runs of a 5,000-configuration pipeline caught mid-run: prepare 5,000 runs
@@ -61,8 +62,9 @@ from coopy_core.errors import CoopyError
 from coopy_core.model import Event, EventKind, RunState, RunView, Snapshot, StageView
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_P95_MS = 50.0
-TARGET_IDLE_CPU_PCT = 2.0
+TARGET_P95_MS = 30.0  # at 10,000 runs
+TARGET_P95_100K_MS = 50.0  # at 100,000 runs
+TARGET_IDLE_CPU_PCT = 1.0
 MODELS = ("mlp", "cnn", "resnet18", "resnet50", "vit", "gru", "lstm", "tcn", "unet", "bert")
 LRS = ("0.1", "0.03", "0.01", "0.003", "0.001", "0.0003", "0.0001", "3e-05", "1e-05", "3e-06")
 # name, cap, runs, passed (done or skipped, a few failed / cancelled), Slurm
@@ -113,12 +115,14 @@ def task_names(n: int) -> list[str]:
 class LoadEngine:
     """An EngineClient over a scripted pipeline: real views and events, commands that change it."""
 
-    def __init__(self, root: Path, seed: int = 5) -> None:
+    def __init__(self, root: Path, seed: int = 5, scale: int = 1) -> None:
+        """`scale` multiplies every stage's runs (10,000 runs at 1); caps stay."""
         self.rng = random.Random(seed)
         self.root = root
         self._dirs: set[Path] = set()
         now = time.time()
-        n = max(s[2] for s in STAGES)
+        stages = [(name, cap, count * scale, passed * scale, slurm) for name, cap, count, passed, slurm in STAGES]
+        n = max(s[2] for s in stages)
         self.tasks = task_names(n)
         self.runs: dict[tuple[str, str], RunView] = {}
         self.stage_names = [s[0] for s in STAGES]
@@ -129,7 +133,7 @@ class LoadEngine:
         self.slurm = {s[0]: s[4] for s in STAGES}
         self.job_ids = iter(range(1_000_000, 10_000_000))
         order = 0
-        for name, cap, count, passed, _slurm in STAGES:
+        for name, cap, count, passed, _slurm in stages:
             for i, task in enumerate(self.tasks[:count]):
                 if i < passed:
                     state = RunState.FAILED if i % 97 == 5 else RunState.CANCELLED if i % 211 == 7 else RunState.DONE
@@ -416,14 +420,14 @@ def cpu_share(wall: float, cpu: float) -> float:
 
 
 # ====================================================================== the run
-async def measure(quick: bool, logs: Path, rate: float) -> dict[str, Any]:
+async def measure(quick: bool, logs: Path, rate: float, scale: int = 1) -> dict[str, Any]:
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.filter_bar import FilterBar
 
     idle_s, load_s, presses = (2.0, 1.5, 40) if quick else (10.0, 10.0, 240)
     warmup = 0.5 if quick else 1.0  # before measuring idle, and after the events start
     t0 = time.perf_counter()
-    engine = LoadEngine(logs)
+    engine = LoadEngine(logs, scale=scale)
     build_s = time.perf_counter() - t0
     app = CoopyApp(engine)
     result: dict[str, Any] = {"runs": len(engine.runs), "events_per_s": rate, "build_s": round(build_s, 2)}
@@ -589,67 +593,89 @@ async def measure(quick: bool, logs: Path, rate: float) -> dict[str, Any]:
     return result
 
 
-def table(result: dict[str, Any]) -> str:
+def table(result: dict[str, Any], target_p95: float = TARGET_P95_MS) -> str:
     """The small table printed at the end (and kept in the JSON's `table`)."""
     k, idle, load = result["keys"], result["idle"], result["load"]
+    small = result["runs"] <= 10_000
     rows = [
         ("keypress-to-repaint median", f"{k['median_ms']} ms", ""),
-        ("keypress-to-repaint p95", f"{k['p95_ms']} ms", f"<= {TARGET_P95_MS:g} ms"),
+        ("keypress-to-repaint p95", f"{k['p95_ms']} ms", f"<= {target_p95:g} ms"),
         ("keypress-to-repaint max", f"{k['max_ms']} ms", ""),
-        ("idle CPU (no events)", f"{idle['cpu_pct']} %", f"<= {TARGET_IDLE_CPU_PCT:g} %"),
+        ("idle CPU (no events)", f"{idle['cpu_pct']} %", f"<= {TARGET_IDLE_CPU_PCT:g} %" if small else ""),
         (f"CPU at {load['events_per_s']:g} events/s", f"{load['cpu_pct']} %", ""),
         ("  of which the fake engine", f"{load['fake_engine_cpu_pct']} %", ""),
     ]
     for kind, s in k["by_kind"].items():
         rows.append((f"  {kind} keys (n={s['n']}) median / p95", f"{s['median_ms']} / {s['p95_ms']} ms", ""))
     width = max(len(r[0]) for r in rows)
-    out = [f"TUI under load: {result['runs']} runs, {result['events_per_s']:g} events/s, {k['measured']} presses"]
+    out = [f"TUI under load: {result['runs']} runs, {result['events_per_s']:g} events/s, {k['measured']} presses"
+           f" (mounted in {result['mount_s']} s)"]
     out += [f"  {name:<{width}}  {value:>16}  {target}" for name, value, target in rows]
     return "\n".join(out)
 
 
-def run(quick: bool, out: Path | None = None) -> dict[str, Any]:
-    """Measure, print the table, write `tui_results.json` (quick: to a temp folder unless `out`); return it.
+def _measure(quick: bool, scale: int) -> dict[str, Any]:
+    shm = Path("/dev/shm")  # the logs written in memory: creating thousands of them on a busy disk took seconds
+    logs = Path(tempfile.mkdtemp(prefix="coopy-tui-load-", dir=shm if os.access(shm, os.W_OK) else None))
+    try:
+        return asyncio.run(measure(quick, logs, 200.0, scale))
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+def _p95_row(result: dict[str, Any], limit: float) -> dict[str, Any]:
+    k = result["keys"]
+    return {
+        "target": f"TUI keypress-to-repaint p95 ≤ {limit:g} ms ({result['runs']:,} runs, 200 events/s)",
+        "measured": f"{k['p95_ms']} ms" + (f" ({sum(k['missed'].values())} never shown)" if k["missed"] else ""),
+        "met": k["p95_ms"] is not None and k["p95_ms"] <= limit and not k["missed"],
+        "value": k["p95_ms"], "limit": limit, "unit": "ms", "issue": 18,
+    }
+
+
+def run(quick: bool, out: Path | None = None, sizes: tuple[int, ...] = (1, 10)) -> dict[str, Any]:
+    """Measure at 10,000 runs and at 100,000 (`sizes`: scales of 10,000), print the tables, write
+    `tui_results.json` (to `out`; without it, quick mode writes nothing and a full run bench/); return it.
 
     `bench/__main__.py` imports this; `targets` uses the same shape as its own target rows.
     """
-    shm = Path("/dev/shm")  # the 6,300 logs written in memory: creating them on a busy disk took seconds
-    logs = Path(tempfile.mkdtemp(prefix="coopy-tui-load-", dir=shm if os.access(shm, os.W_OK) else None))
-    try:
-        result = asyncio.run(measure(quick, logs, 200.0))
-    finally:
-        shutil.rmtree(logs, ignore_errors=True)
-    k = result["keys"]
-    result["targets"] = [
-        {
-            "target": "TUI keypress-to-repaint p95 ≤ 50 ms (10,000 runs, 200 events/s)",
-            "measured": f"{k['p95_ms']} ms",
-            "met": k["p95_ms"] is not None and k["p95_ms"] <= TARGET_P95_MS and not k["missed"],
-        },
-        {
-            "target": "TUI idle CPU ≤ 2 % (10,000 runs)",
-            "measured": f"{result['idle']['cpu_pct']} %",
-            "met": result["idle"]["cpu_pct"] <= TARGET_IDLE_CPU_PCT,
-        },
-    ]
+    result: dict[str, Any] = {}
+    runs = {}
+    for scale in sizes:
+        runs[scale] = _measure(quick, scale)
+        print(table(runs[scale], TARGET_P95_MS if scale == 1 else TARGET_P95_100K_MS), flush=True)
+    base = runs.get(1) or next(iter(runs.values()))
+    result.update(base)
+    result["targets"] = []
+    if 1 in runs:
+        result["targets"].append(_p95_row(runs[1], TARGET_P95_MS))
+        idle = runs[1]["idle"]["cpu_pct"]
+        result["targets"].append({
+            "target": "TUI idle CPU ≤ 1 % (10,000 runs)", "measured": f"{idle} %", "met": idle <= TARGET_IDLE_CPU_PCT,
+            "value": idle, "limit": TARGET_IDLE_CPU_PCT, "unit": "%", "issue": 18,
+        })
+    if 10 in runs:
+        result["targets"].append(_p95_row(runs[10], TARGET_P95_100K_MS))
+        result["at_100k"] = runs[10]
     result["date"] = dt.date.today().isoformat()
     result["command"] = "python -m bench.tui_load" + (" --quick" if quick else "")
     result["machine"] = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
-    result["table"] = table(result)
-    print(result["table"])
-    folder = out or (Path(tempfile.mkdtemp(prefix="coopy-tui-bench-")) if quick else ROOT / "bench")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tui_results.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {folder / 'tui_results.json'}")
+    result["table"] = "\n\n".join(table(r, TARGET_P95_MS if s == 1 else TARGET_P95_100K_MS) for s, r in runs.items())
+    folder = out or (None if quick else ROOT / "bench")
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "tui_results.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {folder / 'tui_results.json'}")
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.tui_load", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a few seconds: 40 presses, 2 s idle, 1.5 s loaded")
-    p.add_argument("--out", type=Path, help="folder for tui_results.json (default: bench/, quick: a temp folder)")
+    p.add_argument("--out", type=Path, help="folder for tui_results.json (default: bench/; quick: not written)")
+    p.add_argument("--no-100k", action="store_true", help="only the 10,000-run measurement")
     args = p.parse_args(argv)
-    run(args.quick, args.out)
+    run(args.quick, args.out, (1,) if args.no_100k else (1, 10))
     return 0
 
 
