@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.events import DescendantFocus, Resize
@@ -55,6 +55,7 @@ from coopy_tui.widgets.help_screen import HelpScreen
 from coopy_tui.widgets.key_bar import KeyBar
 from coopy_tui.widgets.log_screen import LogScreen, attempts_of, timing_text
 from coopy_tui.widgets.log_view import LogView
+from coopy_tui.widgets.main_screen import MainScreen
 from coopy_tui.widgets.metric_spark import MetricSpark
 from coopy_tui.widgets.pipeline_bar import PipelineBar
 from coopy_tui.widgets.quit_screen import QuitChoice, QuitScreen
@@ -149,6 +150,14 @@ class CoopyApp(App[QuitChoice | None]):
         self._spark = MetricSpark(lambda *args: self.client.metric_series(*args), id="metric-spark")
 
     # ================================================================ layout
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and isinstance(self.screen, MainScreen):
+            self.screen.key_pressed()  # its answer is drawn at once, not at the next 60 Hz tick
+        await super().on_event(event)
+
     def compose(self) -> ComposeResult:
         views = self._views()
         total = self.state.task_count
@@ -408,8 +417,6 @@ class CoopyApp(App[QuitChoice | None]):
             self._last_tick = mono
             for panel in self.panels:
                 panel.table.tick()
-        for panel in self.panels:
-            panel.table.flush_sort()
         self._follow_selected()  # rows may have moved under an unpinned cursor
         self._spark.follow(self.selected(), self.panel.table.metric_columns.names)
         self._drain_log()
@@ -551,7 +558,6 @@ class CoopyApp(App[QuitChoice | None]):
             not self.state.pending
             and self.follower.settled
             and self.last_lines.settled
-            and not any(p.table.needs_sort for p in self.panels)
         )
 
     # ================================================================ commands (each one engine call)
@@ -589,7 +595,6 @@ class CoopyApp(App[QuitChoice | None]):
     def _expedited_repaint(self) -> None:
         self._expedited = False
         self.repaint()
-        self.panel.table.flush_sort(force=True)  # the command's stage; the others re-sort on their own time
 
     def _need_run(self) -> RunView | None:
         run = self.selected()

@@ -3,26 +3,31 @@
 Textual's DataTable pays for every row on every change (re-measuring widths when rows
 are added, rebuilding its row order and line offsets, re-rendering every visible cell
 through Rich after any `update_cell`), which at 10,000 runs made a filter keystroke cost
-a second and an idle screen several per cent of a CPU. This widget keeps the row order
-as a plain list of task names and renders a row only when it is on screen, from
-per-cell segments cached until that cell's text changes. It draws exactly what the
-DataTable drew (same cell rendering, styles and component classes).
+a second and an idle screen several per cent of a CPU. This widget keeps the rows in a
+`RunRows` (run_rows.py: the order and the filter, kept up to date run by run) and renders a
+row only when it is on screen, from per-cell segments cached until that cell's text changes.
+It draws exactly what the DataTable drew (same cell rendering, styles and component classes).
 
-A batch of changed runs only marks their rows stale (repainting those on screen), and
-the row order is re-sorted at most once per batch, and at most twice a second on big
-tables. The order is a `SortMode` (coopy_tui.sorting; `o` cycles them), by default: running
-(oldest first), queued in the order they would start, runs waiting out a retry backoff, waiting
-ones, then failed, cancelled, and finished ones (newest first). The columns are a list of
-`Column`s (run_columns.py) fitted to the panel's width. Until the user moves the cursor it
-stays on the first row (the oldest running run, like `top`); once moved it is pinned to its run
-and follows it when rows move (`home` unpins).
+Drawing a frame costs what changed in it: a finished row is kept as the Strip Textual got last
+time and handed over again while its cells, the cursor on it and the styles stay the same, so
+Textual's own caches on that Strip (cutting it where widgets overlap, colour filters) stay warm.
+That is why `render_lines` is ours: the widget has no border or padding, and Textual's line cache
+would wrap every line in a new Strip. The cells of the widths the table had last are kept, so
+`tab` (the current panel is wider) does not render every row again.
+
+A batch of changed runs moves their rows (the order is always current); rows on screen are
+repainted only when a change lands on or above them. The order is a `SortMode`
+(coopy_tui.sorting; `o` cycles them), by default: running (oldest first), queued in the order
+they would start, runs waiting out a retry backoff, waiting ones, then failed, cancelled, and
+finished ones (newest first). The columns are a list of `Column`s (run_columns.py) fitted to the
+panel's width. Until the user moves the cursor it stays on the first row (the oldest running run,
+like `top`); once moved it is pinned to its run and follows it when rows move (`home` unpins).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import ConsoleOptions
@@ -33,28 +38,42 @@ from rich.text import Text
 from textual import events
 from textual._segment_tools import line_crop
 from textual.binding import Binding
+from textual.color import Color
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from coopy_core.listing import parse
 from coopy_core.model import RunState, RunView
-from coopy_tui import matching
-from coopy_tui.sorting import SORTS, SortMode, queue_key
+from coopy_tui.sorting import SortMode
 from coopy_tui.widgets.metric_columns import MetricColumns, with_metrics
 from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column, Row, fit, slurm_text
+from coopy_tui.widgets.run_rows import RunRows
 from coopy_tui.widgets.scrolling import set_virtual_size
 
-__all__ = ["RunTable", "resources_text", "slurm_text", "sort_key"]
+__all__ = ["RunTable", "resources_text", "slurm_text"]
 
 MAX_CACHED_ROWS = 160  # rendered rows kept; past this, only the rows on screen are kept
-BIG_TABLE = 2000  # rows; above this, sort at most every SORT_INTERVAL seconds
-SORT_INTERVAL = 0.5
+KEPT_WIDTHS = 2  # the cells of this many widths are kept (a panel is wider while it is the current one)
 SCROLLBAR = 1  # cells kept free for the vertical scrollbar (scrollbar-size-vertical in coopy.tcss)
-sort_key = queue_key  # the default order (kept under its old name)
 
 _NO_STYLE = Style()
 Cell = tuple[str, str, str | None]  # what a cell's rendering depends on: text, style, justify
+Rendered = tuple[tuple[Cell, ...], list[list[Segment]]]  # a row's cells and their segments
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What every line of a frame shares (worked out once per style change, not per line)."""
+
+    base: Style
+    header: Style
+    cursor: Style
+    post: Style  # the cursor's colour, applied last (DataTable's default)
+    background: Color  # for the app's line filters
+    width: int
+    scroll_x: int
 
 
 def resources_text(run: RunView) -> str:
@@ -143,65 +162,76 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.base_columns = tuple(columns)
         self.metric_columns = MetricColumns(metrics)  # issue 15: latest metric values (metric_columns.py)
         self.all_columns = tuple(columns)
-        self.sort: SortMode = SORTS[0]
+        self.rows = RunRows()
         self.columns: tuple[Column, ...] = ()  # the ones shown at the current width
         self.widths: list[int] = []
         self._fitted_to = -1
+        self._rendered: dict[str, Rendered] = {}  # task -> cells, segments (at the current width)
+        self._kept: dict[int, dict[str, Rendered]] = {}  # width -> the cells rendered at it before
+        self._lines: dict[str, tuple[list[list[Segment]], bool, Strip]] = {}  # task -> segments, cursor, line
         self._fit(sum(c.width for c in columns) + task_width + 3 + 40)
-        self._runs: dict[str, RunView] = {}  # every run of the stage, shown or filtered out
-        self._sort_keys: dict[str, tuple[Any, ...]] = {}  # every run -> sort key
-        self._hay: dict[str, str] = {}  # every run -> what the filter searches ("task state", lower case)
-        self._params: dict[str, dict[str, str]] = {}  # task -> its params, parsed when a `key=value` word needs them
-        self._order: list[str] = []  # shown tasks, in row order
-        self._rows: dict[str, int] | None = {}  # shown task -> row; None: rebuild on demand
-        self._keyed: dict[str, tuple[Any, ...]] = {}  # shown task -> the sort key its row was placed by
-        self._rendered: dict[str, tuple[tuple[Cell, ...], list[list[Segment]]]] = {}  # task -> cells, segments
         self._stale: set[str] = set()  # tasks whose cached cells may be out of date
         self._last: dict[str, str] = {}  # task -> last log line
         self._timed: set[str] = set()  # rows whose text changes with the clock
-        self._terms: list[matching.Term] = []
         self.filter_text = ""
-        self._needs_sort = False
-        self._last_sort = 0.0
         self._cursor = 0
         self._options: dict[int, ConsoleOptions] = {}
         self._header: list[list[Segment]] | None = None
+        self._header_line: Strip | None = None
+        self._blank: Strip | None = None
         self._styles: dict[str, Style] = {}  # parsed text styles
-        self._metas: dict[int, list[Style]] = {}  # row -> the cells' click metadata (as DataTable's)
-        self._frame: tuple[Style, Style, Style, Style, int, int, int] | None = None  # see _frame_styles
-        self.sorts = 0  # how many times rows were re-ordered (for tests and measurements)
+        self._metas: list[Style] = []  # each cell's metadata (as DataTable's, without the row)
+        self._frame: _Frame | None = None  # see _frame_styles
+        self.sorts = 0  # how many times the whole order was built (start-up, `o`): for tests and measurements
         self.pinned = False  # the user chose a row: follow that run instead of staying on top
 
     @property
+    def sort(self) -> SortMode:
+        return self.rows.sort
+
+    @property
     def needs_sort(self) -> bool:
-        """Rows moved since the last sort (a throttled sort is still due)."""
-        return self._needs_sort
+        """Rows are moved as their runs change: a re-sort is never due (kept for callers that ask)."""
+        return False
 
     @property
     def row_count(self) -> int:
-        return len(self._order)
+        return len(self.rows)
 
     @property
     def run_count(self) -> int:
         """Every run of the stage, shown or not."""
-        return len(self._runs)
+        return self.rows.total
+
+    @property
+    def _runs(self) -> dict[str, RunView]:
+        return self.rows.runs
 
     def run(self, task: str) -> RunView | None:
-        return self._runs.get(task)
+        return self.rows.runs.get(task)
 
     # ------------------------------------------------------------------ columns
     def _fit(self, width: int) -> None:
         """Choose the columns and their widths for `width` cells (a resize, or a longer task name)."""
         if width == self._fitted_to:
             return
+        if self._fitted_to >= 0 and self._rendered:
+            self._kept[self._fitted_to] = self._rendered
+            while len(self._kept) > KEPT_WIDTHS:
+                del self._kept[next(iter(self._kept))]
         self._fitted_to = width
         widths = fit(self.all_columns, width, self.task_width)
         shown = [(c, w) for c, w in zip(self.all_columns, widths, strict=True) if w > 0]
         self.columns = tuple(c for c, _w in shown)
         self.widths = [w for _c, w in shown]
-        self._rendered = {}
+        kept = self._kept.pop(width, None)
+        self._rendered = kept or {}
+        if kept:  # rendered at this width before: the cells are checked again, the segments kept
+            self._stale.update(kept)
+        self._lines = {}
         self._header = None
-        self._metas = {}
+        self._header_line = None
+        self._metas = []
         self._options = {}
 
     def set_columns(self, columns: Sequence[Column]) -> None:
@@ -209,6 +239,8 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.all_columns = tuple(columns)
         width = self._fitted_to if self._fitted_to >= 0 else self.size.width - SCROLLBAR
         self._fitted_to = -1
+        self._kept = {}
+        self._rendered = {}
         self._fit(width)
         self._rows_changed()
 
@@ -216,8 +248,16 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         old = self._fitted_to
         self._fit(event.size.width - SCROLLBAR)  # a scrollbar may take the last column
         if self._fitted_to != old:
-            set_virtual_size(self, Size(sum(self.widths), len(self._order) + 1))
+            set_virtual_size(self, Size(sum(self.widths), len(self.rows) + 1))
             self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._frame = None  # the styles a frame is drawn with changed (focus, theme): lines drawn anew
+        self._lines = {}
+        self._header_line = None
+        self._blank = None
+        self._styles = {}
 
     @property
     def cursor_row(self) -> int:
@@ -251,8 +291,11 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_click(self, event: events.Click) -> None:
         self.pinned = True
-        row = event.style.meta.get("row")
-        if isinstance(row, int) and row >= 0:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = offset.y - 1 + int(self.scroll_y)  # the header is the first line
+        if 0 <= row < self.row_count:
             self._move_cursor(row)
 
     def _page_height(self) -> int:
@@ -261,48 +304,49 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _move_cursor(self, row: int, scroll: bool = True) -> None:
         row = max(0, min(row, self.row_count - 1))
         old = self._cursor
+        before = self.selected_task if old != row else None
         self._cursor = row
         if old != row:
             self._refresh_rows((old, row))
-            self.post_message(self.Highlighted(self, self.selected_task))
+            task = self.selected_task
+            if task != before:
+                self.post_message(self.Highlighted(self, task))
         if scroll and self.row_count:
-            self.scroll_to_region(
-                Region(int(self.scroll_x), row + 1, max(1, self.size.width), 1),
-                animate=False,
-                spacing=Spacing(1, 0, 0, 0),
-                force=True,
-            )
+            top, bottom = self._visible()
+            if not top <= row < bottom:  # only when it would move: a scroll request costs a layout pass
+                self.scroll_to_region(
+                    Region(int(self.scroll_x), row + 1, max(1, self.size.width), 1),
+                    animate=False,
+                    spacing=Spacing(1, 0, 0, 0),
+                    force=True,
+                )
 
     @property
     def selected_task(self) -> str | None:
-        return self._order[self._cursor] if self._order else None
+        return self.rows.task_at(self._cursor) if len(self.rows) else None
 
     def select_task(self, task: str) -> bool:
         """Select `task`'s row and keep it selected when rows move; False if it is not shown."""
-        self.pinned = self._place(task) or self.pinned
-        return task in self._keyed
-
-    def _place(self, task: str) -> bool:
-        if task not in self._keyed:
+        row = self.rows.row_of(task)
+        if row is None:
             return False
-        self._move_cursor(self.get_row_index(task))
+        self.pinned = True
+        self._move_cursor(row)
         return True
 
     def get_row_index(self, task: str) -> int:
-        return self._row_index()[task]
-
-    def _row_index(self) -> dict[str, int]:
-        if self._rows is None:
-            self._rows = {task: i for i, task in enumerate(self._order)}
-        return self._rows
+        row = self.rows.row_of(task)
+        if row is None:
+            raise KeyError(task)
+        return row
 
     def shown_tasks(self) -> list[str]:
         """Tasks in the order they are shown (tests read this)."""
-        return list(self._order)
+        return self.rows.tasks()
 
     def row_text(self, task: str) -> list[str]:
         """The text of each cell of `task`'s row, as drawn now (tests read this)."""
-        return [cell.plain for cell in self._cells(self._runs[task], self.clock())]
+        return [cell.plain for cell in self._cells(self.rows.runs[task], self.clock())]
 
     def last_line(self, task: str) -> str:
         """The run's last log line as the list knows it ("" before it was read)."""
@@ -313,30 +357,18 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         last = self._last.get(run.task, "")
         return [c.cell(run, Row(now, last, w)) for c, w in zip(self.columns, self.widths, strict=True)]
 
-    def _matches(self, run: RunView) -> bool:
-        if not self._terms:
-            return True
-        task = run.task
-        return matching.matches(self._terms, self._hay[task], lambda: self._params_of(task))
-
-    def _params_of(self, task: str) -> dict[str, str]:
-        params = self._params.get(task)
-        if params is None:
-            params = self._params[task] = matching.params_of(task)
-        return params
-
     def _is_timed(self, run: RunView) -> bool:
         return run.state == RunState.RUNNING or (run.state == RunState.QUEUED and run.not_before is not None)
 
-    def _set_run(self, run: RunView) -> None:
-        self._runs[run.task] = run
-        self._hay[run.task] = matching.hay(run.task, run.state.value)
-        self._sort_keys[run.task] = self.sort.key(run)
-        self._stale.add(run.task)
-        if self._is_timed(run):
-            self._timed.add(run.task)
-        else:
-            self._timed.discard(run.task)
+    def _note(self, runs: list[RunView]) -> None:
+        """What the cells of these changed runs depend on (the rows are the RunRows')."""
+        stale, timed = self._stale, self._timed
+        for run in runs:
+            stale.add(run.task)
+            if self._is_timed(run):
+                timed.add(run.task)
+            else:
+                timed.discard(run.task)
 
     def _observe_metrics(self, runs: list[RunView]) -> None:
         """A metric column appeared: it joins the columns (fitted to the width, every row drawn again)."""
@@ -344,72 +376,55 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             self.set_columns(with_metrics(self.base_columns, self.metric_columns))
 
     def load(self, runs: Iterable[RunView]) -> None:
-        """Show these runs (start-up, or a new filter): one pass, rows already in order."""
+        """Show these runs (start-up): one pass, rows in order."""
         selected = self.selected_task if self.pinned else None
         runs = list(runs)
         self._observe_metrics(runs)
-        for run in runs:
-            self._set_run(run)
-        keys = self._sort_keys
-        terms = self._terms
-        if not terms:
-            shown = list(self._runs)
-        elif all(t.key is None for t in terms):  # plain words (most filters): no call per run
-            words = [t.text for t in terms]
-            shown = [task for task, hay in self._hay.items() if all(w in hay for w in words)]
-        else:
-            shown = [task for task, run in self._runs.items() if self._matches(run)]
-        shown.sort(key=keys.__getitem__)
-        self._order = shown
-        self._rows = None
-        self._keyed = {task: keys[task] for task in shown}
-        self._needs_sort = False
+        self._note(runs)
+        self.rows.load(runs)
+        self.sorts += 1
+        self._reordered(selected)
+
+    def _reordered(self, selected: str | None) -> None:
+        """The whole order changed (a new filter or sort): the cursor stays with its run if pinned."""
         self._rows_changed()
-        if selected is not None and selected in self._keyed:
-            self._place(selected)
+        row = self.rows.row_of(selected) if selected is not None else None
+        if row is not None:
+            self._move_cursor(row)
         else:
             self._move_cursor(0)
 
     def apply(self, runs: Iterable[RunView]) -> set[str]:
-        """Bring the rows of these (changed) runs up to date: only rows on screen are repainted.
-        Returns the tasks that left the list because they no longer match the filter."""
-        removed: set[str] = set()
-        repaint: list[str] = []
+        """Bring the rows of these (changed) runs up to date: rows on screen repaint only if a change
+        landed on or above them. Returns the tasks that left the list because they no longer match the filter."""
         runs = list(runs)
+        if not runs:
+            return set()
+        selected = self.selected_task
+        count = len(self.rows)
         self._observe_metrics(runs)
-        for run in runs:
-            task = run.task
-            self._set_run(run)
-            match = self._matches(run)
-            if task not in self._keyed:
-                if match:
-                    if self._rows is not None:
-                        self._rows[task] = len(self._order)
-                    self._order.append(task)
-                    self._keyed[task] = self._sort_keys[task]
-                    self._needs_sort = True
-                    removed.discard(task)
-                    repaint.append(task)
-                continue
-            if not match:
-                removed.add(task)
-                del self._keyed[task]
-                continue
-            repaint.append(task)
-            if self._keyed[task] != self._sort_keys[task]:
-                self._needs_sort = True
-        if removed:
-            selected = self.selected_task
-            self._order = [task for task in self._order if task not in removed]
-            self._rows = None
+        self._note(runs)
+        removed, first = self.rows.apply(runs)
+        if len(self.rows) != count:
             self._rows_changed()
-            if selected is not None and selected not in removed and self.pinned:
-                self._place(selected)
-        elif repaint:
-            self._refresh_tasks(repaint)
-            if len(self._order) != self.virtual_size.height - 1:
-                self._rows_changed()
+        elif first < self._visible()[1]:
+            self.refresh()  # rows that did not change are handed over as they were (cheap)
+        self._follow(selected)
         return removed
+
+    def _follow(self, selected: str | None) -> None:
+        """After rows moved: a pinned cursor stays on its run (if shown), else it stays on the first row."""
+        if self.pinned and selected is not None:
+            row = self.rows.row_of(selected)
+            if row is not None:
+                if row != self._cursor:
+                    self._move_cursor(row)
+                return
+        self._cursor = max(0, min(self._cursor, len(self.rows) - 1))
+        if not self.pinned and self._cursor != 0:
+            self._move_cursor(0)
+        elif self.selected_task != selected:
+            self.post_message(self.Highlighted(self, self.selected_task))
 
     def set_last_lines(self, lines: dict[str, str]) -> None:
         changed = []
@@ -417,7 +432,7 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
             if self._last.get(task) == line:
                 continue
             self._last[task] = line
-            if task in self._runs:
+            if task in self.rows.runs:
                 self._stale.add(task)
                 changed.append(task)
         self._refresh_tasks(changed)
@@ -428,50 +443,30 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._refresh_tasks(self._timed)
 
     def set_filter(self, text: str) -> None:
-        terms = matching.parse(text)
+        terms = parse(text)
         self.filter_text = text.strip()
-        if terms != self._terms:
-            self._terms = terms
-            self.load(())
+        if terms != self.rows.terms:
+            selected = self.selected_task if self.pinned else None
+            self.rows.set_filter(terms)
+            self._reordered(selected)
 
     def set_sort(self, mode: SortMode) -> None:
         """Order the rows by `mode`; the cursor stays on its run if it was pinned."""
         if mode.name == self.sort.name:
             return
-        self.sort = mode
-        key = mode.key
-        self._sort_keys = {task: key(run) for task, run in self._runs.items()}
-        self.load(())
+        selected = self.selected_task if self.pinned else None
+        self.rows.set_sort(mode)
+        self.sorts += 1
+        self._reordered(selected)
 
     def flush_sort(self, force: bool = False) -> None:
-        """Re-order rows if a run moved (throttled on big tables); the cursor stays on its run."""
-        if not self._needs_sort:
-            return
-        mono = time.monotonic()
-        if not force and self.row_count > BIG_TABLE and mono - self._last_sort < SORT_INTERVAL:
-            return
-        selected = self.selected_task if self.pinned else None
-        keys = self._sort_keys
-        top, bottom = self._visible()
-        shown = self._order[top:bottom]
-        self._order.sort(key=keys.__getitem__)
-        self._keyed = {task: keys[task] for task in self._order}
-        self._rows = None
-        self._needs_sort = False
-        self._last_sort = mono
-        self.sorts += 1
-        if self._order[top:bottom] != shown:  # rows that changed in place were repainted already
-            self.refresh()
-        if selected is not None:
-            self._place(selected)
-        elif self._cursor != 0:
-            self._move_cursor(0)
+        """Nothing to do: rows move as their runs change (kept for callers from when sorting was deferred)."""
 
     # ------------------------------------------------------------------ painting
     def _rows_changed(self) -> None:
         """The number or order of rows changed: new scroll size, repaint everything on screen."""
-        self._cursor = max(0, min(self._cursor, len(self._order) - 1))
-        set_virtual_size(self, Size(sum(self.widths), len(self._order) + 1))
+        self._cursor = max(0, min(self._cursor, len(self.rows) - 1))
+        set_virtual_size(self, Size(sum(self.widths), len(self.rows) + 1))
         self.refresh()
 
     def _visible(self) -> tuple[int, int]:
@@ -488,20 +483,16 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _refresh_tasks(self, tasks: Iterable[str]) -> None:
         """Repaint the rows of these tasks that are on screen (nothing at all when none is)."""
         top, bottom = self._visible()
-        if bottom - top >= len(self._order):
-            rows = self._row_index()
-            self._refresh_rows(rows[t] for t in tasks if t in rows)
-            return
-        order = self._order
-        shown = set(tasks)
-        self._refresh_rows(row for row in range(top, min(bottom, len(order))) if order[row] in shown)
+        row_of = self.rows.row_of
+        rows = [row for task in tasks if (row := row_of(task)) is not None and top <= row < bottom]
+        self._refresh_rows(rows)
 
     def _segments(self, task: str) -> list[list[Segment]]:
         """The row's cells rendered (without row or cursor styles), re-rendered only where the text changed."""
         cached = self._rendered.get(task)
         if cached is not None and task not in self._stale:
             return cached[1]
-        cells = self._cells(self._runs[task], self.clock())
+        cells = self._cells(self.rows.runs[task], self.clock())
         keys = tuple((c.plain, str(c.style), c.justify) for c in cells)
         if cached is not None and cached[0] == keys:
             self._stale.discard(task)
@@ -559,53 +550,88 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
         return self.app.console.render_lines(Padding(cell, (0, 0)), options)[0]
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        if len(self._rendered) > MAX_CACHED_ROWS:
+        """The lines of `crop`, each the Strip handed over last time when nothing in it changed.
+
+        What Textual's line cache would add for this widget (no border, padding, tint or opacity)
+        is nothing but the app's line filters and the crop, done here the same way.
+        """
+        if len(self._rendered) > MAX_CACHED_ROWS or len(self._lines) > 2 * MAX_CACHED_ROWS:
             self._trim_cache()
-        self._frame = self._frame_styles()
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._frame = None
+        frame = self._frame = self._frame_styles()
+        filters = self.app.get_line_filters()
+        background = frame.background
+        render_line = self.render_line
+        strips = []
+        for y in crop.line_range:
+            strip = render_line(y)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        x1, x2 = crop.column_span
+        if (x1, x2) != (0, frame.width):
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
 
     def _trim_cache(self) -> None:
         """Forget the rendered cells of rows off screen: the cache must not grow to every run ever shown
         (each row is a few dozen objects the garbage collector walks on every full pass)."""
         top, bottom = self._visible()
-        keep = {task: self._rendered[task] for task in self._order[top:bottom] if task in self._rendered}
-        self._rendered = keep
-        self._metas.clear()
+        shown = self.rows.tasks(top, bottom)
+        self._rendered = {task: self._rendered[task] for task in shown if task in self._rendered}
+        self._lines = {task: self._lines[task] for task in shown if task in self._lines}
 
-    def _frame_styles(self) -> tuple[Style, Style, Style, Style, int, int, int]:
+    def _frame_styles(self) -> _Frame:
         """What every line of a frame shares: base, header and cursor styles, width, scroll offset."""
+        frame = self._frame
+        width, scroll_x = self.size.width, int(self.scroll_x)
+        if frame is not None and frame.width == width and frame.scroll_x == scroll_x:
+            return frame
         cursor = self.get_component_rich_style("runtable--cursor")
         post = Style.from_color(color=cursor.color) + Style.null()  # the cursor's colour wins (DataTable's default)
         header = self.get_component_styles("runtable--header").rich_style
-        scroll_x, scroll_y = self.scroll_offset
-        return self.rich_style, header, cursor, post, self.size.width, scroll_x, scroll_y
+        if frame is not None:  # a new width or offset: every line is drawn again
+            self._lines = {}
+            self._header_line = None
+            self._blank = None
+        return _Frame(self.rich_style, header, cursor, post, self.background_colors[1], width, scroll_x)
 
     def render_line(self, y: int) -> Strip:
-        base, header, cursor_style, cursor_post, width, scroll_x, scroll_y = self._frame or self._frame_styles()
+        frame = self._frame or self._frame_styles()
         if y == 0:
-            cells = self._header_cells()
-            row_style, component, post, row = header, _NO_STYLE, None, -1
+            if self._header_line is None:
+                self._header_line = self._line(self._header_cells(), frame.header, _NO_STYLE, None, frame)
+            return self._header_line
+        row = y - 1 + int(self.scroll_y)
+        if row >= len(self.rows):
+            if self._blank is None:
+                self._blank = Strip.blank(frame.width, frame.base)
+            return self._blank
+        task = self.rows.task_at(row)
+        cells = self._segments(task)
+        is_cursor = row == self._cursor
+        cached = self._lines.get(task)
+        if cached is not None and cached[0] is cells and cached[1] == is_cursor:
+            return cached[2]
+        if is_cursor:
+            line = self._line(cells, frame.base, frame.cursor, frame.post, frame)
         else:
-            row = y - 1 + scroll_y
-            if row >= len(self._order):
-                return Strip.blank(width, base)
-            cells = self._segments(self._order[row])
-            is_cursor = row == self._cursor
-            row_style = base
-            component = cursor_style if is_cursor else _NO_STYLE
-            post = cursor_post if is_cursor else None
-        metas = self._metas.get(row)
-        if metas is None:
-            metas = self._metas[row] = [
-                *(Style.from_meta({"row": row, "column": c}) for c in range(len(self.columns))),
-                Style.from_meta({"row": row, "column": 0, "out_of_bounds": True}),
+            line = self._line(cells, frame.base, _NO_STYLE, None, frame)
+        self._lines[task] = (cells, is_cursor, line)
+        return line
+
+    def _line(
+        self, cells: list[list[Segment]], row_style: Style, component: Style, post: Style | None, frame: _Frame
+    ) -> Strip:
+        """One line from its cells' segments: DataTable's cell styles (row + click meta + cursor, the cell's
+        own, then the cursor's colour). Cells never merge with each other (their metas differ), so
+        merging equal styles within a cell here gives what `Strip.simplify` would."""
+        metas = self._metas
+        if len(metas) != len(self.columns) + 1:
+            metas = self._metas = [
+                *(Style.from_meta({"column": c}) for c in range(len(self.columns))),
+                Style.from_meta({"column": 0, "out_of_bounds": True}),
             ]
-        # DataTable's cell styles: row + click meta + cursor, the cell's own, then the cursor's colour.
-        # Cells never merge with each other (their metas differ), so merging equal styles within a
-        # cell here gives what `Strip.simplify` would.
+        width, scroll_x = frame.width, frame.scroll_x
         line: list[Segment] = []
         append = line.append
         end = scroll_x + width
@@ -634,7 +660,7 @@ class RunTable(ScrollView, can_focus=True, inherit_bindings=False):
                 append(Segment(" " * remaining, row_style + component + metas[-1]))
             x += remaining
         if x < end:  # narrower than the widget (never with a 200-cell last column): pad like DataTable
-            return Strip(line_crop(line, scroll_x, end, x)).adjust_cell_length(width, base).simplify()
+            return Strip(line_crop(line, scroll_x, end, x)).adjust_cell_length(width, frame.base).simplify()
         return Strip(line_crop(line, scroll_x, end, x), width)
 
     def _header_cells(self) -> list[list[Segment]]:
