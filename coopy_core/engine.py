@@ -426,9 +426,10 @@ class Engine:
         self.attempts.adopt(run, self._target(run)[0])
 
     # ================================================================ views and subscriptions
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call `callback(event)` for every event after this point; returns an unsubscribe function."""
-        return self._events.subscribe(callback)
+    def subscribe(self, callback: Subscriber, kinds: frozenset[EventKind] | None = None) -> Callable[[], None]:
+        """Call `callback(event)` for every event after this point (of `kinds`, None: all); returns an
+        unsubscribe function."""
+        return self._events.subscribe(callback, kinds)
 
     def run_view(self, run: Run) -> RunView:
         key = run.key
@@ -738,7 +739,7 @@ class Engine:
         """Record the run (in this turn's commit) and tell the screens (after it)."""
         if run.stored or run.state != RunState.WAITING:
             self.journal.run(run)
-        self.journal.emit(EventKind.RUN, run=self.run_view(run), stage=self.stage_view(run.stage))
+        self.journal.emit_heard(EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)})
 
     def _apply(self, changes: Changes, why: str = "") -> None:
         """Act on what Readiness said, in order; a run skipped on the way adds its own consequences."""
@@ -993,7 +994,7 @@ class Engine:
         for row in rows:
             known[1][row.name] = row.value
         self.journal.metrics(rows)
-        self.journal.emit(EventKind.RUN, run=self.run_view(run), stage=self.stage_view(run.stage))
+        self.journal.emit_heard(EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)})
 
     def _metrics_file(self, run: Run, state: RunState) -> Path | None:
         """The stage's `metrics` file for this attempt: read when it is done (a missing one is said in

@@ -34,21 +34,26 @@ class Events:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.seq = 0
-        self.subscribers: list[tuple[Subscriber, int]] = []  # (callback, the last event it must not get)
+        # (callback, the last event it must not get, the kinds it wants: None for all)
+        self.subscribers: list[tuple[Subscriber, int, frozenset[EventKind] | None]] = []
 
     def make(self, kind: EventKind, **kw: Any) -> Event:
         self.seq += 1
         return Event(seq=self.seq, kind=kind, time=self.clock(), **kw)
 
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Deliver every event numbered after this moment (not those made before and still held)."""
-        entry = (callback, self.seq)
+    def subscribe(self, callback: Subscriber, kinds: frozenset[EventKind] | None = None) -> Callable[[], None]:
+        """Deliver every event numbered after this moment (not those made before and still held), of `kinds`."""
+        entry = (callback, self.seq, kinds)
         self.subscribers.append(entry)
         return lambda: self.subscribers.remove(entry) if entry in self.subscribers else None
 
+    def heard(self, kind: EventKind) -> bool:
+        """Whether a subscriber wants events of this kind."""
+        return any(kinds is None or kind in kinds for _cb, _after, kinds in self.subscribers)
+
     def deliver(self, event: Event) -> None:
-        for callback, after in list(self.subscribers):
-            if event.seq <= after:
+        for callback, after, kinds in list(self.subscribers):
+            if event.seq <= after or (kinds is not None and event.kind not in kinds):
                 continue
             try:
                 callback(event)
@@ -133,6 +138,16 @@ class Journal:
         self._held.append(event)
         self._soon()
         return event
+
+    def emit_heard(self, kind: EventKind, build: Callable[[], dict[str, Any]]) -> None:
+        """`emit`, with the event's views built only when someone listens. A subscriber never gets an event
+        numbered before it subscribed (`Events.subscribe`), so with nobody subscribed (a start reconciling
+        100,000 runs before the progress printer or a client attaches) numbering it is all there is to do."""
+        if self.events.heard(kind):
+            self.emit(kind, **build())
+        else:
+            self.events.seq += 1
+            self._soon()
 
     def say(self, kind: EventKind, **kw: Any) -> None:
         """An event that reports nothing written (a message): delivered at once, even while the store fails."""

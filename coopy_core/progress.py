@@ -77,12 +77,17 @@ class ProgressPrinter:
         self._drawn = 0
         self._said: dict[tuple[str, str], tuple[int, RunState]] = {}  # a run's news (metrics) is not a new line
         self._task: asyncio.Task[None] | None = None
-        self._unsubscribe = engine.subscribe(self._on_event)
+        # Live lines take the runs' news from the engine's start on (start() reads what was running); lines
+        # per event need every run's from the first (a run skipped or blocked at start is a line).
+        kinds = frozenset(EventKind) - {EventKind.RUN} if live else None
+        self._unsubscribers = [engine.subscribe(self._on_event, kinds)]
 
     def start(self) -> None:
         """Call once the engine has started (what was done before is not counted in the rates)."""
+        if self.live:
+            self._unsubscribers.append(self.engine.subscribe(self._on_event, frozenset({EventKind.RUN})))
         now = time.monotonic()
-        for stage in self.engine.snapshot().stages:
+        for stage in (self.engine.stage_view(s.name) for s in self.engine.config.stages):
             self._done_before[stage.name] = stage.counts["done"]
             if stage.running:
                 self._active_since.setdefault(stage.name, now)  # adopted runs: active from now on
@@ -90,7 +95,8 @@ class ProgressPrinter:
             self._task = asyncio.create_task(self._redraw_loop())
 
     def stop(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         if self._task:
             self._task.cancel()
         if self.live:

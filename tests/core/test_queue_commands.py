@@ -305,3 +305,34 @@ async def test_add_task_while_running(tmp_path: Path, start_engine: EngineFactor
     open_gate(tmp_path, "t0", "late", "n=8")
     assert await wait_finished(engine)
     assert sorted((tmp_path / "after.txt").read_text().splitlines()) == ["late 7", "n=8 8", "t0 0"]
+
+
+async def test_a_screen_that_attaches_later_gets_what_happens_after_and_only_the_kinds_it_asked_for(
+    tmp_path: Path, start_engine: EngineFactory
+) -> None:
+    """Nobody listens while the engine starts (its runs' events are only numbered then); a screen attached
+    afterwards gets every later event, numbered after the snapshot it read, and only of its kinds."""
+    engine = await start_engine(gated_config(tmp_path, ["t0", "t1", "t2"], workers=1))
+    await wait_state(engine, "t0", "s", RunState.RUNNING)
+    seen_at = engine.snapshot().seq
+    assert seen_at > 0  # the start's events were numbered though nobody heard them
+    stages: list[Event] = []
+    every: list[Event] = []
+    engine.subscribe(stages.append, frozenset({EventKind.STAGE}))
+    engine.subscribe(every.append)
+    engine.pause("s")
+    open_gate(tmp_path, "t0")
+    await wait_state(engine, "t0", "s", RunState.DONE)
+    engine.resume("s")
+    await wait_state(engine, "t1", "s", RunState.RUNNING)
+    await asyncio.sleep(0.2)  # the turn's events are delivered after its commit
+
+    assert [e.kind for e in stages] == [EventKind.STAGE, EventKind.STAGE]
+    assert [e.stage.paused for e in stages if e.stage] == [True, False]
+    seqs = [e.seq for e in every]
+    assert seqs == sorted(set(seqs)) and seqs[0] > seen_at
+    ran = [(e.run.task, e.run.state) for e in every if e.kind == EventKind.RUN and e.run]
+    assert ("t0", RunState.DONE) in ran and ("t1", RunState.RUNNING) in ran
+    assert all(e.seq in seqs for e in stages)  # one numbering for all
+    open_gate(tmp_path, "t1", "t2")
+    assert await wait_finished(engine)
