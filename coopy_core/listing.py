@@ -1,7 +1,7 @@
 """How a stage's runs are listed: the sort orders and the filter, one definition for the TUI and the engine.
 
-The TUI orders and filters the runs it holds with these; for a stage too big to send whole, the
-engine keeps the same order (`coopy_core.windows`) and sends a screen the rows it shows. A sort
+The TUI orders and filters the runs it holds with these (in the core so that an engine could one day
+keep the same order and send a screen only the rows it shows; today a screen holds every run). A sort
 key works on any run record with `state`, `priority`, `order`, `started_at`, `ended_at` and
 `not_before` (the engine's `Run` and a screen's `RunView` both have them); the run's name is
 passed beside it (`Run.name`, `RunView.task`).

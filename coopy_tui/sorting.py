@@ -1,7 +1,7 @@
 """How a task list can be sorted (`o` cycles through them): one list, so a new order is one entry.
 
-The keys themselves are `coopy_core.listing`'s (the engine orders a huge stage's windows by the same
-ones). Every key ends with the run's `order` (first come, first served), so equal rows keep a stable place.
+The keys themselves are `coopy_core.listing`'s. Every key ends with the run's `order` (first come, first
+served), so equal rows keep a stable place.
 """
 
 from __future__ import annotations
