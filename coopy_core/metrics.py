@@ -255,8 +255,9 @@ class MetricsTracker:
         return self.state_dir / "metrics" / stage / f"{name}.{attempt}.jsonl"
 
     def begin(self, key: RunKey, attempt: int, log: Path | None, fresh: bool) -> Path:
-        """A new attempt (an empty file for it to append to), or one adopted after a restart (`fresh`
-        False: its file is read again from the start, which rebuilds what the store had)."""
+        """A new attempt (its folder made; the run creates the file when it first reports, and a stale
+        file of a crashed earlier start of this attempt is removed), or one adopted after a restart
+        (`fresh` False: its file is read again from the start, which rebuilds what the store had)."""
         path = self.path(key[0], key[1], attempt)
         if fresh:
             if path.parent not in self._folders:  # made once per stage: a run that reports creates its file

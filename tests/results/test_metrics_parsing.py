@@ -146,7 +146,10 @@ def test_tracker_reports_only_changes_and_the_last_lines_at_the_end(tmp_path: Pa
     got: list[tuple[tuple[str, str], int, list[MetricRow]]] = []
     tracker = MetricsTracker(tmp_path, lambda key, attempt, rows: got.append((key, attempt, rows)))
     path = tracker.begin(("train", "a"), 2, tmp_path / "log", fresh=True)
-    assert path == tmp_path / "metrics" / "train" / "a.2.jsonl" and path.read_bytes() == b""
+    assert path == tmp_path / "metrics" / "train" / "a.2.jsonl" and path.parent.is_dir()
+    assert not path.exists()  # the run makes its file when it first reports: none for a run that never does
+    tracker.poll()
+    append(path, "")
     tracker.poll()
     assert got == []
     append(path, '{"loss": 1}\n')
