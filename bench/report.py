@@ -9,6 +9,8 @@ from typing import Any
 from bench.systems import Measurement
 from bench.workloads import Workload
 
+PROFILE_NOTES = Path(__file__).with_name("profile.md")
+
 
 def handoffs(w: Workload, stamps: list[tuple[str, str, float, float]]) -> list[float]:
     """Seconds from the moment a run could have started in the next stage to when it did.
@@ -300,6 +302,8 @@ def markdown(results: dict[str, Any], plotted: bool = True) -> str:
         if slower:
             lines += ["", "Peers that finished a workload sooner than CooPy: " + "; ".join(slower) + "."]
         lines.append("")
+        if PROFILE_NOTES.exists():  # written by hand from a profile: why the misses above are there
+            lines += [PROFILE_NOTES.read_text().rstrip(), ""]
     lines += [
         "Hand-off is the dead time between the moment a run could start in its next stage (its previous",
         "stage ended and, by the stamps, that stage had a worker below its cap) and the moment it started;",

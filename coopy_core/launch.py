@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 EXIT_INTERRUPTED = 130
@@ -24,16 +25,24 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(EXIT_INTERRUPTED)
 
 
-def main(prog: str = "coopy") -> int:
+def guarded(prog: str, command: Callable[[], int]) -> int:
+    """Run `command` (which imports what it needs) with SIGINT taken over until it installs its own handling."""
     signal.signal(signal.SIGINT, _interrupted)
     try:
+        return command()
+    except Interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def main(prog: str = "coopy") -> int:
+    def command() -> int:
         from coopy_core.cli import main as cli_main
 
         return cli_main(prog=prog)
-    except Interrupted:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
-        print("coopy: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+
+    return guarded(prog, command)
 
 
 if __name__ == "__main__":

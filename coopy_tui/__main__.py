@@ -2,6 +2,6 @@
 
 import sys
 
-from coopy_tui.cli import main
+from coopy_tui.launch import main
 
 sys.exit(main())

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Imported: from here a Ctrl-C is Python's KeyboardInterrupt again (answered below), which asyncio.run
+    # turns into cancelling the loop's work; once the screen runs, Ctrl-C is a key.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = _parser().parse_args(argv)
     try:
         config = load_target(args.config)
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"coopy-tui: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        print("coopy-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -1,0 +1,63 @@
+"""Ctrl-C at any moment of `coopy-tui`'s start (its imports, the config, the engine, the first frame), in a
+real terminal: it ends with exit 130 and at most one line (once the screen is up: the quit that leaves the
+commands running, exit 0), never a traceback (before: a KeyboardInterrupt
+traceback while `coopy_core.config` and pydantic were imported).
+
+The signal goes to the app's own process, as a terminal's Ctrl-C does to its foreground job (tmux's
+`send-keys C-c` would depend on whether the screen has already put the terminal in raw mode, where Ctrl-C is
+a key)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.engine import write_config
+from tests.helpers.processes import kill_all, processes_mentioning
+from tests.helpers.tmux import Tmux, tui_command
+from tests.helpers.waiting import poll
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+# seconds after the app's process appeared: the first land in the imports, the last once the screen is up
+DELAYS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.5, 3.0)
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+def test_ctrl_c_while_the_tui_starts_exits_130_without_a_traceback(tmp_path: Path, delay: float) -> None:
+    write_config(
+        tmp_path,
+        """
+        [tasks.matrix]
+        i = [1, 2, 3, 4]
+        [[stages]]
+        name = "s"
+        workers = 2
+        command = ["sleep", "30"]
+        """,
+    )
+    tmux = Tmux(tmp_path)
+    try:
+        tmux.start(f"{tui_command()} --in-process coopy.toml")
+        pid = poll(tmux.app_pid, 30, "the app's process", interval=0.005)
+        time.sleep(delay)
+        os.kill(pid, signal.SIGINT)
+        screen = poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "coopy-tui to exit")
+    finally:
+        tmux.kill()
+        kill_all(processes_mentioning(str(tmp_path), environ=True))  # commands left running, as Ctrl-C leaves them
+    assert "Traceback" not in screen and "KeyboardInterrupt" not in screen, screen
+    said = [line for line in screen.splitlines() if line.strip() and "EXITED" not in line]
+    assert len(said) <= 1, screen
+    if "EXITED 130" in screen:  # stopped while starting
+        assert all(line == "coopy-tui: interrupted" for line in said), screen
+    else:  # the screen was up: a SIGINT is a quit that leaves the commands running, and says so
+        assert "EXITED 0" in screen and all("left running" in line for line in said), screen
