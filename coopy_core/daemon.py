@@ -54,10 +54,18 @@ def _log_events(stream: logging.Logger) -> Callable[[Event], None]:
 async def serve(config: Config, linger: float = LINGER, take_over: bool = False) -> int:
     engine = Engine(config, take_over=take_over)
     events = logging.getLogger("coopy.events")
-    engine.subscribe(_log_events(events))
+    log_event = _log_events(events)
+    # Runs' lines from the end of the start on: the start's own transitions (every queued run of 100,000
+    # configurations) would be held as events until its commit, doubling its time and the engine's memory;
+    # they are in the store, and a line per stage says where the start left them.
+    engine.subscribe(log_event, frozenset(EventKind) - {EventKind.RUN})
     stop = asyncio.Event()
-    server = ControlServer(engine, stop)
     await engine.start()
+    server = ControlServer(engine, stop)
+    engine.subscribe(log_event, frozenset({EventKind.RUN}))
+    for name in engine.config.stage_names:
+        counts = ", ".join(f"{k} {n}" for k, n in engine.stage_view(name).counts.items() if n)
+        events.info("stage %s started with %s", name, counts or "no runs")
     await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

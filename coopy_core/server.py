@@ -26,6 +26,7 @@ import os
 import resource
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ class ControlServer:
         self._connections: set[asyncio.StreamWriter] = set()
         self._refused = 0
         self._refused_logged = -math.inf
-        self._unsubscribe = engine.subscribe(self._broadcast)
+        self._unsubscribe: Callable[[], None] | None = None  # subscribed to the engine while a client is
 
     async def start(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -95,8 +96,22 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
 
+    def _follow(self, writer: asyncio.StreamWriter) -> None:
+        """A client's event stream; the engine builds events for the socket only while one is followed."""
+        if self._unsubscribe is None:
+            self._unsubscribe = self.engine.subscribe(self._broadcast)
+        self._subscribers.add(writer)
+
+    def _unfollow(self, writer: asyncio.StreamWriter) -> None:
+        self._subscribers.discard(writer)
+        if not self._subscribers and self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
     async def close(self) -> None:
-        self._unsubscribe()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._server:
             self._server.close()
         for writer in list(self._connections):
@@ -113,10 +128,10 @@ class ControlServer:
         line = wire.dumps({"event": event})
         for writer in list(self._subscribers):
             if writer.is_closing():
-                self._subscribers.discard(writer)
+                self._unfollow(writer)
             elif writer.transport.get_write_buffer_size() > MAX_CLIENT_BUFFER:
                 log.warning("dropping a client that does not read its events")
-                self._subscribers.discard(writer)
+                self._unfollow(writer)
                 writer.close()
             else:
                 writer.write(line)
@@ -167,7 +182,7 @@ class ControlServer:
             pass  # the client left, or the engine is stopping
         finally:
             self.clients -= 1
-            self._subscribers.discard(writer)
+            self._unfollow(writer)
             self._connections.discard(writer)
             writer.close()
 
@@ -221,7 +236,7 @@ class ControlServer:
             return self.engine.snapshot()
         if op == "subscribe":
             # the snapshot and the stream that follows it leave no gap: same loop, same tick
-            self._subscribers.add(writer)
+            self._follow(writer)
             return self.engine.snapshot()
         if op == "call":
             name = request.get("name")

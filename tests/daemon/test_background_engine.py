@@ -126,6 +126,8 @@ def test_detached_engine_finishes_the_pipeline_with_no_screen(pipeline) -> None:
     assert sorted(marks(cfg)) == sorted(f"{s} seed={i}" for s in ("prep", "train", "eval") for i in range(4))
     log = (config.state_dir / "engine.log").read_text()
     assert "train/seed=3 attempt 1 done" in log  # the engine logs its own events in the state dir
+    # where the start left each stage, in one line (its runs' own lines start after it)
+    assert all(f"stage {s} started with " in log for s in ("prep", "train", "eval"))
     stop = coopy("stop", str(cfg), cwd=cfg.parent)
     assert stop.returncode == 0, stop.stderr
     wait_for(lambda: not socket_path(config.state_dir).exists(), "socket removed at stop")
