@@ -332,6 +332,8 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     wls = [w for w in results["workloads"]]
+    if not wls:  # a run of the other parts only (--workloads W5)
+        return False
     fig, axes = plt.subplots(1, len(wls), figsize=(4 * len(wls), 3.6))
     if len(wls) == 1:
         axes = [axes]

