@@ -7,6 +7,7 @@ started_at, ended_at, pid, job_id, metrics}`, plus `members` for the runs of a s
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from coopy_core.config import Config
@@ -129,7 +130,7 @@ def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
     store); None when no engine answers. `summary`: only the runs the engine names one by one (running,
     blocked, failed, cancelled; `Engine.summary`), which is all the human form shows."""
     from coopy_core.daemon import connect
-    from coopy_core.remote import EngineUnavailable
+    from coopy_core.remote import EngineUnavailable, RemoteCommandError
 
     try:
         client = connect(config)
@@ -137,8 +138,11 @@ def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
         return None
     try:
         pid = client.info.get("pid")
+        brief = None
         if summary:
-            brief = client.summary()
+            with contextlib.suppress(RemoteCommandError):  # an engine of an older CooPy: the whole snapshot
+                brief = client.summary()
+        if brief is not None:
             return {
                 "pipeline": brief["pipeline"], "config": str(config.path), "state_dir": str(config.state_dir),
                 "engine_pid": pid, "live": True, "tasks": brief["tasks"], "stages": brief["stages"],

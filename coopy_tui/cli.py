@@ -50,11 +50,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Imported: from here a Ctrl-C is Python's KeyboardInterrupt again (answered below), which asyncio.run
-    # turns into cancelling the loop's work; once the screen runs, Ctrl-C is a key.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = _parser().parse_args(argv)
     try:
+        # From here a Ctrl-C is Python's KeyboardInterrupt again (answered below), which asyncio.run turns
+        # into cancelling the loop's work; once the screen runs, Ctrl-C is a key.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         config = load_target(args.config)
         settings = _settings(config, args.config)
         metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()] or None
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"coopy-tui: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
         print("coopy-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 

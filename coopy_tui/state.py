@@ -37,7 +37,8 @@ class PipelineState:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.pipeline = snapshot.pipeline
-        self.seq = snapshot.seq
+        self.seq = snapshot.seq  # the highest event number seen
+        self.snapshot_seq = snapshot.seq
         self.stage_names: list[str] = [s.name for s in snapshot.stages]
         self.stages: dict[str, StageView] = {s.name: s for s in snapshot.stages}
         self.runs: dict[str, dict[str, RunView]] = {name: {} for name in self.stage_names}
@@ -55,9 +56,11 @@ class PipelineState:
     # ------------------------------------------------------------------ events
     def apply(self, event: Event) -> None:
         """Record one engine event (called on the engine's loop; must stay cheap)."""
-        if event.seq <= self.seq:
+        if event.seq <= self.snapshot_seq:
             return  # already in the snapshot
-        self.seq = event.seq
+        # Not "older than the last event": a message said while the store fails is numbered after the run
+        # changes still waiting for their commit, and is delivered before them.
+        self.seq = max(self.seq, event.seq)
         if event.kind == EventKind.RUN and event.run is not None:
             run = event.run
             stage_runs = self.runs.get(run.stage)

@@ -293,3 +293,30 @@ def test_status_of_a_live_engine_names_the_runs_worth_naming_and_counts_the_rest
         assert "blocked: after/i=0" in human.stdout
     finally:
         coopy("stop", str(cfg), "--stop-running", cwd=tmp_path)
+
+
+def test_status_of_an_engine_without_the_summary_command_falls_back_to_its_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A background engine started by an older CooPy answers `summary` with "unknown command": `coopy status`
+    (after an upgrade, while that engine runs) reads the whole snapshot instead of failing."""
+    from coopy_core.remote import RemoteCommandError, RemoteEngine
+    from coopy_core.status import live_status
+
+    cfg = tmp_path / "coopy.toml"
+    cfg.write_text('[tasks.matrix]\ni = [0, 1, 2]\n[[stages]]\nname = "work"\nworkers = 1\ncommand = ["sleep", "60"]\n')
+    out = coopy("run", "--detach", str(cfg), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    try:
+        config = load_config(cfg)
+        wait_for(lambda: any(r["state"] == "running" for r in status(cfg)["runs"]), "a run running")
+
+        def old_engine(self: RemoteEngine) -> dict:
+            raise RemoteCommandError("unknown command 'summary'")
+
+        monkeypatch.setattr(RemoteEngine, "summary", old_engine)
+        live = live_status(config, summary=True)
+        assert live is not None and live["live"] is True
+        assert sorted(r["state"] for r in live["runs"]) == ["queued", "queued", "running"]  # the snapshot's runs
+    finally:
+        coopy("stop", str(cfg), "--stop-running", cwd=tmp_path)

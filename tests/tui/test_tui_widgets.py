@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 
-from coopy_core.model import EventKind, StageView
+from coopy_core.model import Event, EventKind, RunState, StageView
 from coopy_tui.format import bar, pipeline_eta, stage_eta
 from coopy_tui.keys import KEYS, markdown_table
 from coopy_tui.state import PipelineState
@@ -84,3 +84,19 @@ def test_key_table_for_the_readme_lists_every_key() -> None:
 def test_the_readme_has_the_current_key_table() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert markdown_table() in readme, "regenerate the README's key table: coopy_tui.keys.markdown_table()"
+
+
+def test_state_takes_run_changes_delivered_after_a_message_numbered_later(tmp_path) -> None:  # noqa: ANN001
+    """While the store fails, the engine says so at once (a message numbered after the run changes that wait
+    for their commit) and delivers those changes once the store is back: the screen must still show them
+    (it dropped them, and showed stale states until restarted)."""
+    engine = demo_engine(tmp_path)
+    snapshot = engine.snapshot()
+    state = PipelineState(snapshot)
+    run = engine.runs[("model=cnn,seed=2", "train")]
+    at = snapshot.seq
+    state.apply(Event(seq=at + 3, kind=EventKind.MESSAGE, time=0.0, message="store back", level="info"))
+    state.apply(Event(seq=at + 1, kind=EventKind.RUN, time=0.0, run=dataclasses.replace(run, state=RunState.DONE)))
+    state.apply(Event(seq=at, kind=EventKind.RUN, time=0.0, run=dataclasses.replace(run, state=RunState.FAILED)))
+    assert state.run("train", "model=cnn,seed=2").state == RunState.DONE  # the one in the snapshot is not redone
+    assert "model=cnn,seed=2" in state.take().runs["train"]
