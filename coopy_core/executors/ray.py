@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
 from coopy_core.executors.local import RUN_ID_VAR
+from coopy_core.executors.polling import Poller
 
 if TYPE_CHECKING:
     from coopy_core.config import Config, RayOptions
@@ -69,8 +70,6 @@ CALL_TIMEOUT = 30.0  # seconds any one call to Ray may take
 HEAD_LOST_AFTER = 30.0  # seconds the head may not answer before its running jobs count as lost
 INFEASIBLE_AFTER = 10.0  # seconds a job may be pending for resources no node has (a node may be joining)
 NODES_FRESH = 10.0  # seconds a list of the cluster's nodes is trusted
-FAST_POLL = 0.5  # poll interval for a few seconds after a cancel, so the end shows promptly
-FAST_POLL_FOR = 6.0
 TAIL_RETRY = 2.0  # seconds before following a job's log again after the stream broke
 UNREACHABLE_WORDS = (  # what a failed connection says, in a few words (requests' own messages run long)
     ("connection refused", "connection refused"),
@@ -358,10 +357,9 @@ class RayExecutor:
         self._make_clients = clients
         self._clusters: dict[str, _Cluster] = {}
         self._jobs: dict[str, _Watch] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._fast_until = 0.0
         self._closed = False
+        # one list_jobs per cluster for all watched jobs every poll interval, until none is left
+        self._poller = Poller(log, "ray", self.poll_interval, self.poll_once, self._watching)
         self.calls: Counter[str] = Counter()  # calls to Ray by name (tests and the benchmark read it)
 
     @property
@@ -481,8 +479,7 @@ class RayExecutor:
             log.warning("ray: %s not submitted yet: %s", job_id, exc)
         except Rejected as exc:
             raise StartError(f"Ray rejected the job: {exc}") from None
-        if self._wake is not None:
-            self._wake.set()  # show PENDING/RUNNING without waiting a whole interval
+        self._poller.wake()  # show PENDING/RUNNING without waiting a whole interval
         return handle
 
     def _submit(self, handle: Handle) -> None:
@@ -495,7 +492,6 @@ class RayExecutor:
 
     # -- watch -------------------------------------------------------------------------
     def watch(self, handle: Handle, on_end: OnEnd, on_info: OnInfo | None = None) -> None:
-        loop = asyncio.get_running_loop()
         self._closed = False
         watch = _Watch(handle, on_end, on_info)
         self._jobs[watch.job_id] = watch
@@ -503,26 +499,10 @@ class RayExecutor:
             self._report(watch, handle["waiting"])
         if handle.get("submitted"):
             self._follow(watch)
-        if self._task is None or self._task.done():
-            self._wake = asyncio.Event()  # bound to this loop
-            self._task = loop.create_task(self._poll_loop())
-        elif self._wake is not None:
-            self._wake.set()
+        self._poller.ensure(wake=True)
 
-    async def _poll_loop(self) -> None:
-        """One list_jobs per cluster for all watched jobs every poll interval, until none is left."""
-        assert self._wake is not None
-        while self._jobs and not self._closed:
-            interval = FAST_POLL if time.monotonic() < self._fast_until else self.poll_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(interval, self.poll_interval))
-            self._wake.clear()
-            if not self._jobs or self._closed:
-                break
-            try:
-                await self.poll_once()
-            except Exception:  # noqa: BLE001 - a bad answer must not stop watching
-                log.exception("ray poll failed")
+    def _watching(self) -> bool:
+        return bool(self._jobs) and not self._closed
 
     async def poll_once(self) -> None:
         """Ask each cluster once about all of its watched jobs; report news and ends."""
@@ -783,9 +763,7 @@ class RayExecutor:
         if handle.get("submitted"):
             self._stop_handle(handle)
         # never submitted: nothing runs; the poll (woken now) ends it, and it is never submitted
-        self._fast_until = time.monotonic() + max(FAST_POLL_FOR, grace)
-        if self._wake is not None:
-            self._wake.set()
+        self._poller.hurry(grace)
 
     def _stop(self, watch: _Watch) -> None:
         watch.stopping = True
@@ -861,6 +839,4 @@ class RayExecutor:
             if watch.tail is not None:
                 watch.tail.cancel()
         self._jobs.clear()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = None
+        self._poller.stop()

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
 from coopy_core.executors.local import RUN_ID_VAR, STATUS_VAR, read_status
+from coopy_core.executors.polling import Poller
 
 if TYPE_CHECKING:
     from coopy_core.config import Config, SlurmOptions
@@ -69,8 +70,6 @@ TRANSIENT_PATTERNS = (
 )
 COMMAND_TIMEOUT = 60.0  # seconds any single Slurm command may take
 SUBMIT_BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0)  # waits before the 2nd, 3rd, 4th sbatch
-FAST_POLL = 0.5  # poll interval for a few seconds after a cancel, so the end shows promptly
-FAST_POLL_FOR = 6.0
 SUBMIT_GRACE = 60.0  # a job unknown to every Slurm command this soon after sbatch is not yet "lost"
 MAX_NAME_TAIL = 120
 
@@ -263,11 +262,10 @@ class SlurmExecutor:
         self.submit_backoff = tuple(submit_backoff)
         self.command_timeout = command_timeout
         self._jobs: dict[str, _Watch] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._fast_until = 0.0
         self._sacct_compat: bool | None = None  # None: not yet known whether to use `sacct -c`
         self._closed = False
+        # one squeue for all watched jobs every poll interval, until none is left
+        self._poller = Poller(log, "slurm", self.poll_interval, self.poll_once, self._watching)
         self.polls = 0  # batched squeue calls made by the poll loop (for tests and diagnostics)
 
     # -- commands ----------------------------------------------------------------------
@@ -386,8 +384,7 @@ class SlurmExecutor:
         raise StartError(f"sbatch failed {len(self.submit_backoff) + 1} times: {message}")
 
     def _handle(self, job_id: str, spec: LaunchSpec) -> Handle:
-        if self._wake is not None:
-            self._wake.set()  # show PENDING/RUNNING without waiting a whole interval
+        self._poller.wake()  # show PENDING/RUNNING without waiting a whole interval
         return {
             "job_id": job_id,
             "job_name": job_name(spec.run_id),
@@ -425,24 +422,10 @@ class SlurmExecutor:
             return
         self._closed = False
         self._jobs[str(job_id)] = _Watch(handle, on_end, on_info)
-        if self._task is None or self._task.done():
-            self._wake = asyncio.Event()  # bound to this loop
-            self._task = loop.create_task(self._poll_loop())
+        self._poller.ensure()
 
-    async def _poll_loop(self) -> None:
-        """One squeue for all watched jobs every poll interval, until none is left."""
-        assert self._wake is not None
-        while self._jobs and not self._closed:
-            interval = FAST_POLL if time.monotonic() < self._fast_until else self.poll_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(interval, self.poll_interval))
-            self._wake.clear()
-            if not self._jobs or self._closed:
-                break
-            try:
-                await self.poll_once()
-            except Exception:  # noqa: BLE001 - a bad answer must not stop watching
-                log.exception("slurm poll failed")
+    def _watching(self) -> bool:
+        return bool(self._jobs) and not self._closed
 
     async def poll_once(self) -> None:
         """Ask Slurm once about every watched job; report changes and ends."""
@@ -539,9 +522,7 @@ class SlurmExecutor:
         result = self._run(["scancel", str(job_id)])
         if result.returncode != 0:
             log.warning("scancel %s failed: %s", job_id, slurm_message(result.stderr, result.stdout))
-        self._fast_until = time.monotonic() + max(FAST_POLL_FOR, grace)
-        if self._wake is not None:
-            self._wake.set()
+        self._poller.hurry(grace)
 
     def stop_leftovers(
         self, handle: Handle, run_prefix: str, grace: float, on_clear: Callable[[], None], on_info: OnInfo | None = None
@@ -589,9 +570,7 @@ class SlurmExecutor:
         """Stop watching; the jobs keep running in Slurm (the next engine re-adopts them)."""
         self._closed = True
         self._jobs.clear()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = None
+        self._poller.stop()
 
 
 class _Unreachable(Exception):
