@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,23 +13,17 @@ import pytest
 
 from tests.helpers.cli import coopy_argv
 from tests.helpers.engine import write_config
-from tests.helpers.processes import kill_all, processes_mentioning
+from tests.helpers.processes import interpreter_start, kill_all, processes_mentioning
 
 # seconds after the interpreter itself is up (measured below: before that, a Ctrl-C is Python's own business);
 # the first ones land in the imports (~0.15 s here), the later ones in the engine's start and its first dispatch
 DELAYS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
-@pytest.fixture(scope="module")
-def interpreter_start() -> float:
-    """How long this Python takes to start and reach `coopy`'s own code (the slowest of three): the console
-    script imports `coopy_core.launch` before any handler of ours can exist, so that much is Python's."""
-    times = []
-    for _ in range(3):
-        began = time.monotonic()
-        subprocess.run([sys.executable, "-c", "import coopy_core.launch"], check=True)
-        times.append(time.monotonic() - began)
-    return max(times)
+@pytest.fixture(scope="module", name="interpreter_start")
+def coopy_interpreter_start() -> float:
+    """The console script imports `coopy_core.launch` before any handler of ours can exist: that much is Python's."""
+    return interpreter_start("coopy_core.launch")
 
 
 @pytest.mark.parametrize("delay", DELAYS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,3 +105,14 @@ def kill_all(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(OSError):
             os.kill(pid, 9)
+
+
+def interpreter_start(module: str) -> float:
+    """How long this Python takes to start and import `module` (the slowest of three): a console script's
+    entry module, before which no signal handler of ours can exist (a Ctrl-C then is Python's own)."""
+    times = []
+    for _ in range(3):
+        began = time.monotonic()
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+        times.append(time.monotonic() - began)
+    return max(times)

@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.engine import write_config
-from tests.helpers.processes import kill_all, processes_mentioning
+from tests.helpers.processes import interpreter_start, kill_all, processes_mentioning
 from tests.helpers.tmux import Tmux, tui_command
 from tests.helpers.waiting import poll
 
@@ -33,16 +31,11 @@ pytestmark = [
 DELAYS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.5, 3.0)
 
 
-@pytest.fixture(scope="module")
-def interpreter_start() -> float:
-    """How long this Python takes to start and reach `coopy-tui`'s own code (the slowest of three): a SIGINT
-    before that is Python's own business (it prints its own traceback from inside its start-up)."""
-    times = []
-    for _ in range(3):
-        began = time.monotonic()
-        subprocess.run([sys.executable, "-c", "import coopy_tui.launch"], check=True)
-        times.append(time.monotonic() - began)
-    return max(times)
+@pytest.fixture(scope="module", name="interpreter_start")
+def tui_interpreter_start() -> float:
+    """Until `coopy_tui.launch` is imported a SIGINT is Python's own business (its own traceback from inside
+    its start-up)."""
+    return interpreter_start("coopy_tui.launch")
 
 
 @pytest.mark.parametrize("delay", DELAYS)
