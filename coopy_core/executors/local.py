@@ -130,6 +130,7 @@ class _Sweep:
     kill_at: float | None = None  # loop time of the SIGKILL; None: not asked to stop yet
     looks: int = 0
     told: bool = False
+    group_termed: bool = False  # the wrapper's group had its SIGTERM in one killpg: the first look spares it
 
 
 class LocalExecutor:
@@ -273,15 +274,16 @@ class LocalExecutor:
         on_end(code)
 
     # -- what belongs to an attempt ------------------------------------------------------
-    def _scan(self, sweeps: list[_Sweep]) -> list[list[tuple[int, int]]]:
-        """For each sweep, the live processes of its attempt as (pid, start time): one look at /proc for all.
+    def _scan(self, sweeps: list[_Sweep]) -> list[list[tuple[int, int, int]]]:
+        """For each sweep, the live processes of its attempt as (pid, start time, process group): one look at
+        /proc for all.
 
         A process belongs to it when its environment carries the sweep's run id (or prefix), or when it is in
         the wrapper's process group and session and that group is still the wrapper's: its leader is the
         wrapper itself or gone (a live leader with another start time is a reused id) and the process carries
         no other run's id.
         """
-        found: list[list[tuple[int, int]]] = [[] for _ in sweeps]
+        found: list[list[tuple[int, int, int]]] = [[] for _ in sweeps]
         by_group: dict[int, list[int]] = {}
         for i, sweep in enumerate(sweeps):
             if sweep.pgid > 1:
@@ -318,7 +320,7 @@ class LocalExecutor:
                     if leader is None or leader == sweeps[i].start:
                         mine.append(i)
             for i in mine:
-                found[i].append((pid, begun))
+                found[i].append((pid, begun, pgrp))
         return found
 
     def _pid_range(self, sweeps: list[_Sweep]) -> tuple[int, float]:
@@ -354,7 +356,7 @@ class LocalExecutor:
         finally:
             os.close(pidfd)
 
-    def _sweep(self, handle: Handle, needle: str, grace: float, signal_now: bool) -> _Sweep:
+    def _sweep(self, handle: Handle, needle: str, grace: float, signal_now: bool, group_termed: bool = False) -> _Sweep:
         start = handle.get("start")
         key = (int(handle.get("pid") or 0), start)
         sweep = self._sweeps.get(key)
@@ -364,6 +366,7 @@ class LocalExecutor:
             sweep.needle = f"{RUN_ID_VAR}={needle}".encode()  # the wider one: every attempt of the run
         if signal_now and sweep.kill_at is None:
             sweep.kill_at = -1.0  # asked to stop: TERM at the next look, which is now
+            sweep.group_termed = group_termed
         self._schedule_sweep(0.0)
         return sweep
 
@@ -415,8 +418,10 @@ class LocalExecutor:
             else:
                 sig = signal.SIGKILL if now >= sweep.kill_at else 0
             if sig:
-                for pid, begun in pids:
-                    self._signal(pid, begun, sig)
+                spared = sweep.pgid if sig == signal.SIGTERM and sweep.group_termed else None
+                for pid, begun, pgrp in pids:
+                    if pgrp != spared:  # a second SIGTERM would run a process's TERM handler twice
+                        self._signal(pid, begun, sig)
         if self._sweeps:
             slowest = max(s.looks for s in self._sweeps.values())
             self._schedule_sweep(SWEEP_EVERY[min(slowest, len(SWEEP_EVERY) - 1)])
@@ -434,10 +439,12 @@ class LocalExecutor:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pgid, signal.SIGTERM)
             return
+        group_termed = False
         if pgid > 1 and self._same_process(handle):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGTERM)  # the whole group in one call, children forked this instant too
-        self._sweep(handle, f"{run_id}\0", grace, signal_now=True)  # this attempt's id exactly
+                group_termed = True
+        self._sweep(handle, f"{run_id}\0", grace, signal_now=True, group_termed=group_termed)  # this attempt's id
 
     def stop_leftovers(
         self, handle: Handle, run_prefix: str, grace: float, on_clear: Callable[[], None], on_info: OnInfo | None = None
@@ -502,7 +509,7 @@ class LocalExecutor:
         asked = [s for s in self._sweeps.values() if s.kill_at is not None]
         if asked:
             for sweep, pids in zip(asked, self._scan(asked), strict=True):
-                for pid, begun in pids:
+                for pid, begun, _pgrp in pids:
                     self._signal(pid, begun, signal.SIGKILL)
                 if sweep.pgid > 1 and sweep.start is not None and process_start_time(sweep.pgid) == sweep.start:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
