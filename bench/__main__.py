@@ -74,8 +74,11 @@ def run_chains(names: list[str], systems: list[str], quick: bool, keep_failed: b
     for name in names:
         w = wls[name]
         entry: dict[str, Any] = {
-            "name": w.name, "title": w.title, "runs": w.runs,
-            "lower_bound_s": round(w.lower_bound(), 3) if w.command == "step" else None, "systems": [],
+            "name": w.name,
+            "title": w.title,
+            "runs": w.runs,
+            "lower_bound_s": round(w.lower_bound(), 3) if w.command == "step" else None,
+            "systems": [],
         }
         for system in systems:
             wd = Path(tempfile.mkdtemp(prefix=f"bench-{w.name}-{system}-"))
@@ -96,9 +99,13 @@ def run_graph(systems: list[str], quick: bool, keep_failed: bool) -> dict[str, A
 
     w = W.w4(scale=0.1 if quick else 1.0)
     entry: dict[str, Any] = {
-        "name": w.name, "title": w.title, "runs": len(w.runs), "lower_bound_s": round(w.lower_bound(), 3),
+        "name": w.name,
+        "title": w.title,
+        "runs": len(w.runs),
+        "lower_bound_s": round(w.lower_bound(), 3),
         "critical_path_s": round(w.critical_path(), 3),
-        "stage_bounds_s": {k: round(v, 3) for k, v in w.stage_bounds().items()}, "systems": [],
+        "stage_bounds_s": {k: round(v, 3) for k, v in w.stage_bounds().items()},
+        "systems": [],
     }
     for system in [s for s in systems if s in graph.SYSTEMS]:
         wd = Path(tempfile.mkdtemp(prefix=f"bench-W4-{system}-"))
@@ -118,10 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-failed", action="store_true", help="keep the temp folder of a system that failed")
     p.add_argument("--no-tui", action="store_true", help="skip the TUI-under-load measurement")
     p.add_argument("--no-recheck", action="store_true", help="skip R1: re-checking an unchanged large input")
-    p.add_argument("--no-executors", action="store_true",
-                   help="skip the local / Slurm / Ray latency line (bench/executor_latency.py)")
-    p.add_argument("--report-only", action="store_true",
-                   help="rewrite BENCHMARKS.md and the plot from bench/results.json (+ tui_results.json)")
+    p.add_argument(
+        "--no-executors",
+        action="store_true",
+        help="skip the local / Slurm / Ray latency line (bench/executor_latency.py)",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite BENCHMARKS.md and the plot from bench/results.json (+ tui_results.json)",
+    )
     args = p.parse_args(argv)
     if args.report_only:
         return _report_only(args.out or ROOT)
@@ -133,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m bench: unknown workload or system: {', '.join(unknown)}", file=sys.stderr)
         return 2
     if args.quick:
-        print("python -m bench --quick: a smoke run on tiny workloads; it prints numbers and judges no target.",
-              flush=True)
+        print(
+            "python -m bench --quick: a smoke run on tiny workloads; it prints numbers and judges no target.",
+            flush=True,
+        )
     scratch = None
     if args.out:
         out = args.out
@@ -145,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "machine": machine(),
-        "command": "python -m bench" + (" --quick" if args.quick else "")
+        "command": "python -m bench"
+        + (" --quick" if args.quick else "")
         + ("" if args.workloads == p.get_default("workloads") else f" --workloads {args.workloads}")
         + ("" if args.systems == p.get_default("systems") else f" --systems {args.systems}"),
         "quick": args.quick,

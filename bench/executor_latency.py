@@ -81,7 +81,9 @@ async def _pipeline(path: Path) -> list[Any]:
 def _measure(name: str, runs: int, workers: int, poll: float, seconds: float) -> dict[str, Any]:
     wd = Path(tempfile.mkdtemp(prefix=f"bench-exec-{name}-"))
     stage: dict[str, Any] = {
-        "name": "run", "executor": name, "workers": workers,
+        "name": "run",
+        "executor": name,
+        "workers": workers,
         "command": ["bash", "-c", STAMP, str(wd / "stamps" / "{task}"), f"{seconds:g}"],
     }
     config = {
@@ -101,7 +103,10 @@ def _measure(name: str, runs: int, workers: int, poll: float, seconds: float) ->
     finally:
         shutil.rmtree(wd, ignore_errors=True)
     return {
-        "executor": name, "ok": True, "runs": runs, "note": "",
+        "executor": name,
+        "ok": True,
+        "runs": runs,
+        "note": "",
         "submit_to_running_median_s": round(statistics.median(to_running), 3),
         "submit_to_running_max_s": round(max(to_running), 3),
         "end_to_noticed_median_s": round(statistics.median(to_noticed), 3),
@@ -110,8 +115,10 @@ def _measure(name: str, runs: int, workers: int, poll: float, seconds: float) ->
 
 
 def table(rows: list[dict[str, Any]], poll: float) -> str:
-    head = ("| executor | runs | submit→running median s | max s | end→noticed median s | max s | note |\n"
-            "|---|---|---|---|---|---|---|")
+    head = (
+        "| executor | runs | submit→running median s | max s | end→noticed median s | max s | note |\n"
+        "|---|---|---|---|---|---|---|"
+    )
     lines = [head]
     for r in rows:
         if r["ok"]:
@@ -159,7 +166,10 @@ def run(quick: bool, poll: float = 1.0) -> dict[str, Any]:
         if r["ok"] and r["executor"] in ("ray", "slurm")
     ]
     return {
-        "poll_interval": poll, "rows": rows, "table": table(rows, poll), "targets": targets,
+        "poll_interval": poll,
+        "rows": rows,
+        "table": table(rows, poll),
+        "targets": targets,
         "date": dt.date.today().isoformat(),
         "command": "python -m bench.executor_latency" + (" --quick" if quick else ""),
     }

@@ -54,17 +54,42 @@ def coopy(w: GraphWorkload, wd: Path) -> Plan:
     head = [str(GSTEP), str(durations), str(stamps)]
     o = str(out)
     stages: list[dict[str, Any]] = [
-        {"name": "prepare", "over": ["dataset", "seed"],
-         "command": [*head, "prepare", "{task}", f"{o}/prepare/{{task}}"]},
-        {"name": "train", "needs": ["prepare"], "command": [
-            *head, "train", "{task}", f"{o}/train/{{task}}", f"{o}/prepare/dataset={{dataset}},seed={{seed}}"]},
-        {"name": "baseline", "needs": ["prepare"], "over": ["dataset", "seed"],
-         "command": [*head, "baseline", "{task}", f"{o}/baseline/{{task}}", f"{o}/prepare/{{task}}"]},
-        {"name": "aggregate", "needs": ["train", "baseline"], "over": ["model"],
-         "inputs": [f"{o}/train/{{task}}", f"{o}/baseline/dataset={{dataset}},seed={{seed}}"],
-         "command": [*head, "aggregate", "{task}", f"{o}/aggregate/{{task}}", "{inputs}"]},
-        {"name": "report", "needs": ["aggregate"], "over": [], "inputs": [f"{o}/aggregate/model={{model}}"],
-         "command": [*head, "report", "{task}", f"{o}/report/{{task}}", "{inputs}"]},
+        {
+            "name": "prepare",
+            "over": ["dataset", "seed"],
+            "command": [*head, "prepare", "{task}", f"{o}/prepare/{{task}}"],
+        },
+        {
+            "name": "train",
+            "needs": ["prepare"],
+            "command": [
+                *head,
+                "train",
+                "{task}",
+                f"{o}/train/{{task}}",
+                f"{o}/prepare/dataset={{dataset}},seed={{seed}}",
+            ],
+        },
+        {
+            "name": "baseline",
+            "needs": ["prepare"],
+            "over": ["dataset", "seed"],
+            "command": [*head, "baseline", "{task}", f"{o}/baseline/{{task}}", f"{o}/prepare/{{task}}"],
+        },
+        {
+            "name": "aggregate",
+            "needs": ["train", "baseline"],
+            "over": ["model"],
+            "inputs": [f"{o}/train/{{task}}", f"{o}/baseline/dataset={{dataset}},seed={{seed}}"],
+            "command": [*head, "aggregate", "{task}", f"{o}/aggregate/{{task}}", "{inputs}"],
+        },
+        {
+            "name": "report",
+            "needs": ["aggregate"],
+            "over": [],
+            "inputs": [f"{o}/aggregate/model={{model}}"],
+            "command": [*head, "report", "{task}", f"{o}/report/{{task}}", "{inputs}"],
+        },
     ]
     for stage in stages:
         stage["workers"] = w.stage(stage["name"]).cap
@@ -125,8 +150,21 @@ rule report:
 '''
     (wd / "Snakefile").write_text(rules)
     caps = [f"{s.name}={s.cap}" for s in w.stages]
-    argv = [exe, "-s", "Snakefile", "--cores", str(sum(s.cap for s in w.stages)), "--resources", *caps,
-            "--scheduler", "greedy", "--quiet", "all", "--nolock", "--keep-going"]
+    argv = [
+        exe,
+        "-s",
+        "Snakefile",
+        "--cores",
+        str(sum(s.cap for s in w.stages)),
+        "--resources",
+        *caps,
+        "--scheduler",
+        "greedy",
+        "--quiet",
+        "all",
+        "--nolock",
+        "--keep-going",
+    ]
     return Plan("Snakemake", argv)
 
 
@@ -167,7 +205,9 @@ def summarize(w: GraphWorkload, m: Measurement) -> dict[str, Any]:
         first = round(min(s for *_x, s, _e in m.stamps) - m.launched, 4)
         last = round(m.exited - max(e for *_x, e in m.stamps), 4) if m.ok else None
     return {
-        "system": m.system, "ok": m.ok, "note": m.note,
+        "system": m.system,
+        "ok": m.ok,
+        "note": m.note,
         "makespan_s": round(m.makespan, 3),
         "ratio_to_lower_bound": round(m.makespan / lb, 3) if m.ok else None,
         "runs_per_s": round(len(w.runs) / m.makespan, 1) if m.ok and m.makespan else None,
@@ -175,7 +215,12 @@ def summarize(w: GraphWorkload, m: Measurement) -> dict[str, Any]:
         "tool_rss_mb": round(m.tool_rss_mb, 1) if m.tool_rss_mb is not None else None,
         "cpu_total_s": round(m.cpu_total_s, 2),
         "tool_cpu_s": round(m.tool_cpu_s, 2) if m.tool_cpu_s is not None else None,
-        "handoff_n": 0, "handoff_median_ms": None, "handoff_p99_ms": None,
-        "raw_handoff_median_ms": None, "raw_handoff_p99_ms": None,
-        "launch_to_first_job_s": first, "last_job_to_exit_s": last, "engine_cpu_ms_per_run": None,
+        "handoff_n": 0,
+        "handoff_median_ms": None,
+        "handoff_p99_ms": None,
+        "raw_handoff_median_ms": None,
+        "raw_handoff_p99_ms": None,
+        "launch_to_first_job_s": first,
+        "last_job_to_exit_s": last,
+        "engine_cpu_ms_per_run": None,
     }

@@ -73,11 +73,18 @@ def run(quick: bool) -> dict[str, Any]:
             "runs_executed": ran,
         }
         targets = [
-            {"target": f"R1 an unchanged {size_mb} MB input is not read again at start",
-             "measured": f"{table['start_unchanged_s']} s unchanged vs {table['start_after_touch_s']} s after a touch",
-             "met": table["start_unchanged_s"] < table["start_after_touch_s"]},
-            {"target": "R1 a touch without a change re-runs nothing", "measured": f"{ran} execution(s) in all",
-             "met": ran == 1},
+            {
+                "target": f"R1 an unchanged {size_mb} MB input is not read again at start",
+                "measured": (
+                    f"{table['start_unchanged_s']} s unchanged vs {table['start_after_touch_s']} s after a touch"
+                ),
+                "met": table["start_unchanged_s"] < table["start_after_touch_s"],
+            },
+            {
+                "target": "R1 a touch without a change re-runs nothing",
+                "measured": f"{ran} execution(s) in all",
+                "met": ran == 1,
+            },
         ]
         return {"table": table, "targets": targets}
     finally:

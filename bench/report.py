@@ -97,7 +97,8 @@ def summarize(w: Workload, m: Measurement) -> dict[str, Any]:
         "launch_to_first_job_s": first,
         "last_job_to_exit_s": last,
         "engine_cpu_ms_per_run": round(1000 * m.tool_cpu_s / w.runs, 3)
-        if m.tool_cpu_s is not None and m.ok and m.system == "CooPy" else None,
+        if m.tool_cpu_s is not None and m.ok and m.system == "CooPy"
+        else None,
     }
 
 
@@ -138,16 +139,30 @@ def _table_row(wl: dict[str, Any], r: dict[str, Any], coopy: dict[str, Any] | No
     stamped = wl.get("lower_bound_s") is not None
     versus = round(coopy["makespan_s"] / r["makespan_s"], 3) if coopy and r["ok"] and r["makespan_s"] else None
     rss = r["tool_rss_mb"] if r["tool_rss_mb"] is not None else r["peak_rss_mb"]
-    cells = [r["system"], _fmt(r["makespan_s"] if r["ok"] else None), _fmt(r["ratio_to_lower_bound"]), _fmt(versus),
-             _fmt(r["runs_per_s"])]
+    cells = [
+        r["system"],
+        _fmt(r["makespan_s"] if r["ok"] else None),
+        _fmt(r["ratio_to_lower_bound"]),
+        _fmt(versus),
+        _fmt(r["runs_per_s"]),
+    ]
     if stamped and wl["name"] != "W4":
-        cells += [_fmt(r["handoff_median_ms"]), _fmt(r["handoff_p99_ms"]), _fmt(r.get("raw_handoff_median_ms")),
-                  _fmt(r.get("raw_handoff_p99_ms"))]
+        cells += [
+            _fmt(r["handoff_median_ms"]),
+            _fmt(r["handoff_p99_ms"]),
+            _fmt(r.get("raw_handoff_median_ms")),
+            _fmt(r.get("raw_handoff_p99_ms")),
+        ]
     if stamped:
         cells += [_fmt(r.get("launch_to_first_job_s")), _fmt(r.get("last_job_to_exit_s"))]
     own = r["system"] == "CooPy"
-    cells += [_fmt(rss if r["ok"] or rss else None), _fmt(r["cpu_total_s"]), _fmt(r["tool_cpu_s"] if own else None),
-              _fmt(r.get("engine_cpu_ms_per_run")), r["note"]]
+    cells += [
+        _fmt(rss if r["ok"] or rss else None),
+        _fmt(r["cpu_total_s"]),
+        _fmt(r["tool_cpu_s"] if own else None),
+        _fmt(r.get("engine_cpu_ms_per_run")),
+        r["note"],
+    ]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
@@ -167,19 +182,27 @@ def _start_end(results: dict[str, Any]) -> list[str]:
     cols = ["system"] + [f"{w} launch → first job s" for w in names]
     cols += [f"{n:,} configurations: launch → first job s"] if start else []
     cols += [f"{w} last job → exit s" for w in names]
-    lines = ["## Start and end: the hidden costs", "",
-             "Launch → first job: from the moment the tool is spawned to the first job's start stamp. Last job →",
-             "exit: from the last job's end stamp to the moment the tool's process exited (a pidfd). The start at",
-             "10,000 configurations (`bench/startup.py`) is W1's pipeline that large, stopped after its first job.",
-             "task-spooler's tool is its driver script (it starts the servers, enqueues, waits); the servers",
-             "live on after it.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = [
+        "## Start and end: the hidden costs",
+        "",
+        "Launch → first job: from the moment the tool is spawned to the first job's start stamp. Last job →",
+        "exit: from the last job's end stamp to the moment the tool's process exited (a pidfd). The start at",
+        "10,000 configurations (`bench/startup.py`) is W1's pipeline that large, stopped after its first job.",
+        "task-spooler's tool is its driver script (it starts the servers, enqueues, waits); the servers",
+        "live on after it.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
     for system, by in systems.items():
         cells = [system] + [_fmt(by.get(w, {}).get("launch_to_first_job_s")) for w in names]
         if start:
             s = start.get(system)
-            cells.append(_fmt(s["launch_to_first_job_s"]) if s and s["launch_to_first_job_s"] is not None
-                         else (s["note"] if s else "–"))
+            cells.append(
+                _fmt(s["launch_to_first_job_s"])
+                if s and s["launch_to_first_job_s"] is not None
+                else (s["note"] if s else "–")
+            )
         cells += [_fmt(by.get(w, {}).get("last_job_to_exit_s")) for w in names]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return lines + [""]
@@ -189,15 +212,19 @@ def _scale(results: dict[str, Any]) -> list[str]:
     rows = results.get("scale", {}).get("rows", [])
     if not rows:
         return []
-    lines = ["## W5: scale, CooPy alone", "",
-             "`bench/scale.py` (method in its docstring): a matrix of n configurations x 1 stage of a stamping no-op",
-             "(50 ms), cap 2, run by the background engine; `coopy validate`, engine start (launch of `coopy run",
-             "--detach` → first job's start stamp), `coopy status` (summary, median of 3), the TUI in its own process",
-             "attached to the engine over its socket (launch → first frame with rows; j/k presses), and the engine's",
-             "peak RSS (VmHWM over all of that).", "",
-             "| configurations | validate s | engine start s | RSS after start MB | peak RSS MB | status s "
-             "| TUI first frame s | j/k median / p95 / max ms | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## W5: scale, CooPy alone",
+        "",
+        "`bench/scale.py` (method in its docstring): a matrix of n configurations x 1 stage of a stamping no-op",
+        "(50 ms), cap 2, run by the background engine; `coopy validate`, engine start (launch of `coopy run",
+        "--detach` → first job's start stamp), `coopy status` (summary, median of 3), the TUI in its own process",
+        "attached to the engine over its socket (launch → first frame with rows; j/k presses), and the engine's",
+        "peak RSS (VmHWM over all of that).",
+        "",
+        "| configurations | validate s | engine start s | RSS after start MB | peak RSS MB | status s "
+        "| TUI first frame s | j/k median / p95 / max ms | note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         tui = r.get("tui") or {}
         k = tui.get("keys") or {}
@@ -223,8 +250,11 @@ def markdown(results: dict[str, Any], plotted: bool = True) -> str:
         "",
     ]
     if quick:
-        lines += ["**A smoke run (`--quick`): tiny workloads, so no target is judged; the numbers only show that",
-                  "every part still runs.**", ""]
+        lines += [
+            "**A smoke run (`--quick`): tiny workloads, so no target is judged; the numbers only show that",
+            "every part still runs.**",
+            "",
+        ]
     for wl in results["workloads"]:
         lines += [f"## {wl['name']}: {wl['title']}", ""]
         if wl.get("lower_bound_s") is not None:
@@ -280,10 +310,15 @@ def markdown(results: dict[str, Any], plotted: bool = True) -> str:
             f"| {_fmt(r['b2sum_s'])} s | {r['runs_executed']} |",
             "",
         ]
-    lines += ["## Targets", "",
-              "Issue 18's targets, then the earlier rounds' that still stand. A target whose measurement failed or",
-              "was refused counts as missed and says why.", "",
-              "| target | issue | measured | met |", "|---|---|---|---|"]
+    lines += [
+        "## Targets",
+        "",
+        "Issue 18's targets, then the earlier rounds' that still stand. A target whose measurement failed or",
+        "was refused counts as missed and says why.",
+        "",
+        "| target | issue | measured | met |",
+        "|---|---|---|---|",
+    ]
     for t in results["targets"]:
         met = "not judged (--quick)" if t["met"] is None else ("yes" if t["met"] else "**no**")
         lines.append(f"| {t['target']} | {t.get('issue', '')} | {t['measured']} | {met} |")
@@ -297,8 +332,11 @@ def markdown(results: dict[str, Any], plotted: bool = True) -> str:
         for wl in results["workloads"]:
             ok = {r["system"]: r for r in wl["systems"] if r["ok"]}
             if "CooPy" in ok:
-                slower += [f"{wl['name']}: {name} {r['makespan_s']} s vs CooPy {ok['CooPy']['makespan_s']} s"
-                           for name, r in ok.items() if name != "CooPy" and r["makespan_s"] < ok["CooPy"]["makespan_s"]]
+                slower += [
+                    f"{wl['name']}: {name} {r['makespan_s']} s vs CooPy {ok['CooPy']['makespan_s']} s"
+                    for name, r in ok.items()
+                    if name != "CooPy" and r["makespan_s"] < ok["CooPy"]["makespan_s"]
+                ]
         if slower:
             lines += ["", "Peers that finished a workload sooner than CooPy: " + "; ".join(slower) + "."]
         lines.append("")

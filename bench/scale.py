@@ -43,8 +43,13 @@ def _config(wd: Path, n: int) -> Path:
     config = {
         "pipeline": {"name": f"W5-{n}", "poll_interval": 2},
         "tasks": {"matrix": {"i": list(range(width)), "j": list(range(max(1, n // width)))}},
-        "stages": [{"name": "s1", "workers": 2,
-                    "command": [str(STEP), str(wd / "stamps.txt"), "s1", "{task}", f"{STEP_SECONDS:g}"]}],
+        "stages": [
+            {
+                "name": "s1",
+                "workers": 2,
+                "command": [str(STEP), str(wd / "stamps.txt"), "s1", "{task}", f"{STEP_SECONDS:g}"],
+            }
+        ],
     }
     path = wd / "coopy.toml"
     path.write_text(tomli_w.dumps(config))
@@ -107,8 +112,14 @@ def measure(n: int, quick: bool) -> dict[str, Any]:
             return row
         # engine start: launch -> the first job's start stamp
         launched = time.time()
-        detach = subprocess.Popen([*COOPY, "run", "--detach", str(path)], cwd=wd, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        detach = subprocess.Popen(
+            [*COOPY, "run", "--detach", str(path)],
+            cwd=wd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         first: float | None = None
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -143,9 +154,13 @@ def measure(n: int, quick: bool) -> dict[str, Any]:
         # the TUI, attached to this engine
         presses = 20 if quick else 60
         launched = time.time()
-        tui = subprocess.run([sys.executable, "-m", "bench.scale_tui", str(path), repr(launched), str(presses)],
-                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
-                             timeout=900)
+        tui = subprocess.run(
+            [sys.executable, "-m", "bench.scale_tui", str(path), repr(launched), str(presses)],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         lines = [line for line in tui.stdout.splitlines() if line.startswith("{")]
         if tui.returncode == 0 and lines:
             row["tui"] = json.loads(lines[-1])
@@ -166,8 +181,13 @@ def _stop(wd: Path, pid: int | None) -> None:
     pid = pid or _engine_pid(wd)
     if pid is None:
         return
-    subprocess.run([*COOPY, "stop", "--stop-running", str(wd / "coopy.toml")], cwd=wd, capture_output=True,
-                   timeout=120, check=False)
+    subprocess.run(
+        [*COOPY, "stop", "--stop-running", str(wd / "coopy.toml")],
+        cwd=wd,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
         time.sleep(0.05)
@@ -190,9 +210,12 @@ def _line(row: dict[str, Any]) -> str:
     tui = row.get("tui") or {}
     keys = tui.get("keys") or {}
     parts = [
-        f"validate {row.get('validate_s')} s", f"engine start {row.get('engine_start_s')} s",
-        f"status {row.get('status_s')} s", f"TUI first frame {tui.get('first_frame_s')} s",
-        f"j/k p95 {keys.get('p95_ms')} ms", f"engine peak RSS {row.get('engine_peak_rss_mb')} MB",
+        f"validate {row.get('validate_s')} s",
+        f"engine start {row.get('engine_start_s')} s",
+        f"status {row.get('status_s')} s",
+        f"TUI first frame {tui.get('first_frame_s')} s",
+        f"j/k p95 {keys.get('p95_ms')} ms",
+        f"engine peak RSS {row.get('engine_peak_rss_mb')} MB",
     ]
     return ", ".join(parts) + "".join(f"  [{n}]" for n in row["notes"])
 

@@ -82,8 +82,14 @@ async def measure(config_path: str, launched: float, presses: int) -> dict[str, 
                 name = "cursor_down" if key == "j" else "cursor_up"
                 before = calls[name]
                 future: asyncio.Future[float] = loop.create_future()
-                meter.probe = Probe(key, "move", time.perf_counter(),
-                                    lambda _n=name, _b=before: calls[_n] > _b, lambda: app.panel.table, future)
+                meter.probe = Probe(
+                    key,
+                    "move",
+                    time.perf_counter(),
+                    lambda _n=name, _b=before: calls[_n] > _b,
+                    lambda: app.panel.table,
+                    future,
+                )
                 app._driver.send_message(key_event(key))
                 try:
                     latencies.append(1000 * await asyncio.wait_for(future, 5.0))
@@ -92,7 +98,9 @@ async def measure(config_path: str, launched: float, presses: int) -> dict[str, 
                     meter.probe = None
                 await asyncio.sleep(rng.uniform(0.03, 0.12))
             result["keys"] = {
-                "presses": presses, "measured": len(latencies), "missed": missed,
+                "presses": presses,
+                "measured": len(latencies),
+                "missed": missed,
                 "median_ms": round(statistics.median(latencies), 1) if latencies else None,
                 "p95_ms": round(pct(latencies, 0.95), 1) if latencies else None,
                 "max_ms": round(max(latencies), 1) if latencies else None,

@@ -26,10 +26,18 @@ def run(systems: list[str], quick: bool, keep_failed: bool = False) -> dict[str,
         wd = Path(tempfile.mkdtemp(prefix=f"bench-start-{name}-"))
         plan = SYSTEMS[name](w, wd)
         seconds, why = first_job(plan, wd, timeout=120)
-        rows.append({"system": plan.system, "configurations": n, "launch_to_first_job_s":
-                     round(seconds, 4) if seconds is not None else None, "note": why})
-        print(f"S{n // 1000}k {plan.system:16} launch -> first job {rows[-1]['launch_to_first_job_s']} s  {why}",
-              flush=True)
+        rows.append(
+            {
+                "system": plan.system,
+                "configurations": n,
+                "launch_to_first_job_s": round(seconds, 4) if seconds is not None else None,
+                "note": why,
+            }
+        )
+        print(
+            f"S{n // 1000}k {plan.system:16} launch -> first job {rows[-1]['launch_to_first_job_s']} s  {why}",
+            flush=True,
+        )
         time.sleep(0.1)  # detached commands of a stopped system end (each lasts milliseconds)
         if why and keep_failed and not plan.missing:
             print(f"     kept {wd}", flush=True)

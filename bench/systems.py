@@ -90,16 +90,21 @@ def spawn(argv: list[str], cwd: Path, env: dict[str, str] | None) -> tuple[subpr
     log = open(cwd / "tool.log", "ab")  # noqa: SIM115 - closed by the caller through proc.stdout's owner
     launched = time.time()
     proc = subprocess.Popen(
-        argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})}, start_new_session=True,
+        argv,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
     log.close()
     return proc, launched
 
 
-def measure(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> tuple[
-    float, float, float, float | None, float | None, int, float, float
-]:
+def measure(
+    argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None
+) -> tuple[float, float, float, float | None, float | None, int, float, float]:
     """Run argv; return wall seconds, ru_maxrss MB, total CPU, own CPU, own peak RSS MB, exit code,
     launch epoch, exit epoch."""
     proc, launched = spawn(argv, cwd, env)
@@ -242,8 +247,19 @@ def snakemake(w: Workload, wd: Path) -> Plan:
     (wd / "Snakefile").write_text("\n".join(rules) + "\n")
     resources = [f"s_{s}={c}" for s, c in zip(w.stages, w.caps, strict=True)]
     argv = [
-        exe, "-s", "Snakefile", "--cores", str(sum(w.caps)), "--resources", *resources,
-        "--scheduler", "greedy", "--quiet", "all", "--nolock", "--keep-going",
+        exe,
+        "-s",
+        "Snakefile",
+        "--cores",
+        str(sum(w.caps)),
+        "--resources",
+        *resources,
+        "--scheduler",
+        "greedy",
+        "--quiet",
+        "all",
+        "--nolock",
+        "--keep-going",
     ]
     return Plan("Snakemake", argv)
 
@@ -272,8 +288,13 @@ def tsp_exe() -> str | None:
         if exe is None:
             continue
         try:
-            out = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=5,
-                                 env={**os.environ, "TS_SOCKET": "/nonexistent/ts"})
+            out = subprocess.run(
+                [exe, "-V"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                env={**os.environ, "TS_SOCKET": "/nonexistent/ts"},
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if "spooler" in (out.stdout + out.stderr).lower():
@@ -342,10 +363,16 @@ def tsp(w: Workload, wd: Path) -> Plan:
 
     def _tsp_problem() -> str:
         for k, sock in enumerate(socks):
-            out = subprocess.run([exe, "-l"], capture_output=True, text=True, timeout=60,
-                                 env={**os.environ, **env, "TS_SOCKET": str(sock)}).stdout
-            ok = sum(1 for line in out.splitlines()[1:] if line.split()[1:2] == ["finished"]
-                     and line.split()[3:4] == ["0"])
+            out = subprocess.run(
+                [exe, "-l"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, **env, "TS_SOCKET": str(sock)},
+            ).stdout
+            ok = sum(
+                1 for line in out.splitlines()[1:] if line.split()[1:2] == ["finished"] and line.split()[3:4] == ["0"]
+            )
             if ok != len(w.tasks):
                 return f"{w.stages[k]}: {ok} of {len(w.tasks)} jobs finished with 0"
         return ""
@@ -353,8 +380,13 @@ def tsp(w: Workload, wd: Path) -> Plan:
     def cleanup() -> None:
         for sock in socks:
             if sock.exists():
-                subprocess.run([exe, "-K"], capture_output=True, timeout=10,
-                               env={**os.environ, **env, "TS_SOCKET": str(sock)}, check=False)
+                subprocess.run(
+                    [exe, "-K"],
+                    capture_output=True,
+                    timeout=10,
+                    env={**os.environ, **env, "TS_SOCKET": str(sock)},
+                    check=False,
+                )
         marker = f"TS_SOCKET={wd}/".encode()
         quiet = 0
         while quiet < 3:  # a job ending meanwhile may still enqueue its next one: until none is left

@@ -14,18 +14,44 @@ from typing import Any
 Row = dict[str, Any]
 
 
-def row(target: str, value: float | None, limit: float, unit: str, *, better: str = "lower",
-        measured: str | None = None, why: str = "", issue: int | str = 18, strict: bool = False) -> Row:
+def row(
+    target: str,
+    value: float | None,
+    limit: float,
+    unit: str,
+    *,
+    better: str = "lower",
+    measured: str | None = None,
+    why: str = "",
+    issue: int | str = 18,
+    strict: bool = False,
+) -> Row:
     """One target; `strict`: below (above) the limit, not equal to it."""
     if value is None:
-        return {"target": target, "measured": f"not measured: {why or 'no number'}", "met": False,
-                "value": None, "limit": limit, "unit": unit, "better": better, "issue": issue}
+        return {
+            "target": target,
+            "measured": f"not measured: {why or 'no number'}",
+            "met": False,
+            "value": None,
+            "limit": limit,
+            "unit": unit,
+            "better": better,
+            "issue": issue,
+        }
     if better == "lower":
         met = value < limit if strict else value <= limit
     else:
         met = value > limit if strict else value >= limit
-    return {"target": target, "measured": measured or f"{value:g} {unit}".strip(), "met": met, "value": value,
-            "limit": limit, "unit": unit, "better": better, "issue": issue}
+    return {
+        "target": target,
+        "measured": measured or f"{value:g} {unit}".strip(),
+        "met": met,
+        "value": value,
+        "limit": limit,
+        "unit": unit,
+        "better": better,
+        "issue": issue,
+    }
 
 
 def _workload(report: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -63,13 +89,24 @@ def _targets(report: dict[str, Any]) -> Iterator[Row]:  # noqa: C901 - one block
             why = _why(c) or _why(b, "sequential bash")
             ok_c, ok_b = _ok(c), _ok(b)
             value = ok_c["runs_per_s"] if ok_c and ok_b else None
-            yield row(f"{name} CooPy runs/s ≥ sequential bash's (same run)", value,
-                      ok_b["runs_per_s"] if ok_b else 0.0, "runs/s", better="higher", why=why,
-                      measured=f"{ok_c['runs_per_s']} vs {ok_b['runs_per_s']} runs/s" if ok_c and ok_b else None)
+            yield row(
+                f"{name} CooPy runs/s ≥ sequential bash's (same run)",
+                value,
+                ok_b["runs_per_s"] if ok_b else 0.0,
+                "runs/s",
+                better="higher",
+                why=why,
+                measured=f"{ok_c['runs_per_s']} vs {ok_b['runs_per_s']} runs/s" if ok_c and ok_b else None,
+            )
         if c is not None:
             ok_c = _ok(c)
-            yield row(f"{name} engine CPU ≤ 0.3 ms per run", ok_c["engine_cpu_ms_per_run"] if ok_c else None, 0.3,
-                      "ms", why=_why(c))
+            yield row(
+                f"{name} engine CPU ≤ 0.3 ms per run",
+                ok_c["engine_cpu_ms_per_run"] if ok_c else None,
+                0.3,
+                "ms",
+                why=_why(c),
+            )
     # ---- hand-off: W2
     c2 = _system(_workload(report, "W2"), "CooPy")
     if c2 is not None:
@@ -91,8 +128,9 @@ def _targets(report: dict[str, Any]) -> Iterator[Row]:  # noqa: C901 - one block
             yield row(f"{label}: TUI first frame ≤ 3 s", tui.get("first_frame_s"), 3.0, "s", why=why)
             yield row(f"{label}: TUI j/k p95 < 50 ms", keys.get("p95_ms"), 50.0, "ms", why=why)
         elif n == 100_000:
-            yield row("W5 100,000 configurations: engine peak RSS ≤ 150 MB", r.get("engine_peak_rss_mb"), 150.0,
-                      "MB", why=why)
+            yield row(
+                "W5 100,000 configurations: engine peak RSS ≤ 150 MB", r.get("engine_peak_rss_mb"), 150.0, "MB", why=why
+            )
     # ---- UI (bench/tui_load.py)
     yield from report.get("tui", {}).get("targets", [])
     # ---- graph: W4
@@ -100,9 +138,16 @@ def _targets(report: dict[str, Any]) -> Iterator[Row]:  # noqa: C901 - one block
     c4 = _system(w4, "CooPy")
     if w4 is not None and c4 is not None:
         ok = _ok(c4)
-        yield row("W4 makespan ≤ 1.05 × lower bound", ok["ratio_to_lower_bound"] if ok else None, 1.05, "×",
-                  why=_why(c4), measured=f"{ok['ratio_to_lower_bound']} × ({ok['makespan_s']} s vs "
-                  f"{w4['lower_bound_s']} s)" if ok else None)
+        yield row(
+            "W4 makespan ≤ 1.05 × lower bound",
+            ok["ratio_to_lower_bound"] if ok else None,
+            1.05,
+            "×",
+            why=_why(c4),
+            measured=f"{ok['ratio_to_lower_bound']} × ({ok['makespan_s']} s vs {w4['lower_bound_s']} s)"
+            if ok
+            else None,
+        )
         yield from _below_peers("W4", w4, c4)
     # ---- start and end
     c1 = _system(_workload(report, "W1"), "CooPy")
@@ -112,11 +157,17 @@ def _targets(report: dict[str, Any]) -> Iterator[Row]:  # noqa: C901 - one block
     for r in report.get("startup", {}).get("rows", []):
         if r["system"] == "CooPy":
             n = r["configurations"]
-            yield row(f"{n:,} configurations: launch → first job started ≤ 0.3 s", r["launch_to_first_job_s"], 0.3,
-                      "s", why=r["note"])
+            yield row(
+                f"{n:,} configurations: launch → first job started ≤ 0.3 s",
+                r["launch_to_first_job_s"],
+                0.3,
+                "s",
+                why=r["note"],
+            )
     if c1 is not None:
-        yield row("W1 last job ended → coopy run exited ≤ 50 ms", _ms(c1["last_job_to_exit_s"]), 50.0, "ms",
-                  why=_why(c1))
+        yield row(
+            "W1 last job ended → coopy run exited ≤ 50 ms", _ms(c1["last_job_to_exit_s"]), 50.0, "ms", why=_why(c1)
+        )
     # ---- peers: task-spooler
     for name in ("W1", "W2", "W3a", "W3b"):
         wl = _workload(report, name)
@@ -124,33 +175,55 @@ def _targets(report: dict[str, Any]) -> Iterator[Row]:  # noqa: C901 - one block
         if c is None or t is None:
             continue
         ok_c, ok_t = _ok(c), _ok(t)
-        yield row(f"{name} CooPy's makespan below task-spooler's", ok_c["makespan_s"] if ok_c and ok_t else None,
-                  ok_t["makespan_s"] if ok_t else float("inf"), "s", strict=True,
-                  why=_why(c) or _why(t, "task-spooler"),
-                  measured=f"{ok_c['makespan_s']} s vs {ok_t['makespan_s']} s" if ok_c and ok_t else None)
+        yield row(
+            f"{name} CooPy's makespan below task-spooler's",
+            ok_c["makespan_s"] if ok_c and ok_t else None,
+            ok_t["makespan_s"] if ok_t else float("inf"),
+            "s",
+            strict=True,
+            why=_why(c) or _why(t, "task-spooler"),
+            measured=f"{ok_c['makespan_s']} s vs {ok_t['makespan_s']} s" if ok_c and ok_t else None,
+        )
     # ---- kept from the first round
     w1 = _workload(report, "W1")
     if w1 is not None and c1 is not None:
         ok = _ok(c1)
-        yield row("W1 makespan ≤ 1.05 × lower bound", ok["ratio_to_lower_bound"] if ok else None, 1.05, "×",
-                  why=_why(c1), issue="earlier")
+        yield row(
+            "W1 makespan ≤ 1.05 × lower bound",
+            ok["ratio_to_lower_bound"] if ok else None,
+            1.05,
+            "×",
+            why=_why(c1),
+            issue="earlier",
+        )
         yield from _below_peers("W1", w1, c1, issue="earlier")
     c3 = _system(_workload(report, "W3a"), "CooPy")
     if c3 is not None:
         ok = _ok(c3)
-        yield row("W3a engine peak RSS ≤ 150 MB at 10,000 configurations",
-                  (ok["tool_rss_mb"] or ok["peak_rss_mb"]) if ok else None, 150.0, "MB", why=_why(c3), issue="earlier")
+        yield row(
+            "W3a engine peak RSS ≤ 150 MB at 10,000 configurations",
+            (ok["tool_rss_mb"] or ok["peak_rss_mb"]) if ok else None,
+            150.0,
+            "MB",
+            why=_why(c3),
+            issue="earlier",
+        )
 
 
 def _below_peers(name: str, wl: dict[str, Any], coopy: dict[str, Any], issue: int | str = 18) -> Iterator[Row]:
     peers = [r for r in wl["systems"] if r["system"] != "CooPy" and r["ok"]]
     best = min(peers, key=lambda r: r["makespan_s"], default=None)
     ok = _ok(coopy)
-    yield row(f"{name} makespan below every peer", ok["makespan_s"] if ok and best else None,
-              best["makespan_s"] if best else float("inf"), "s", why=_why(coopy) or "no peer finished it",
-              issue=issue, strict=True,
-              measured=f"{ok['makespan_s']} s vs best peer {best['system']} {best['makespan_s']} s"
-              if ok and best else None)
+    yield row(
+        f"{name} makespan below every peer",
+        ok["makespan_s"] if ok and best else None,
+        best["makespan_s"] if best else float("inf"),
+        "s",
+        why=_why(coopy) or "no peer finished it",
+        issue=issue,
+        strict=True,
+        measured=f"{ok['makespan_s']} s vs best peer {best['system']} {best['makespan_s']} s" if ok and best else None,
+    )
 
 
 def _ms(seconds: float | None) -> float | None:

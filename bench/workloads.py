@@ -36,29 +36,43 @@ def w1(n: int = 48, scale: float = 1.0, seed: int = 1) -> Workload:
     ranges = [(0.2, 1.0), (1.0, 3.0), (0.2, 0.6)]
     durations = [[round(rng.uniform(lo, hi) * scale, 3) for lo, hi in ranges] for _ in range(n)]
     return Workload(
-        "W1", f"pipelining: {n} configurations x 3 stages, caps 4/2/3", ["prepare", "train", "evaluate"],
-        [4, 2, 3], durations,
+        "W1",
+        f"pipelining: {n} configurations x 3 stages, caps 4/2/3",
+        ["prepare", "train", "evaluate"],
+        [4, 2, 3],
+        durations,
     )
 
 
 def w2(n: int = 200) -> Workload:
     return Workload(
-        "W2", f"hand-off: {n} configurations x 3 stages of a near-zero command, caps 1/1/1",
-        ["s1", "s2", "s3"], [1, 1, 1], [[0.0, 0.0, 0.0] for _ in range(n)],
+        "W2",
+        f"hand-off: {n} configurations x 3 stages of a near-zero command, caps 1/1/1",
+        ["s1", "s2", "s3"],
+        [1, 1, 1],
+        [[0.0, 0.0, 0.0] for _ in range(n)],
     )
 
 
 def w3a(n: int = 10_000) -> Workload:
     return Workload(
-        "W3a", f"overhead: {n} configurations x 1 stage of /bin/true, cap 2", ["s1"], [2],
-        [[0.0] for _ in range(n)], command="true",
+        "W3a",
+        f"overhead: {n} configurations x 1 stage of /bin/true, cap 2",
+        ["s1"],
+        [2],
+        [[0.0] for _ in range(n)],
+        command="true",
     )
 
 
 def w3b(n: int = 3_000) -> Workload:
     return Workload(
-        "W3b", f"overhead: {n} configurations x 3 stages of /bin/true, caps 2/2/2", ["s1", "s2", "s3"],
-        [2, 2, 2], [[0.0, 0.0, 0.0] for _ in range(n)], command="true",
+        "W3b",
+        f"overhead: {n} configurations x 3 stages of /bin/true, caps 2/2/2",
+        ["s1", "s2", "s3"],
+        [2, 2, 2],
+        [[0.0, 0.0, 0.0] for _ in range(n)],
+        command="true",
     )
 
 
@@ -129,8 +143,11 @@ def w4(scale: float = 1.0, seed: int = 4) -> GraphWorkload:
     train (48) and baseline (16) both after it, a diamond; a per-model aggregate (3) over train and
     baseline; one report (`all`) over the aggregates. train is the bottleneck (cap 2), as in W1."""
     rng = random.Random(seed)
-    matrix = {"dataset": [f"d{i}" for i in range(4)], "model": [f"m{i}" for i in range(3)],
-              "seed": [str(i) for i in range(4)]}
+    matrix = {
+        "dataset": [f"d{i}" for i in range(4)],
+        "model": [f"m{i}" for i in range(3)],
+        "seed": [str(i) for i in range(4)],
+    }
     stages = [
         GraphStage("prepare", 4, ("dataset", "seed"), ()),
         GraphStage("train", 2, None, ("prepare",)),
@@ -138,8 +155,13 @@ def w4(scale: float = 1.0, seed: int = 4) -> GraphWorkload:
         GraphStage("aggregate", 3, ("model",), ("train", "baseline")),
         GraphStage("report", 1, (), ("aggregate",)),
     ]
-    ranges = {"prepare": (0.2, 0.6), "train": (1.0, 2.6), "baseline": (0.5, 1.5), "aggregate": (0.2, 0.5),
-              "report": (0.2, 0.4)}
+    ranges = {
+        "prepare": (0.2, 0.6),
+        "train": (1.0, 2.6),
+        "baseline": (0.5, 1.5),
+        "aggregate": (0.2, 0.5),
+        "report": (0.2, 0.4),
+    }
     configs = _product(matrix)
     runs: list[GraphRun] = []
     for st in stages:
@@ -159,6 +181,10 @@ def w4(scale: float = 1.0, seed: int = 4) -> GraphWorkload:
             duration = round(rng.uniform(lo, hi) * scale, 3)
             runs.append(GraphRun(st.name, name, params, duration, tuple(needs)))
     return GraphWorkload(
-        "W4", "graph: 48 configurations, prepare over (dataset, seed) -> train + baseline -> aggregate per "
-        "model -> one report; caps 4/2/2/3/1", matrix, stages, runs,
+        "W4",
+        "graph: 48 configurations, prepare over (dataset, seed) -> train + baseline -> aggregate per "
+        "model -> one report; caps 4/2/2/3/1",
+        matrix,
+        stages,
+        runs,
     )

@@ -56,9 +56,7 @@ def _parser(prog: str = "coopy") -> argparse.ArgumentParser:
         action="store_true",
         help="on Ctrl-C, stop running commands (default: leave them running; the next start adopts them)",
     )
-    run.add_argument(
-        "--detach", action="store_true", help="run the engine in the background (attach with coopy-tui)"
-    )
+    run.add_argument("--detach", action="store_true", help="run the engine in the background (attach with coopy-tui)")
     run.add_argument(
         "--take-over", action="store_true", help="make a state dir that belongs to another config this one's"
     )
@@ -331,8 +329,13 @@ def _results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     ):
         cmd = _sub(sub, verb, text)
         cmd.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
-        cmd.add_argument("--group-by", action="append", default=[], metavar="PARAM[,PARAM]",
-                         help="aggregate the other params: mean ± std and n per metric")
+        cmd.add_argument(
+            "--group-by",
+            action="append",
+            default=[],
+            metavar="PARAM[,PARAM]",
+            help="aggregate the other params: mean ± std and n per metric",
+        )
         cmd.add_argument("--sort", metavar="[-]NAME", help="a metric or param; -name sorts descending")
         cmd.add_argument("--stage", help="one row per run of this stage (per group for a stage over fewer params)")
         cmd.add_argument("--metrics", metavar="NAME[,NAME]", help="only these metrics, in this order")
@@ -347,10 +350,18 @@ def _results_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         else:
             cmd.add_argument("--output", "-o", default="report.html", help="the HTML file (default report.html)")
             cmd.add_argument("--best", type=int, default=10, metavar="N", help="metric curves of the best N runs")
-            cmd.add_argument("--watch", action="store_true",
-                             help="rewrite it while the pipeline runs (atomically; the page reloads itself)")
-            cmd.add_argument("--interval", type=float, default=None, metavar="S",
-                             help="with --watch: seconds between rewrites (default: the poll_interval, at least 2)")
+            cmd.add_argument(
+                "--watch",
+                action="store_true",
+                help="rewrite it while the pipeline runs (atomically; the page reloads itself)",
+            )
+            cmd.add_argument(
+                "--interval",
+                type=float,
+                default=None,
+                metavar="S",
+                help="with --watch: seconds between rewrites (default: the poll_interval, at least 2)",
+            )
 
 
 def _results_command(args: argparse.Namespace) -> int:

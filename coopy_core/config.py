@@ -71,8 +71,21 @@ class TasksConfig(_Strict):
 # sbatch options CooPy sets itself (overriding them would lose the log, the job's identity
 # after a crash or the argv), and --array (one run is one job; see executors/slurm.py).
 RESERVED_SBATCH_OPTIONS = (
-    "--parsable", "--job-name", "-J", "--output", "-o", "--error", "-e", "--chdir", "-D",
-    "--export", "--comment", "--wrap", "--open-mode", "--array", "-a",
+    "--parsable",
+    "--job-name",
+    "-J",
+    "--output",
+    "-o",
+    "--error",
+    "-e",
+    "--chdir",
+    "-D",
+    "--export",
+    "--comment",
+    "--wrap",
+    "--open-mode",
+    "--array",
+    "-a",
 )
 SLURM_TIME_PATTERN = r"^(\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2}|UNLIMITED|INFINITE)$"
 SLURM_MEM_PATTERN = r"^\d+[KMGTkmgt]?$"
@@ -304,9 +317,7 @@ def config_from_dict(
     needs = _check_graph(parsed, tasks, shown)
     _check_stages(parsed, tasks, shown, base_dir, python_objects)
     state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
-    log_dir = (
-        (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
-    )
+    log_dir = (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
     path = path or base_dir
     return Config(
         path=path,

@@ -102,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     except CoopyError as exc:
         print(f"coopy: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         return asyncio.run(serve(config, float(os.environ.get("COOPY_LINGER", LINGER)), take_over))
     except CoopyError as exc:  # the state dir is taken, a plug-in cannot be made, ...: one line in engine.log
@@ -177,8 +175,10 @@ def ensure_engine(config: Config, events: bool = True, take_over: bool = False) 
         except EngineUnavailable:
             pass
         if holder is None and not alive(pid):
-            raise StateError(f"the background engine exited at start; see {config.state_dir / LOG_NAME}: "
-                             + _last_line(config.state_dir / LOG_NAME))
+            raise StateError(
+                f"the background engine exited at start; see {config.state_dir / LOG_NAME}: "
+                + _last_line(config.state_dir / LOG_NAME)
+            )
         time.sleep(0.05)
     if holder is not None:
         raise StateError(

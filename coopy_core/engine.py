@@ -59,6 +59,7 @@ COMMIT_RETRY = 2.0  # seconds between tries to write a store that failed (a full
 REFUSED_BACKOFF = (1.0, 30.0)  # a start the machine refused waits 1 s, doubling per refusal in a row, at most 30 s
 REFUSED_NOTE_EVERY = 10.0  # seconds: one message for a wave of refused starts, not one per run
 
+
 @dataclasses.dataclass(slots=True)
 class _Pick:
     """A run chosen to start, with what its start needs."""
@@ -388,8 +389,9 @@ class Engine:
         upstream = []
         for need in self.graph.needed(run.key):
             done = self._runs.get(need)
-            upstream.append((f"{need[0]}/{need[1]}", result_id(done.signature if done else None,
-                                                              done.attempt if done else 0)))
+            upstream.append(
+                (f"{need[0]}/{need[1]}", result_id(done.signature if done else None, done.attempt if done else 0))
+            )
         return self._recipe_of(run.key, upstream, launch)
 
     def _record_recipe(self, run: Run, recipe: Recipe) -> None:
@@ -402,8 +404,11 @@ class Engine:
         """A stored run the config no longer has (its configuration was removed, its stage removed or
         renamed): kept in the store and shown as removed; one still running is stopped, and said so."""
         if run.state == RunState.RUNNING and run.handle is not None:
-            what = "its stage is no longer in the config" if run.stage not in self._stages else \
-                "its configuration is no longer in the config"
+            what = (
+                "its stage is no longer in the config"
+                if run.stage not in self._stages
+                else "its configuration is no longer in the config"
+            )
             stop_leftover(run, self.config, self.executors)
             self.journal.attempt(attempt_row(run, RunState.CANCELLED, None, f"stopped: {what}", self.clock()))
             run.state = RunState.CANCELLED
@@ -595,7 +600,8 @@ class Engine:
         if stage is not None:
             self._queue(stage)
         runs = [
-            r for r in self._runs.values()
+            r
+            for r in self._runs.values()
             if r.state in (RunState.FAILED, RunState.CANCELLED) and (stage is None or r.stage == stage)
         ]
         for run in runs:
@@ -1145,7 +1151,12 @@ class Engine:
                             break
                         for pick in picks:
                             self.attempts.start(
-                                pick.run, pick.task, pick.allocation, pick.header, pick.members, pick.launch,
+                                pick.run,
+                                pick.task,
+                                pick.allocation,
+                                pick.header,
+                                pick.members,
+                                pick.launch,
                                 self._clearable(pick.run),
                             )
                 if not self._again:

@@ -155,9 +155,7 @@ class Graph:
             group = group_name({p: task.params[p] for p in over})
             known = groups.by_key.get(key)
             if known is None and group in groups.members:
-                raise ValueError(
-                    f"stage {name!r}: two groups would be named {group!r}; give them distinct values"
-                )
+                raise ValueError(f"stage {name!r}: two groups would be named {group!r}; give them distinct values")
 
     def add_task(self, task: Task) -> list[RunKey]:
         """Add a configuration; returns the run of every stage it is now a member of."""

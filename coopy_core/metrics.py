@@ -201,8 +201,10 @@ class AttemptMetrics:
     def _bad(self, why: str) -> None:
         self.bad += 1
         if not self.warned:
-            self._warn(f"ignored a bad line in $COOPY_METRICS ({self.path}, line {self.lines}: {why}); "
-                       "later bad lines are ignored too")
+            self._warn(
+                f"ignored a bad line in $COOPY_METRICS ({self.path}, line {self.lines}: {why}); "
+                "later bad lines are ignored too"
+            )
 
     def _warn(self, text: str) -> None:
         """One line in the run's log (appended: the command's own output goes on around it)."""
@@ -294,7 +296,12 @@ class MetricsTracker:
     def _emit(self, key: RunKey, attempt: int, metrics: AttemptMetrics) -> None:
         rows = [
             MetricRow(
-                key[1], key[0], name, attempt, metrics.last[name], metrics.steps.get(name),
+                key[1],
+                key[0],
+                name,
+                attempt,
+                metrics.last[name],
+                metrics.steps.get(name),
                 tuple(metrics.series[name].points),
             )
             for name in metrics.take()

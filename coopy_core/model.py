@@ -53,7 +53,11 @@ COUNTED_STATES: tuple[RunState, ...] = (
     RunState.WAITING,
 )
 ENDED_STATES: tuple[RunState, ...] = (
-    RunState.DONE, RunState.SKIPPED, RunState.FAILED, RunState.CANCELLED, RunState.BLOCKED
+    RunState.DONE,
+    RunState.SKIPPED,
+    RunState.FAILED,
+    RunState.CANCELLED,
+    RunState.BLOCKED,
 )
 
 

@@ -135,9 +135,7 @@ def collect(config: Config) -> Results:
         state = RunState(r["state"])
         attempts = [a for a in history.get(key, []) if a.number <= r["attempt"]]
         if state == RunState.RUNNING and not any(a.number == r["attempt"] for a in attempts):
-            attempts.append(
-                AttemptResult(r["attempt"], RunState.RUNNING, None, "", r["started_at"], None, r["log"])
-            )
+            attempts.append(AttemptResult(r["attempt"], RunState.RUNNING, None, "", r["started_at"], None, r["log"]))
         runs.append(
             RunResult(
                 stage=r["stage"],

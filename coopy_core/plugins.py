@@ -29,10 +29,7 @@ def check_plugin(attr: str, value: object) -> str:
         return f"should be a subclass of {base.__name__}, got the class {value.__qualname__}"
     if isinstance(value, base):
         return ""
-    return (
-        f"should be a {base.__name__} subclass, an instance of one, or 'module:Class', "
-        f"got {type(value).__name__}"
-    )
+    return f"should be a {base.__name__} subclass, an instance of one, or 'module:Class', got {type(value).__name__}"
 
 
 def make_plugins(config: Config) -> tuple[dict[str, Scripter], dict[str, Detector]]:
@@ -140,10 +137,6 @@ def checked_verdict(detector: object, verdict: object) -> Verdict:
             f"detector {plugin_name(detector)} returned status {short(verdict.status)}, not a Status"
         ) from None
     if not isinstance(verdict.reason, str):
-        raise PluginError(
-            f"detector {plugin_name(detector)} returned reason {short(verdict.reason)}, not a string"
-        )
+        raise PluginError(f"detector {plugin_name(detector)} returned reason {short(verdict.reason)}, not a string")
     reason = verdict.reason if "\n" not in verdict.reason else " ".join(verdict.reason.splitlines())
     return Verdict(status, reason)
-
-

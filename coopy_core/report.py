@@ -164,9 +164,7 @@ def _bars(data: ReportData) -> tuple[list[Any], dict[str, int], float]:
                 free_at[lane] = end
             took = _duration(end - start)
             title = f"{name}/{task} · attempt {attempt} · {state} · {took}" + (f"\n{reason}" if reason else "")
-            bars.append(
-                Bar(f"attempt:{name}/{task}/{attempt}", name, lane, start - t0, end - t0, state, title, task)
-            )
+            bars.append(Bar(f"attempt:{name}/{task}/{attempt}", name, lane, start - t0, end - t0, state, title, task))
         cap = data.config.stage(stage).workers
         lanes[stage] = max(len(free_at), min(cap, MAX_LANES), 1)
     span = max(b.end for b in bars) if bars else 0.0
@@ -234,7 +232,7 @@ def render(data: ReportData, refresh: float | None = None) -> str:
         _results_section(data),
         _curves_section(data, charts),
         _failures_section(data),
-        f'<footer>Written by <code>coopy report</code> at {e(_when(data.now))}. One file: it opens with no '
+        f"<footer>Written by <code>coopy report</code> at {e(_when(data.now))}. One file: it opens with no "
         "network and fetches nothing.</footer>",
         f"<script>{SCRIPT}</script></body></html>",
     ]
@@ -286,8 +284,14 @@ def _header(data: ReportData, bars: list[Any], span: float) -> str:
 
 
 def _nav() -> str:
-    links = [("stages", "Stages"), ("timeline", "Timeline"), ("durations", "Durations"), ("results", "Results"),
-             ("curves", "Curves"), ("failures", "Failures")]
+    links = [
+        ("stages", "Stages"),
+        ("timeline", "Timeline"),
+        ("durations", "Durations"),
+        ("results", "Results"),
+        ("curves", "Curves"),
+        ("failures", "Failures"),
+    ]
     return "<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in links) + "</nav>"
 
 
@@ -367,7 +371,7 @@ def _results_section(data: ReportData) -> str:
         parts.append(_table_html(data.grouped, data.better, "grouped-table"))
     what = f"run of {data.table.stage}" if data.table.stage else "configuration"
     parts.append(
-        f'<h3>One row per {e(what)}</h3><p>Click a column to sort it; best values in bold. '
+        f"<h3>One row per {e(what)}</h3><p>Click a column to sort it; best values in bold. "
         '<input id="filter" type="search" placeholder="filter rows" aria-label="filter rows"></p>'
     )
     parts.append(_table_html(data.table, data.better, "results-table"))
@@ -382,9 +386,7 @@ def _table_html(table: results.Table, better: dict[str, str], table_id: str) -> 
         vals = [r.metrics[m] for r in table.rows if m in r.metrics]
         if len(vals) > 1:
             best[m] = min(vals) if better.get(m) == "lower" else max(vals)
-    head = "".join(
-        f'<th class="{"num" if c.numeric else ""}" title="click to sort">{e(c.label)}</th>' for c in cols
-    )
+    head = "".join(f'<th class="{"num" if c.numeric else ""}" title="click to sort">{e(c.label)}</th>' for c in cols)
     body = []
     for r in table.rows:
         cells = []
@@ -404,7 +406,8 @@ def _table_html(table: results.Table, better: dict[str, str], table_id: str) -> 
         body.append(f'<tr data-task="{e(r.task)}">' + "".join(cells) + "</tr>")
     return (
         f'<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead><tbody>'
-        + "".join(body) + "</tbody></table></div>"
+        + "".join(body)
+        + "</tbody></table></div>"
     )
 
 

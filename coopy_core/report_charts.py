@@ -27,8 +27,20 @@ STATE_COLOURS = {
     "queued": "#f59f00",  # stopped with the engine, queued again
     "skipped": "#b2f2bb",
 }
-PALETTE = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d", "#495057",
-           "#3b5bdb", "#d9480f", "#087f5b"]
+PALETTE = [
+    "#1c7ed6",
+    "#e8590c",
+    "#2f9e44",
+    "#ae3ec9",
+    "#f08c00",
+    "#0c8599",
+    "#c2255c",
+    "#5c940d",
+    "#495057",
+    "#3b5bdb",
+    "#d9480f",
+    "#087f5b",
+]
 
 
 @dataclass(frozen=True)
@@ -78,11 +90,12 @@ def _svg(fig: Any, salt: str, titles: Mapping[str, str] | None = None) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None}, transparent=True)
     plt.close(fig)
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     text = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", text)
     text = text.replace("<svg", f'<svg class="chart" role="img" aria-label="{html.escape(salt)}"', 1)
     if titles:
+
         def add_title(m: re.Match[str]) -> str:
             gid = html.unescape(m.group(1))
             tip = titles.get(gid)
@@ -114,8 +127,14 @@ def graph_chart(stages: Sequence[Mapping[str, Any]]) -> str:
         x, y = pos[s["name"]]
         ax.add_patch(
             FancyBboxPatch(
-                (x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.02,rounding_size=0.12",
-                facecolor="#f1f3f5", edgecolor="#495057", linewidth=1.2, gid=f"stage:{s['name']}",
+                (x - width / 2, y - height / 2),
+                width,
+                height,
+                boxstyle="round,pad=0.02,rounding_size=0.12",
+                facecolor="#f1f3f5",
+                edgecolor="#495057",
+                linewidth=1.2,
+                gid=f"stage:{s['name']}",
             )
         )
         ax.text(x, y + 0.13, s["name"], ha="center", va="center", fontsize=11, fontweight="bold", color="#212529")
@@ -126,8 +145,13 @@ def graph_chart(stages: Sequence[Mapping[str, Any]]) -> str:
                 (x0, y0), (x1, y1) = pos[need], pos[s["name"]]
                 ax.add_patch(
                     FancyArrowPatch(
-                        (x0 + width / 2, y0), (x1 - width / 2, y1), arrowstyle="-|>", mutation_scale=14,
-                        color="#495057", linewidth=1.2, connectionstyle="arc3,rad=0.0",
+                        (x0 + width / 2, y0),
+                        (x1 - width / 2, y1),
+                        arrowstyle="-|>",
+                        mutation_scale=14,
+                        color="#495057",
+                        linewidth=1.2,
+                        connectionstyle="arc3,rad=0.0",
                     )
                 )
     xs = [p[0] for p in pos.values()]
@@ -157,14 +181,27 @@ def timeline_chart(bars: Sequence[Bar], lanes: Mapping[str, int], span: float) -
         y = total - 1 - (base[bar.stage] + bar.lane)
         wide = bar.end - bar.start > span / 250  # a white edge parts neighbours, but would hide a thin bar
         rects = ax.barh(
-            y, max((bar.end - bar.start) / scale, span / scale / 700), left=bar.start / scale, height=0.72,
-            color=STATE_COLOURS.get(bar.state, "#adb5bd"), edgecolor="white", linewidth=1.0 if wide else 0.0,
+            y,
+            max((bar.end - bar.start) / scale, span / scale / 700),
+            left=bar.start / scale,
+            height=0.72,
+            color=STATE_COLOURS.get(bar.state, "#adb5bd"),
+            edgecolor="white",
+            linewidth=1.0 if wide else 0.0,
         )
         rects.patches[0].set_gid(bar.id)
         if len(bars) <= 80 and (bar.end - bar.start) > span * 0.07 and bar.label:
             room = max(6, int(80 * (bar.end - bar.start) / span))  # characters that fit, about
-            ax.text((bar.start + bar.end) / 2 / scale, y, _short(bar.label, room),
-                    ha="center", va="center", fontsize=7, color="white", clip_on=True)
+            ax.text(
+                (bar.start + bar.end) / 2 / scale,
+                y,
+                _short(bar.label, room),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white",
+                clip_on=True,
+            )
     ticks, labels = [], []
     for stage in order:
         for lane in range(lanes[stage]):
@@ -181,8 +218,12 @@ def timeline_chart(bars: Sequence[Bar], lanes: Mapping[str, int], span: float) -
     shown = sorted({b.state for b in bars}, key=list(STATE_COLOURS).index) if bars else []
     if shown:
         ax.legend(
-            handles=[Patch(color=STATE_COLOURS[s], label=s) for s in shown], loc="upper center", ncols=len(shown),
-            bbox_to_anchor=(0.5, 1.0 + 0.45 / max(1.6, 1.2 + 0.26 * total)), frameon=False, fontsize=9,
+            handles=[Patch(color=STATE_COLOURS[s], label=s) for s in shown],
+            loc="upper center",
+            ncols=len(shown),
+            bbox_to_anchor=(0.5, 1.0 + 0.45 / max(1.6, 1.2 + 0.26 * total)),
+            frameon=False,
+            fontsize=9,
         )
     return _svg(fig, "timeline", {b.id: b.title for b in bars})
 
@@ -211,15 +252,19 @@ def durations_chart(durations: Mapping[str, Mapping[str, Sequence[float]]]) -> s
         failed = list(durations[name].get("failed", ()))
         every = done + failed
         if not every:
-            ax.text(0.5, 0.5, "no attempt ended yet", ha="center", va="center", transform=ax.transAxes,
-                    color="#868e96")
+            ax.text(0.5, 0.5, "no attempt ended yet", ha="center", va="center", transform=ax.transAxes, color="#868e96")
             ax.set_title(name)
             ax.set_yticks([])
             continue
         unit, scale = _time_unit(max(every))
         data = [[d / scale for d in done], [d / scale for d in failed]]
-        ax.hist(data, bins=min(30, max(5, len(every) // 3)), stacked=True, color=["#2f9e44", "#e03131"],
-                label=["done", "failed"])
+        ax.hist(
+            data,
+            bins=min(30, max(5, len(every) // 3)),
+            stacked=True,
+            color=["#2f9e44", "#e03131"],
+            label=["done", "failed"],
+        )
         med = sorted(done)[len(done) // 2] / scale if done else None
         ax.set_title(name)
         ax.set_xlabel(f"duration ({unit})" + (f" · median {med:.3g}" if med is not None else ""))
@@ -263,8 +308,15 @@ def curves_chart(curves: Curves, better: Mapping[str, str]) -> str:
         for j, (label, points) in enumerate(curves[metric]):
             xs = [p[0] for p in points]
             ys = [p[1] for p in points]
-            ax.plot(xs, ys, color=PALETTE[j % len(PALETTE)], linewidth=1.6 if j else 2.4, label=_short(label),
-                    marker="o" if len(points) == 1 else None, markersize=4)
+            ax.plot(
+                xs,
+                ys,
+                color=PALETTE[j % len(PALETTE)],
+                linewidth=1.6 if j else 2.4,
+                label=_short(label),
+                marker="o" if len(points) == 1 else None,
+                markersize=4,
+            )
         ax.set_title(f"{metric} ({better[metric]} is better)")
         ax.set_xlabel("step")
         ax.grid(color="#e9ecef", linewidth=0.8)

@@ -134,9 +134,7 @@ def collect(config: Config, stage: str | None = None) -> Table:
 
 
 # ---------------------------------------------------------------------------------------------- grouping, sorting
-def arrange(
-    table: Table, group_by: Sequence[str] = (), sort: str | None = None, metrics: Sequence[str] = ()
-) -> Table:
+def arrange(table: Table, group_by: Sequence[str] = (), sort: str | None = None, metrics: Sequence[str] = ()) -> Table:
     """Keep only some metrics, group, then sort (each if asked); raises ResultsError naming a key not there."""
     if metrics:
         unknown = [m for m in metrics if m not in table.metrics]
@@ -199,12 +197,15 @@ def _sort(table: Table, key: str) -> Table:
     descending = key.startswith("-")
     name = key.lstrip("-+")
     if name in table.metrics:
+
         def value(row: Row) -> Any:
             return row.metrics.get(name)
     elif name in table.params:
+
         def value(row: Row) -> Any:
             return row.params.get(name)
     elif name in ("task", "n"):
+
         def value(row: Row) -> Any:
             return getattr(row, name)
     else:
@@ -269,22 +270,36 @@ def from_json(data: Mapping[str, Any]) -> Table:
         if grouped:
             rows.append(
                 Row(
-                    d["task"], dict(d["params"]), {}, dict(d["metrics"]), n=d["n"], std=dict(d["std"]),
-                    count=dict(d["count"]), state_counts={s: dict(v["states"]) for s, v in d["stages"].items()},
+                    d["task"],
+                    dict(d["params"]),
+                    {},
+                    dict(d["metrics"]),
+                    n=d["n"],
+                    std=dict(d["std"]),
+                    count=dict(d["count"]),
+                    state_counts={s: dict(v["states"]) for s, v in d["stages"].items()},
                     members=list(d["members"]),
                 )
             )
         else:
             rows.append(
                 Row(
-                    d["task"], dict(d["params"]), {s: v["state"] for s, v in d["stages"].items()}, dict(d["metrics"]),
+                    d["task"],
+                    dict(d["params"]),
+                    {s: v["state"] for s, v in d["stages"].items()},
+                    dict(d["metrics"]),
                     {s: dict(v.get("metrics") or {}) for s, v in d["stages"].items()},
                     members=list(d.get("members") or []),
                 )
             )
     return Table(
-        rows, list(data["params"]), list(data["stages"]), list(data["metrics"]), list(data["group_by"] or []),
-        data.get("sort"), data.get("stage"),
+        rows,
+        list(data["params"]),
+        list(data["stages"]),
+        list(data["metrics"]),
+        list(data["group_by"] or []),
+        data.get("sort"),
+        data.get("stage"),
     )
 
 
@@ -299,8 +314,19 @@ def number(value: float | None) -> str:
 
 def state_summary(counts: Mapping[str, int]) -> str:
     """`2 done` or `1 done, 1 failed`, states in their life order."""
-    order = [s.value for s in (RunState.DONE, RunState.SKIPPED, RunState.RUNNING, RunState.QUEUED,
-                               RunState.WAITING, RunState.FAILED, RunState.BLOCKED, RunState.CANCELLED)]
+    order = [
+        s.value
+        for s in (
+            RunState.DONE,
+            RunState.SKIPPED,
+            RunState.RUNNING,
+            RunState.QUEUED,
+            RunState.WAITING,
+            RunState.FAILED,
+            RunState.BLOCKED,
+            RunState.CANCELLED,
+        )
+    ]
     return ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
 
 
@@ -392,8 +418,12 @@ def to_csv(table: Table) -> str:
         writer.writerow(["task", *table.params, *(f"{s}.state" for s in table.stages), *table.metrics])
         for r in table.rows:
             writer.writerow(
-                [r.task, *(_csv(r.params.get(p)) for p in table.params), *(r.states[s] for s in table.stages),
-                 *(_csv(r.metrics.get(m)) for m in table.metrics)]
+                [
+                    r.task,
+                    *(_csv(r.params.get(p)) for p in table.params),
+                    *(r.states[s] for s in table.stages),
+                    *(_csv(r.metrics.get(m)) for m in table.metrics),
+                ]
             )
     return buf.getvalue()
 

@@ -115,9 +115,7 @@ def run(config: Config, *, progress: bool | None = None, stop_running: bool = Fa
         )
     show = sys.stdout.isatty() if progress is None else progress
     main_thread = threading.current_thread() is threading.main_thread()
-    return asyncio.run(
-        _run(config, show, stop_running, (signal.SIGINT,) if main_thread else ())
-    )
+    return asyncio.run(_run(config, show, stop_running, (signal.SIGINT,) if main_thread else ()))
 
 
 async def run_async(config: Config, *, progress: bool = False, stop_running: bool = False) -> Results:

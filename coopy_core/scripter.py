@@ -123,4 +123,3 @@ class Scripter:
         values = placeholder_values(task, self.stage.name, attempt)
         cwd = self.config.base_dir / (templates.render(self.stage.cwd, values) if self.stage.cwd else "")
         return [cwd / templates.render(t, values) for t in self.stage.done_when]
-

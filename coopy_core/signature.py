@@ -43,8 +43,13 @@ class Recipe:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"command": self.command, "params": self.params, "upstream": self.upstream, "inputs": self.inputs,
-             "code": self.code},
+            {
+                "command": self.command,
+                "params": self.params,
+                "upstream": self.upstream,
+                "inputs": self.inputs,
+                "code": self.code,
+            },
             sort_keys=True,
             separators=(",", ":"),
             default=str,
@@ -84,8 +89,11 @@ def explain(old: Recipe, new: Recipe) -> tuple[str, str] | None:
     if old.command != new.command:
         keys = [k for k in sorted(set(old.command) | set(new.command)) if old.command.get(k) != new.command.get(k)]
         what = {"argv": "the command", "env": "its env", "cwd": "its working directory"}
-        return "command changed", f"{what.get(keys[0], keys[0])} changed: {_short(old.command.get(keys[0]))} → " \
-            f"{_short(new.command.get(keys[0]))}"
+        return (
+            "command changed",
+            f"{what.get(keys[0], keys[0])} changed: {_short(old.command.get(keys[0]))} → "
+            f"{_short(new.command.get(keys[0]))}",
+        )
     if old.upstream != new.upstream:
         changed = [k for k in new.upstream if old.upstream.get(k) != new.upstream[k]]
         gone = [k for k in old.upstream if k not in new.upstream]

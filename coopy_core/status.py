@@ -113,8 +113,18 @@ def read_status(config: Config) -> dict[str, Any]:
 
 def _waiting(stage: str, name: str) -> dict[str, Any]:
     return {
-        "task": name, "stage": stage, "attempt": 0, "state": RunState.WAITING.value, "exit_code": None,
-        "priority": 0, "log": "", "reason": "", "started_at": None, "ended_at": None, "pid": None, "metrics": {},
+        "task": name,
+        "stage": stage,
+        "attempt": 0,
+        "state": RunState.WAITING.value,
+        "exit_code": None,
+        "priority": 0,
+        "log": "",
+        "reason": "",
+        "started_at": None,
+        "ended_at": None,
+        "pid": None,
+        "metrics": {},
         "job_id": None,
     }
 
@@ -144,8 +154,13 @@ def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
                 brief = client.summary()
         if brief is not None:
             return {
-                "pipeline": brief["pipeline"], "config": str(config.path), "state_dir": str(config.state_dir),
-                "engine_pid": pid, "live": True, "tasks": brief["tasks"], "stages": brief["stages"],
+                "pipeline": brief["pipeline"],
+                "config": str(config.path),
+                "state_dir": str(config.state_dir),
+                "engine_pid": pid,
+                "live": True,
+                "tasks": brief["tasks"],
+                "stages": brief["stages"],
                 "runs": brief["runs"],
             }
         snap = client.snapshot().as_json()

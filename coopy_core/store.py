@@ -174,9 +174,12 @@ class Store:
         except sqlite3.Error as exc:
             raise StateError(store_problem(self.path, exc, "read")) from None
         self._extra_columns = ", ".join(c if c in columns else "NULL" for c in ("resources", "recipe", "signature"))
-        self._has_metrics = self.conn.execute(  # a read-only look at a store from before metrics has none
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metrics'"
-        ).fetchone() is not None
+        self._has_metrics = (
+            self.conn.execute(  # a read-only look at a store from before metrics has none
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metrics'"
+            ).fetchone()
+            is not None
+        )
 
     def close(self) -> None:
         self.conn.close()
@@ -255,8 +258,19 @@ class Store:
                 continue  # written by a newer CooPy: not ours to interpret
             out.append(
                 Run(
-                    stage=r[1], name=r[0], attempt=r[2], failures=r[3], state=state, priority=r[5], order=r[6],
-                    exit_code=r[7], reason=r[8], log=r[9], started_at=r[10], ended_at=r[11], not_before=r[12],
+                    stage=r[1],
+                    name=r[0],
+                    attempt=r[2],
+                    failures=r[3],
+                    state=state,
+                    priority=r[5],
+                    order=r[6],
+                    exit_code=r[7],
+                    reason=r[8],
+                    log=r[9],
+                    started_at=r[10],
+                    ended_at=r[11],
+                    not_before=r[12],
                     handle=json.loads(r[13]) if r[13] else None,
                     resources=json.loads(r[14]) if r[14] else None,
                     recipe=r[15],
@@ -392,8 +406,16 @@ class Batch:
 
     def __bool__(self) -> bool:
         return bool(
-            self.runs or self.attempts or self.hooks or self.hook_states or self.meta or self.stages or self.tasks
-            or self.tasks_changed or self.files or self.metrics
+            self.runs
+            or self.attempts
+            or self.hooks
+            or self.hook_states
+            or self.meta
+            or self.stages
+            or self.tasks
+            or self.tasks_changed
+            or self.files
+            or self.metrics
         )
 
 
@@ -403,8 +425,19 @@ def attempt_row(run: Run, state: RunState, exit_code: int | None, reason: str, e
 
 def _run_row(r: Run) -> tuple[Any, ...]:
     return (
-        r.name, r.stage, r.attempt, r.failures, r.state.value, r.priority, r.order,
-        r.exit_code, r.reason, r.log, r.started_at, r.ended_at, r.not_before,
+        r.name,
+        r.stage,
+        r.attempt,
+        r.failures,
+        r.state.value,
+        r.priority,
+        r.order,
+        r.exit_code,
+        r.reason,
+        r.log,
+        r.started_at,
+        r.ended_at,
+        r.not_before,
         json.dumps(r.handle) if r.handle is not None else None,
         json.dumps(r.resources) if r.resources else None,
         r.recipe,

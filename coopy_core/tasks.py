@@ -72,9 +72,7 @@ def expand_tasks(
                 raise TaskError(f"exclude[{i}].{key}", f"{key!r} is not a matrix parameter")
     for key in matrix:
         if not key.isidentifier():  # it is part of every derived name, so of log and status file names
-            raise TaskError(
-                f"matrix.{key}", f"parameter name {key!r} should be a plain name (letters, digits and _)"
-            )
+            raise TaskError(f"matrix.{key}", f"parameter name {key!r} should be a plain name (letters, digits and _)")
         if key in RESERVED_PARAMS:
             raise TaskError(f"matrix.{key}", f"parameter name {key!r} is reserved for the built-in placeholder")
     size = math.prod(len(v) for v in matrix.values()) if matrix else 0
@@ -109,7 +107,7 @@ def expand_tasks(
                 raise TaskError(
                     "matrix",
                     f"two configurations get the name {name!r} ({seen[name]} and matrix {params}); "
-                    "give them distinct values or use [tasks.named]"
+                    "give them distinct values or use [tasks.named]",
                 )
             seen[name] = "matrix"
             tasks.append(Task(name, params))

@@ -496,16 +496,22 @@ class CoopyApp(App[QuitChoice | None]):
             elif notice.kind == FINISHED:
                 self._finished()
             elif notice.kind == HOOK:
-                severity: SeverityLevel = "information" if m.level == "info" else (
-                    "error" if m.level == "error" else "warning")
+                severity: SeverityLevel = (
+                    "information" if m.level == "info" else ("error" if m.level == "error" else "warning")
+                )
                 self.toaster.toast("hook", notice.text, "Hook", severity)
             elif (source := m.data.get("source")) in SOURCES:  # the state store, the machine running short
-                level: SeverityLevel = "error" if m.level == "error" else (
-                    "warning" if m.level == "warning" else "information")
+                level: SeverityLevel = (
+                    "error" if m.level == "error" else ("warning" if m.level == "warning" else "information")
+                )
                 self.toaster.toast(str(source), notice.text, SOURCES[str(source)], level)
             else:
-                self.toaster.toast("info", notice.text, "", "error" if m.level == "error" else (
-                    "warning" if m.level == "warning" else "information"))
+                self.toaster.toast(
+                    "info",
+                    notice.text,
+                    "",
+                    "error" if m.level == "error" else ("warning" if m.level == "warning" else "information"),
+                )
         if dropped:
             self.notices.add(Notice(self.clock(), COMMAND, "warning", f"{dropped} more messages came too fast to keep"))
         if failures:
@@ -554,11 +560,7 @@ class CoopyApp(App[QuitChoice | None]):
 
     def settled(self) -> bool:
         """Nothing left to paint: events applied, logs read and shown (tests wait for this)."""
-        return (
-            not self.state.pending
-            and self.follower.settled
-            and self.last_lines.settled
-        )
+        return not self.state.pending and self.follower.settled and self.last_lines.settled
 
     # ================================================================ commands (each one engine call)
     def _command(self, fn: Callable[..., Any], *args: Any, touches: Iterable[tuple[str, str]] = ()) -> Any:
@@ -682,7 +684,9 @@ class CoopyApp(App[QuitChoice | None]):
                 return
             only = stage if choice == "stage" else None
             touched = [
-                (r.stage, r.task) for runs in self.state.runs.values() for r in runs.values()
+                (r.stage, r.task)
+                for runs in self.state.runs.values()
+                for r in runs.values()
                 if r.state in (RunState.FAILED, RunState.CANCELLED) and (only is None or r.stage == only)
             ]
             n = self._command(self.client.retry_failed, only, touches=touched)
@@ -887,6 +891,7 @@ class CoopyApp(App[QuitChoice | None]):
             if any(r.attempt > 1 and r.state.passed for r in runs.values()):
                 for row in self._history(stage):
                     history.setdefault((stage, str(row.get("task"))), []).append(row)
+
         def total(stage: str) -> int:
             return self.state.stages[stage].total or self.state.task_count
 

@@ -128,8 +128,9 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
     def engine_gone() -> None:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(
-                lambda: app.notify("The engine stopped; quit and start coopy-tui again to restart it.",
-                                   severity="error", timeout=30)
+                lambda: app.notify(
+                    "The engine stopped; quit and start coopy-tui again to restart it.", severity="error", timeout=30
+                )
             )
 
     client.on_disconnect = engine_gone

@@ -18,9 +18,23 @@ from coopy_core.model import RunState, RunView, StageView
 from coopy_core.progress import format_duration
 
 __all__ = [
-    "format_duration", "STATE_GLYPHS", "bar", "stage_eta", "pipeline_eta", "state_text", "elapsed", "ended",
-    "passed", "stopped", "open_runs", "stage_status", "outcome_text", "clock_time", "middle_truncate",
-    "pipeline_eta_text", "cut",
+    "format_duration",
+    "STATE_GLYPHS",
+    "bar",
+    "stage_eta",
+    "pipeline_eta",
+    "state_text",
+    "elapsed",
+    "ended",
+    "passed",
+    "stopped",
+    "open_runs",
+    "stage_status",
+    "outcome_text",
+    "clock_time",
+    "middle_truncate",
+    "pipeline_eta_text",
+    "cut",
 ]
 
 STATE_GLYPHS: dict[RunState, str] = {

@@ -26,8 +26,14 @@ FAILURE_TOAST_INTERVAL = 1.0  # seconds between two updates of the failure toast
 TOAST_INTERVAL = 1.0  # ... and of any other toast of news (a flood of messages costs a layout a second)
 IMMEDIATE = ("command", "filter")  # answers to a key: shown at once
 TOAST_SECONDS = {
-    "failures": 8.0, "finished": 20.0, "hook": 6.0, "command": 5.0, "info": 5.0, "filter": 6.0,
-    "store": 15.0, "machine": 8.0,
+    "failures": 8.0,
+    "finished": 20.0,
+    "hook": 6.0,
+    "command": 5.0,
+    "info": 5.0,
+    "filter": 6.0,
+    "store": 15.0,
+    "machine": 8.0,
 }
 SOURCES = {"store": "State store", "machine": "Cannot start runs now"}  # engine news not about one run's end
 

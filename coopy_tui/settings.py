@@ -82,10 +82,19 @@ def load_settings(config: Config | None, user: Path | None = None, shown: str | 
 
 
 RESERVED = {  # keys a focused widget or Textual itself takes first, by screen
-    "coopy.": {"g": "the task list (first row)", "G": "the task list (last row)", "home": "the task list",
-               "end": "the task list", "pageup": "the task list", "pagedown": "the task list",
-               "tab": "next stage", "shift+tab": "previous stage", "ctrl+p": "the command palette",
-               "ctrl+q": "quit", "ctrl+c": "copy"},
+    "coopy.": {
+        "g": "the task list (first row)",
+        "G": "the task list (last row)",
+        "home": "the task list",
+        "end": "the task list",
+        "pageup": "the task list",
+        "pagedown": "the task list",
+        "tab": "next stage",
+        "shift+tab": "previous stage",
+        "ctrl+p": "the command palette",
+        "ctrl+q": "quit",
+        "ctrl+c": "copy",
+    },
     "coopy.log.": {"ctrl+p": "the command palette", "ctrl+q": "quit", "ctrl+c": "copy"},
 }
 

@@ -60,8 +60,15 @@ pipeline = Pipeline(
     matrix=Matrix(model=["mlp", "cnn", "resnet"], seed=[1, 2]),
     stages=[
         Stage("prepare", workers=3, scripter=DemoScripter, detector=DemoDetector("data.json")),
-        Stage("train", workers=2, retries=1, backoff=1, timeout=120, scripter=DemoScripter,
-              detector=DemoDetector("model.json")),
+        Stage(
+            "train",
+            workers=2,
+            retries=1,
+            backoff=1,
+            timeout=120,
+            scripter=DemoScripter,
+            detector=DemoDetector("model.json"),
+        ),
         Stage("evaluate", workers=2, scripter=DemoScripter, detector=DemoDetector("score.json")),
     ],
 )

@@ -15,8 +15,12 @@ FAST_POLL_FOR = 6.0
 
 class Poller:
     def __init__(
-        self, log: logging.Logger, name: str, interval: float,
-        poll: Callable[[], Awaitable[None]], busy: Callable[[], bool],
+        self,
+        log: logging.Logger,
+        name: str,
+        interval: float,
+        poll: Callable[[], Awaitable[None]],
+        busy: Callable[[], bool],
     ) -> None:
         self.log = log  # the executor's: a poll that failed is its line
         self.name = name

@@ -48,8 +48,17 @@ log = logging.getLogger("coopy.slurm")
 # CONFIGURING, SUSPENDED, REQUEUED, ...) is alive.
 TERMINAL_STATES = frozenset(
     {
-        "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
-        "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT",
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "REVOKED",
+        "SPECIAL_EXIT",
     }
 )
 # Words in sbatch's stderr that mean "try again later", not "this job is wrong".

@@ -59,8 +59,13 @@ def graph_table(views: list[StageView], total: int, busy: bool) -> Text:
     for i, row in enumerate(rows):
         if i:
             text.append("\n")
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3].ljust(widths[3]),
-                 row[4]]
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].ljust(widths[1]),
+            row[2].rjust(widths[2]),
+            row[3].ljust(widths[3]),
+            row[4],
+        ]
         text.append("  ".join(cells), style="bold" if i == 0 else "")
     return text
 

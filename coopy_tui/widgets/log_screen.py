@@ -49,13 +49,22 @@ def attempts_of(run: RunView, history: list[dict[str, Any]]) -> list[AttemptInfo
     out = []
     for n in range(1, run.attempt + 1):
         if n == run.attempt and (run.state == RunState.RUNNING or n not in rows):
-            out.append(AttemptInfo(n, run.state.value, run.exit_code, run.reason, run.started_at, run.ended_at,
-                                   run.log))
+            out.append(
+                AttemptInfo(n, run.state.value, run.exit_code, run.reason, run.started_at, run.ended_at, run.log)
+            )
         elif n in rows:
             h = rows[n]
-            out.append(AttemptInfo(n, str(h.get("state") or ""), h.get("exit_code"), str(h.get("reason") or ""),
-                                   h.get("started_at"), h.get("ended_at"),
-                                   str(h.get("log") or attempt_log(run.log, n))))
+            out.append(
+                AttemptInfo(
+                    n,
+                    str(h.get("state") or ""),
+                    h.get("exit_code"),
+                    str(h.get("reason") or ""),
+                    h.get("started_at"),
+                    h.get("ended_at"),
+                    str(h.get("log") or attempt_log(run.log, n)),
+                )
+            )
         else:
             out.append(AttemptInfo(n, "", None, "", None, None, attempt_log(run.log, n)))
     return out
@@ -104,8 +113,9 @@ class LogScreen(ModalScreen[None]):
     ) -> None:
         super().__init__()
         self.run = run
-        self.attempts = attempts or [AttemptInfo(run.attempt, run.state.value, run.exit_code, run.reason,
-                                                 run.started_at, run.ended_at, run.log)]
+        self.attempts = attempts or [
+            AttemptInfo(run.attempt, run.state.value, run.exit_code, run.reason, run.started_at, run.ended_at, run.log)
+        ]
         self.shown = len(self.attempts) - 1  # index of the attempt shown
         self.now = now
         self._follow = follow
@@ -114,8 +124,9 @@ class LogScreen(ModalScreen[None]):
         self.initial = lines  # the lines read so far, asked for when the screen is up (the app feeds the rest)
         self.extra = ""  # the app's news of the current attempt (Slurm job, resources)
         self.log_view = LogView(max_lines=max_lines, placeholder="(no output yet)", id="log-full")
-        self.search_input = Input(placeholder="search the log: enter finds, n / N next / previous, esc stops",
-                                  id="log-search")
+        self.search_input = Input(
+            placeholder="search the log: enter finds, n / N next / previous, esc stops", id="log-search"
+        )
         self.search_input.cursor_blink = False
         self.search_input.hints = (("⏎", "find", ""), ("esc", "stop", ""), ("", "case does not matter", ""))  # type: ignore[attr-defined]
 
@@ -196,8 +207,9 @@ class LogScreen(ModalScreen[None]):
         self.shown = index
         self._set_header()
         self.log_view.clear()
-        self.log_view.set_placeholder("(no output)" if self.info.state and self.info.state != "running" else
-                                      "(no output yet)")
+        self.log_view.set_placeholder(
+            "(no output)" if self.info.state and self.info.state != "running" else "(no output yet)"
+        )
         if self._follow is not None:
             self._follow(self.path)
         self.say(f"attempt {self.info.number} of {len(self.attempts)}")

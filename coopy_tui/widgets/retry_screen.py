@@ -41,8 +41,13 @@ class RetryScreen(ModalScreen[str | None]):
                 markup=False,
             )
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.stage}: {self.in_stage} (s)", id="stage", variant="warning", compact=True,
-                             disabled=not self.in_stage)
+                yield Button(
+                    f"{self.stage}: {self.in_stage} (s)",
+                    id="stage",
+                    variant="warning",
+                    compact=True,
+                    disabled=not self.in_stage,
+                )
                 yield Button(f"Every stage: {self.in_all} (a)", id="all", variant="error", compact=True)
                 yield Button("No (n)", id="no", variant="primary", compact=True)
 

@@ -14,7 +14,13 @@ from coopy_core.model import StageView
 from coopy_tui.format import bar, passed, stage_status, stage_total
 
 GLYPHS = {
-    "queued": "·", "waiting": "◦", "done": "✓", "failed": "✗", "cancelled": "⊘", "skipped": "↷", "blocked": "⊗",
+    "queued": "·",
+    "waiting": "◦",
+    "done": "✓",
+    "failed": "✗",
+    "cancelled": "⊘",
+    "skipped": "↷",
+    "blocked": "⊗",
 }
 
 

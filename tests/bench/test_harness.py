@@ -66,7 +66,8 @@ def test_the_graph_lower_bound_is_the_longest_path_or_the_busiest_stage() -> Non
     longest = max(
         by[p].duration + max(by[t].duration, by[b].duration) + by[a].duration + by[("report", "all")].duration
         for a in [("aggregate", f"model={m}") for m in w.matrix["model"]]
-        for t in by[a].needs if t[0] == "train"
+        for t in by[a].needs
+        if t[0] == "train"
         for p in by[t].needs
         for b in [("baseline", p[1])]
     )

@@ -13,7 +13,9 @@ from tests.helpers.engine import EngineFactory, wait_finished, write_config
 
 
 async def test_history_of_a_retried_run_and_of_a_stage(tmp_path: Path, start_engine: EngineFactory) -> None:
-    path = write_config(tmp_path, """
+    path = write_config(
+        tmp_path,
+        """
         [tasks.matrix]
         x = [1, 2]
         [[stages]]
@@ -22,7 +24,8 @@ async def test_history_of_a_retried_run_and_of_a_stage(tmp_path: Path, start_eng
         workers = 2
         retries = 1
         backoff = 0
-    """)
+    """,
+    )
     engine = await start_engine(path)
     assert await wait_finished(engine)
     rows = engine.attempt_history("work", "x=1")

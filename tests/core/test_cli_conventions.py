@@ -48,9 +48,11 @@ def test_python_m_coopy_core_is_coopy(tmp_path: Path) -> None:
             assert a.returncode == 0 and b.returncode == 2 and "already exists" in b.stderr  # the same file
             continue
         assert (a.returncode, a.stdout) == (b.returncode, b.stdout), args
-        assert a.stderr.replace("usage: coopy", "usage: python -m coopy_core") == b.stderr.replace(
-            "python -m coopy_core:", "coopy:"
-        ) or a.returncode == b.returncode == 2
+        assert (
+            a.stderr.replace("usage: coopy", "usage: python -m coopy_core")
+            == b.stderr.replace("python -m coopy_core:", "coopy:")
+            or a.returncode == b.returncode == 2
+        )
     help_a = coopy("--help", cwd=tmp_path).stdout
     help_b = _python_m("--help", cwd=tmp_path).stdout
     assert help_a.replace("usage: coopy", "") == help_b.replace("usage: python -m coopy_core", "")
@@ -64,8 +66,24 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_subcommand_and_argument_has_help() -> None:
     commands = _subcommands()
-    assert {"run", "status", "validate", "init", "export", "stop", "pause", "resume", "workers", "bump", "top",
-            "retry", "cancel", "retry-failed", "add", "pool"} <= set(commands)
+    assert {
+        "run",
+        "status",
+        "validate",
+        "init",
+        "export",
+        "stop",
+        "pause",
+        "resume",
+        "workers",
+        "bump",
+        "top",
+        "retry",
+        "cancel",
+        "retry-failed",
+        "add",
+        "pool",
+    } <= set(commands)
     for name, sub in commands.items():
         assert sub.description and sub.description.endswith(".") and "\n" not in sub.description, name
         for action in sub._actions:

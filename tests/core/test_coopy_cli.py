@@ -120,7 +120,10 @@ def test_run_exit_1_when_some_fail(tmp_path: Path) -> None:
     data = json.loads(coopy("status", str(path), "--json", cwd=tmp_path).stdout)
     states = {(r["stage"], r["task"]): r["state"] for r in data["runs"]}
     assert states == {
-        ("one", "x=1"): "done", ("one", "x=2"): "failed", ("two", "x=1"): "done", ("two", "x=2"): "blocked"
+        ("one", "x=1"): "done",
+        ("one", "x=2"): "failed",
+        ("two", "x=1"): "done",
+        ("two", "x=2"): "blocked",
     }
 
 
@@ -136,8 +139,7 @@ def test_sigint_leaves_commands_running_and_next_run_adopts_them(tmp_path: Path)
     marker = f"coopy-sigint-{tmp_path.name}"
     (tmp_path / "gates").mkdir()
     command = (
-        '["sh", "-c", "until [ -e gates/go ]; do sleep 0.05; done; echo $0 >> markers.txt", '
-        f'"{{task}}", "{marker}"]'
+        f'["sh", "-c", "until [ -e gates/go ]; do sleep 0.05; done; echo $0 >> markers.txt", "{{task}}", "{marker}"]'
     )
     path = _simple(tmp_path, command=command)
     output = tmp_path / "out.txt"
@@ -226,14 +228,15 @@ async def test_stop_running_starts_nothing_while_stopping(tmp_path: Path, start_
     assert flaky.attempt == 2
 
 
-async def test_stop_running_keeps_a_run_that_had_already_finished(
-    tmp_path: Path, start_engine: EngineFactory
-) -> None:
+async def test_stop_running_keeps_a_run_that_had_already_finished(tmp_path: Path, start_engine: EngineFactory) -> None:
     """A command ends on its own just before shutdown(stop_running=True), before the engine has
     noticed (its loop was busy): that finished work must count, not be queued to run again."""
     (tmp_path / "gates").mkdir()
-    path = _simple(tmp_path, command='["sh", "-c", "until [ -e gates/go ]; do sleep 0.02; done; echo ran >> ran.txt"]',
-                   tasks="x = [1]")
+    path = _simple(
+        tmp_path,
+        command='["sh", "-c", "until [ -e gates/go ]; do sleep 0.02; done; echo ran >> ran.txt"]',
+        tasks="x = [1]",
+    )
     engine = await start_engine(path)
     await wait_state(engine, "x=1", "one", RunState.RUNNING)
     (tmp_path / "gates" / "go").touch()

@@ -42,8 +42,12 @@ def test_ctrl_c_during_start_up_exits_130_with_at_most_one_line(
         """,
     )
     proc = subprocess.Popen(
-        [*coopy_argv(), "run", str(cfg)], cwd=tmp_path, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*coopy_argv(), "run", str(cfg)],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(interpreter_start + delay)

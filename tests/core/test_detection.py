@@ -84,9 +84,7 @@ async def test_output_appearing_after_exit(tmp_path: Path, start_engine: EngineF
             seen.append((event.run.state, event.run.reason, output.exists()))
 
     engine = await start_engine(path, on_event)
-    await wait_until(
-        lambda: any("waiting for output" in reason for _s, reason, _e in seen), "the exit to be noticed"
-    )
+    await wait_until(lambda: any("waiting for output" in reason for _s, reason, _e in seen), "the exit to be noticed")
     run = run_of(engine, "late", "make")
     assert run is not None and run.state == RunState.RUNNING
     await asyncio.sleep(0.6)  # a few polls: still no output, still open

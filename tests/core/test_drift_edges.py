@@ -218,9 +218,7 @@ def test_a_scripter_that_failed_runs_once_it_is_fixed(tmp_path: Path) -> None:
         "        return Launch(argv=['sh', '-c', 'echo RAN >> marks.txt'], cwd=self.config.base_dir)\n"
     )
     (tmp_path / "broken").touch()
-    cfg = write_config(
-        tmp_path, '[tasks.named]\na = { x = 1 }\n[[stages]]\nname = "train"\nscripter = "myscr:S"\n'
-    )
+    cfg = write_config(tmp_path, '[tasks.named]\na = { x = 1 }\n[[stages]]\nname = "train"\nscripter = "myscr:S"\n')
     run_ok(cfg, code=1)
     assert plan(cfg)["would_run"] == {}  # still broken: it stays failed
     assert len(plan(cfg)["stays_failed"]) == 1  # type: ignore[arg-type]

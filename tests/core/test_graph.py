@@ -71,7 +71,9 @@ def test_runs_per_stage_follow_over() -> None:
     assert g.runs("summary") == ["all"]
     assert g.runs("prepare")[:2] == ["dataset=wine,seed=0", "dataset=wine,seed=1"]
     assert g.members(("prepare", "dataset=iris,seed=2")) == [
-        "dataset=iris,model=lr,seed=2", "dataset=iris,model=svm,seed=2", "dataset=iris,model=rf,seed=2"
+        "dataset=iris,model=lr,seed=2",
+        "dataset=iris,model=svm,seed=2",
+        "dataset=iris,model=rf,seed=2",
     ]
     assert g.params(("prepare", "dataset=iris,seed=2")) == {"dataset": "iris", "seed": 2}
     assert g.params(("summary", "all")) == {}
@@ -82,7 +84,8 @@ def test_fan_out_and_fan_in() -> None:
     train = ("train", "dataset=wine,model=svm,seed=1")
     assert g.needed(train) == [("prepare", "dataset=wine,seed=1")]
     assert g.consumers(("prepare", "dataset=wine,seed=1")) == [
-        ("train", "dataset=wine,model=lr,seed=1"), ("train", "dataset=wine,model=svm,seed=1"),
+        ("train", "dataset=wine,model=lr,seed=1"),
+        ("train", "dataset=wine,model=svm,seed=1"),
         ("train", "dataset=wine,model=rf,seed=1"),
     ]
     assert len(g.needed(("summary", "all"))) == 27
@@ -188,8 +191,12 @@ def test_allow_failed_with_nothing_passed_is_blocked() -> None:
 
 def test_diamond() -> None:
     g = Graph(
-        [StageNode("prepare"), StageNode("train", ("prepare",)), StageNode("baseline", ("prepare",)),
-         StageNode("compare", ("train", "baseline"))],
+        [
+            StageNode("prepare"),
+            StageNode("train", ("prepare",)),
+            StageNode("baseline", ("prepare",)),
+            StageNode("compare", ("train", "baseline")),
+        ],
         grid(x=[1]),
     )
     r = Readiness(g)
@@ -228,8 +235,13 @@ def test_a_new_member_reruns_the_groups_that_consume_members_only() -> None:
     r = Readiness(g)
     r.load({key: PASSED for key in g.all_runs()})
     joined, changes = r.add_task(Task("dataset=d,model=a,x=2", {"dataset": "d", "model": "a"}))
-    assert joined == [("setup", "dataset=d"), ("train", "dataset=d,model=a,x=2"), ("bymodel", "model=a"),
-                      ("report", "all"), ("listing", "all")]
+    assert joined == [
+        ("setup", "dataset=d"),
+        ("train", "dataset=d,model=a,x=2"),
+        ("bymodel", "model=a"),
+        ("report", "all"),
+        ("listing", "all"),
+    ]
     assert sorted(changes.reset) == [("bymodel", "model=a"), ("listing", "all"), ("report", "all")]
     assert changes.ready == [("train", "dataset=d,model=a,x=2"), ("listing", "all")]
     assert r.get(("setup", "dataset=d")) is PASSED
@@ -250,8 +262,11 @@ def test_a_new_member_makes_a_ready_run_wait_again() -> None:
 
 def test_an_allow_failed_aggregate_that_started_early_waits_again_when_a_failure_is_retried() -> None:
     g = Graph(
-        [StageNode("s0"), StageNode("s1", ("s0",), (), allow_failed=True),
-         StageNode("s2", ("s0", "s1"), (), allow_failed=True)],
+        [
+            StageNode("s0"),
+            StageNode("s1", ("s0",), (), allow_failed=True),
+            StageNode("s2", ("s0", "s1"), (), allow_failed=True),
+        ],
         grid(x=[1, 2]),
     )
     r = Readiness(g)

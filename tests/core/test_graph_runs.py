@@ -64,7 +64,12 @@ def test_diamond_and_per_model_aggregate_run_each_run_exactly_once(tmp_path: Pat
         assert at[f"bymodel model={model}"] < at["report all"]
     state = status(cfg)
     assert {s["name"]: s["total"] for s in state["stages"]} == {
-        "prepare": 3, "train": 6, "baseline": 6, "compare": 6, "bymodel": 3, "report": 1
+        "prepare": 3,
+        "train": 6,
+        "baseline": 6,
+        "compare": 6,
+        "bymodel": 3,
+        "report": 1,
     }
     needs = {s["name"]: s["needs"] for s in state["stages"]}
     assert needs["compare"] == ["train", "baseline"] and needs["train"] == ["prepare"]
@@ -94,12 +99,17 @@ def test_inputs_are_separate_arguments_and_hostile_values_stay_harmless(tmp_path
     named = "".join(f"s{i} = {{ sample = {json.dumps(v)} }}\n" for i, v in enumerate(samples))
     dump = ["python3", "-c", "import json, sys; json.dump(sys.argv[1:], open(sys.argv[1], 'w'))"]
     body = (
-        "[tasks.named]\n" + named
+        "[tasks.named]\n"
+        + named
         + stage("make", command=["sh", "-c", 'printf %s "$0" > "in/$1.txt"', "{sample}", "{task}"])
         + 'cwd = "."\n'
         + stage("collect", "over = []", 'inputs = ["in/{task}.txt"]', command=[*dump, "args.json", "{inputs}"])
         + stage(
-            "shelled", "needs = [\"make\"]", "over = []", 'inputs = ["in/{sample}.txt"]', "shell = true",
+            "shelled",
+            'needs = ["make"]',
+            "over = []",
+            'inputs = ["in/{sample}.txt"]',
+            "shell = true",
             command=["printf '%s\\n' {inputs} > shell-args.txt"],
         )
     )
@@ -206,11 +216,7 @@ async def test_a_configuration_added_later_reruns_only_the_groups_it_changes(
 
 def test_sigkill_mid_aggregate_readopts_and_runs_it_once(tmp_path: Path) -> None:
     slow = ["sh", "-c", 'echo "start $0" >> marks.txt; sleep 3; echo "end $0" >> marks.txt', "{task}"]
-    body = (
-        "[tasks.matrix]\nx = [1, 2, 3, 4]\n"
-        + stage("work", workers=4)
-        + stage("total", "over = []", command=slow)
-    )
+    body = "[tasks.matrix]\nx = [1, 2, 3, 4]\n" + stage("work", workers=4) + stage("total", "over = []", command=slow)
     cfg = write_config(tmp_path, body)
     engine = coopy_popen("run", str(cfg), cwd=tmp_path, output=tmp_path / "run1.txt")
     try:
@@ -241,8 +247,7 @@ def test_3000_runs_that_fail_as_they_start_end_the_pipeline_without_recursion(tm
     )
     body = (
         "[tasks.matrix]\nx = " + json.dumps(list(range(3000))) + "\n"
-        '[[stages]]\nname = "s"\nscripter = "raising_scripter:Raising"\nworkers = 1\n'
-        + stage("after")
+        '[[stages]]\nname = "s"\nscripter = "raising_scripter:Raising"\nworkers = 1\n' + stage("after")
     )
     cfg = write_config(tmp_path, body)
     result = coopy("run", str(cfg), cwd=tmp_path, timeout=240)

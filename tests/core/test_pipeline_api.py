@@ -46,9 +46,7 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 def _blocks(path: Path, language: str) -> list[tuple[int, str]]:
     """(line number, text) of each fenced block of `language` in a Markdown file."""
     text = path.read_text()
-    return [
-        (text[: m.start()].count("\n") + 1, m.group(2)) for m in FENCE.finditer(text) if m.group(1) == language
-    ]
+    return [(text[: m.start()].count("\n") + 1, m.group(2)) for m in FENCE.finditer(text) if m.group(1) == language]
 
 
 def _exec_pipeline(code: str, tmp: Path, name: str) -> Pipeline:
@@ -111,9 +109,11 @@ def test_the_dump_is_a_config_that_loads_to_the_same_dump(tmp_path: Path) -> Non
     (tmp_path / "dumped.toml").write_text(pipeline.dump())
     again = load_config(tmp_path / "dumped.toml")
     assert dump_config(again) == pipeline.dump()
-    assert [t.name for t in again.tasks] == [t.name for t in pipeline.config.tasks] == [
-        "model=a,seed=0", "model=b,seed=0", "model=b,seed=1"
-    ]
+    assert (
+        [t.name for t in again.tasks]
+        == [t.name for t in pipeline.config.tasks]
+        == ["model=a,seed=0", "model=b,seed=0", "model=b,seed=1"]
+    )
     assert again.stages[0].command == ["echo", "{model}", str(tmp_path / "x")]  # tuples and paths as TOML holds them
 
 
@@ -182,9 +182,9 @@ def test_an_error_names_the_python_file_line_and_key(tmp_path: Path) -> None:
     )
     result = coopy("run", "bad.py", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr == (
-        "coopy: bad.py:6: stages[1].workers: should be greater than or equal to 1, got 0\n"
-    ), result.stderr
+    assert result.stderr == ("coopy: bad.py:6: stages[1].workers: should be greater than or equal to 1, got 0\n"), (
+        result.stderr
+    )
     assert not (tmp_path / ".coopy").exists(), "nothing written"
     (tmp_path / "bad2.py").write_text("from coopy_core import Pipeline\npipeline = Pipeline(poll_interval='2')\n")
     assert coopy("validate", "bad2.py", cwd=tmp_path).stderr == (
@@ -272,16 +272,15 @@ def test_run_returns_every_run_with_its_attempts(tmp_path: Path) -> None:
     assert not (tmp_path / ".coopy").exists(), "status() starts nothing and writes nothing"
 
     results = pipeline.run(progress=False)
-    assert _marks(tmp_path) == sorted(
-        ["a x=1", "a x=2", "a x=3", "b x=1", "b x=2", "b x=2", "b x=3", "c x=1", "c x=3"]
-    )
+    assert _marks(tmp_path) == sorted(["a x=1", "a x=2", "a x=3", "b x=1", "b x=2", "b x=2", "b x=3", "c x=1", "c x=3"])
     assert results.finished and not results.passed
     states = {(r.stage, r.task): r.state for r in results}
     assert states[("b", "x=2")] == RunState.FAILED and states[("c", "x=2")] == RunState.BLOCKED
     assert [(r.stage, r.task) for r in results.failed] == [("b", "x=2"), ("c", "x=2")]
     flaky = results.run("b", "x=2")
     assert [(a.number, a.state, a.exit_code) for a in flaky.attempts] == [
-        (1, RunState.FAILED, 3), (2, RunState.FAILED, 3)
+        (1, RunState.FAILED, 3),
+        (2, RunState.FAILED, 3),
     ]
     assert all(Path(a.log).exists() for a in flaky.attempts) and flaky.exit_code == 3
     slow = results.run("a", "x=1")
@@ -295,9 +294,7 @@ def test_run_returns_every_run_with_its_attempts(tmp_path: Path) -> None:
     assert pipeline.status() == results  # read again from the store: the same
 
     again = pipeline.run(progress=False)  # nothing left to do: nothing runs again
-    assert _marks(tmp_path) == sorted(
-        ["a x=1", "a x=2", "a x=3", "b x=1", "b x=2", "b x=2", "b x=3", "c x=1", "c x=3"]
-    )
+    assert _marks(tmp_path) == sorted(["a x=1", "a x=2", "a x=3", "b x=1", "b x=2", "b x=2", "b x=3", "c x=1", "c x=3"])
     assert again == results
 
 

@@ -41,7 +41,7 @@ def started(tmp: Path) -> list[str]:
 
 def gated_config(tmp: Path, tasks: list[str], workers: int, extra_stage: str = "") -> Path:
     (tmp / "gates").mkdir()
-    named = "\n".join(f'{t} = {{ n = {i} }}' for i, t in enumerate(tasks))
+    named = "\n".join(f"{t} = {{ n = {i} }}" for i, t in enumerate(tasks))
     return write_config(
         tmp,
         f"""

@@ -44,8 +44,10 @@ async def test_a_start_the_machine_refuses_waits_without_using_a_retry(
         assert refused is not None
         assert refused.state == RunState.QUEUED and refused.attempt == 0, "it never ran: no attempt used"
         assert "not counted as a failure" in refused.reason and "trying again in 1s" in refused.reason
-        await wait_until(lambda: "trying again in 2s" in (run_of(engine, "i=1", "s") or refused).reason,
-                         "a second refusal, backing off")
+        await wait_until(
+            lambda: "trying again in 2s" in (run_of(engine, "i=1", "s") or refused).reason,
+            "a second refusal, backing off",
+        )
     assert await wait_finished(engine, timeout=60), "it ran once descriptors were free again"
     done = run_of(engine, "i=1", "s")
     assert done is not None and (done.state, done.attempt) == (RunState.DONE, 1)

@@ -88,8 +88,14 @@ async def test_retry_backoff_attempts_and_logs(tmp_path: Path, start_engine: Eng
     # the journal keeps every attempt
     journal = [(a[0], a[2], a[3]) for a in engine.store.attempts() if a[1] == "s"]
     assert sorted(journal) == sorted(
-        [("broken", 1, "failed"), ("broken", 2, "failed"), ("broken", 3, "failed"),
-         ("flaky", 1, "failed"), ("flaky", 2, "failed"), ("flaky", 3, "done")]
+        [
+            ("broken", 1, "failed"),
+            ("broken", 2, "failed"),
+            ("broken", 3, "failed"),
+            ("flaky", 1, "failed"),
+            ("flaky", 2, "failed"),
+            ("flaky", 3, "done"),
+        ]
     )
 
 
@@ -213,9 +219,7 @@ async def test_cancelled_tree_dies_even_when_the_engine_stops_at_once(
     assert session_members(sid) == []
 
 
-async def test_cancel_while_waiting_for_outputs_kills_leftovers(
-    tmp_path: Path, start_engine: EngineFactory
-) -> None:
+async def test_cancel_while_waiting_for_outputs_kills_leftovers(tmp_path: Path, start_engine: EngineFactory) -> None:
     """The command exited 0 but left a background job behind (that would write the output
     later); cancelling the run must stop that job too."""
     extra = 'done_when = ["out.txt"]'
@@ -233,9 +237,7 @@ async def test_cancel_while_waiting_for_outputs_kills_leftovers(
     await wait_gone(lambda: session_members(sid), "the cancelled run's background job")
 
 
-async def test_timeout_while_waiting_for_outputs_kills_leftovers(
-    tmp_path: Path, start_engine: EngineFactory
-) -> None:
+async def test_timeout_while_waiting_for_outputs_kills_leftovers(tmp_path: Path, start_engine: EngineFactory) -> None:
     extra = 'done_when = ["out.txt"]\ntimeout = 1'
     engine = await start_engine(tree_config(tmp_path, "(sleep 300; touch out.txt) & exit 0", extra))
     running = await wait_state(engine, "t", "s", RunState.RUNNING)

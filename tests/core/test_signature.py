@@ -31,7 +31,8 @@ def test_explain_names_the_first_difference_a_person_would_look_for() -> None:
     assert explain(recipe(), recipe(code={"train.py": "c2"})) == ("code changed", "train.py changed")
     assert explain(recipe(), recipe(inputs={"data/x.csv": MISSING})) == ("input changed", "data/x.csv missing")
     assert explain(recipe(), recipe(upstream={"prepare/model=cnn": "abc/2"})) == (
-        "upstream re-ran", "upstream prepare/model=cnn re-ran"
+        "upstream re-ran",
+        "upstream prepare/model=cnn re-ran",
     )
     changed = explain(recipe(), recipe(command={"argv": ["python3", "train.py", "0.2"], "env": {}, "cwd": "."}))
     assert changed is not None and changed[0] == "command changed" and changed[1].startswith("the command changed")

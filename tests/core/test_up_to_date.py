@@ -16,14 +16,14 @@ from tests.helpers.cli import coopy, coopy_popen, status
 from tests.helpers.engine import write_config
 from tests.helpers.processes import kill_all, processes_mentioning
 
-STEP = '''
+STEP = """
 import json, sys, pathlib
 stage, task, out = sys.argv[1:4]
 with open("marks.txt", "a") as f:
     f.write(f"{stage} {task}\\n")
 pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
 pathlib.Path(out).write_text(json.dumps(sys.argv[4:]))
-'''
+"""
 
 
 def ours(directory: Path) -> list[int]:
@@ -36,7 +36,7 @@ def marks(directory: Path) -> collections.Counter[str]:
     return collections.Counter(path.read_text().splitlines() if path.exists() else [])
 
 
-def chain(tmp_path: Path, named: str = "", extra_a: str = "", matrix: str = 'x = [1, 2]') -> Path:
+def chain(tmp_path: Path, named: str = "", extra_a: str = "", matrix: str = "x = [1, 2]") -> Path:
     """a -> b -> c per configuration; each writes out/<stage>/<task>.json and declares it."""
     (tmp_path / "step.py").write_text(STEP)
     stages = ""
@@ -132,8 +132,7 @@ def test_a_changed_matrix_retires_the_old_configuration_and_runs_the_new_one(tmp
     assert runs[("a", "lr=0.1,x=2")]["state"] == "removed" and runs[("a", "lr=0.1,x=2")]["was"] == "done"
     assert all(s["total"] == 2 for s in status(cfg)["stages"])  # the removed one is not counted
     exported = json.loads(coopy("export", str(cfg), "--format", "json", cwd=tmp_path).stdout)
-    assert {r["task"]: r["removed"] for r in exported} == {"lr=0.1,x=1": False, "lr=0.1,x=3": False,
-                                                             "lr=0.1,x=2": True}
+    assert {r["task"]: r["removed"] for r in exported} == {"lr=0.1,x=1": False, "lr=0.1,x=3": False, "lr=0.1,x=2": True}
 
 
 def test_a_changed_code_file_reruns_its_stage_and_what_follows_and_a_touch_nothing(tmp_path: Path) -> None:
@@ -148,7 +147,8 @@ def test_a_changed_code_file_reruns_its_stage_and_what_follows_and_a_touch_nothi
     assert would_run(cfg) == {}
     helper.write_text("VALUE = 2\n")
     assert would_run(cfg) == {
-        "code changed": {"b/lr=0.1,x=1", "b/lr=0.1,x=2"}, "upstream re-ran": {"c/lr=0.1,x=1", "c/lr=0.1,x=2"}
+        "code changed": {"b/lr=0.1,x=1", "b/lr=0.1,x=2"},
+        "upstream re-ran": {"c/lr=0.1,x=1", "c/lr=0.1,x=2"},
     }
     assert coopy("why", str(cfg), "b", "lr=0.1,x=2", cwd=tmp_path).stdout.strip() == (
         "b/lr=0.1,x=2 runs again: lib/helper.py changed"

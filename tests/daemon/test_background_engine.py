@@ -119,8 +119,10 @@ def test_detached_engine_finishes_the_pipeline_with_no_screen(pipeline) -> None:
     out = coopy("run", "--detach", str(cfg), cwd=cfg.parent)
     assert out.returncode == 0, out.stderr
     assert "in the background" in out.stdout
-    wait_for(lambda: all(r["state"] == "done" for r in status(cfg)["runs"]) and len(status(cfg)["runs"]) == 12,
-             "every run done")
+    wait_for(
+        lambda: all(r["state"] == "done" for r in status(cfg)["runs"]) and len(status(cfg)["runs"]) == 12,
+        "every run done",
+    )
     live = status(cfg)
     assert live["live"] is True and live["engine_pid"]
     assert sorted(marks(cfg)) == sorted(f"{s} seed={i}" for s in ("prep", "train", "eval") for i in range(4))
@@ -164,10 +166,15 @@ def test_two_viewers_see_each_others_commands_at_once(pipeline) -> None:
             a.pause("eval")
             b.set_workers("train", 3)
             deadline = time.monotonic() + DEADLINE
+
             def got(events: list[Event]) -> bool:
-                kinds = [(e.stage.name, e.stage.paused, e.stage.workers) for e in events
-                         if e.kind == EventKind.STAGE and e.stage]
+                kinds = [
+                    (e.stage.name, e.stage.paused, e.stage.workers)
+                    for e in events
+                    if e.kind == EventKind.STAGE and e.stage
+                ]
                 return ("eval", True, 2) in kinds and ("train", False, 3) in kinds
+
             while not (got(seen_a) and got(seen_b)):
                 assert time.monotonic() < deadline, "both viewers should see both commands"
                 await asyncio.sleep(0.02)
@@ -188,8 +195,10 @@ def test_cli_commands_reach_the_running_engine(pipeline) -> None:
     cfg, config = pipeline(train_seconds=30, tasks=6, prep_seconds=3)  # the pause lands before any train
     assert coopy("run", "--detach", str(cfg), cwd=cfg.parent).returncode == 0
     assert coopy("pause", str(cfg), "train", cwd=cfg.parent).returncode == 0
-    wait_for(lambda: sum(r["stage"] == "train" and r["state"] == "queued" for r in status(cfg)["runs"]) == 6,
-             "all six queued at the paused train stage")
+    wait_for(
+        lambda: sum(r["stage"] == "train" and r["state"] == "queued" for r in status(cfg)["runs"]) == 6,
+        "all six queued at the paused train stage",
+    )
     out = coopy("bump", str(cfg), "train", "seed=5", "--by", "3", cwd=cfg.parent)
     assert out.returncode == 0 and "priority 3" in out.stdout, out.stderr
     assert coopy("top", str(cfg), "train", "seed=4", cwd=cfg.parent).returncode == 0
@@ -202,8 +211,12 @@ def test_cli_commands_reach_the_running_engine(pipeline) -> None:
         added = coopy("add", str(cfg), "seed=42", cwd=cfg.parent)
         assert added.returncode == 0 and "seed=42" in added.stdout, added.stderr
         assert coopy("resume", str(cfg), "train", cwd=cfg.parent).returncode == 0
-        wait_for(lambda: any(r["task"] == "seed=4" and r["stage"] == "train" and r["state"] == "running"
-                             for r in status(cfg)["runs"]), "the topped run to start first")
+        wait_for(
+            lambda: any(
+                r["task"] == "seed=4" and r["stage"] == "train" and r["state"] == "running" for r in status(cfg)["runs"]
+            ),
+            "the topped run to start first",
+        )
         snap = client.snapshot()
         stages = {s.name: s for s in snap.stages}
         assert stages["train"].workers == 1 and not stages["train"].paused
@@ -212,8 +225,10 @@ def test_cli_commands_reach_the_running_engine(pipeline) -> None:
         assert runs[("seed=0", "train")].state.value == "cancelled"
         assert "seed=42" in snap.tasks
         assert coopy("retry", str(cfg), "train", "seed=0", cwd=cfg.parent).returncode == 0
-        assert client.snapshot() and {(r.task, r.stage): r for r in client.snapshot().runs}[
-            ("seed=0", "train")].state.value == "queued"
+        assert (
+            client.snapshot()
+            and {(r.task, r.stage): r for r in client.snapshot().runs}[("seed=0", "train")].state.value == "queued"
+        )
         bad = coopy("retry", str(cfg), "train", "seed=1", cwd=cfg.parent)
         assert bad.returncode == 2 and "only failed or cancelled" in bad.stderr and "Traceback" not in bad.stderr
     finally:
@@ -233,8 +248,10 @@ def test_stale_socket_after_sigkill_is_replaced_and_runs_are_readopted(pipeline)
     pid = client.info["pid"]
     client.close()
     assert started
-    wait_for(lambda: sum(r["stage"] == "train" and r["state"] == "running" for r in status(cfg)["runs"]) == 2,
-             "both train runs running")
+    wait_for(
+        lambda: sum(r["stage"] == "train" and r["state"] == "running" for r in status(cfg)["runs"]) == 2,
+        "both train runs running",
+    )
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not alive(pid), "the engine to die")
     assert socket_path(config.state_dir).exists(), "a killed engine leaves its socket behind"
@@ -243,8 +260,10 @@ def test_stale_socket_after_sigkill_is_replaced_and_runs_are_readopted(pipeline)
     client, started = ensure_engine(config, events=False)
     try:
         assert started and client.info["pid"] != pid
-        wait_for(lambda: len(status(cfg)["runs"]) == 6 and all(r["state"] == "done" for r in status(cfg)["runs"]),
-                 "the pipeline to finish under the new engine")
+        wait_for(
+            lambda: len(status(cfg)["runs"]) == 6 and all(r["state"] == "done" for r in status(cfg)["runs"]),
+            "the pipeline to finish under the new engine",
+        )
     finally:
         client.close()
     lines = marks(cfg)
@@ -258,7 +277,8 @@ def test_status_of_a_live_engine_names_the_runs_worth_naming_and_counts_the_rest
     blocked, failed or cancelled (not every queued run: at 100,000 configurations the whole snapshot took
     3.3 s to send, the summary 0.7 s)."""
     cfg = tmp_path / "coopy.toml"
-    cfg.write_text(textwrap.dedent("""
+    cfg.write_text(
+        textwrap.dedent("""
         [tasks.matrix]
         i = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
         [[stages]]
@@ -268,12 +288,15 @@ def test_status_of_a_live_engine_names_the_runs_worth_naming_and_counts_the_rest
         [[stages]]
         name = "after"
         command = ["true"]
-    """))
+    """)
+    )
     out = coopy("run", "--detach", str(cfg), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     try:
-        wait_for(lambda: [r["state"] for r in status(cfg)["runs"] if r["stage"] == "work"].count("running") == 2,
-                 "two runs running after the first failed")
+        wait_for(
+            lambda: [r["state"] for r in status(cfg)["runs"] if r["stage"] == "work"].count("running") == 2,
+            "two runs running after the first failed",
+        )
         client = connect(load_config(cfg))
         try:
             brief = client.summary()

@@ -127,7 +127,8 @@ def test_python_pipeline_in_the_background_survives_kill_9(project: Path, layout
     live = collect(_config(project, spec))  # what Pipeline.status() returns: from the live engine
     assert live.engine_pid == engine and not live.finished
     assert [(r.task, r.state, len(r.attempts)) for r in live.of_stage("work")] == [
-        ("seed=1", RunState.RUNNING, 1), ("seed=2", RunState.RUNNING, 1)
+        ("seed=1", RunState.RUNNING, 1),
+        ("seed=2", RunState.RUNNING, 1),
     ]
 
     os.kill(engine, signal.SIGKILL)
@@ -150,7 +151,12 @@ def test_python_pipeline_in_the_background_survives_kill_9(project: Path, layout
         "every run done",
     )
     assert _marks(base) == [
-        "after seed=1", "after seed=2", "ran seed=1", "ran seed=2", "started seed=1", "started seed=2"
+        "after seed=1",
+        "after seed=2",
+        "ran seed=1",
+        "ran seed=2",
+        "started seed=1",
+        "started seed=2",
     ], "every command ran exactly once"
     final = _status(project, spec)
     assert {(r["stage"], r["attempt"]) for r in final["runs"]} == {("work", 1), ("after", 1)}
@@ -176,8 +182,11 @@ def test_the_tui_attaches_to_a_python_pipeline(project: Path) -> None:
     tmux = Tmux(project)
     try:
         tmux.start(tui_command() + " " + spec)
-        screen = poll(lambda: tmux.screen_if(lambda s: "work" in s and "after" in s and "running" in s), 60,
-                      "the pipeline's stages, running")
+        screen = poll(
+            lambda: tmux.screen_if(lambda s: "work" in s and "after" in s and "running" in s),
+            60,
+            "the pipeline's stages, running",
+        )
         assert "from-python" in screen
         engine = _status(project, spec)["engine_pid"]
         assert engine and _alive(engine), "a background engine serves it"

@@ -42,7 +42,8 @@ def test_one_coopy_run_gives_the_sequential_scripts_outputs(tmp_path: Path) -> N
     assert (piped / "plots" / "quals.svg").read_bytes() == (script / "plots" / "quals.svg").read_bytes()
     runs = status(piped / "coopy.toml")["runs"]
     assert {(r["stage"], r["task"]) for r in runs if r["stage"] in ("bcftools_call", "plot_quals")} == {
-        ("bcftools_call", "all"), ("plot_quals", "all")
+        ("bcftools_call", "all"),
+        ("plot_quals", "all"),
     }
     assert all(r["state"] == "done" and r["attempt"] == 1 for r in runs), runs
     assert len(runs) == 1 + 3 * 3 + 1 + 1

@@ -30,7 +30,7 @@ class Case:
 CASES = [
     Case("toml-syntax", "[pipeline\nname = 'x'\n" + MATRIX + GOOD_STAGE, None, "TOML syntax"),
     Case("toml-unclosed-string", 'command = "oops\n', None, "TOML syntax"),
-    Case("toml-duplicate-key", '[tasks.named]\na = { x = 1 }\na = { x = 2 }\n' + GOOD_STAGE, None, "TOML syntax"),
+    Case("toml-duplicate-key", "[tasks.named]\na = { x = 1 }\na = { x = 2 }\n" + GOOD_STAGE, None, "TOML syntax"),
     Case("missing-file", None, None, "not found"),
     Case("directory", "DIR", None, "directory"),
     Case("binary-file", b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe\x00\x01", None, "binary"),
@@ -173,7 +173,7 @@ CASES = [
     Case("reserved-param-matrix", "[tasks.matrix]\ntask = [1, 2]\n" + GOOD_STAGE, "tasks.matrix.task", "reserved"),
     Case(
         "reserved-param-named",
-        '[tasks.named]\none = { attempt = 3 }\ntwo = { y = 1 }\n' + GOOD_STAGE,
+        "[tasks.named]\none = { attempt = 3 }\ntwo = { y = 1 }\n" + GOOD_STAGE,
         "tasks.named.one.attempt",
         "reserved",
     ),
@@ -188,8 +188,13 @@ CASES = [
     ),
     Case(
         "needs-cycle",
-        MATRIX + GOOD_STAGE + 'needs = ["u"]\n' + GOOD_STAGE.replace('"s"', '"t"') + 'needs = ["s"]\n'
-        + GOOD_STAGE.replace('"s"', '"u"') + 'needs = ["t"]\n',
+        MATRIX
+        + GOOD_STAGE
+        + 'needs = ["u"]\n'
+        + GOOD_STAGE.replace('"s"', '"t"')
+        + 'needs = ["s"]\n'
+        + GOOD_STAGE.replace('"s"', '"u"')
+        + 'needs = ["t"]\n',
         "stages[0].needs",
         "cycle: s -> u -> t -> s",
     ),
@@ -198,7 +203,7 @@ CASES = [
     Case("over-twice", MATRIX + GOOD_STAGE + 'over = ["x", "x"]\n', "stages[0].over", "listed twice"),
     Case(
         "over-not-everywhere",
-        MATRIX + '[tasks.named]\nlone = { z = 1 }\n' + GOOD_STAGE + 'over = ["x"]\n',
+        MATRIX + "[tasks.named]\nlone = { z = 1 }\n" + GOOD_STAGE + 'over = ["x"]\n',
         "stages[0].over",
         "missing in 'lone'",
     ),

@@ -63,5 +63,3 @@ def descriptors_exhausted() -> Iterator[list[int]]:
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-

@@ -110,7 +110,10 @@ def main() -> int:
     if args.escape is not None:
         subprocess.Popen(
             ["sh", "-c", f'sleep {args.escape}; echo "escaped-end {me} $$" >> "$0"', args.marks],
-            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     if args.seconds:
         time.sleep(args.seconds)

@@ -50,10 +50,7 @@ def counting_wrapper(directory: Path, command: str, fail_first_with: str = "") -
     calls = directory / f"{command}.calls"
     fail = ""
     if fail_first_with:
-        fail = (
-            f'if [ ! -e "{calls}" ]; then echo call >> "{calls}"; '
-            f"echo '{fail_first_with}' >&2; exit 1; fi\n"
-        )
+        fail = f'if [ ! -e "{calls}" ]; then echo call >> "{calls}"; echo \'{fail_first_with}\' >&2; exit 1; fi\n'
     wrapper = directory / command
     wrapper.write_text(f'#!/bin/sh\n{fail}echo call >> "{calls}"\nexec "{real}" "$@"\n')
     wrapper.chmod(0o755)

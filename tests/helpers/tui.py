@@ -48,8 +48,16 @@ class FakeEngine:
         self.tasks = list(tasks)
         self.runs = {(r.task, r.stage): r for r in runs}
         self.stages = {
-            name: StageView(name, i, workers, paused, counts(runs, name, len(tasks)), mean, total=len(tasks),
-                            needs=(stages[i - 1][0],) if i else ())
+            name: StageView(
+                name,
+                i,
+                workers,
+                paused,
+                counts(runs, name, len(tasks)),
+                mean,
+                total=len(tasks),
+                needs=(stages[i - 1][0],) if i else (),
+            )
             for i, (name, workers, paused, mean) in enumerate(stages)
         }
         self.seq = 10
@@ -281,8 +289,15 @@ def screen_text(app: Any) -> str:
     from rich.console import Console
 
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True, color_system=None,
-                      legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        record=True,
+        color_system=None,
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("ray")
 StartEngine = Callable[..., Awaitable[Engine]]
 
 # one value with everything a shell would mangle: it must reach the job as one exact argv item
-AWKWARD = "it's a \"test\" $HOME * `id` \\n ;|&"
+AWKWARD = 'it\'s a "test" $HOME * `id` \\n ;|&'
 
 
 @pytest.fixture
@@ -266,10 +266,23 @@ def extra_node(resources: str) -> Iterator[None]:
     """A third node (127.0.0.4) joins the test cluster for a while."""
     out = open(os.devnull, "wb")  # noqa: SIM115 - closed below
     node = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ray")), "start", "--block", "--disable-usage-stats",
-         f"--address={HEAD_IP}:6390", "--node-ip-address=127.0.0.4", "--num-cpus=1", f"--resources={resources}",
-         "--object-store-memory=78643200", "--dashboard-agent-listen-port=8290", "--include-log-monitor=false"],
-        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(Path(sys.executable).with_name("ray")),
+            "start",
+            "--block",
+            "--disable-usage-stats",
+            f"--address={HEAD_IP}:6390",
+            "--node-ip-address=127.0.0.4",
+            "--num-cpus=1",
+            f"--resources={resources}",
+            "--object-store-memory=78643200",
+            "--dashboard-agent-listen-port=8290",
+            "--include-log-monitor=false",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"),
     )
     try:

@@ -60,8 +60,11 @@ async def test_head_stopped_mid_run_loses_the_job_and_retries_once_it_is_back(tm
         assert first[3] == "failed", first
         assert "lost: the Ray head at" in first[5] and "has not answered" in first[5], first[5]
         await wait_until(
-            lambda: (r := run_of(engine, "t", "train")) is not None and r.attempt == 2
-            and "waiting for the Ray head" in r.reason,
+            lambda: (
+                (r := run_of(engine, "t", "train")) is not None
+                and r.attempt == 2
+                and "waiting for the Ray head" in r.reason
+            ),
             "the retry to wait for the head",
             timeout=30,
             interval=RAY_INTERVAL,

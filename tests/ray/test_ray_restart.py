@@ -84,7 +84,10 @@ def test_sigkilled_engine_readopts_running_job(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     with open(tmp_path / "engine.out", "ab") as out:
         first = subprocess.Popen(
-            [*coopy_argv(), "run", "coopy.toml"], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            [*coopy_argv(), "run", "coopy.toml"],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     try:
@@ -135,8 +138,11 @@ def test_restart_after_the_job_ended_takes_its_exit_code(tmp_path: Path) -> None
     )
     state_dir = tmp_path / "state"
     first = subprocess.Popen(
-        [*coopy_argv(), "run", "coopy.toml"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        [*coopy_argv(), "run", "coopy.toml"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: (stored_run(state_dir, "t", "train")[1] or {}).get("submitted"), "the job in the store")
@@ -179,8 +185,11 @@ async def test_a_submit_whose_handle_was_lost_is_found_by_its_record(tmp_path: P
     status = config.state_dir / "status" / "train" / "t.1.status"
     run_id = f"{config.state_dir}:train/t/1"
     spec = LaunchSpec(
-        run_id=run_id, launch=Launch(argv=["sh", "-c", "sleep 1"], cwd=tmp_path), log=tmp_path / "t.1.log",
-        status=status, stage="train",
+        run_id=run_id,
+        launch=Launch(argv=["sh", "-c", "sleep 1"], cwd=tmp_path),
+        log=tmp_path / "t.1.log",
+        status=status,
+        stage="train",
     )
     first = RayExecutor(config)
     handle = first.start(spec)  # then the engine "dies": the handle is never saved

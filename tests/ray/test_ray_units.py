@@ -17,7 +17,9 @@ from tests.helpers.engine import write_config
 
 AWKWARD = ["it's", 'a "test"', "$HOME", "*", "`id`", "$(touch PWNED)", "a\nb", "", "-n", "; rm -rf ~", "${X}"]
 PRINT_ARGV = [
-    sys.executable, "-c", "import json, os, sys; print(json.dumps([sys.argv[1:], os.getcwd(), os.environ['V']]))"
+    sys.executable,
+    "-c",
+    "import json, os, sys; print(json.dumps([sys.argv[1:], os.getcwd(), os.environ['V']]))",
 ]
 
 
@@ -79,7 +81,7 @@ def test_exit_codes(status: str, code: int | None, message: str, expected: int |
 
 def test_rays_messages_in_one_line() -> None:
     wrapped = RuntimeError(
-        "Request failed with status code 500: Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+        'Request failed with status code 500: Traceback (most recent call last):\n  File "x.py", line 1\n'
         "RuntimeError: Request failed with status code 400: Traceback (most recent call last):\n"
         "ValueError: Job with submission_id x already exists. Please use a different submission_id.\n.\n."
     )
@@ -119,25 +121,37 @@ def validate(
             "sys.meta_path.insert(0, NoRay())\n" + code
         )
     return subprocess.run(
-        [sys.executable, "-c", code, "validate", str(path)], capture_output=True, text=True, timeout=60,
-        cwd=path.parent, env=env if env is not None else dict(os.environ, RAY_ADDRESS="http://127.0.0.1:1"),
+        [sys.executable, "-c", code, "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=path.parent,
+        env=env if env is not None else dict(os.environ, RAY_ADDRESS="http://127.0.0.1:1"),
     )
 
 
 @pytest.mark.parametrize(
     ("table", "executor", "key", "words"),
     [
-        ('ray = { num_cpus = 1 }', "local", "stages[0].ray", 'only used with executor = "ray"'),
-        ('ray = { num_cpus = -1 }', "ray", "stages[0].ray.num_cpus", "greater than or equal to 0"),
-        ('ray = { resources = { CPU = 2 } }', "ray", "stages[0].ray.resources.CPU", "use num_cpus"),
+        ("ray = { num_cpus = 1 }", "local", "stages[0].ray", 'only used with executor = "ray"'),
+        ("ray = { num_cpus = -1 }", "ray", "stages[0].ray.num_cpus", "greater than or equal to 0"),
+        ("ray = { resources = { CPU = 2 } }", "ray", "stages[0].ray.resources.CPU", "use num_cpus"),
         ('ray = { resources = { special = "x" } }', "ray", "stages[0].ray.resources.special", "number"),
         ('ray = { runtime_env = { pip = ["torch"] } }', "ray", "stages[0].ray.runtime_env.pip", "unknown key"),
-        ('ray = { runtime_env = { working_dir = "s3://b/x.zip" } }', "ray", "stages[0].ray.runtime_env.working_dir",
-         "local folder"),
-        ('ray = { runtime_env = { working_dir = "nope" } }', "ray", "stages[0].ray.runtime_env.working_dir",
-         "no such folder"),
+        (
+            'ray = { runtime_env = { working_dir = "s3://b/x.zip" } }',
+            "ray",
+            "stages[0].ray.runtime_env.working_dir",
+            "local folder",
+        ),
+        (
+            'ray = { runtime_env = { working_dir = "nope" } }',
+            "ray",
+            "stages[0].ray.runtime_env.working_dir",
+            "no such folder",
+        ),
         ('ray = { adress = "x" }', "ray", "stages[0].ray.adress", "unknown key"),
-        ('ray = { metadata = { a = 1 } }', "ray", "stages[0].ray.metadata.a", "a string"),
+        ("ray = { metadata = { a = 1 } }", "ray", "stages[0].ray.metadata.a", "a string"),
     ],
 )
 @pytest.mark.usefixtures("ray_installed")
@@ -179,7 +193,7 @@ def test_ray_not_installed_is_a_config_error(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("ray_installed")
 def test_loading_a_ray_config_does_not_import_ray(tmp_path: Path) -> None:
     """The config check finds Ray without importing it: `coopy status` of a Ray pipeline stays light."""
-    path = write_config(tmp_path, ray_stage('ray = { resources = { special = 1 } }'))
+    path = write_config(tmp_path, ray_stage("ray = { resources = { special = 1 } }"))
     code = (
         "import sys\nfrom coopy_core import load_config\nfrom coopy_core.executors import make_executor\n"
         f"config = load_config({str(path)!r})\nmake_executor('ray', config)\n"

@@ -28,64 +28,133 @@ from tests.helpers.waiting import wait_for
 
 # What this suite found (each was a traceback or a second line before the fix), and a few more.
 EXTRA = [
-    Case("shlex-unclosed-quote", MATRIX + '[[stages]]\nname = "s"\ncommand = "echo \'oops"\n', "stages[0].command",
-         "No closing quotation"),
-    Case("shlex-hook", MATRIX + GOOD_STAGE + "on_failed = \"mail 'x\"\n", "stages[0].on_failed", "No closing"),
-    Case("shlex-on-finished", "[pipeline]\non_finished = \"echo 'x\"\n" + MATRIX + GOOD_STAGE,
-         "pipeline.on_finished", "No closing"),
-    Case("integer-past-digit-limit", "[pipeline]\npoll_interval = " + "9" * 5000 + "\n" + MATRIX + GOOD_STAGE, None,
-         "digits"),
-    Case("nul-escape-in-path", '[pipeline]\nstate_dir = "a\\u0000b"\n' + MATRIX + GOOD_STAGE, "pipeline.state_dir",
-         "NUL"),
-    Case("nul-escape-in-argv", MATRIX + '[[stages]]\nname = "s"\ncommand = ["echo", "\\u0000"]\n',
-         "stages[0].command[1]", "NUL"),
+    Case(
+        "shlex-unclosed-quote",
+        MATRIX + '[[stages]]\nname = "s"\ncommand = "echo \'oops"\n',
+        "stages[0].command",
+        "No closing quotation",
+    ),
+    Case("shlex-hook", MATRIX + GOOD_STAGE + 'on_failed = "mail \'x"\n', "stages[0].on_failed", "No closing"),
+    Case(
+        "shlex-on-finished",
+        '[pipeline]\non_finished = "echo \'x"\n' + MATRIX + GOOD_STAGE,
+        "pipeline.on_finished",
+        "No closing",
+    ),
+    Case(
+        "integer-past-digit-limit",
+        "[pipeline]\npoll_interval = " + "9" * 5000 + "\n" + MATRIX + GOOD_STAGE,
+        None,
+        "digits",
+    ),
+    Case(
+        "nul-escape-in-path", '[pipeline]\nstate_dir = "a\\u0000b"\n' + MATRIX + GOOD_STAGE, "pipeline.state_dir", "NUL"
+    ),
+    Case(
+        "nul-escape-in-argv",
+        MATRIX + '[[stages]]\nname = "s"\ncommand = ["echo", "\\u0000"]\n',
+        "stages[0].command[1]",
+        "NUL",
+    ),
     Case("nul-escape-in-key", MATRIX + GOOD_STAGE + 'env = { "A\\u0000" = "1" }\n', None, "NUL"),
     Case("newline-in-key", '[pipeline]\n"a\\nb" = 1\n' + MATRIX + GOOD_STAGE, "pipeline.a\\nb", "unknown"),
-    Case("line-separator-in-key", '[pipeline]\n"a\\u2028b" = 1\n' + MATRIX + GOOD_STAGE, "pipeline.a\\u2028b",
-         "unknown"),
-    Case("terminal-escape-in-key", '[tasks.named]\n"\\u001b[2J" = { x = 1 }\n' + GOOD_STAGE,
-         "tasks.named.\\x1b[2J", "valid"),
-    Case("newline-in-env-key", MATRIX + GOOD_STAGE + 'env = { "a\\nb" = "{nope}" }\n', "stages[0].env.a\\nb",
-         "{nope}"),
-    Case("tables-3000-deep", "[tasks.named." + ".".join(["a"] * 3000) + "]\n" + GOOD_STAGE, "tasks.named.a.a",
-         "string"),
+    Case(
+        "line-separator-in-key", '[pipeline]\n"a\\u2028b" = 1\n' + MATRIX + GOOD_STAGE, "pipeline.a\\u2028b", "unknown"
+    ),
+    Case(
+        "terminal-escape-in-key",
+        '[tasks.named]\n"\\u001b[2J" = { x = 1 }\n' + GOOD_STAGE,
+        "tasks.named.\\x1b[2J",
+        "valid",
+    ),
+    Case("newline-in-env-key", MATRIX + GOOD_STAGE + 'env = { "a\\nb" = "{nope}" }\n', "stages[0].env.a\\nb", "{nope}"),
+    Case(
+        "tables-3000-deep", "[tasks.named." + ".".join(["a"] * 3000) + "]\n" + GOOD_STAGE, "tasks.named.a.a", "string"
+    ),
     Case("arrays-5000-deep", "[tasks.matrix]\nx = " + "[" * 5000 + "]" * 5000 + "\n" + GOOD_STAGE, None, "deeply"),
     Case("resource-nan", "[resources]\nmem = nan\n" + MATRIX + GOOD_STAGE, "resources.mem", "finite"),
-    Case("resource-inf", "[resources]\nmem = inf\n" + MATRIX + GOOD_STAGE + "resources = { mem = inf }\n",
-         "resources.mem", "finite"),
-    Case("resource-huge-int", "[resources]\nmem = " + "9" * 400 + "\n" + MATRIX + GOOD_STAGE, "resources.mem",
-         "finite"),
-    Case("stage-resource-huge-int", "[resources]\ngpus = [0]\n" + MATRIX + GOOD_STAGE + "resources = { gpus = "
-         + "9" * 400 + " }\n", "stages[0].resources.gpus", "finite"),
-    Case("priority-past-sqlite", MATRIX + GOOD_STAGE + "priority = " + "9" * 30 + "\n", "stages[0].priority",
-         "less than or equal"),
-    Case("matrix-key-with-path", '[tasks.matrix]\n"../../etc/x" = [1]\n' + GOOD_STAGE, "tasks.matrix.../../etc/x",
-         "plain name"),
+    Case(
+        "resource-inf",
+        "[resources]\nmem = inf\n" + MATRIX + GOOD_STAGE + "resources = { mem = inf }\n",
+        "resources.mem",
+        "finite",
+    ),
+    Case(
+        "resource-huge-int", "[resources]\nmem = " + "9" * 400 + "\n" + MATRIX + GOOD_STAGE, "resources.mem", "finite"
+    ),
+    Case(
+        "stage-resource-huge-int",
+        "[resources]\ngpus = [0]\n" + MATRIX + GOOD_STAGE + "resources = { gpus = " + "9" * 400 + " }\n",
+        "stages[0].resources.gpus",
+        "finite",
+    ),
+    Case(
+        "priority-past-sqlite",
+        MATRIX + GOOD_STAGE + "priority = " + "9" * 30 + "\n",
+        "stages[0].priority",
+        "less than or equal",
+    ),
+    Case(
+        "matrix-key-with-path",
+        '[tasks.matrix]\n"../../etc/x" = [1]\n' + GOOD_STAGE,
+        "tasks.matrix.../../etc/x",
+        "plain name",
+    ),
     Case("matrix-key-with-slash", '[tasks.matrix]\n"a/b" = [1, 2]\n' + GOOD_STAGE, "tasks.matrix.a/b", "plain name"),
-    Case("named-task-traversal", '[tasks.named]\n"../../etc/x" = { x = 1 }\n' + GOOD_STAGE,
-         "tasks.named.../../etc/x", "not a valid task name"),
-    Case("named-task-absolute", '[tasks.named]\n"/etc/x" = { x = 1 }\n' + GOOD_STAGE, "tasks.named./etc/x",
-         "not a valid task name"),
-    Case("named-task-trailing-newline", '[tasks.named]\n"ok\\n" = { x = 1 }\n' + GOOD_STAGE, "tasks.named.ok\\n",
-         "not a valid task name"),
+    Case(
+        "named-task-traversal",
+        '[tasks.named]\n"../../etc/x" = { x = 1 }\n' + GOOD_STAGE,
+        "tasks.named.../../etc/x",
+        "not a valid task name",
+    ),
+    Case(
+        "named-task-absolute",
+        '[tasks.named]\n"/etc/x" = { x = 1 }\n' + GOOD_STAGE,
+        "tasks.named./etc/x",
+        "not a valid task name",
+    ),
+    Case(
+        "named-task-trailing-newline",
+        '[tasks.named]\n"ok\\n" = { x = 1 }\n' + GOOD_STAGE,
+        "tasks.named.ok\\n",
+        "not a valid task name",
+    ),
     Case("invalid-utf8", b"[pipeline]\nname = '\xff\xfe'\n", None, "UTF-8"),
     Case("utf16-file", "[pipeline]\nname = 'x'\n".encode("utf-16"), None, "UTF-8"),
     Case("empty-file", "", "stages", "missing"),
     Case("only-comments", "# nothing here\n", "stages", "missing"),
-    Case("top-level-array-of-tables-typo", MATRIX + "[[stage]]\nname = 's'\ncommand = ['true']\n", "stage",
-         "unknown key"),
-    Case("command-with-brace-conversion", MATRIX + '[[stages]]\nname = "s"\ncommand = ["{x!r}"]\n',
-         "stages[0].command", "conversions"),
-    Case("command-with-nested-spec", MATRIX + '[[stages]]\nname = "s"\ncommand = ["{x:{x}}"]\n', "stages[0].command",
-         "nested"),
+    Case(
+        "top-level-array-of-tables-typo", MATRIX + "[[stage]]\nname = 's'\ncommand = ['true']\n", "stage", "unknown key"
+    ),
+    Case(
+        "command-with-brace-conversion",
+        MATRIX + '[[stages]]\nname = "s"\ncommand = ["{x!r}"]\n',
+        "stages[0].command",
+        "conversions",
+    ),
+    Case(
+        "command-with-nested-spec",
+        MATRIX + '[[stages]]\nname = "s"\ncommand = ["{x:{x}}"]\n',
+        "stages[0].command",
+        "nested",
+    ),
     Case("timeout-nan", MATRIX + GOOD_STAGE + "timeout = nan\n", "stages[0].timeout"),
     Case("workers-past-limit", MATRIX + GOOD_STAGE + "workers = 1_000_000\n", "stages[0].workers", "less than"),
     Case("datetime-as-workers", MATRIX + GOOD_STAGE + "workers = 2024-01-01\n", "stages[0].workers", "whole number"),
 ]
 TABLE = [*CASES, *EXTRA]
-CLI_SAMPLE = ("toml-syntax", "binary-file", "workers-negative", "unknown-placeholder", "matrix-too-large",
-              "shlex-unclosed-quote", "integer-past-digit-limit", "newline-in-key", "matrix-key-with-path",
-              "named-task-traversal")
+CLI_SAMPLE = (
+    "toml-syntax",
+    "binary-file",
+    "workers-negative",
+    "unknown-placeholder",
+    "matrix-too-large",
+    "shlex-unclosed-quote",
+    "integer-past-digit-limit",
+    "newline-in-key",
+    "matrix-key-with-path",
+    "named-task-traversal",
+)
 
 
 def _problems(case: Case, path: Path, text: str) -> list[str]:
@@ -102,8 +171,9 @@ def _problems(case: Case, path: Path, text: str) -> list[str]:
 
 
 def _leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.name not in ("coopy.toml", "broken_plugin_q9.py",
-                                                                      "__pycache__"))
+    return sorted(
+        p.name for p in directory.iterdir() if p.name not in ("coopy.toml", "broken_plugin_q9.py", "__pycache__")
+    )
 
 
 @contextlib.contextmanager
@@ -160,8 +230,21 @@ def test_unreadable_config_is_a_clear_error(report: dict[str, Any]) -> None:
         path.write_text(MATRIX + GOOD_STAGE)
         path.chmod(0o000)
         out = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "coopy_core.cli",
-             "run", str(path)], cwd=directory, capture_output=True, text=True, timeout=60,
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-m",
+                "coopy_core.cli",
+                "run",
+                str(path),
+            ],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if "Permission denied" in out.stderr and "coopy:" not in out.stderr:
             pytest.skip(f"python cannot run as nobody here: {out.stderr.strip()[:100]}")
@@ -175,17 +258,75 @@ def test_unreadable_config_is_a_clear_error(report: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------------------- the fuzz
 WEIRD = st.characters(codec="utf-8", exclude_categories=("Cs",))  # controls, RTL, combining, emoji, \u2028, NUL
-INTERESTING = st.sampled_from([
-    "", " ", "{task}", "{stage}", "{attempt}", "{x}", "{seed:03d}", "{seed:>{x}}", "{", "}", "{}", "{0}", "{x.y}",
-    "{x[0]}", "{x!r}", "{x!}", "{{x}}", "{nope}", "a'b", 'a"b', "'unclosed", "\\", "$(touch PWNED)", "; rm -rf ~",
-    "../../etc/x", "/", "..", ".", "a/b", "~", "*", "\n", "\u2028", "\x1b[2J", "\x00", "\ufeff", "é", "日本",
-    "x" * 300, "--array=1-3", "--partition=gpu", "1-00:00:00", "4G", "local", "slurm", "module:Class", "json:dumps",
-    "no_such_module_q9:Det", ":", "a:b:c", "gpus", "mem_gb",
-])
+INTERESTING = st.sampled_from(
+    [
+        "",
+        " ",
+        "{task}",
+        "{stage}",
+        "{attempt}",
+        "{x}",
+        "{seed:03d}",
+        "{seed:>{x}}",
+        "{",
+        "}",
+        "{}",
+        "{0}",
+        "{x.y}",
+        "{x[0]}",
+        "{x!r}",
+        "{x!}",
+        "{{x}}",
+        "{nope}",
+        "a'b",
+        'a"b',
+        "'unclosed",
+        "\\",
+        "$(touch PWNED)",
+        "; rm -rf ~",
+        "../../etc/x",
+        "/",
+        "..",
+        ".",
+        "a/b",
+        "~",
+        "*",
+        "\n",
+        "\u2028",
+        "\x1b[2J",
+        "\x00",
+        "\ufeff",
+        "é",
+        "日本",
+        "x" * 300,
+        "--array=1-3",
+        "--partition=gpu",
+        "1-00:00:00",
+        "4G",
+        "local",
+        "slurm",
+        "module:Class",
+        "json:dumps",
+        "no_such_module_q9:Det",
+        ":",
+        "a:b:c",
+        "gpus",
+        "mem_gb",
+    ]
+)
 HUGE_INTS = st.sampled_from([2**31, 2**63 - 1, 2**63, -(2**63) - 1, 10**30, 10**400, -(10**1000)])
 SCALARS = st.one_of(
-    st.integers(-3, 12), st.integers(), HUGE_INTS, st.booleans(), st.floats(), st.floats(-5, 5),
-    st.text(WEIRD, max_size=12), INTERESTING, st.datetimes(), st.dates(), st.times(),
+    st.integers(-3, 12),
+    st.integers(),
+    HUGE_INTS,
+    st.booleans(),
+    st.floats(),
+    st.floats(-5, 5),
+    st.text(WEIRD, max_size=12),
+    INTERESTING,
+    st.datetimes(),
+    st.dates(),
+    st.times(),
 )
 KEYS = st.one_of(
     st.sampled_from(["model", "seed", "x", "lr", "task", "stage", "attempt", "name", "a-b", "a b", "../k", "", "é"]),
@@ -194,15 +335,35 @@ KEYS = st.one_of(
 VALUES = st.recursive(
     SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=3), max_leaves=8
 )
-GOOD_TEMPLATES = st.sampled_from(["true", "echo", "{task}", "{stage}", "{attempt:03d}", "out/{task}.txt", "-c",
-                                   "$(touch PWNED)", "a'b", "../../etc/x", "日本", "--x=1"])
+GOOD_TEMPLATES = st.sampled_from(
+    [
+        "true",
+        "echo",
+        "{task}",
+        "{stage}",
+        "{attempt:03d}",
+        "out/{task}.txt",
+        "-c",
+        "$(touch PWNED)",
+        "a'b",
+        "../../etc/x",
+        "日本",
+        "--x=1",
+    ]
+)
 TEMPLATES = st.one_of(INTERESTING, GOOD_TEMPLATES, st.text(WEIRD, max_size=10))
 # the right type, with what only the late checks catch (placeholders, quotes) mixed in
-GOOD_COMMANDS = st.one_of(st.lists(GOOD_TEMPLATES | INTERESTING, min_size=1, max_size=4),
-                          (GOOD_TEMPLATES | INTERESTING).map(lambda t: f"echo {t}"))
+GOOD_COMMANDS = st.one_of(
+    st.lists(GOOD_TEMPLATES | INTERESTING, min_size=1, max_size=4),
+    (GOOD_TEMPLATES | INTERESTING).map(lambda t: f"echo {t}"),
+)
 COMMANDS = st.one_of(st.lists(TEMPLATES, max_size=4), TEMPLATES.map(lambda t: f"echo {t}"), TEMPLATES, VALUES)
-GOOD_SCALARS = st.one_of(st.integers(-3, 12), st.booleans(), st.floats(-5, 5),
-                         st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=6))
+GOOD_SCALARS = st.one_of(
+    st.integers(-3, 12),
+    st.booleans(),
+    st.floats(-5, 5),
+    st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=6),
+)
 PARAM_KEYS = st.sampled_from(["model", "seed", "x", "lr"])
 
 
@@ -222,22 +383,37 @@ STAGE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "skip_if_done": (st.just(False), st.booleans() | VALUES),
     "priority": (st.integers(-5, 5), HUGE_INTS | VALUES),
     "shell": (st.booleans(), VALUES),
-    "env": (st.dictionaries(st.sampled_from(["A", "SEED"]), GOOD_TEMPLATES, max_size=2),
-            st.dictionaries(KEYS, TEMPLATES, max_size=2) | VALUES),
+    "env": (
+        st.dictionaries(st.sampled_from(["A", "SEED"]), GOOD_TEMPLATES, max_size=2),
+        st.dictionaries(KEYS, TEMPLATES, max_size=2) | VALUES,
+    ),
     "cwd": (st.just("."), TEMPLATES | VALUES),
     "executor": (st.just("local"), st.sampled_from(["slurm", "ray", "cloud"]) | VALUES),
-    "resources": (st.just({"mem_gb": 1}),
-                  st.dictionaries(st.sampled_from(["gpus", "mem_gb", "cpus", "a b"]), SCALARS, max_size=2) | VALUES),
+    "resources": (
+        st.just({"mem_gb": 1}),
+        st.dictionaries(st.sampled_from(["gpus", "mem_gb", "cpus", "a b"]), SCALARS, max_size=2) | VALUES,
+    ),
     "on_done": (GOOD_COMMANDS, COMMANDS),
     "on_failed": (GOOD_COMMANDS, COMMANDS),
-    "slurm": (st.just({}), st.dictionaries(
-        st.sampled_from(["partition", "time", "mem", "extra_args", "cpus_per_task", "qos"]), VALUES, max_size=3)),
-    "ray": (st.just({}), st.dictionaries(
-        st.sampled_from(["address", "num_cpus", "num_gpus", "resources", "runtime_env", "metadata"]), VALUES,
-        max_size=3)),
+    "slurm": (
+        st.just({}),
+        st.dictionaries(
+            st.sampled_from(["partition", "time", "mem", "extra_args", "cpus_per_task", "qos"]), VALUES, max_size=3
+        ),
+    ),
+    "ray": (
+        st.just({}),
+        st.dictionaries(
+            st.sampled_from(["address", "num_cpus", "num_gpus", "resources", "runtime_env", "metadata"]),
+            VALUES,
+            max_size=3,
+        ),
+    ),
     # never a random module name: importing one could run anything
-    "detector": (st.just("coopy_core.detector:ExitStatusDetector"),
-                 st.sampled_from(["json:Nope", "no_such_module_q9:Det", "JustAName", ":", "..x:Y", "json:dumps"])),
+    "detector": (
+        st.just("coopy_core.detector:ExitStatusDetector"),
+        st.sampled_from(["json:Nope", "no_such_module_q9:Det", "JustAName", ":", "..x:Y", "json:dumps"]),
+    ),
     "scripter": (st.just("coopy_core.scripter:Scripter"), st.sampled_from(["no_such_module_q9:S", "a:b:c", ""])),
 }
 PIPELINE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
@@ -268,18 +444,29 @@ def documents(draw: st.DrawFn) -> str:
     tasks: dict[str, Any] = {}
     if draw(st.integers(0, 4)) != 1:
         tasks["matrix"] = _either(
-            draw, st.dictionaries(PARAM_KEYS, st.lists(GOOD_SCALARS, min_size=1, max_size=3, unique=True),
-                                  min_size=1, max_size=3),
+            draw,
+            st.dictionaries(
+                PARAM_KEYS, st.lists(GOOD_SCALARS, min_size=1, max_size=3, unique=True), min_size=1, max_size=3
+            ),
             st.dictionaries(KEYS, st.lists(SCALARS, max_size=4), max_size=3) | VALUES,
         )
     if draw(st.integers(0, 2)) == 1:
         names = st.sampled_from(["base", "x=1", "ok.1", "a@b"])
-        tasks["named"] = _either(draw, st.dictionaries(names, st.dictionaries(PARAM_KEYS, GOOD_SCALARS), max_size=2),
-                                 st.dictionaries(st.sampled_from(["a b", "../../etc/x", "", "x" * 201]) | KEYS,
-                                                 st.dictionaries(KEYS, SCALARS, max_size=3) | VALUES, max_size=3))
+        tasks["named"] = _either(
+            draw,
+            st.dictionaries(names, st.dictionaries(PARAM_KEYS, GOOD_SCALARS), max_size=2),
+            st.dictionaries(
+                st.sampled_from(["a b", "../../etc/x", "", "x" * 201]) | KEYS,
+                st.dictionaries(KEYS, SCALARS, max_size=3) | VALUES,
+                max_size=3,
+            ),
+        )
     if draw(st.integers(0, 4)) == 1:
-        tasks["exclude"] = _either(draw, st.lists(st.dictionaries(PARAM_KEYS, GOOD_SCALARS, max_size=1), max_size=2),
-                                   st.lists(st.dictionaries(KEYS, SCALARS, max_size=2), max_size=2) | VALUES)
+        tasks["exclude"] = _either(
+            draw,
+            st.lists(st.dictionaries(PARAM_KEYS, GOOD_SCALARS, max_size=1), max_size=2),
+            st.lists(st.dictionaries(KEYS, SCALARS, max_size=2), max_size=2) | VALUES,
+        )
     if tasks:
         doc["tasks"] = tasks
     if draw(st.integers(0, 15)) != 1:
@@ -293,8 +480,11 @@ def documents(draw: st.DrawFn) -> str:
                 stage["done_when"] = ["out/{task}.txt"]
             doc["stages"].append(stage)
     if "mem_gb" in str(doc.get("stages")) or draw(st.integers(0, 7)) == 1:
-        doc["resources"] = _either(draw, st.just({"mem_gb": 4}), st.dictionaries(
-            st.sampled_from(["gpus", "mem_gb", "x y"]), VALUES, max_size=2) | VALUES)
+        doc["resources"] = _either(
+            draw,
+            st.just({"mem_gb": 4}),
+            st.dictionaries(st.sampled_from(["gpus", "mem_gb", "x y"]), VALUES, max_size=2) | VALUES,
+        )
     if draw(st.integers(0, 11)) == 1:  # a whole section of the wrong type, or an unknown one
         doc[draw(st.sampled_from(["pipeline", "tasks", "stages", "resources"]) | KEYS)] = draw(VALUES)
     text = tomli_w.dumps(doc)
@@ -333,8 +523,17 @@ def raw_files(draw: st.DrawFn) -> bytes:
     if kind == 3:
         digits = draw(st.sampled_from([19, 20, 400, 4300, 4301, 10000]))
         key = draw(st.sampled_from(["[pipeline]\npoll_interval", "[resources]\nmem", "[tasks.matrix]\nx"]))
-        number = draw(st.sampled_from(["9" * digits, "-" + "9" * digits, "1e" + "9" * min(digits, 50), "0x" + "f" * 40,
-                                       "1" + "0" * digits + ".5"]))
+        number = draw(
+            st.sampled_from(
+                [
+                    "9" * digits,
+                    "-" + "9" * digits,
+                    "1e" + "9" * min(digits, 50),
+                    "0x" + "f" * 40,
+                    "1" + "0" * digits + ".5",
+                ]
+            )
+        )
         value = f"[{number}]" if key.endswith("x") else number
         return f"{key} = {value}\n{MATRIX if 'matrix' not in key else ''}{GOOD_STAGE}".encode()
     if kind == 4:  # a valid config with bytes flipped
@@ -342,8 +541,18 @@ def raw_files(draw: st.DrawFn) -> bytes:
         for _ in range(draw(st.integers(1, 4))):
             data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
         return bytes(data)
-    return draw(st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf" + (MATRIX + GOOD_STAGE).encode(),
-                                 b"\r\n" * 50, b"[[stages]]\n" * 1000, b"\x00" * 10]))
+    return draw(
+        st.sampled_from(
+            [
+                b"",
+                b"\xef\xbb\xbf",
+                b"\xef\xbb\xbf" + (MATRIX + GOOD_STAGE).encode(),
+                b"\r\n" * 50,
+                b"[[stages]]\n" * 1000,
+                b"\x00" * 10,
+            ]
+        )
+    )
 
 
 class LoaderFuzz:
@@ -373,7 +582,11 @@ class LoaderFuzz:
 
 
 FUZZ = settings(
-    max_examples=300, deadline=None, derandomize=True, database=None, print_blob=True,
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
 )
@@ -389,8 +602,14 @@ def test_fuzz_loader_structured_documents(tmp_path: Path, report: dict[str, Any]
 
     run()
     assert fuzz.counts["accepted"] >= 5, f"the generator should reach valid configs too: {fuzz.counts}"
-    report.update({"fuzz examples": fuzz.counts["examples"], "accepted": fuzz.counts["accepted"],
-                   "refused in one line": fuzz.counts["refused"], "other exceptions": 0})
+    report.update(
+        {
+            "fuzz examples": fuzz.counts["examples"],
+            "accepted": fuzz.counts["accepted"],
+            "refused in one line": fuzz.counts["refused"],
+            "other exceptions": 0,
+        }
+    )
 
 
 def test_fuzz_loader_raw_bytes_and_deep_nesting(tmp_path: Path, report: dict[str, Any]) -> None:
@@ -402,8 +621,14 @@ def test_fuzz_loader_raw_bytes_and_deep_nesting(tmp_path: Path, report: dict[str
         fuzz.check(data)
 
     run()
-    report.update({"fuzz examples": fuzz.counts["examples"], "accepted": fuzz.counts["accepted"],
-                   "refused in one line": fuzz.counts["refused"], "other exceptions": 0})
+    report.update(
+        {
+            "fuzz examples": fuzz.counts["examples"],
+            "accepted": fuzz.counts["accepted"],
+            "refused in one line": fuzz.counts["refused"],
+            "other exceptions": 0,
+        }
+    )
 
 
 # ------------------------------------------------------------------------- bad values to a live engine
@@ -457,9 +682,7 @@ LIVE_BAD = [
 ]
 
 
-def test_bad_values_to_a_running_engine_are_refused_and_change_nothing(
-    tmp_path: Path, report: dict[str, Any]
-) -> None:
+def test_bad_values_to_a_running_engine_are_refused_and_change_nothing(tmp_path: Path, report: dict[str, Any]) -> None:
     cfg = tmp_path / "coopy.toml"
     gate = 'command = ["sh", "-c", "while [ ! -e go ]; do sleep 0.05; done; echo $0", "{x}"]'
     cfg.write_text(LIVE_CONFIG.replace('command = ["true"]', gate))  # x=1 runs until `go` exists, x=2 waits

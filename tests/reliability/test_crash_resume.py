@@ -80,8 +80,11 @@ def test_fifty_sigkills_at_random_moments_lose_nothing_and_run_nothing_twice(
     try:
         while kills < KILLS:
             proc = subprocess.Popen(
-                [*coopy_argv(), "run", str(cfg)], cwd=tmp_path, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [*coopy_argv(), "run", str(cfg)],
+                cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             moment = rng.uniform(0.05, 1.1)
             time.sleep(moment)
@@ -92,7 +95,11 @@ def test_fifty_sigkills_at_random_moments_lose_nothing_and_run_nothing_twice(
             kills += 1
             moments.append(moment)
         final = subprocess.run(
-            [*coopy_argv(), "run", str(cfg)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            [*coopy_argv(), "run", str(cfg)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
             stdin=subprocess.DEVNULL,
         )
         assert final.returncode == 1, f"c_bad fails for good: exit 1; got {final.returncode}: {final.stderr[-2000:]}"
@@ -132,8 +139,16 @@ def test_fifty_sigkills_at_random_moments_lose_nothing_and_run_nothing_twice(
     others = [r for k, r in runs.items() if BAD not in k]
     assert {r["state"] for r in others} == {"done"} and len(others) == 2 * TASKS + 1
     assert all(r["exit_code"] == 0 and Path(r["log"]).exists() for r in others)
-    report.update({
-        "configurations": len(_tasks()), "runs": len(runs), "executions": sum(expected.values()),
-        "kills survived": kills, "first kill moments (s)": ", ".join(f"{m:.2f}" for m in moments[:5]) + ", ...",
-        "lost": 0, "ran twice": 0, "hooks twice": 0, "orphans": 0,
-    })
+    report.update(
+        {
+            "configurations": len(_tasks()),
+            "runs": len(runs),
+            "executions": sum(expected.values()),
+            "kills survived": kills,
+            "first kill moments (s)": ", ".join(f"{m:.2f}" for m in moments[:5]) + ", ...",
+            "lost": 0,
+            "ran twice": 0,
+            "hooks twice": 0,
+            "orphans": 0,
+        }
+    )

@@ -47,7 +47,10 @@ def test_idle_connections_never_starve_the_runs_of_descriptors(tmp_path: Path, r
     with open(output, "wb") as out:
         engine = subprocess.Popen(
             ["sh", "-c", f'ulimit -n {LIMIT} && exec "$@"', "sh", *coopy_argv(), "run", str(cfg)],
-            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     path = socket_path(tmp_path / ".coopy")
     conns: list[socket.socket] = []

@@ -37,13 +37,24 @@ FAULTS = [
     Fault("timeout", "{tmp}/sleep_long.sh", "timed out after 1s", stage_extra="timeout = 1", prepare="sleep_long"),
     Fault("log-dir-not-writable", "true", "cannot open log file", prepare="immutable_log_dir"),
     Fault("log-disk-full", "{tmp}/chatty.sh", "disk is full", prepare="full_log_disk"),
-    Fault("detector-raises", "true", "detector faulty:Raises raised RuntimeError: the detector broke",
-          stage_extra='detector = "faulty:Raises"', prepare="detectors"),
-    Fault("detector-hangs", "true", "detector faulty:Hangs gave no answer within 1s",
-          stage_extra='detector = "faulty:Hangs"', pipeline_extra="detector_timeout = 1", prepare="detectors"),
+    Fault(
+        "detector-raises",
+        "true",
+        "detector faulty:Raises raised RuntimeError: the detector broke",
+        stage_extra='detector = "faulty:Raises"',
+        prepare="detectors",
+    ),
+    Fault(
+        "detector-hangs",
+        "true",
+        "detector faulty:Hangs gave no answer within 1s",
+        stage_extra='detector = "faulty:Hangs"',
+        pipeline_extra="detector_timeout = 1",
+        prepare="detectors",
+    ),
 ]
 
-DETECTORS = '''
+DETECTORS = """
 import time
 from coopy_core import Detector, Status, Verdict
 
@@ -60,7 +71,7 @@ class Hangs(Detector):
         if ctx.task == "bad":
             time.sleep(600)
         return super().check(ctx)
-'''
+"""
 
 
 def script(path: Path, body: str, executable: bool = True) -> None:
@@ -149,13 +160,16 @@ def test_fault_fails_its_run_clearly_and_the_rest_goes_on(fault: Fault, tmp_path
 
 
 def test_read_only_state_dir_is_a_clear_error_at_start(tmp_path: Path, report: dict[str, Any]) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         [tasks.named]
         a = { x = 1 }
         [[stages]]
         name = "s"
         command = ["sh", "-c", "echo ran >> ran.txt"]
-        """)
+        """,
+    )
     state = tmp_path / ".coopy"
     state.mkdir()
     if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(state)]).returncode != 0:
@@ -174,7 +188,9 @@ def test_read_only_state_dir_is_a_clear_error_at_start(tmp_path: Path, report: d
 def test_unwritable_log_dir_for_every_stage_still_ends_cleanly(tmp_path: Path) -> None:
     """A log dir that is a file: every run fails with the reason; the engine itself does not crash."""
     (tmp_path / "logs").write_text("not a directory")
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         [pipeline]
         log_dir = "logs/inside"
         [tasks.named]
@@ -182,7 +198,8 @@ def test_unwritable_log_dir_for_every_stage_still_ends_cleanly(tmp_path: Path) -
         [[stages]]
         name = "s"
         command = ["true"]
-        """)
+        """,
+    )
     out = coopy("run", str(cfg), cwd=tmp_path, timeout=60)
     assert out.returncode == 1, out.stderr
     run = status(cfg)["runs"][0]

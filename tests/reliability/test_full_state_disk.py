@@ -49,9 +49,7 @@ def _check_all_once(cfg: Path, marks: Path) -> None:
     expected = {(stage, f"i={i}"): 1 for stage in ("a", "b") for i in range(TASKS)}
     assert dict(starts(found)) == expected, "every run ran exactly once"
     runs = status(cfg)["runs"]
-    assert {(r["stage"], r["task"]): (r["state"], r["attempt"]) for r in runs} == {
-        k: ("done", 1) for k in expected
-    }
+    assert {(r["stage"], r["task"]): (r["state"], r["attempt"]) for r in runs} == {k: ("done", 1) for k in expected}
 
 
 def test_state_disk_fills_mid_run_then_frees_nothing_lost(tmp_path: Path, report: dict[str, Any]) -> None:

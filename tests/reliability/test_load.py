@@ -35,13 +35,16 @@ def _vm_hwm_kb(pid: int) -> int | None:
 def test_ten_thousand_configurations_three_stages(tmp_path: Path, report: dict[str, Any]) -> None:
     axis = "[" + ", ".join(str(i) for i in range(PER_AXIS)) + "]"
     stages = "".join(f'\n[[stages]]\nname = "{s}"\ncommand = ["true"]\nworkers = 8\n' for s in STAGES)
-    cfg = write_config(tmp_path, f'[pipeline]\nname = "load"\n[tasks.matrix]\na = {axis}\nb = {axis}\nc = {axis}\n'
-                                 f"d = {axis}\n{stages}")
+    cfg = write_config(
+        tmp_path, f'[pipeline]\nname = "load"\n[tasks.matrix]\na = {axis}\nb = {axis}\nc = {axis}\nd = {axis}\n{stages}'
+    )
     tasks = PER_AXIS**4
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "coopy_core.cli", "run", str(cfg)], cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "coopy_core.cli", "run", str(cfg)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     peak_kb = 0
     rusage_kb = 0
@@ -69,17 +72,28 @@ def test_ten_thousand_configurations_three_stages(tmp_path: Path, report: dict[s
     counts = collections.Counter(r["state"] for r in runs)
     assert len(runs) == tasks * len(STAGES), f"{len(runs)} runs recorded"
     assert counts == {"done": tasks * len(STAGES)}, counts
-    assert {(r["task"], r["stage"]) for r in runs} == {(f"a={a},b={b},c={c},d={d}", s) for a in range(PER_AXIS)
-                                                       for b in range(PER_AXIS) for c in range(PER_AXIS)
-                                                       for d in range(PER_AXIS) for s in STAGES}
+    assert {(r["task"], r["stage"]) for r in runs} == {
+        (f"a={a},b={b},c={c},d={d}", s)
+        for a in range(PER_AXIS)
+        for b in range(PER_AXIS)
+        for c in range(PER_AXIS)
+        for d in range(PER_AXIS)
+        for s in STAGES
+    }
     assert all(r["attempt"] == 1 and r["exit_code"] == 0 for r in runs), "nothing ran twice"
     for s in state["stages"]:
         assert s["counts"]["done"] == tasks, s
     logs = {s: sum(1 for _ in os.scandir(tmp_path / ".coopy" / "logs" / s)) for s in STAGES}
     assert logs == dict.fromkeys(STAGES, tasks), f"one log per run: {logs}"
 
-    report.update({
-        "configurations": tasks, "runs": len(runs), "lost": tasks * len(STAGES) - counts["done"],
-        "seconds": round(seconds, 1), "runs/s": round(len(runs) / seconds),
-        "VmHWM MB": round(peak_kb / 1024, 1), "wait4 maxrss MB": round(rusage_kb / 1024, 1),
-    })
+    report.update(
+        {
+            "configurations": tasks,
+            "runs": len(runs),
+            "lost": tasks * len(STAGES) - counts["done"],
+            "seconds": round(seconds, 1),
+            "runs/s": round(len(runs) / seconds),
+            "VmHWM MB": round(peak_kb / 1024, 1),
+            "wait4 maxrss MB": round(rusage_kb / 1024, 1),
+        }
+    )

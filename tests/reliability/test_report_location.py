@@ -26,8 +26,13 @@ def _fresh_copy(dest: Path) -> Path:
         if source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "copy"]):
         subprocess.run(cmd, cwd=dest, check=True, env=env, capture_output=True)
     return dest
@@ -47,8 +52,12 @@ def test_the_report_never_lands_in_the_source_tree(tmp_path: Path, given: bool) 
     if given:
         env["COOPY_RELIABILITY_REPORT"] = str(target)
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", QUICK], cwd=repo, env=env,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "pytest", "-q", QUICK],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert _dirty(repo) == "", "the test run changed the source tree"

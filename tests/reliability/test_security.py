@@ -70,7 +70,9 @@ def test_hostile_values_never_reach_a_shell_unquoted(tmp_path: Path, report: dic
     named = "\n".join(f"{name} = {{ v = {json.dumps(value)} }}" for name, value in HOSTILE.items())
     py = json.dumps(PY)
     shell_cmd = json.dumps(f"{shlex.quote(PY)} record.py {{stage}} {{task}} {{v}} pre-{{v}} && echo {{v}} >/dev/null")
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
         [pipeline]
         name = "hostile"
         [tasks.named]
@@ -99,7 +101,8 @@ def test_hostile_values_never_reach_a_shell_unquoted(tmp_path: Path, report: dic
         env = {{ V = "{{v}}" }}
         command = {shell_cmd}
         on_done = [{py}, "record.py", "hook", "{{task}}", "{{v}}", "pre-{{v}}"]
-        """)
+        """,
+    )
     out = coopy("run", str(cfg), cwd=tmp_path, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     state = status(cfg)
@@ -122,8 +125,7 @@ def test_hostile_values_never_reach_a_shell_unquoted(tmp_path: Path, report: dic
     log_dir = (tmp_path / ".coopy" / "logs").resolve()
     for r in state["runs"]:
         assert Path(r["log"]).resolve().is_relative_to(log_dir), r["log"]
-    report.update({"hostile values": len(expected), "runs": len(state["runs"]), "hooks": len(hooks),
-                   "side effects": 0})
+    report.update({"hostile values": len(expected), "runs": len(state["runs"]), "hooks": len(hooks), "side effects": 0})
 
 
 TRAVERSALS = ["../../etc/x", "..", "../x", "a/b", "/etc/x", "./x", "x/../../y", ".hidden", "x\n../y"]
@@ -135,14 +137,17 @@ def test_task_names_with_paths_are_refused_and_write_nothing(tmp_path: Path, rep
     for name in TRAVERSALS:
         project = tmp_path / f"p{tried}" / "deep"
         project.mkdir(parents=True)
-        cfg = write_config(project, f"""
+        cfg = write_config(
+            project,
+            f"""
             [tasks.named]
             {json.dumps(name)} = {{ x = 1 }}
             ok = {{ x = 2 }}
             [[stages]]
             name = "s"
             command = ["touch", "ran-{{task}}"]
-            """)
+            """,
+        )
         before = _tree(tmp_path)
         for command in ("validate", "run"):
             out = coopy(command, str(cfg), cwd=project, timeout=60)
@@ -152,9 +157,7 @@ def test_task_names_with_paths_are_refused_and_write_nothing(tmp_path: Path, rep
         assert _tree(tmp_path) == before, f"{name!r}: something was written"
         tried += 1
     # a matrix parameter NAME is part of every derived name: it must be a plain name
-    cfg = write_config(
-        tmp_path, '[tasks.matrix]\n"../../etc/x" = [1]\n[[stages]]\nname = "s"\ncommand = ["true"]\n'
-    )
+    cfg = write_config(tmp_path, '[tasks.matrix]\n"../../etc/x" = [1]\n[[stages]]\nname = "s"\ncommand = ["true"]\n')
     before = _tree(tmp_path)
     out = coopy("run", str(cfg), cwd=tmp_path, timeout=60)
     assert out.returncode == 2 and "tasks.matrix.../../etc/x" in out.stderr and "plain name" in out.stderr
@@ -182,7 +185,9 @@ def test_coopy_add_cannot_escape_with_a_name_and_matrix_values_become_safe_names
 ) -> None:
     project = tmp_path / "proj"
     project.mkdir()
-    cfg = write_config(project, f"""
+    cfg = write_config(
+        project,
+        f"""
         [pipeline]
         poll_interval = 0.5
         [tasks.matrix]
@@ -191,7 +196,8 @@ def test_coopy_add_cannot_escape_with_a_name_and_matrix_values_become_safe_names
         name = "echo"
         command = ["echo", "{{v}}"]
         workers = 4
-        """)
+        """,
+    )
     detached.append(cfg)
     out = coopy("run", "--detach", str(cfg), cwd=project, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -230,7 +236,9 @@ def test_coopy_add_cannot_escape_with_a_name_and_matrix_values_become_safe_names
 
 @pytest.mark.parametrize("umask", [0o027, 0o077], ids=["umask-027", "umask-077"])
 def test_files_follow_the_umask_and_the_socket_is_private(tmp_path: Path, umask: int, report: dict[str, Any]) -> None:
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
         [pipeline]
         poll_interval = 0.5
         [tasks.matrix]
@@ -242,9 +250,15 @@ def test_files_follow_the_umask_and_the_socket_is_private(tmp_path: Path, umask:
         [[stages]]
         name = "t"
         command = ["true"]
-        """)
-    proc = subprocess.Popen([PY, "-m", "coopy_core.cli", "run", str(cfg)], cwd=tmp_path, umask=umask,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        """,
+    )
+    proc = subprocess.Popen(
+        [PY, "-m", "coopy_core.cli", "run", str(cfg)],
+        cwd=tmp_path,
+        umask=umask,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     state_dir = tmp_path / ".coopy"
     sock = state_dir / "engine.sock"
     try:
@@ -283,21 +297,30 @@ def test_background_engine_socket_is_0600_even_in_a_private_tmp_folder(
     user's own and 0700, even if it was left world-writable."""
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
-    cfg = write_config(deep, """
+    cfg = write_config(
+        deep,
+        """
         [tasks.matrix]
         x = [1]
         [[stages]]
         name = "s"
         command = ["true"]
-        """)
+        """,
+    )
     detached.append(cfg)
     private = Path(f"/tmp/coopy-{os.getuid()}")
     private.mkdir(mode=0o700, exist_ok=True)
     old_mode = stat.S_IMODE(private.stat().st_mode)
     private.chmod(0o777)  # as another user could have left it (or a careless umask)
     try:
-        out = subprocess.run([PY, "-m", "coopy_core.cli", "run", "--detach", str(cfg)], cwd=deep, umask=0o002,
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [PY, "-m", "coopy_core.cli", "run", "--detach", str(cfg)],
+            cwd=deep,
+            umask=0o002,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
         assert status(cfg)["engine_pid"], "the engine answers on its socket"
         sock = socket_path((deep / ".coopy").resolve())

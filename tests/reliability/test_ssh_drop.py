@@ -22,9 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 STAGES = ("prepare", "train", "evaluate", "summary")
 MODELS = ("mlp", "cnn", "resnet")
 TASKS = [f"model={m},seed={s}" for m in MODELS for s in (1, 2)]
-PLANNED = {(stage, task): 2 if (stage, task) == ("train", "model=resnet,seed=2") else 1
-           for stage in STAGES[:3] for task in TASKS}
+PLANNED = {
+    (stage, task): 2 if (stage, task) == ("train", "model=resnet,seed=2") else 1
+    for stage in STAGES[:3]
+    for task in TASKS
+}
 PLANNED.update({("summary", f"model={m}"): 1 for m in MODELS})  # the fan-in: one run per model
+
 
 def _run(state: dict[str, Any], key: tuple[str, str]) -> dict[str, Any]:
     return next(r for r in state["runs"] if (r["stage"], r["task"]) == key)
@@ -47,8 +51,9 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
         app = poll(first.app_pid, 10, "the coopy-tui process", interval=0.1)
 
         def training() -> list[dict[str, Any]]:
-            return [r for r in status(cfg)["runs"]
-                    if r["stage"] == "train" and r["state"] == "running" and alive(r["pid"])]
+            return [
+                r for r in status(cfg)["runs"] if r["stage"] == "train" and r["state"] == "running" and alive(r["pid"])
+            ]
 
         poll(training, 90, "a training run to be running", interval=0.1)
         before = status(cfg)
@@ -67,8 +72,12 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
             assert new["attempt"] == old["attempt"], f"{key}: restarted after the drop"
             if new["state"] == "running" and not alive(old["pid"]):
                 # its command ended just now: a run is over only once nothing of it is left, so look again
-                new = poll(lambda key=key: (r := _run(status(cfg), key))["state"] != "running" and r, 20,
-                           f"{key} to be recorded as ended", interval=0.1)
+                new = poll(
+                    lambda key=key: (r := _run(status(cfg), key))["state"] != "running" and r,
+                    20,
+                    f"{key} to be recorded as ended",
+                    interval=0.1,
+                )
             if new["state"] == "running":
                 assert new["pid"] == old["pid"] and alive(old["pid"]), f"{key}: its command did not survive"
                 survived += 1
@@ -106,8 +115,11 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
 
     attempts = {(r["stage"], r["task"]): r["attempt"] for r in final["runs"]}
     assert attempts == PLANNED, {k: v for k, v in attempts.items() if PLANNED.get(k) != v}
-    markers = {"prepare": "prepare {task}: step 1/", "evaluate": "evaluate {task}: step 1/",
-               "summary": "{model}: 2 seeds, mean score"}
+    markers = {
+        "prepare": "prepare {task}: step 1/",
+        "evaluate": "evaluate {task}: step 1/",
+        "summary": "{model}: 2 seeds, mean score",
+    }
     twice = []
     for (stage, task), planned in PLANNED.items():
         logs = sorted((tmp_path / ".coopy" / "logs" / stage).glob(f"{task}.*.log"))
@@ -126,5 +138,13 @@ def test_tmux_session_killed_mid_run_then_reattach_finishes_everything_once(
             assert (tmp_path / "demo" / "out" / task / output).exists(), (task, output)
     wait_for(lambda: not alive(engine), "the engine to stop", 30)
     wait_no_processes(str(tmp_path), "no process of the demo left")
-    report.update({"runs": len(PLANNED), "commands survived": survived, "engine kept": "same pid",
-                   "lost": 0, "ran twice": 0, "failed attempts (planned)": 1})
+    report.update(
+        {
+            "runs": len(PLANNED),
+            "commands survived": survived,
+            "engine kept": "same pid",
+            "lost": 0,
+            "ran twice": 0,
+            "failed attempts (planned)": 1,
+        }
+    )

@@ -194,8 +194,9 @@ async def test_two_gpu_run_is_not_starved_by_a_stream_of_one_gpu_runs(tmp_path: 
             if any(r.task == "big" and r.stage == "large" and r.state.value == "done" for r in engine.snapshot().runs):
                 break
         await until(
-            lambda: any(r.task == "big" and r.stage == "large" and r.state.value == "done"
-                        for r in engine.snapshot().runs),
+            lambda: any(
+                r.task == "big" and r.stage == "large" and r.state.value == "done" for r in engine.snapshot().runs
+            ),
             "the 2-GPU run to be served while 1-GPU work keeps arriving",
         )
         still_queued = [r.task for r in engine.snapshot().runs if r.stage == "small" and r.state.value == "queued"]
@@ -207,7 +208,8 @@ async def test_two_gpu_run_is_not_starved_by_a_stream_of_one_gpu_runs(tmp_path: 
     # nothing that arrived after the 2-GPU run was queued started before it
     rows = intervals(log)
     overtakers = [
-        task for stage, task, start, _e, _g in rows
+        task
+        for stage, task, start, _e, _g in rows
         if stage == "small" and start < large_start and dict(added).get(task, 0) > big_small_end + 0.05
     ]
     assert overtakers == [], f"1-GPU runs queued after the 2-GPU run started before it: {overtakers}"
@@ -219,14 +221,17 @@ def test_a_request_the_pool_cannot_serve_is_a_config_error(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as err:
         load_config(cfg)
     assert "stages[0].resources.gpus" in str(err.value) and "only 2" in str(err.value)
-    no_pool = write(tmp_path, """
+    no_pool = write(
+        tmp_path,
+        """
         [tasks.matrix]
         i = [1]
         [[stages]]
         name = "a"
         command = ["true"]
         resources = { mem_gb = 4 }
-        """)
+        """,
+    )
     with pytest.raises(ConfigError, match=r"stages\[0\]\.resources\.mem_gb: no pool 'mem_gb'"):
         load_config(no_pool)
 
@@ -248,8 +253,9 @@ on_failed = ["sh", "-c", "echo failed $0 $1 >> hooks.txt", "{task}", "{exit_code
 
 
 def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "coopy_core.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "coopy_core.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def hook_lines(tmp: Path) -> list[str]:
@@ -261,8 +267,12 @@ def test_hooks_fire_once_per_event_even_across_engine_kills(tmp_path: Path) -> N
     cfg = write(tmp_path, HOOKED)
     expected = sorted([f"done i={i} 1" for i in (0, 1, 2, 4, 5)] + ["failed i=3 1", "finished failed"])
     for _kill in range(2):  # kill the engine while runs (and hooks) are in flight, then restart it
-        proc = subprocess.Popen([sys.executable, "-m", "coopy_core.cli", "run", str(cfg)], cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "coopy_core.cli", "run", str(cfg)],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.9)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -297,8 +307,17 @@ def test_export_has_a_row_per_configuration_with_params_and_stage_columns(tmp_pa
     assert js.returncode == 0
     data = json.loads((tmp_path / "x.json").read_text())
     assert data[3] == {
-        "task": "i=3", "params": {"i": 3}, "removed": False,
-        "stages": {"work": {"state": "failed", "attempts": 1, "duration_s": data[3]["stages"]["work"]["duration_s"],
-                            "exit_code": 1, "reason": "exit code 1"}},
+        "task": "i=3",
+        "params": {"i": 3},
+        "removed": False,
+        "stages": {
+            "work": {
+                "state": "failed",
+                "attempts": 1,
+                "duration_s": data[3]["stages"]["work"]["duration_s"],
+                "exit_code": 1,
+                "reason": "exit code 1",
+            }
+        },
     }
     assert os.path.getsize(tmp_path / "x.json") > 0

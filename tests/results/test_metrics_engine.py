@@ -10,7 +10,7 @@ from pathlib import Path
 from coopy_core import RunState
 from tests.helpers.engine import EngineFactory, run_of, wait_finished, wait_state, wait_until, write_config
 
-WRITER = '''
+WRITER = """
 import json, os, sys, time, pathlib
 task, attempt = sys.argv[1], int(sys.argv[2])
 out = pathlib.Path("out") / task
@@ -27,7 +27,7 @@ line(json.dumps({"step": 2, "loss": 0.5 / attempt}))
 (out / "metrics.json").write_text(json.dumps({"accuracy": round(0.8 + attempt / 100, 4)}))
 if task == "x=2" and attempt == 1:
     sys.exit(3)
-'''
+"""
 
 CONFIG = """
 [pipeline]
@@ -58,9 +58,15 @@ async def test_live_values_end_values_bad_lines_and_a_retry(tmp_path: Path, star
     (tmp_path / "writer.py").write_text(WRITER)
     engine = await start_engine(write_config(tmp_path, CONFIG))
     # live: the first value shows while the run is still running (it waits for the gate)
-    await wait_until(lambda: (run_of(engine, "x=1", "train") or run_of(engine, "x=2", "train")) is not None
-                     and all((r := run_of(engine, t, "train")) is not None and r.metrics.get("loss") == 0.9
-                             for t in ("x=1", "x=2")), "both first losses, live")
+    await wait_until(
+        lambda: (
+            (run_of(engine, "x=1", "train") or run_of(engine, "x=2", "train")) is not None
+            and all(
+                (r := run_of(engine, t, "train")) is not None and r.metrics.get("loss") == 0.9 for t in ("x=1", "x=2")
+            )
+        ),
+        "both first losses, live",
+    )
     assert run_of(engine, "x=1", "train").state == RunState.RUNNING  # type: ignore[union-attr]
     assert {r[0] for r in rows(tmp_path / ".coopy")} == {"x=1", "x=2"}  # in the store already
     series = engine.metric_series("x=1", "train")
@@ -93,8 +99,9 @@ async def test_metrics_survive_a_restart_of_the_engine(tmp_path: Path, start_eng
     (tmp_path / "writer.py").write_text(WRITER)
     cfg = write_config(tmp_path, CONFIG.replace("x = [1, 2]", "x = [1]"))
     engine = await start_engine(cfg)
-    await wait_until(lambda: (r := run_of(engine, "x=1", "train")) is not None and r.metrics.get("loss") == 0.9,
-                     "the first loss")
+    await wait_until(
+        lambda: (r := run_of(engine, "x=1", "train")) is not None and r.metrics.get("loss") == 0.9, "the first loss"
+    )
     await engine.shutdown()  # the command keeps running; the next engine adopts it
     (tmp_path / "out" / "x=1" / "go").touch()
     again = await start_engine(cfg)

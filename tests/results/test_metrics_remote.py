@@ -46,6 +46,7 @@ def test_a_background_engine_sends_metrics_and_answers_the_metric_commands(tmp_p
     client, _started = ensure_engine(config, events=True)
     events: list[Event] = []
     try:
+
         async def listen() -> None:
             client.snapshot()
             client.subscribe(events.append)

@@ -93,7 +93,7 @@ def test_dom_has_every_row_and_every_attempt(report: tuple[Path, Path], tmp_path
         proxy.close()
     assert out.returncode == 0, out.stderr[-2000:]
     dom = out.stdout
-    table = dom[dom.index('id="results-table"'):]
+    table = dom[dom.index('id="results-table"') :]
     table = table[: table.index("</table>")]
     assert re.findall(r'<tr data-task="([^"]+)"', table) == ["x=1", "x=2", "x=3", "x=4"]
     bars = set(re.findall(r'<g id="(attempt:[^"]+)"', dom))
@@ -136,5 +136,5 @@ def test_a_link_can_open_the_table_sorted(report: tuple[Path, Path], tmp_path: P
         out = run_chromium(html.as_uri() + "#sort=-accuracy", tmp_path / "profile", proxy, "--dump-dom")
     finally:
         proxy.close()
-    table = out.stdout[out.stdout.index('id="results-table"'):]
+    table = out.stdout[out.stdout.index('id="results-table"') :]
     assert re.findall(r'<tr data-task="([^"]+)"', table[: table.index("</table>")]) == ["x=3", "x=2", "x=1", "x=4"]

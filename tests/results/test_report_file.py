@@ -66,20 +66,42 @@ def fill_store(cfg: Path) -> int:
                 ready[task.name] = end
                 state = "failed" if attempt < attempts else "done"
                 log = str(config.log_dir / stage / f"{task.name}.{attempt}.log")
-                batch.attempts.append((task.name, stage, attempt, state, 1 if state == "failed" else 0,
-                                       "exit code 1" if state == "failed" else "", 1e9 + start, 1e9 + end, log))
+                batch.attempts.append(
+                    (
+                        task.name,
+                        stage,
+                        attempt,
+                        state,
+                        1 if state == "failed" else 0,
+                        "exit code 1" if state == "failed" else "",
+                        1e9 + start,
+                        1e9 + end,
+                        log,
+                    )
+                )
                 count += 1
-            run = Run(stage, task.name, RunState.DONE, attempt=attempts, order=order, started_at=1e9 + start,
-                      ended_at=1e9 + end, log=log, exit_code=0)
+            run = Run(
+                stage,
+                task.name,
+                RunState.DONE,
+                attempt=attempts,
+                order=order,
+                started_at=1e9 + start,
+                ended_at=1e9 + end,
+                log=log,
+                exit_code=0,
+            )
             batch.runs[run.key] = run
             if stage == "train":
                 series = tuple((float(s), 1.0 / (s + 1) + rng.random() * 0.05) for s in range(100))
-                batch.metrics[(task.name, stage, "loss")] = MetricRow(task.name, stage, "loss", attempts,
-                                                                      series[-1][1], 99.0, series)
+                batch.metrics[(task.name, stage, "loss")] = MetricRow(
+                    task.name, stage, "loss", attempts, series[-1][1], 99.0, series
+                )
             if stage == "evaluate":
                 acc = rng.random()
-                batch.metrics[(task.name, stage, "accuracy")] = MetricRow(task.name, stage, "accuracy", 1, acc,
-                                                                          None, ((0.0, acc),))
+                batch.metrics[(task.name, stage, "accuracy")] = MetricRow(
+                    task.name, stage, "accuracy", 1, acc, None, ((0.0, acc),)
+                )
     store.write(batch)
     store.close()
     return count
@@ -142,8 +164,17 @@ def test_watch_rewrites_while_the_pipeline_runs_and_stops_after(tmp_path: Path) 
     engine = coopy_popen("run", str(cfg), cwd=tmp_path, output=tmp_path / "run.out")
     poll(lambda: EngineLock.holder(tmp_path / ".coopy"), 30, "the engine to take the state dir", 0.02)
     report = tmp_path / "out" / "report.html"
-    watcher = coopy_popen("report", str(cfg), "-o", str(report), "--watch", "--interval", "0.3",
-                          cwd=tmp_path, output=tmp_path / "watch.out")
+    watcher = coopy_popen(
+        "report",
+        str(cfg),
+        "-o",
+        str(report),
+        "--watch",
+        "--interval",
+        "0.3",
+        cwd=tmp_path,
+        output=tmp_path / "watch.out",
+    )
     try:
         seen: list[str] = []
         deadline = time.monotonic() + 60

@@ -128,11 +128,23 @@ def test_group_by_a_single_value_per_group_has_no_std(pipeline: Path) -> None:
 
 def test_sort_ascending_descending_and_missing_last(pipeline: Path) -> None:
     asc = [r["task"] for r in json.loads(results(pipeline, "--sort", "loss", "--format", "json"))["rows"]]
-    assert asc == ["model=b,seed=1", "model=b,seed=2", "model=a,seed=1", "model=a,seed=2", "model=a,seed=3",
-                   "model=b,seed=3"]
+    assert asc == [
+        "model=b,seed=1",
+        "model=b,seed=2",
+        "model=a,seed=1",
+        "model=a,seed=2",
+        "model=a,seed=3",
+        "model=b,seed=3",
+    ]
     desc = [r["task"] for r in json.loads(results(pipeline, "--sort", "-loss", "--format", "json"))["rows"]]
-    assert desc == ["model=a,seed=3", "model=a,seed=2", "model=a,seed=1", "model=b,seed=2", "model=b,seed=1",
-                    "model=b,seed=3"]  # no loss: last either way
+    assert desc == [
+        "model=a,seed=3",
+        "model=a,seed=2",
+        "model=a,seed=1",
+        "model=b,seed=2",
+        "model=b,seed=1",
+        "model=b,seed=3",
+    ]  # no loss: last either way
     grouped = json.loads(results(pipeline, "--group-by", "model", "--sort", "-acc", "--format", "json"))
     assert [r["task"] for r in grouped["rows"]] == ["model=b", "model=a"]
 
@@ -143,8 +155,18 @@ def test_csv_columns(pipeline: Path) -> None:
     assert rows[1] == ["model=a,seed=1", "a", "1", "done", "done", "0.5", "0.61"]
     assert rows[6] == ["model=b,seed=3", "b", "3", "done", "done", "", "0.85"]
     grouped = list(csv.reader(io.StringIO(results(pipeline, "--group-by", "model", "--format", "csv"))))
-    assert grouped[0] == ["model", "n", "train.states", "summary.states", "loss", "loss.std", "loss.n", "acc",
-                          "acc.std", "acc.n"]
+    assert grouped[0] == [
+        "model",
+        "n",
+        "train.states",
+        "summary.states",
+        "loss",
+        "loss.std",
+        "loss.n",
+        "acc",
+        "acc.std",
+        "acc.n",
+    ]
     b = grouped[2]
     assert b[:4] == ["b", "3", "done=3", "done=3"]
     assert float(b[4]) == pytest.approx(0.15) and float(b[5]) == pytest.approx(math.sqrt(0.005)) and b[6] == "2"
@@ -188,7 +210,8 @@ def test_no_store_yet_lists_the_configurations(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, '[tasks.matrix]\nx = [1, 2]\n[[stages]]\nname = "s"\ncommand = ["true"]\n')
     data = json.loads(results(cfg, "--format", "json"))
     assert [(r["task"], r["stages"]["s"]["state"], r["metrics"]) for r in data["rows"]] == [
-        ("x=1", "waiting", {}), ("x=2", "waiting", {})
+        ("x=1", "waiting", {}),
+        ("x=2", "waiting", {}),
     ]
     assert not (tmp_path / ".coopy").exists()  # reading writes nothing
 

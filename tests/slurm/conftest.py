@@ -33,9 +33,7 @@ def slurm_cluster() -> Iterator[str]:
     if subprocess.run([str(SLURM_SCRIPT), "status"], capture_output=True, timeout=60).returncode != 0:
         if os.geteuid() != 0:
             pytest.skip("the one-node test cluster is not running and starting it needs root (.ci/slurm.sh start)")
-        result = subprocess.run(
-            [str(SLURM_SCRIPT), "start"], capture_output=True, text=True, timeout=180, cwd=REPO
-        )
+        result = subprocess.run([str(SLURM_SCRIPT), "start"], capture_output=True, text=True, timeout=180, cwd=REPO)
         if result.returncode != 0:
             pytest.fail(f".ci/slurm.sh start failed:\n{result.stdout}{result.stderr}", pytrace=False)
         started = True

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("slurm")
 StartEngine = Callable[[Path], Awaitable[Engine]]
 
 # one value with everything a shell would mangle: it must reach the job as one exact argv item
-AWKWARD = "it's a \"test\" $HOME * `id` \\n ;|&"
+AWKWARD = 'it\'s a "test" $HOME * `id` \\n ;|&'
 
 
 @pytest.fixture

@@ -77,7 +77,11 @@ def test_sigkilled_engine_readopts_running_job(tmp_path: Path) -> None:
 
     with open(out, "ab") as log:
         first = subprocess.Popen(
-            [*coopy_argv(), "run", "coopy.toml"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [*coopy_argv(), "run", "coopy.toml"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     try:
@@ -92,8 +96,13 @@ def test_sigkilled_engine_readopts_running_job(tmp_path: Path) -> None:
     assert "RUNNING" in active_jobs(job_id), "the job outlives the killed engine"
 
     second = subprocess.run(
-        [*coopy_argv(), "run", "coopy.toml"], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=120, stdin=subprocess.DEVNULL,
+        [*coopy_argv(), "run", "coopy.toml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert second.returncode == 0, second.stdout + second.stderr + out.read_text()
     assert marker.read_text().splitlines() == ["started", "finished", "evaluated"]
@@ -126,8 +135,12 @@ def test_restart_after_the_job_ended_takes_its_exit_code(tmp_path: Path) -> None
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     state_dir = tmp_path / "state"
     first = subprocess.Popen(
-        [*coopy_argv(), "run", "coopy.toml"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        [*coopy_argv(), "run", "coopy.toml"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: (stored_run(state_dir, "t", "train")[1] or {}).get("job_id"), "the job id in the store")
@@ -138,8 +151,13 @@ def test_restart_after_the_job_ended_takes_its_exit_code(tmp_path: Path) -> None
     wait_for(lambda: job_state(job_id) == "FAILED", f"job {job_id} to fail while no engine watches")
 
     second = subprocess.run(
-        [*coopy_argv(), "run", "coopy.toml"], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=120, stdin=subprocess.DEVNULL,
+        [*coopy_argv(), "run", "coopy.toml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert second.returncode == 1, second.stdout + second.stderr
     status = subprocess.run(

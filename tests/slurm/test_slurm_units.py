@@ -29,7 +29,7 @@ from coopy_core.executors.slurm import (
 from coopy_core.scripter import Launch
 from tests.helpers.engine import write_config
 
-AWKWARD = ["it's a \"test\" $HOME * `id` \\n ;|&", "", "two  spaces", "-n", "new\nline"]
+AWKWARD = ['it\'s a "test" $HOME * `id` \\n ;|&', "", "two  spaces", "-n", "new\nline"]
 
 
 def slurm_config(tmp_path: Path, stage_lines: str) -> Path:
@@ -82,15 +82,29 @@ def test_sbatch_argv_carries_the_stage_options(tmp_path: Path) -> None:
     executor = make_executor("slurm", config)
     assert isinstance(executor, SlurmExecutor)
     spec = LaunchSpec(
-        run_id="/s:train/t/1", launch=Launch(argv=["true"], cwd=tmp_path), log=tmp_path / "l.log",
-        status=tmp_path / "t.1.status", stage="train",
+        run_id="/s:train/t/1",
+        launch=Launch(argv=["true"], cwd=tmp_path),
+        log=tmp_path / "l.log",
+        status=tmp_path / "t.1.status",
+        stage="train",
     )
     argv = executor.sbatch_argv(spec, tmp_path / "t.1.sbatch")
     assert argv[:2] == ["sbatch", "--parsable"]
     for option in (
-        f"--job-name={job_name('/s:train/t/1')}", "--comment=/s:train/t/1", f"--output={tmp_path / 'l.log'}",
-        f"--chdir={tmp_path}", "--export=ALL", "--partition=gpu", "--time=1-02:00:00", "--cpus-per-task=4",
-        "--mem=16G", "--gres=gpu:2", "--account=lab", "--qos=high", "--constraint=a100", "-N1",
+        f"--job-name={job_name('/s:train/t/1')}",
+        "--comment=/s:train/t/1",
+        f"--output={tmp_path / 'l.log'}",
+        f"--chdir={tmp_path}",
+        "--export=ALL",
+        "--partition=gpu",
+        "--time=1-02:00:00",
+        "--cpus-per-task=4",
+        "--mem=16G",
+        "--gres=gpu:2",
+        "--account=lab",
+        "--qos=high",
+        "--constraint=a100",
+        "-N1",
     ):
         assert option in argv
     assert argv[-1] == str(tmp_path / "t.1.sbatch")
@@ -145,9 +159,13 @@ def test_transient_or_rejected() -> None:
     assert is_transient("Batch job submission failed: Socket timed out on send/recv operation")
     assert is_transient("Batch job submission failed: Unable to contact slurm controller (connect failure)")
     assert not is_transient("Batch job submission failed: Invalid partition name specified")
-    assert slurm_message(
-        "sbatch: error: invalid partition specified: x\nsbatch: error: Batch job submission failed: Invalid partition"
-    ) == "invalid partition specified: x; Batch job submission failed: Invalid partition"
+    assert (
+        slurm_message(
+            "sbatch: error: invalid partition specified: x\n"
+            "sbatch: error: Batch job submission failed: Invalid partition"
+        )
+        == "invalid partition specified: x; Batch job submission failed: Invalid partition"
+    )
 
 
 @pytest.mark.parametrize(

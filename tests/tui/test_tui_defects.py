@@ -111,8 +111,9 @@ async def test_1_a_flood_of_failures_is_one_updating_toast_that_never_covers_a_d
             for i in range(10):
                 n = burst * 10 + i
                 run = dataclasses.replace(failed, task=f"lr={n}", state=RunState.FAILED)
-                demo.emit(EventKind.MESSAGE, message=f"train/lr={n} attempt 3 failed: exit code 1", level="error",
-                          run=run)
+                demo.emit(
+                    EventKind.MESSAGE, message=f"train/lr={n} attempt 3 failed: exit code 1", level="error", run=run
+                )
             await pilot.pause(0.1)
             most = max(most, failure_toasts(app))
             if burst == 10:
@@ -123,8 +124,11 @@ async def test_1_a_flood_of_failures_is_one_updating_toast_that_never_covers_a_d
                 assert not list(app.screen.query("Toast")), "no toast covers a dialog"
                 await pilot.press("escape")
         assert most <= 1
-        await wait_for(pilot, lambda: any("200 attempts failed" in n.title for n in app._notifications),
-                       what="the toast to count the whole flood")
+        await wait_for(
+            pilot,
+            lambda: any("200 attempts failed" in n.title for n in app._notifications),
+            what="the toast to count the whole flood",
+        )
         assert failure_toasts(app) == 1
         assert sum(1 for n in app.notices.items if n.kind == "failed") == 200
 
@@ -135,7 +139,10 @@ def background(tmp_path: Path) -> Iterator[object]:
     """A real background engine (a daemon, over the socket): what coopy-tui attaches to by default."""
     from coopy_core.daemon import ensure_engine
 
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
         [pipeline]
         name = "burst"
         poll_interval = 0.5
@@ -145,7 +152,9 @@ def background(tmp_path: Path) -> Iterator[object]:
         name = "work"
         command = ["sleep", "600"]
         workers = 1
-    """))
+    """,
+        )
+    )
     client, _started = ensure_engine(config, events=True)
     pid = client.info.get("pid")
     yield client
@@ -173,27 +182,40 @@ async def test_2_ten_presses_in_one_burst_are_ten_steps(background: object) -> N
     app = CoopyApp(background, background=True)  # type: ignore[arg-type]
     async with app.run_test(size=(120, 40)) as pilot:
         burst(app, "right_square_bracket", 10, "]")
-        await wait_for(pilot, lambda: app.state.stages["work"].workers == engine_workers(background) and
-                       not app.state.pending, what="the screen to catch up", timeout=10)
+        await wait_for(
+            pilot,
+            lambda: app.state.stages["work"].workers == engine_workers(background) and not app.state.pending,
+            what="the screen to catch up",
+            timeout=10,
+        )
         await pilot.pause(0.5)
         assert engine_workers(background) == 11
         burst(app, "left_square_bracket", 10, "[")
-        await wait_for(pilot, lambda: app.state.stages["work"].workers == engine_workers(background) and
-                       not app.state.pending, what="the screen to catch up", timeout=10)
+        await wait_for(
+            pilot,
+            lambda: app.state.stages["work"].workers == engine_workers(background) and not app.state.pending,
+            what="the screen to catch up",
+            timeout=10,
+        )
         await pilot.pause(0.5)
         assert engine_workers(background) == 1
     assert background.attempt_history("work") == []  # type: ignore[attr-defined]  # over the socket too
 
 
 async def test_2_ten_presses_in_one_burst_in_process(tmp_path: Path) -> None:
-    engine = await started(write(tmp_path, """
+    engine = await started(
+        write(
+            tmp_path,
+            """
         [tasks.matrix]
         x = [1, 2, 3]
         [[stages]]
         name = "work"
         command = ["sleep", "600"]
         workers = 2
-    """))
+    """,
+        )
+    )
     try:
         app = CoopyApp(engine)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -215,8 +237,11 @@ async def test_3_progress_after_failures_agrees_with_coopy_status(tmp_path: Path
         app = CoopyApp(engine)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await wait_for(pilot, lambda: engine.finished, what="the pipeline to finish")
-            await wait_for(pilot, lambda: any(n.title == "Pipeline finished" for n in app._notifications),
-                           what="the finished toast")
+            await wait_for(
+                pilot,
+                lambda: any(n.title == "Pipeline finished" for n in app._notifications),
+                what="the finished toast",
+            )
             await settle(app)(pilot)
             text = screen_text(app)
             top = text.splitlines()[0]
@@ -241,14 +266,19 @@ async def test_3_progress_after_failures_agrees_with_coopy_status(tmp_path: Path
 
 
 async def test_3_after_a_cancel_the_top_bar_and_the_toast_say_the_same(tmp_path: Path) -> None:
-    engine = await started(write(tmp_path, """
+    engine = await started(
+        write(
+            tmp_path,
+            """
         [tasks.matrix]
         x = [1, 2, 3]
         [[stages]]
         name = "work"
         command = ["sleep", "0.5"]
         workers = 1
-    """))
+    """,
+        )
+    )
     try:
         app = CoopyApp(engine)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -258,8 +288,11 @@ async def test_3_after_a_cancel_the_top_bar_and_the_toast_say_the_same(tmp_path:
                 await pilot.press("j")
             await pilot.press("c", "y")
             await wait_for(pilot, lambda: engine.finished, what="the pipeline to finish")
-            await wait_for(pilot, lambda: any(n.title == "Pipeline finished" for n in app._notifications),
-                           what="the finished toast")
+            await wait_for(
+                pilot,
+                lambda: any(n.title == "Pipeline finished" for n in app._notifications),
+                what="the finished toast",
+            )
             await settle(app)(pilot)
             top = screen_text(app).splitlines()[0]
             toast = next(n for n in app._notifications if n.title == "Pipeline finished")
@@ -289,8 +322,7 @@ async def test_4_summary_natural_order_last_line_enter_and_the_retried_run(grid:
         await pilot.press("enter")
         assert isinstance(app.screen, LogScreen), "enter opens the run's log"
         assert app.screen.run.task == "lr=2"
-        await wait_for(pilot, lambda: any("loss is NaN" in line for line in app.screen.log_view.lines),
-                       what="its log")
+        await wait_for(pilot, lambda: any("loss is NaN" in line for line in app.screen.log_view.lines), what="its log")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)])
@@ -349,7 +381,10 @@ async def test_6_at_60x20_the_top_bar_keeps_failed_and_eta(in_tmp: Path) -> None
 
 
 async def test_6_at_120x40_side_panels_show_whole_states(tmp_path: Path) -> None:
-    engine = await started(write(tmp_path, """
+    engine = await started(
+        write(
+            tmp_path,
+            """
         [tasks.matrix]
         model = ["resnet50-wide", "vit-base-patch16"]
         seed = [1, 2]
@@ -368,13 +403,17 @@ async def test_6_at_120x40_side_panels_show_whole_states(tmp_path: Path) -> None
         command = ["sleep", "600"]
         workers = 2
         needs = []
-    """))
+    """,
+        )
+    )
     try:
         app = CoopyApp(engine)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: all(engine.stage_view(s).running == 2 for s in ("prepare", "train",
-                                                                                          "evaluate")),
-                           what="two runs in every stage")
+            await wait_for(
+                pilot,
+                lambda: all(engine.stage_view(s).running == 2 for s in ("prepare", "train", "evaluate")),
+                what="two runs in every stage",
+            )
             await settle(app)(pilot)
             assert app.query_one("#body").has_class("-columns")
             for panel in app.panels:
@@ -393,13 +432,18 @@ async def test_6_at_220x60_the_log_pane_grows(demo: FakeEngine) -> None:
 
 # ====================================================================== 7. the command palette
 async def test_7_palette_quit_asks_and_textual_extras_are_gone(tmp_path: Path) -> None:
-    engine = await started(write(tmp_path, """
+    engine = await started(
+        write(
+            tmp_path,
+            """
         [tasks.matrix]
         x = [1]
         [[stages]]
         name = "work"
         command = ["sleep", "600"]
-    """))
+    """,
+        )
+    )
     try:
         app = CoopyApp(engine)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -442,14 +486,19 @@ async def test_8_filter_counts_says_no_matches_and_matches_key_value_exactly(in_
 
 
 async def test_8_a_run_that_leaves_the_filter_after_a_command_says_so(tmp_path: Path) -> None:
-    engine = await started(write(tmp_path, """
+    engine = await started(
+        write(
+            tmp_path,
+            """
         [tasks.matrix]
         x = [1, 2]
         [[stages]]
         name = "work"
         command = ["sh", "-c", "exit 3"]
         workers = 2
-    """))
+    """,
+        )
+    )
     try:
         app = CoopyApp(engine)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -458,8 +507,11 @@ async def test_8_a_run_that_leaves_the_filter_after_a_command_says_so(tmp_path: 
             await wait_for(pilot, lambda: len(app.panel.table.shown_tasks()) == 2, what="the filtered rows")
             task = app.panel.table.selected_task
             await pilot.press("r")
-            await wait_for(pilot, lambda: any("left the filter" in n.message for n in app._notifications),
-                           what="the run to say it left the filter")
+            await wait_for(
+                pilot,
+                lambda: any("left the filter" in n.message for n in app._notifications),
+                what="the run to say it left the filter",
+            )
             message = next(n.message for n in app._notifications if "left the filter" in n.message)
             assert f"work/{task}" in message
     finally:
@@ -482,13 +534,18 @@ async def test_9_tabs_show_failures_and_a_click_switches_stage(in_tmp: Path) -> 
 
 
 async def test_9_t_on_the_first_in_line_says_so(tmp_path: Path) -> None:
-    engine = await started(write(tmp_path, """
+    engine = await started(
+        write(
+            tmp_path,
+            """
         [tasks.matrix]
         x = [1, 2, 3]
         [[stages]]
         name = "work"
         command = ["sleep", "600"]
-    """))
+    """,
+        )
+    )
     try:
         app = CoopyApp(engine)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -497,8 +554,9 @@ async def test_9_t_on_the_first_in_line_says_so(tmp_path: Path) -> None:
             await pilot.press("j")  # x=2: queued, first in line
             assert engine.queue_order("work")[0] == "x=2"
             await pilot.press("t")
-            await wait_for(pilot, lambda: any("already first in line" in n.message for n in app._notifications),
-                           what="the answer")
+            await wait_for(
+                pilot, lambda: any("already first in line" in n.message for n in app._notifications), what="the answer"
+            )
             assert engine.queue_order("work") == ["x=2", "x=3"]
     finally:
         await engine.shutdown(stop_running=True)

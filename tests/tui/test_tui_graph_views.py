@@ -46,8 +46,14 @@ async def groups(tmp_path: Path) -> AsyncIterator[Engine]:
 async def test_blocked_runs_and_waiting_groups_say_why(groups: Engine) -> None:
     app = CoopyApp(groups)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: groups.stage_view("evaluate").counts.get("blocked") == 1
-                       and groups.stage_view("train").counts.get("done") == 2, what="lr=2 blocked, lr=1 waiting")
+        await wait_for(
+            pilot,
+            lambda: (
+                groups.stage_view("evaluate").counts.get("blocked") == 1
+                and groups.stage_view("train").counts.get("done") == 2
+            ),
+            what="lr=2 blocked, lr=1 waiting",
+        )
         await settle(app)(pilot)
         await pilot.press("tab")
         table = app.panel.table

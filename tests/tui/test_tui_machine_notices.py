@@ -37,13 +37,21 @@ async def test_a_full_state_disk_is_a_notification_both_ways(tmp_path: Path) -> 
             app = CoopyApp(engine)
             async with app.run_test(size=(120, 40), notifications=True) as pilot:
                 filler = fill(state)
-                await wait_for(pilot, lambda: any(n.title == "State store" and n.severity == "error"
-                                                  for n in app._notifications), timeout=30, what="the full store")
+                await wait_for(
+                    pilot,
+                    lambda: any(n.title == "State store" and n.severity == "error" for n in app._notifications),
+                    timeout=30,
+                    what="the full store",
+                )
                 full = next(n for n in app._notifications if n.title == "State store")
                 assert "cannot be written" in full.message and "disk is full" in full.message
                 filler.unlink()
-                await wait_for(pilot, lambda: any("can be written again" in n.message for n in app._notifications),
-                               timeout=30, what="the store back")
+                await wait_for(
+                    pilot,
+                    lambda: any("can be written again" in n.message for n in app._notifications),
+                    timeout=30,
+                    what="the store back",
+                )
                 await wait_for(pilot, lambda: engine.finished, timeout=30, what="the pipeline to go on and finish")
         finally:
             await engine.shutdown(stop_running=True)
@@ -58,11 +66,19 @@ async def test_a_refused_start_is_a_notification_and_the_row_says_why(tmp_path: 
             await wait_for(pilot, lambda: engine.finished, timeout=30, what="the first runs")
             with descriptors_exhausted():
                 engine.add_task({"i": 4}, name="i=4")
-                await wait_for(pilot, lambda: any(n.title == "Cannot start runs now" for n in app._notifications),
-                               timeout=30, what="the refusal")
+                await wait_for(
+                    pilot,
+                    lambda: any(n.title == "Cannot start runs now" for n in app._notifications),
+                    timeout=30,
+                    what="the refusal",
+                )
                 table = app.panel.table
-                await wait_for(pilot, lambda: "Too many open files" in table.row_text("i=4")[-1], timeout=10,
-                               what="the reason on the row")
+                await wait_for(
+                    pilot,
+                    lambda: "Too many open files" in table.row_text("i=4")[-1],
+                    timeout=10,
+                    what="the reason on the row",
+                )
                 assert "not counted as a failure" in table.row_text("i=4")[-1]
             await wait_for(pilot, lambda: engine.finished, timeout=30, what="the run, once descriptors are free")
         run = next(r for r in engine.snapshot().runs if r.task == "i=4")

@@ -66,8 +66,11 @@ def failed(engine: Engine, stage: str) -> int:
 
 
 async def settled_failures(pilot: object, engine: Engine) -> None:
-    await wait_for(pilot, lambda: failed(engine, "first") == 2 and failed(engine, "second") == 2,
-                   what="x=1, x=2 failed in first; x=3, x=4 in second")
+    await wait_for(
+        pilot,
+        lambda: failed(engine, "first") == 2 and failed(engine, "second") == 2,
+        what="x=1, x=2 failed in first; x=3, x=4 in second",
+    )
 
 
 async def test_R_retries_the_stage_or_everything_after_saying_how_many(failing: Engine) -> None:
@@ -82,14 +85,23 @@ async def test_R_retries_the_stage_or_everything_after_saying_how_many(failing: 
         assert not isinstance(app.screen, RetryScreen)
         assert state(failing, "first", "x=1").attempt == 1  # no: nothing retried
         await pilot.press("R", "s")  # this stage: first's two runs, whose retry passes
-        await wait_for(pilot, lambda: state(failing, "first", "x=1").state == RunState.DONE
-                       and state(failing, "first", "x=2").state == RunState.DONE, what="the retries to pass")
+        await wait_for(
+            pilot,
+            lambda: (
+                state(failing, "first", "x=1").state == RunState.DONE
+                and state(failing, "first", "x=2").state == RunState.DONE
+            ),
+            what="the retries to pass",
+        )
         assert any("2 runs in first queued again" in n.message for n in app._notifications)
         await wait_for(pilot, lambda: failed(failing, "second") == 4, what="their second runs to fail")
         assert state(failing, "second", "x=3").attempt == 1
         await pilot.press("R", "a")  # every stage: the four second runs
-        await wait_for(pilot, lambda: all(state(failing, "second", f"x={i}").attempt == 2 for i in range(1, 5)),
-                       what="every failed run to run again")
+        await wait_for(
+            pilot,
+            lambda: all(state(failing, "second", f"x={i}").attempt == 2 for i in range(1, 5)),
+            what="every failed run to run again",
+        )
 
 
 async def test_f_and_F_jump_to_failed_runs_across_stages(failing: Engine) -> None:
@@ -165,7 +177,11 @@ async def test_bang_lists_the_failures_and_enter_jumps_to_the_run(failing: Engin
 
 
 async def test_d_shows_the_graph(tmp_path: Path) -> None:
-    eng = Engine(load_config(write(tmp_path, """
+    eng = Engine(
+        load_config(
+            write(
+                tmp_path,
+                """
         [tasks.matrix]
         dataset = ["wine", "iris"]
         seed = [1, 2]
@@ -185,7 +201,10 @@ async def test_d_shows_the_graph(tmp_path: Path) -> None:
         needs = ["train", "baseline"]
         over = []
         command = ["true"]
-    """)))
+    """,
+            )
+        )
+    )
     await eng.start()
     try:
         app = CoopyApp(eng)
@@ -214,8 +233,9 @@ async def test_y_copies_the_log_path_and_v_says_when_it_cannot_hand_over_the_ter
         assert app.clipboard == run.log
         assert any(run.log in n.message for n in app._notifications)
         await pilot.press("v")  # the test terminal cannot be handed over: said, nothing breaks
-        await wait_for(pilot, lambda: any("Cannot hand the terminal" in n.message for n in app._notifications),
-                       what="the refusal")
+        await wait_for(
+            pilot, lambda: any("Cannot hand the terminal" in n.message for n in app._notifications), what="the refusal"
+        )
         assert app.is_running
 
 
@@ -278,7 +298,9 @@ async def test_search_moves_between_matches(in_tmp: Path) -> None:
 
 
 async def test_a_keymap_rebinds_keys(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         [tasks.matrix]
         x = [1, 2]
         [[stages]]
@@ -287,7 +309,8 @@ async def test_a_keymap_rebinds_keys(tmp_path: Path) -> None:
         [tui.keys]
         more_workers = "w"
         toggle_pause = "P"
-    """)
+    """,
+    )
     config = load_config(path)
     settings = load_settings(config, user=tmp_path / "nope.toml")
     eng = Engine(config)
@@ -310,7 +333,9 @@ async def test_a_keymap_rebinds_keys(tmp_path: Path) -> None:
 
 
 async def test_theme_and_the_end_notification(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         [tasks.matrix]
         x = [1]
         [[stages]]
@@ -319,7 +344,8 @@ async def test_theme_and_the_end_notification(tmp_path: Path) -> None:
         [tui]
         theme = "catppuccin-latte"
         notify = "osc9"
-    """)
+    """,
+    )
     config = load_config(path)
     settings = load_settings(config, user=tmp_path / "nope.toml")
     eng = Engine(config)
@@ -349,8 +375,9 @@ async def test_n_is_the_same_list_and_e_y_in_the_log_view(failing: Engine) -> No
         await pilot.press("y")
         assert app.clipboard == screen.path and screen.path.endswith(".1.log")
         await pilot.press("e")
-        await wait_for(pilot, lambda: any("Cannot hand the terminal" in n.message for n in app._notifications),
-                       what="the refusal")
+        await wait_for(
+            pilot, lambda: any("Cannot hand the terminal" in n.message for n in app._notifications), what="the refusal"
+        )
         assert isinstance(app.screen, LogScreen)
 
 

@@ -76,8 +76,13 @@ def test_graph_layers() -> None:
     def stage(name: str, needs: tuple[str, ...]) -> StageView:
         return StageView(name, 0, 1, False, {}, needs=needs)
 
-    views = [stage("prepare", ()), stage("train", ("prepare",)), stage("baseline", ("prepare",)),
-             stage("compare", ("train", "baseline")), stage("report", ("prepare", "compare"))]
+    views = [
+        stage("prepare", ()),
+        stage("train", ("prepare",)),
+        stage("baseline", ("prepare",)),
+        stage("compare", ("train", "baseline")),
+        stage("report", ("prepare", "compare")),
+    ]
     assert layers(views) == [["prepare"], ["train", "baseline"], ["compare"], ["report"]]
     assert drawing(views) == "prepare ─▶ train, baseline ─▶ compare ─▶ report"
 
@@ -85,8 +90,17 @@ def test_graph_layers() -> None:
 def test_attempts_from_history_and_paths() -> None:
     assert attempt_log("/x/logs/train/lr=1.3.log", 1) == "/x/logs/train/lr=1.1.log"
     run = RunView("lr=1", "train", 3, RunState.RUNNING, 0, log="/x/logs/train/lr=1.3.log", started_at=5.0)
-    history = [{"attempt": 1, "state": "failed", "exit_code": 2, "reason": "exit code 2", "started_at": 1.0,
-                "ended_at": 2.0, "log": "/x/logs/train/lr=1.1.log"}]
+    history = [
+        {
+            "attempt": 1,
+            "state": "failed",
+            "exit_code": 2,
+            "reason": "exit code 2",
+            "started_at": 1.0,
+            "ended_at": 2.0,
+            "log": "/x/logs/train/lr=1.1.log",
+        }
+    ]
     infos = attempts_of(run, history)
     assert [(i.number, i.state, i.log) for i in infos] == [
         (1, "failed", "/x/logs/train/lr=1.1.log"),

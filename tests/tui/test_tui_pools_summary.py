@@ -19,7 +19,8 @@ from tests.helpers.tui import wait_for
 
 @pytest.fixture
 async def gpu_engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    (tmp_path / "coopy.toml").write_text(textwrap.dedent("""
+    (tmp_path / "coopy.toml").write_text(
+        textwrap.dedent("""
         [pipeline]
         name = "pools"
         poll_interval = 0.5
@@ -32,7 +33,8 @@ async def gpu_engine(tmp_path: Path) -> AsyncIterator[Engine]:
         command = ["sleep", "600"]
         workers = 4
         resources = { gpus = 1 }
-        """))
+        """)
+    )
     eng = Engine(load_config(tmp_path / "coopy.toml"))
     await eng.start()
     yield eng
@@ -41,7 +43,8 @@ async def gpu_engine(tmp_path: Path) -> AsyncIterator[Engine]:
 
 @pytest.fixture
 async def finishing(tmp_path: Path) -> AsyncIterator[Engine]:
-    (tmp_path / "coopy.toml").write_text(textwrap.dedent("""
+    (tmp_path / "coopy.toml").write_text(
+        textwrap.dedent("""
         [pipeline]
         name = "ends"
         poll_interval = 0.5
@@ -52,7 +55,8 @@ async def finishing(tmp_path: Path) -> AsyncIterator[Engine]:
         command = ["sh", "-c", "sleep 0.2; [ $0 != 2 ]", "{x}"]
         workers = 3
         on_done = ["true"]
-        """))
+        """)
+    )
     eng = Engine(load_config(tmp_path / "coopy.toml"))
     await eng.start()
     yield eng
@@ -82,10 +86,16 @@ async def test_s_shows_the_summary_and_hooks_notify(finishing: Engine) -> None:
     app = CoopyApp(finishing)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: finishing.finished, what="the pipeline to finish")
-        await wait_for(pilot, lambda: any(n.title == "Pipeline finished" for n in app._notifications),
-                       what="the finished notification")
-        await wait_for(pilot, lambda: sum(n.kind == "hook" for n in app.notices.items) == 2,
-                       what="both on_done hooks in the history")
+        await wait_for(
+            pilot,
+            lambda: any(n.title == "Pipeline finished" for n in app._notifications),
+            what="the finished notification",
+        )
+        await wait_for(
+            pilot,
+            lambda: sum(n.kind == "hook" for n in app.notices.items) == 2,
+            what="both on_done hooks in the history",
+        )
         assert sum(n.title == "Hook" for n in app._notifications) <= 1, "one hook toast at a time"
         await pilot.press("s")
         assert isinstance(app.screen, SummaryScreen)

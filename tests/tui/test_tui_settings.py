@@ -32,14 +32,17 @@ def config(tmp_path: Path, tui_table: str = "") -> Path:
 
 
 def test_the_users_file_wins_key_by_key(tmp_path: Path) -> None:
-    path = config(tmp_path, """
+    path = config(
+        tmp_path,
+        """
         [tui]
         theme = "nord"
         notify = "bell"
         [tui.keys]
         sort = "O"
         more_workers = "w"
-    """)
+    """,
+    )
     user = tmp_path / "tui.toml"
     user.write_text('theme = "catppuccin-latte"\n[keys]\nsort = "S"\n"log.search" = "ctrl+f"\n')
     settings = load_settings(load_config(path), user=user)
@@ -98,9 +101,16 @@ def test_coopy_tui_refuses_a_bad_tui_table_in_one_line(tmp_path: Path, table: st
 def test_a_bad_user_file_is_named(tmp_path: Path) -> None:
     config(tmp_path)
     (tmp_path / "xdg" / "coopy").mkdir(parents=True)
-    (tmp_path / "xdg" / "coopy" / "tui.toml").write_text('[keys]\nsort = 3\n')
+    (tmp_path / "xdg" / "coopy" / "tui.toml").write_text("[keys]\nsort = 3\n")
     env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
-    result = subprocess.run([sys.executable, "-m", "coopy_tui", "coopy.toml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "coopy_tui", "coopy.toml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
     assert_clean_failure(result)
     assert "tui.toml: keys.sort: should be a string" in result.stderr

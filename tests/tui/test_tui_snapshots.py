@@ -99,14 +99,32 @@ def finished_engine(root: Path) -> FakeEngine:
     for (task, stage), run in list(engine.runs.items()):
         if run.state in (RunState.RUNNING, RunState.QUEUED):
             engine.runs[(task, stage)] = dataclasses.replace(
-                run, state=RunState.DONE, ended_at=NOW - 1, exit_code=0, not_before=None, reason="",
-                started_at=run.started_at or NOW - 3)
+                run,
+                state=RunState.DONE,
+                ended_at=NOW - 1,
+                exit_code=0,
+                not_before=None,
+                reason="",
+                started_at=run.started_at or NOW - 3,
+            )
     retried = engine.runs[(TASKS[1], "train")]
     engine.runs[(TASKS[1], "train")] = dataclasses.replace(
-        retried, attempt=2, log=write_log(root, "train", TASKS[1], 2, ["epoch 6: loss 0.1", "wrote model.json"]))
+        retried, attempt=2, log=write_log(root, "train", TASKS[1], 2, ["epoch 6: loss 0.1", "wrote model.json"])
+    )
     first = write_log(root, "train", TASKS[1], 1, ["train epoch 1/6", "CUDA out of memory (simulated)"])
-    engine.history.append({"task": TASKS[1], "stage": "train", "attempt": 1, "state": "failed", "exit_code": 1,
-                           "reason": "exit code 1", "started_at": NOW - 30, "ended_at": NOW - 25, "log": first})
+    engine.history.append(
+        {
+            "task": TASKS[1],
+            "stage": "train",
+            "attempt": 1,
+            "state": "failed",
+            "exit_code": 1,
+            "reason": "exit code 1",
+            "started_at": NOW - 30,
+            "ended_at": NOW - 25,
+            "log": first,
+        }
+    )
     for task in TASKS:
         for stage in ("train", "evaluate"):
             if (task, stage) in engine.runs:
@@ -115,13 +133,22 @@ def finished_engine(root: Path) -> FakeEngine:
             reason = f"waits on train/{task}, which failed" if state == RunState.BLOCKED else ""
             log = write_log(root, stage, task, 1, [f"{stage} {task}: done"]) if state == RunState.DONE else ""
             engine.runs[(task, stage)] = dataclasses.replace(
-                engine.runs[(TASKS[0], "train")], task=task, stage=stage, state=state, reason=reason, log=log,
-                attempt=1 if log else 0, started_at=NOW - 10 if log else None, ended_at=NOW - 5,
-                order=len(engine.runs))
+                engine.runs[(TASKS[0], "train")],
+                task=task,
+                stage=stage,
+                state=state,
+                reason=reason,
+                log=log,
+                attempt=1 if log else 0,
+                started_at=NOW - 10 if log else None,
+                ended_at=NOW - 5,
+                order=len(engine.runs),
+            )
     runs = list(engine.runs.values())
     for name, view in engine.stages.items():
-        engine.stages[name] = dataclasses.replace(view, counts=counts(runs, name, len(engine.tasks)),
-                                                  mean_duration=view.mean_duration or 1.0)
+        engine.stages[name] = dataclasses.replace(
+            view, counts=counts(runs, name, len(engine.tasks)), mean_duration=view.mean_duration or 1.0
+        )
     return engine
 
 
