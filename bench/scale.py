@@ -34,7 +34,7 @@ import tomli_w
 
 from bench.systems import STEP
 
-COOPY = [sys.executable, "-m", "coopy_core.cli"]
+COOPY = [sys.executable, "-m", "coopy_core.cli.main"]
 STEP_SECONDS = 0.05
 
 

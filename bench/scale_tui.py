@@ -27,8 +27,8 @@ async def measure(config_path: str, launched: float, presses: int) -> dict[str, 
     from textual.screen import Screen
 
     from bench.tui_load import FrameMeter, Probe, key_event, pct
-    from coopy_core.daemon import connect
     from coopy_core.loader import load_target
+    from coopy_core.wire.daemon import connect
     from coopy_tui.app import CoopyApp
 
     first: list[float] = []

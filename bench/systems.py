@@ -265,7 +265,7 @@ def snakemake(w: Workload, wd: Path) -> Plan:
 
 
 def coopy_argv() -> list[str]:
-    return [sys.executable, "-m", "coopy_core.cli", "run", "coopy.toml"]
+    return [sys.executable, "-m", "coopy_core.cli.main", "run", "coopy.toml"]
 
 
 def coopy(w: Workload, wd: Path) -> Plan:

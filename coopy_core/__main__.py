@@ -2,7 +2,7 @@
 
 import sys
 
-from coopy_core.launch import main
+from coopy_core.cli.launch import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="python -m coopy_core"))

@@ -12,7 +12,7 @@ from typing import Any
 
 from coopy_core.config import Config
 from coopy_core.model import ENDED_STATES, RunState
-from coopy_core.store import DB_NAME, Store
+from coopy_core.state.store import DB_NAME, Store
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class Results:
 
 def collect(config: Config) -> Results:
     """Results of `config` now: live from its engine when one answers, else from the state store."""
-    from coopy_core.status import live_status, read_status
+    from coopy_core.report.status import live_status, read_status
 
     status = live_status(config) or read_status(config)
     history = _attempts(config)
@@ -162,7 +162,7 @@ def collect(config: Config) -> Results:
 
 
 def _every_run(config: Config) -> list[tuple[str, str]]:
-    from coopy_core.status import pipeline_graph
+    from coopy_core.report.status import pipeline_graph
 
     store = _open(config)
     try:

@@ -40,7 +40,7 @@ from coopy_core.config import (
     dump_config,
 )
 from coopy_core.errors import ConfigError
-from coopy_core.plugins import PLUGIN_BASES, check_plugin
+from coopy_core.lifecycle.plugins import PLUGIN_BASES, check_plugin
 
 if TYPE_CHECKING:
     from coopy_core.outcome import Results

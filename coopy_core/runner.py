@@ -43,9 +43,9 @@ async def execute(
 
     `stream`: where progress goes (None: no progress); `live`: redrawn lines (a terminal) instead of a
     line per event. `signals`: the signals that stop it (handled on this loop)."""
+    from coopy_core.cli.progress import ProgressPrinter
     from coopy_core.engine import Engine
-    from coopy_core.progress import ProgressPrinter
-    from coopy_core.server import ControlServer
+    from coopy_core.wire.server import ControlServer
 
     engine = Engine(config, take_over=take_over)
     printer = ProgressPrinter(engine, stream, live=live) if stream is not None else None

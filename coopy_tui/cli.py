@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _version() -> str:
-    from coopy_core.cli import version
+    from coopy_core.cli.main import version
 
     return version()
 
@@ -116,7 +116,7 @@ def _terminal_gone() -> None:
 
 
 async def _attach(config: Config, shown: str, settings: Settings, metrics: list[str] | None = None) -> int:
-    from coopy_core.daemon import ensure_engine
+    from coopy_core.wire.daemon import ensure_engine
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
 
@@ -168,7 +168,7 @@ async def _wait_gone(pid: object, timeout: float = 15.0) -> None:
     """After "stop the pipeline": return once the engine process has exited (its commands stopped)."""
     import time
 
-    from coopy_core.daemon import alive
+    from coopy_core.wire.daemon import alive
 
     if not isinstance(pid, int):
         return

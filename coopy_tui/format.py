@@ -14,8 +14,8 @@ import time
 
 from rich.text import Text
 
+from coopy_core.cli.progress import format_duration
 from coopy_core.model import RunState, RunView, StageView
-from coopy_core.progress import format_duration
 
 __all__ = [
     "format_duration",

@@ -1,12 +1,12 @@
 """The `coopy-tui` command's entry point: Ctrl-C while it starts (imports, the config, the engine) ends it with
-exit 130 and one line, never a traceback, as `coopy` does (`coopy_core.launch`). Once the screen runs, Ctrl-C
+exit 130 and one line, never a traceback, as `coopy` does (`coopy_core.cli.launch`). Once the screen runs, Ctrl-C
 is a key of the UI."""
 
 from __future__ import annotations
 
 import sys
 
-from coopy_core.launch import guarded
+from coopy_core.cli.launch import guarded
 
 
 def main() -> int:

@@ -1,9 +1,9 @@
-"""The task filter (`/`): which runs a line of words keeps (the rules are `coopy_core.listing`'s), and
+"""The task filter (`/`): which runs a line of words keeps (the rules are `coopy_tui.listing`'s), and
 how the filter row counts them."""
 
 from __future__ import annotations
 
-from coopy_core.listing import Term, hay, matches, params_of, parse
+from coopy_tui.listing import Term, hay, matches, params_of, parse
 
 __all__ = ["Term", "count_text", "hay", "matches", "params_of", "parse"]
 

@@ -1,6 +1,6 @@
 """How a task list can be sorted (`o` cycles through them): one list, so a new order is one entry.
 
-The keys themselves are `coopy_core.listing`'s. Every key ends with the run's `order` (first come, first
+The keys themselves are `coopy_tui.listing`'s. Every key ends with the run's `order` (first come, first
 served), so equal rows keep a stable place.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coopy_core.listing import SORT_KEYS, SortKey, natural_key
+from coopy_tui.listing import SORT_KEYS, SortKey, natural_key
 
 __all__ = ["SORTS", "SortMode", "natural_key", "next_sort"]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from rich.text import Text
 
 from coopy_core.model import RunView
-from coopy_core.results import number
+from coopy_core.report.results import number
 from coopy_tui.widgets.run_columns import Column, Row
 
 MAX_AUTO = 3

@@ -16,7 +16,7 @@ from textual.widgets import Label, Sparkline
 
 from coopy_core.errors import CoopyError
 from coopy_core.model import RunView
-from coopy_core.results import number
+from coopy_core.report.results import number
 
 MIN_INTERVAL = 0.5  # seconds between two asks for the same run's series
 Fetch = Callable[[str, str, str | None], dict[str, list[list[float]]]]  # Commands.metric_series

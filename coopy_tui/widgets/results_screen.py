@@ -17,8 +17,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from coopy_core import results
 from coopy_core.errors import CoopyError
+from coopy_core.report import results
 
 REFRESH = 2.0
 Fetch = Callable[..., dict[str, Any]]  # Commands.results(group_by=, sort=, stage=)

@@ -1,6 +1,6 @@
 """RunRows: one stage's runs in a table's order, and the filter over them (no drawing here).
 
-Every run has a key: its sort key (coopy_core.listing), then the position it arrived in (runs
+Every run has a key: its sort key (coopy_tui.listing), then the position it arrived in (runs
 that sort equal keep the order the engine listed them in), then its name. The keys of every run
 and those of the runs the filter keeps are `SortedKeys`: a run that changed moves with a removal
 and an insertion, a row is found by position and a run's row by bisection, so neither a batch of
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from coopy_core.listing import Term, matches, params_of
 from coopy_core.model import RunState, RunView
-from coopy_core.sortedkeys import Key, SortedKeys
+from coopy_tui.listing import Term, matches, params_of
+from coopy_tui.sortedkeys import Key, SortedKeys
 from coopy_tui.sorting import SORTS, SortMode
 
 FEW = 8  # a filter that keeps fewer than 1/FEW of the runs sorts its runs; more: walks the whole order

@@ -44,8 +44,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from coopy_core.listing import parse
 from coopy_core.model import RunState, RunView
+from coopy_tui.listing import parse
 from coopy_tui.sorting import SortMode
 from coopy_tui.widgets.metric_columns import MetricColumns, with_metrics
 from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column, Row, fit, slurm_text

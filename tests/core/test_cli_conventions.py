@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from coopy_core.cli import _parser
+from coopy_core.cli.main import _parser
+from coopy_core.cli.progress import stage_line
 from coopy_core.model import RunState, StageView
-from coopy_core.progress import stage_line
 from tests.helpers.cli import coopy
 from tests.helpers.engine import write_config
 from tests.helpers.tmux import tui_command

@@ -22,8 +22,9 @@ DELAYS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 @pytest.fixture(scope="module", name="interpreter_start")
 def coopy_interpreter_start() -> float:
-    """The console script imports `coopy_core.launch` before any handler of ours can exist: that much is Python's."""
-    return interpreter_start("coopy_core.launch")
+    """The console script imports `coopy_core.cli.launch` before any handler of ours can exist: that is
+    Python's."""
+    return interpreter_start("coopy_core.cli.launch")
 
 
 @pytest.mark.parametrize("delay", DELAYS)

@@ -266,7 +266,7 @@ async def test_events_leave_only_after_the_commit_that_records_them(
 ) -> None:
     """A screen never shows a state the store could lose: every RUN event's state is already in the
     state file (read through a connection of its own) when the event arrives."""
-    from coopy_core.store import Store
+    from coopy_core.state.store import Store
 
     body = "[tasks.matrix]\nx = [1, 2, 3]\n" + stage("a") + stage("b", command=["sh", "-c", "exit $0", "{x}"])
     cfg = write_config(tmp_path, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from coopy_core.signature import MISSING, FileHashes, Recipe, explain, result_id
+from coopy_core.plan.signature import MISSING, FileHashes, Recipe, explain, result_id
 
 
 def recipe(**changes: object) -> Recipe:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coopy_core.queue import StageQueue
+from coopy_core.engine.queues import StageQueue
 
 
 def drain(q: StageQueue) -> list[str]:

@@ -283,7 +283,7 @@ def test_a_renamed_stage_s_running_command_is_stopped_and_said(tmp_path: Path) -
     finally:
         kill_all(ours(tmp_path))
     assert marks(tmp_path) == {"started": 2, "finished": 1}  # the renamed stage ran; the old one never finished
-    from coopy_core.store import Store
+    from coopy_core.state.store import Store
 
     store = Store(tmp_path / ".coopy", readonly=True)
     try:

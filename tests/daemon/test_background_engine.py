@@ -1,6 +1,6 @@
 """The background engine: the pipeline flows with no screen; clients attach, steer and leave.
 
-Real daemons (`python -m coopy_core.daemon`), real sockets, real commands writing marker lines.
+Real daemons (`python -m coopy_core.wire.daemon`), real sockets, real commands writing marker lines.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ import pytest
 
 from coopy_core import load_config
 from coopy_core.config import Config
-from coopy_core.daemon import connect, ensure_engine
 from coopy_core.model import Event, EventKind
-from coopy_core.remote import EngineUnavailable
-from coopy_core.server import socket_path
+from coopy_core.wire.daemon import connect, ensure_engine
+from coopy_core.wire.remote import EngineUnavailable
+from coopy_core.wire.server import socket_path
 
 DEADLINE = 40.0
 
 
 def coopy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "coopy_core.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "coopy_core.cli.main", *args], cwd=cwd, capture_output=True, text=True, timeout=60
     )
 
 
@@ -323,8 +323,8 @@ def test_status_of_an_engine_without_the_summary_command_falls_back_to_its_snaps
 ) -> None:
     """A background engine started by an older CooPy answers `summary` with "unknown command": `coopy status`
     (after an upgrade, while that engine runs) reads the whole snapshot instead of failing."""
-    from coopy_core.remote import RemoteCommandError, RemoteEngine
-    from coopy_core.status import live_status
+    from coopy_core.report.status import live_status
+    from coopy_core.wire.remote import RemoteCommandError, RemoteEngine
 
     cfg = tmp_path / "coopy.toml"
     cfg.write_text('[tasks.matrix]\ni = [0, 1, 2]\n[[stages]]\nname = "work"\nworkers = 1\ncommand = ["sleep", "60"]\n')

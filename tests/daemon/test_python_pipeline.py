@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from coopy_core import Config, RunState, load_target
-from coopy_core.daemon import connect
 from coopy_core.outcome import collect
-from coopy_core.remote import EngineUnavailable
+from coopy_core.wire.daemon import connect
+from coopy_core.wire.remote import EngineUnavailable
 from tests.helpers.cli import coopy
 from tests.helpers.processes import kill_all, processes_mentioning
 from tests.helpers.waiting import poll

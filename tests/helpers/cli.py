@@ -11,7 +11,7 @@ from typing import Any
 
 def coopy_argv() -> list[str]:
     script = Path(sys.executable).with_name("coopy")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "coopy_core.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "coopy_core.cli.main"]
 
 
 def coopy(*args: str, cwd: Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

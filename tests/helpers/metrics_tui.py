@@ -1,5 +1,5 @@
 """The scripted demo engine of the TUI tests, with metrics: train runs report a loss series, done ones an
-accuracy, and the `metric_series` / `results` commands answer from that (results through coopy_core.results,
+accuracy, and the `metric_series` / `results` commands answer from that (results through coopy_core.report.results,
 as the real engine's do). `report()` adds a point to a running run and emits its RUN event, as the engine does
 when it reads a new line."""
 
@@ -9,10 +9,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from coopy_core import results
 from coopy_core.engine import CommandError
 from coopy_core.graph import Graph, StageNode
 from coopy_core.model import EventKind, RunView
+from coopy_core.report import results
 from coopy_core.tasks import Task
 from tests.helpers.tui import TASKS, FakeEngine, demo_engine
 

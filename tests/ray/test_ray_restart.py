@@ -18,7 +18,7 @@ from coopy_core import load_config
 from coopy_core.executors.base import LaunchSpec
 from coopy_core.executors.ray import RayExecutor
 from coopy_core.scripter import Launch
-from coopy_core.store import Store
+from coopy_core.state.store import Store
 from tests.helpers.cli import coopy, coopy_argv
 from tests.helpers.engine import write_config
 from tests.helpers.ray import client, jobs_mentioning

@@ -110,7 +110,7 @@ def validate(
     path: Path, env: dict[str, str] | None = None, block_ray: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`coopy validate` in a fresh interpreter (with `block_ray`: one where Ray cannot be imported)."""
-    code = "import sys\nfrom coopy_core.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    code = "import sys\nfrom coopy_core.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
     if block_ray:
         code = (
             "import sys\n"

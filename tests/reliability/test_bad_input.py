@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from coopy_core.config import Config, load_config
-from coopy_core.daemon import connect
 from coopy_core.errors import ConfigError
+from coopy_core.wire.daemon import connect
 from tests.helpers.bad_config_cases import CASES, GOOD_STAGE, MATRIX, Case, write_case
 from tests.helpers.cli import coopy
 from tests.helpers.waiting import wait_for
@@ -237,7 +237,7 @@ def test_unreadable_config_is_a_clear_error(report: dict[str, Any]) -> None:
                 "--clear-groups",
                 sys.executable,
                 "-m",
-                "coopy_core.cli",
+                "coopy_core.cli.main",
                 "run",
                 str(path),
             ],

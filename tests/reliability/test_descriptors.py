@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coopy_core.server import socket_path
+from coopy_core.wire.server import socket_path
 from tests.helpers.cli import coopy_argv, status
 from tests.helpers.engine import write_config
 from tests.helpers.processes import wait_no_processes

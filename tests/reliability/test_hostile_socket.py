@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core import load_config
-from coopy_core.daemon import connect
-from coopy_core.server import MAX_DEPTH, MAX_REQUEST, socket_path
+from coopy_core.wire.daemon import connect
+from coopy_core.wire.server import MAX_DEPTH, MAX_REQUEST, socket_path
 from tests.helpers.cli import coopy
 from tests.helpers.waiting import wait_for
 

@@ -41,7 +41,7 @@ def test_ten_thousand_configurations_three_stages(tmp_path: Path, report: dict[s
     tasks = PER_AXIS**4
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "coopy_core.cli", "run", str(cfg)],
+        [sys.executable, "-m", "coopy_core.cli.main", "run", str(cfg)],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from coopy_core.server import socket_path
 from coopy_core.tasks import task_name
+from coopy_core.wire.server import socket_path
 from tests.helpers.cli import coopy, status
 from tests.helpers.engine import write_config
 from tests.helpers.processes import wait_no_processes
@@ -253,7 +253,7 @@ def test_files_follow_the_umask_and_the_socket_is_private(tmp_path: Path, umask:
         """,
     )
     proc = subprocess.Popen(
-        [PY, "-m", "coopy_core.cli", "run", str(cfg)],
+        [PY, "-m", "coopy_core.cli.main", "run", str(cfg)],
         cwd=tmp_path,
         umask=umask,
         stdout=subprocess.DEVNULL,
@@ -314,7 +314,7 @@ def test_background_engine_socket_is_0600_even_in_a_private_tmp_folder(
     private.chmod(0o777)  # as another user could have left it (or a careless umask)
     try:
         out = subprocess.run(
-            [PY, "-m", "coopy_core.cli", "run", "--detach", str(cfg)],
+            [PY, "-m", "coopy_core.cli.main", "run", "--detach", str(cfg)],
             cwd=deep,
             umask=0o002,
             capture_output=True,

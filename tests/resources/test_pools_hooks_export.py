@@ -254,7 +254,7 @@ on_failed = ["sh", "-c", "echo failed $0 $1 >> hooks.txt", "{task}", "{exit_code
 
 def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "coopy_core.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "coopy_core.cli.main", *args], cwd=cwd, capture_output=True, text=True, timeout=120
     )
 
 
@@ -268,7 +268,7 @@ def test_hooks_fire_once_per_event_even_across_engine_kills(tmp_path: Path) -> N
     expected = sorted([f"done i={i} 1" for i in (0, 1, 2, 4, 5)] + ["failed i=3 1", "finished failed"])
     for _kill in range(2):  # kill the engine while runs (and hooks) are in flight, then restart it
         proc = subprocess.Popen(
-            [sys.executable, "-m", "coopy_core.cli", "run", str(cfg)],
+            [sys.executable, "-m", "coopy_core.cli.main", "run", str(cfg)],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

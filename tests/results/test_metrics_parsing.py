@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from coopy_core.metrics import MAX_LINE, MAX_POINTS, AttemptMetrics, MetricRow, MetricsTracker
+from coopy_core.lifecycle.metrics import MAX_LINE, MAX_POINTS, AttemptMetrics, MetricRow, MetricsTracker
 
 
 def setup(tmp_path: Path) -> tuple[Path, Path, AttemptMetrics]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from coopy_core import load_config
-from coopy_core.daemon import connect, ensure_engine
 from coopy_core.model import Event, EventKind
-from coopy_core.remote import RemoteCommandError
+from coopy_core.wire.daemon import connect, ensure_engine
+from coopy_core.wire.remote import RemoteCommandError
 from tests.helpers.cli import coopy
 from tests.helpers.engine import write_config
 from tests.helpers.waiting import wait_for

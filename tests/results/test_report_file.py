@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from coopy_core import load_config
-from coopy_core.metrics import MetricRow
+from coopy_core.lifecycle.metrics import MetricRow
 from coopy_core.model import Run, RunState
-from coopy_core.report import ReportOptions, write_report
-from coopy_core.store import Batch, EngineLock, Store
+from coopy_core.report.html import ReportOptions, write_report
+from coopy_core.state.store import Batch, EngineLock, Store
 from tests.helpers.cli import coopy, coopy_popen
 from tests.helpers.engine import write_config
 from tests.helpers.waiting import poll
@@ -215,7 +215,8 @@ def test_matplotlib_is_imported_only_when_a_report_is_drawn() -> None:
     import sys
 
     code = (
-        "import sys, coopy_core, coopy_core.engine, coopy_core.report, coopy_core.results, coopy_core.cli\n"
+        "import sys, coopy_core, coopy_core.engine, coopy_core.report.html, coopy_core.report.results\n"
+        "import coopy_core.cli.main\n"
         "print(sorted(m for m in ('matplotlib', 'textual') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from coopy_core.errors import StateError
-from coopy_core.store import Store
+from coopy_core.state.store import Store
 from tests.helpers.cli import coopy_argv
 from tests.helpers.engine import write_config
 from tests.helpers.slurm import active_jobs, calls, counting_wrapper, job_state

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from coopy_core.config import load_config
-from coopy_core.store import EngineLock
+from coopy_core.state.store import EngineLock
 
 
 def tui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -26,7 +26,7 @@ def tui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def validate(path: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "coopy_core.cli", "validate", path],
+        [sys.executable, "-m", "coopy_core.cli.main", "validate", path],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -22,7 +22,7 @@ from rich.console import Console
 from coopy_core.config import load_config
 from coopy_core.engine import Engine
 from coopy_core.model import EventKind, RunState
-from coopy_core.status import read_status
+from coopy_core.report.status import read_status
 from coopy_tui.app import CoopyApp
 from coopy_tui.keys import KEYS
 from coopy_tui.widgets.help_screen import HelpScreen, help_table
@@ -137,7 +137,7 @@ async def test_1_a_flood_of_failures_is_one_updating_toast_that_never_covers_a_d
 @pytest.fixture
 def background(tmp_path: Path) -> Iterator[object]:
     """A real background engine (a daemon, over the socket): what coopy-tui attaches to by default."""
-    from coopy_core.daemon import ensure_engine
+    from coopy_core.wire.daemon import ensure_engine
 
     config = load_config(
         write(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.errors import StateError
-from coopy_core.metrics import MetricRow
+from coopy_core.lifecycle.metrics import MetricRow
 from coopy_core.model import Run, RunState
 
 SCHEMA = """

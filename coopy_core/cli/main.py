@@ -18,7 +18,7 @@ from coopy_core.errors import CoopyError
 from coopy_core.loader import load_target
 
 if TYPE_CHECKING:
-    from coopy_core.remote import RemoteEngine
+    from coopy_core.wire.remote import RemoteEngine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -119,14 +119,14 @@ def main(argv: list[str] | None = None, prog: str = "coopy") -> int:
                 return _detach(args.config, args.take_over)
             return _run(args.config, args.stop_running, args.take_over)
         if args.command == "plan":
-            from coopy_core.dryrun import make_plan, plan_json, plan_text
+            from coopy_core.plan.dryrun import make_plan, plan_json, plan_text
 
             config = load_target(args.config)
             the_plan = make_plan(config)
             print(plan_json(the_plan) if args.json else plan_text(config, the_plan, args.config))
             return EXIT_OK
         if args.command == "why":
-            from coopy_core.dryrun import why as explain
+            from coopy_core.plan.dryrun import why as explain
 
             config = load_target(args.config)
             try:
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None, prog: str = "coopy") -> int:
         print(f"coopy: {exc}", file=sys.stderr)
         return exc.exit_code
     except sqlite3.Error as exc:
-        from coopy_core.store import store_problem
+        from coopy_core.state.store import store_problem
 
         print(f"coopy: {store_problem(None, exc, 'read')}", file=sys.stderr)
         return EXIT_USAGE
@@ -203,7 +203,7 @@ REMOTE_VERBS = frozenset({"stop"} | {c.verb for c in COMMANDS.values() if c.verb
 def _forget(config_path: str, yes: bool) -> int:
     import shutil
 
-    from coopy_core.store import EngineLock
+    from coopy_core.state.store import EngineLock
 
     config = load_target(config_path)
     state = config.state_dir
@@ -226,7 +226,7 @@ def _forget(config_path: str, yes: bool) -> int:
 
 
 def _detach(config_path: str, take_over: bool = False) -> int:
-    from coopy_core.daemon import ensure_engine
+    from coopy_core.wire.daemon import ensure_engine
 
     config = load_target(config_path)
     client, started = ensure_engine(config, events=False, take_over=take_over)
@@ -239,8 +239,8 @@ def _detach(config_path: str, take_over: bool = False) -> int:
 
 def _remote(args: argparse.Namespace) -> int:
     """A command for the running background engine of a config (the same commands the TUI sends)."""
-    from coopy_core.daemon import connect
-    from coopy_core.remote import EngineUnavailable
+    from coopy_core.wire.daemon import connect
+    from coopy_core.wire.remote import EngineUnavailable
 
     config = load_target(args.config)
     try:
@@ -297,7 +297,7 @@ def _parse_param(text: str) -> tuple[str, object]:
 
 
 def _export(config_path: str, fmt: str, output: str | None) -> int:
-    from coopy_core.export import to_csv, to_json
+    from coopy_core.report.export import to_csv, to_json
 
     config = load_target(config_path)
     text = to_csv(config) if fmt == "csv" else to_json(config) + "\n"
@@ -369,14 +369,14 @@ def _results_command(args: argparse.Namespace) -> int:
     group_by = [p.strip() for item in args.group_by for p in item.split(",") if p.strip()]
     metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()]
     if args.command == "report":
-        from coopy_core.report import ReportOptions, watch, write_report
+        from coopy_core.report.html import ReportOptions, watch, write_report
 
         options = ReportOptions(group_by, args.sort, args.stage, metrics, max(1, args.best))
         if args.watch:
             return watch(config, Path(args.output), options, args.interval)
         print(write_report(config, Path(args.output), options))
         return EXIT_OK
-    from coopy_core import results
+    from coopy_core.report import results
 
     table = results.arrange(results.collect(config, args.stage), group_by, args.sort, metrics)
     text = results.render(table, args.format)
@@ -405,8 +405,8 @@ def _init(path: Path) -> int:
 
 
 def _status(config_path: str, as_json: bool) -> int:
-    from coopy_core.progress import format_duration
-    from coopy_core.status import live_status, read_status
+    from coopy_core.cli.progress import format_duration
+    from coopy_core.report.status import live_status, read_status
 
     config = load_target(config_path)
     status = live_status(config, summary=not as_json) or read_status(config)
@@ -474,7 +474,7 @@ def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
     return EXIT_OK if ending.passed else EXIT_FAILED
 
 
-if __name__ == "__main__":  # `python -m coopy_core.cli`: the same entry as the `coopy` command
-    from coopy_core.launch import main as launch
+if __name__ == "__main__":  # `python -m coopy_core.cli.main`: the same entry as the `coopy` command
+    from coopy_core.cli.launch import main as launch
 
     sys.exit(launch())

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coopy_core import wire
 from coopy_core.commands import Commands
 from coopy_core.errors import CoopyError
 from coopy_core.model import Event, Snapshot
+from coopy_core.wire import framing as wire
 
 Subscriber = Callable[[Event], None]
 BACKLOG = 200_000  # events kept for subscribers not yet registered

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from coopy_core.engine.queues import StageQueue
 from coopy_core.graph import Graph, Readiness
 from coopy_core.model import COUNTED_STATES, Run, RunState, RunView, StageView
-from coopy_core.queue import StageQueue
 
 
 def run_view(

@@ -9,8 +9,8 @@ from typing import Any
 
 from coopy_core.config import Config
 from coopy_core.model import Run, RunState
-from coopy_core.status import pipeline_graph
-from coopy_core.store import DB_NAME, Store
+from coopy_core.report.status import pipeline_graph
+from coopy_core.state.store import DB_NAME, Store
 
 STAGE_COLUMNS = ("state", "attempts", "duration_s", "exit_code")
 

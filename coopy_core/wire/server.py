@@ -30,11 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coopy_core import wire
 from coopy_core.commands import CommandError, check_call
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event
+from coopy_core.wire import framing as wire
 
 log = logging.getLogger("coopy.server")
 

@@ -19,9 +19,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from coopy_core.metrics import MetricRow
+from coopy_core.lifecycle.metrics import MetricRow
 from coopy_core.model import Event, EventKind, Run
-from coopy_core.store import Batch, StageRow, Store
+from coopy_core.state.store import Batch, StageRow, Store
 
 log = logging.getLogger("coopy.journal")
 

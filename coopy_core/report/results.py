@@ -26,7 +26,7 @@ from typing import Any
 from coopy_core.config import Config
 from coopy_core.errors import CoopyError
 from coopy_core.graph import Graph, RunKey, group_name
-from coopy_core.metrics import last_values
+from coopy_core.lifecycle.metrics import last_values
 from coopy_core.model import RunState
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -117,8 +117,8 @@ def build(
 
 def collect(config: Config, stage: str | None = None) -> Table:
     """The table from the state store (read-only; an engine may be writing it)."""
-    from coopy_core.status import pipeline_graph
-    from coopy_core.store import DB_NAME, Store
+    from coopy_core.report.status import pipeline_graph
+    from coopy_core.state.store import DB_NAME, Store
 
     store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
     try:

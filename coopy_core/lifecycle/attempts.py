@@ -30,10 +30,9 @@ from coopy_core.config import Config
 from coopy_core.detector import DetectContext, Detector, ExitStatusDetector, Status, Verdict
 from coopy_core.executors import Executors
 from coopy_core.executors.base import MACHINE_ERRNOS, Executor, LaunchSpec, StartError
-from coopy_core.metrics import ENV_VAR as METRICS_VAR
-from coopy_core.metrics import MetricsTracker
-from coopy_core.model import Run, RunState
-from coopy_core.plugins import (
+from coopy_core.lifecycle.metrics import ENV_VAR as METRICS_VAR
+from coopy_core.lifecycle.metrics import MetricsTracker
+from coopy_core.lifecycle.plugins import (
     PluginError,
     checked_launch,
     checked_verdict,
@@ -42,6 +41,7 @@ from coopy_core.plugins import (
     plugin_problem,
     short,
 )
+from coopy_core.model import Run, RunState
 from coopy_core.resources import Allocation, environment
 from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task

@@ -18,9 +18,9 @@ from coopy_core import templates
 from coopy_core.config import Config, hook_argv
 from coopy_core.executors.base import LaunchSpec, StartError
 from coopy_core.executors.local import LocalExecutor
-from coopy_core.journal import Journal
 from coopy_core.scripter import Launch
-from coopy_core.store import Store
+from coopy_core.state.journal import Journal
+from coopy_core.state.store import Store
 
 log = logging.getLogger("coopy.hooks")
 

@@ -38,7 +38,7 @@ def guarded(prog: str, command: Callable[[], int]) -> int:
 
 def main(prog: str = "coopy") -> int:
     def command() -> int:
-        from coopy_core.cli import main as cli_main
+        from coopy_core.cli.main import main as cli_main
 
         return cli_main(prog=prog)
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coopy_core import plan
 from coopy_core.config import Config
 from coopy_core.graph import Progress, Readiness, RunKey
+from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.model import Run, RunState
-from coopy_core.plugins import make_plugins
-from coopy_core.signature import FileHashes, Recipes, result_id
-from coopy_core.status import pipeline_graph
-from coopy_core.store import DB_NAME, Store
+from coopy_core.plan import judge as plan
+from coopy_core.plan.signature import FileHashes, Recipes, result_id
+from coopy_core.report.status import pipeline_graph
+from coopy_core.state.store import DB_NAME, Store
 from coopy_core.tasks import Task
 
 LISTED = 20  # runs named per reason in the text form; the JSON lists all

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coopy_core import results
 from coopy_core.config import Config
 from coopy_core.graph import Graph
 from coopy_core.model import Run, RunState
-from coopy_core.store import DB_NAME, EngineLock, Store
+from coopy_core.report import results
+from coopy_core.state.store import DB_NAME, EngineLock, Store
 
 LOG_TAIL_LINES = 15
 LOG_TAIL_BYTES = 64 * 1024
@@ -84,8 +84,8 @@ def better_direction(metric: str, sort: str | None = None) -> str:
 
 
 def gather(config: Config, options: ReportOptions) -> ReportData:
-    from coopy_core.metrics import last_values
-    from coopy_core.status import pipeline_graph
+    from coopy_core.lifecycle.metrics import last_values
+    from coopy_core.report.status import pipeline_graph
 
     now = time.time()
     store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
@@ -141,7 +141,7 @@ def _curves(
 
 def _bars(data: ReportData) -> tuple[list[Any], dict[str, int], float]:
     """Timeline bars (ended attempts and the running ones), each on the first free worker lane of its stage."""
-    from coopy_core.report_charts import Bar
+    from coopy_core.report.charts import Bar
 
     spans = [(a.stage, a.task, a.attempt, a.started_at, a.ended_at, a.state, a.reason) for a in data.attempts]
     for run in data.runs.values():
@@ -198,7 +198,7 @@ def log_tail(path: str, lines: int = LOG_TAIL_LINES) -> list[str]:
 # ---------------------------------------------------------------------------------------------- charts
 def _charts() -> Any:
     try:
-        from coopy_core import report_charts
+        from coopy_core.report import charts as report_charts
     except ImportError:  # never: it imports matplotlib lazily
         return None
     try:

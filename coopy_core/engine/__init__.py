@@ -29,24 +29,24 @@ from typing import Any
 from coopy_core import templates
 from coopy_core.commands import CommandError
 from coopy_core.config import Config, StageConfig, stage_placeholders
+from coopy_core.engine.queues import StageQueue
+from coopy_core.engine.views import run_view, stage_view
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
 from coopy_core.graph import Changes, Progress, Readiness, RunKey
-from coopy_core.hooks import HookRunner
-from coopy_core.journal import Events, Journal, Subscriber
-from coopy_core.lifecycle import Attempts, Ending, disk_full_note, stop_leftover
-from coopy_core.metrics import MetricRow, MetricsTracker, last_values
+from coopy_core.lifecycle.attempts import Attempts, Ending, disk_full_note, stop_leftover
+from coopy_core.lifecycle.hooks import HookRunner
+from coopy_core.lifecycle.metrics import MetricRow, MetricsTracker, last_values
+from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
-from coopy_core.plan import input_paths, judge, outputs_are_own, outputs_trusted
-from coopy_core.plugins import make_plugins
-from coopy_core.queue import StageQueue
+from coopy_core.plan.judge import input_paths, judge, outputs_are_own, outputs_trusted
+from coopy_core.plan.signature import SCRIPTER_FAILED, FileHashes, Recipe, Recipes, result_id
 from coopy_core.resources import Allocation, Pools
 from coopy_core.scripter import Launch, placeholder_values
-from coopy_core.signature import SCRIPTER_FAILED, FileHashes, Recipe, Recipes, result_id
-from coopy_core.store import DB_NAME, EngineLock, StageRow, Store, attempt_row, store_problem
+from coopy_core.state.journal import Events, Journal, Subscriber
+from coopy_core.state.store import DB_NAME, EngineLock, StageRow, Store, attempt_row, store_problem
 from coopy_core.tasks import Task, task_name, valid_task_name
-from coopy_core.views import run_view, stage_view
 
 __all__ = ["CommandError", "Engine", "Subscriber"]
 
@@ -1047,7 +1047,7 @@ class Engine:
     ) -> dict[str, Any]:
         """The results table (results.py) from the engine's own view: one row per configuration (or per
         run of `stage`), grouped and sorted as asked."""
-        from coopy_core import results
+        from coopy_core.report import results
 
         if stage is not None:
             self._queue(stage)

@@ -12,9 +12,9 @@ from typing import Any
 
 from coopy_core.config import Config
 from coopy_core.graph import Graph
-from coopy_core.metrics import last_values
+from coopy_core.lifecycle.metrics import last_values
 from coopy_core.model import COUNTED_STATES, RunState
-from coopy_core.store import DB_NAME, EngineLock, Store
+from coopy_core.state.store import DB_NAME, EngineLock, Store
 from coopy_core.tasks import Task
 
 
@@ -139,8 +139,8 @@ def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
     """The same JSON from the running engine's own view, when one serves this config (fresher than the
     store); None when no engine answers. `summary`: only the runs the engine names one by one (running,
     blocked, failed, cancelled; `Engine.summary`), which is all the human form shows."""
-    from coopy_core.daemon import connect
-    from coopy_core.remote import EngineUnavailable, RemoteCommandError
+    from coopy_core.wire.daemon import connect
+    from coopy_core.wire.remote import EngineUnavailable, RemoteCommandError
 
     try:
         client = connect(config)

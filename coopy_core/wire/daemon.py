@@ -1,6 +1,6 @@
 """The background engine: the pipeline keeps flowing with no screen; screens attach through the socket.
 
-`python -m coopy_core.daemon CONFIG` runs an Engine plus its ControlServer until asked to stop (a
+`python -m coopy_core.wire.daemon CONFIG` runs an Engine plus its ControlServer until asked to stop (a
 client's "stop", or SIGTERM), logging its events to `state_dir/engine.log`. Once the pipeline has
 finished and no client has been connected for `LINGER` seconds it stops by itself. `ensure_engine()`
 finds the live engine of a config or starts one, replacing a stale socket left by a killed engine.
@@ -22,12 +22,12 @@ from pathlib import Path
 from coopy_core.config import Config
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
+from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.loader import is_module_source, load_target
 from coopy_core.model import Event, EventKind
-from coopy_core.plugins import make_plugins
-from coopy_core.remote import EngineUnavailable, RemoteEngine
-from coopy_core.server import ControlServer, socket_path
-from coopy_core.store import EngineLock
+from coopy_core.state.store import EngineLock
+from coopy_core.wire.remote import EngineUnavailable, RemoteEngine
+from coopy_core.wire.server import ControlServer, socket_path
 
 LOG_NAME = "engine.log"
 LINGER = 600.0
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     take_over = "--take-over" in args
     args = [a for a in args if a != "--take-over"]
     if not args:
-        print("usage: python -m coopy_core.daemon CONFIG [--take-over]", file=sys.stderr)
+        print("usage: python -m coopy_core.wire.daemon CONFIG [--take-over]", file=sys.stderr)
         return 2
     try:
         config = load_target(args[0])
@@ -142,7 +142,7 @@ def spawn(config: Config, take_over: bool = False) -> int:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "coopy_core.daemon", config.source, *(["--take-over"] if take_over else [])],
+            [sys.executable, "-m", "coopy_core.wire.daemon", config.source, *(["--take-over"] if take_over else [])],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -18,8 +18,8 @@ from coopy_core import templates
 from coopy_core.config import Config, StageConfig
 from coopy_core.graph import Graph, RunKey
 from coopy_core.model import Run, RunState
+from coopy_core.plan.signature import SCRIPTER_FAILED, Recipe, explain, result_id
 from coopy_core.scripter import Scripter
-from coopy_core.signature import SCRIPTER_FAILED, Recipe, explain, result_id
 from coopy_core.tasks import Task
 
 # Why a run will run, in the order `coopy plan` lists them.
