@@ -10,7 +10,10 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,37 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 """
 
+SCHEMA_VERSION = 1  # PRAGMA user_version; 0: a store from before it was set (the same tables, fewer columns)
+# every column this version knows: a store with another was written by a newer CooPy, and is not ours to write
+KNOWN_COLUMNS = {
+    "meta": {"key", "value"},
+    "tasks": {"name", "params", "ord", "added"},
+    "stages": {"name", "workers", "config_workers", "paused"},
+    "runs": {
+        "task",
+        "stage",
+        "attempt",
+        "failures",
+        "state",
+        "priority",
+        "ord",
+        "exit_code",
+        "reason",
+        "log",
+        "started_at",
+        "ended_at",
+        "not_before",
+        "handle",
+        "resources",
+        "recipe",
+        "signature",
+    },  # fmt: skip
+    "hooks": {"id", "state", "spec"},
+    "files": {"path", "size", "mtime_ns", "hash"},
+    "attempts": {"task", "stage", "attempt", "state", "exit_code", "reason", "started_at", "ended_at", "log"},
+    "metrics": {"task", "stage", "name", "attempt", "value", "step", "series"},
+}
+
 DB_NAME = "state.sqlite"
 LOCK_NAME = "engine.lock"
 PID_WIDTH = 16  # the lock file's pid, padded: rewritten in place at every start (no new block on a full disk)
@@ -74,11 +108,22 @@ def _full(folder: Path) -> bool:
     return st.f_bavail * st.f_frsize < 65536
 
 
+def _code(exc: sqlite3.Error) -> str:
+    """SQLITE_IOERR_WRITE -> SQLITE_IOERR: the primary result code."""
+    return "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])
+
+
+def _can_write(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
+
+
 def store_problem(path: Path | None, exc: sqlite3.Error, doing: str = "write") -> str:
     """One line for a failed SQLite call that names what failed: a full disk is a write failure, never a read one.
     `doing` is what was being done when the error code does not say (read, write, open)."""
-    base = "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])  # SQLITE_IOERR_WRITE: SQLITE_IOERR
+    base = _code(exc)
     where = f"{path}: " if path is not None else ""
+    if base in _WRITE_PROBLEMS and doing == "read" and base != "SQLITE_FULL":
+        return f"{where}cannot read the state store: {_WRITE_PROBLEMS[base]} ({exc})"  # a read never says "write"
     if base in _WRITE_PROBLEMS:
         why = "the disk is full" if path is not None and _full(path.parent) else _WRITE_PROBLEMS[base]
         return f"{where}cannot write the state store: {why} ({exc})"
@@ -153,11 +198,13 @@ class Store:
     def __init__(self, state_dir: Path, readonly: bool = False) -> None:
         self.state_dir = state_dir
         self.path = state_dir / DB_NAME
+        self._copy: Path | None = None  # a read-only place's store with a write-ahead log, read from a copy
         try:
             if readonly:
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                self.conn = self._connect_read_only()
             else:
                 self.conn = sqlite3.connect(self.path, isolation_level=None)
+                self._check_version()
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.executescript(SCHEMA)
@@ -165,8 +212,10 @@ class Store:
                 for column in ("resources", "recipe", "signature"):  # a state dir from before these existed
                     if column not in columns:
                         self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+                if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
-            raise StateError(store_problem(self.path, exc, "open")) from None
+            raise StateError(store_problem(self.path, exc, "read" if readonly else "open")) from None
         self.conn.execute("PRAGMA busy_timeout=5000")
         self._depth = 0
         try:
@@ -181,8 +230,54 @@ class Store:
             is not None
         )
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Reading a WAL store needs its -shm file, which SQLite creates beside it: where the state dir cannot be
+        written (an archive, a read-only mount), a store with no pending log is opened as immutable, and one
+        whose log holds the newest transactions (its engine was killed) is read from a private copy of both."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            self._check_version(conn)
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if _code(exc) not in {"SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM"} or _can_write(self.state_dir):
+                raise
+        wal = self.path.with_name(DB_NAME + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            copy = Path(tempfile.mkdtemp(prefix="coopy-read-"))
+            weakref.finalize(self, shutil.rmtree, copy, True)
+            shutil.copyfile(self.path, copy / DB_NAME)
+            shutil.copyfile(wal, copy / wal.name)
+            self._copy = copy
+            conn = sqlite3.connect(f"file:{copy / DB_NAME}?mode=ro", uri=True, isolation_level=None)
+        else:
+            conn = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, isolation_level=None)
+        self._check_version(conn)
+        return conn
+
+    def _check_version(self, conn: sqlite3.Connection | None = None) -> None:
+        """A store written by a newer CooPy (a higher schema version, or a column this one does not know) is
+        refused in one line, before anything is read or written: that is permanent, not a passing failure."""
+        conn = conn or self.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        unknown = sorted(
+            f"{table}.{row[1]}"
+            for table, known in KNOWN_COLUMNS.items()
+            for row in conn.execute(f"PRAGMA table_info({table})")
+            if row[1] not in known
+        )
+        if version > SCHEMA_VERSION or unknown:
+            what = f"schema {version}; this one knows up to {SCHEMA_VERSION}" if version > SCHEMA_VERSION else ""
+            what = what or f"columns {', '.join(unknown[:3])} are unknown to this version"
+            raise StateError(
+                f"{self.path}: the state store was written by a newer CooPy ({what}); "
+                "run that version, or give this pipeline another state_dir"
+            )
+
     def close(self) -> None:
         self.conn.close()
+        if self._copy is not None:
+            shutil.rmtree(self._copy, ignore_errors=True)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
