@@ -45,7 +45,10 @@ def numbers(obj: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[st
         if isinstance(value, bool) or not isinstance(key, str):
             continue
         if isinstance(value, int | float):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # a valid JSON integer too large for a float (400 digits): refused alone
+                continue
             if math.isfinite(number) and 0 < len(name) <= MAX_NAME:
                 out[name] = number
         elif isinstance(value, dict) and depth < 4:
@@ -110,7 +113,20 @@ class AttemptMetrics:
     def read(self, final: bool = False) -> bool:
         """Read what was appended since the last call; True when some metric changed.
 
-        An incomplete last line waits for its newline, except at the end (`final`)."""
+        While the run runs, at most MAX_READ bytes a call (a flood is caught up over several polls); at the end
+        (`final`) everything left, so the last values are the last the run wrote, and an incomplete last line is
+        taken as it is."""
+        chunks = 1
+        if final:  # bounded by what the file held when the run ended (a process left writing cannot hold us here)
+            with contextlib.suppress(OSError):
+                chunks = max(1, -(-(os.stat(self.path).st_size - self.offset) // MAX_READ))
+        for _ in range(chunks):
+            if not self._read_chunk(final):
+                break
+        return bool(self.dirty)
+
+    def _read_chunk(self, final: bool) -> bool:
+        """One chunk of at most MAX_READ bytes; True when there may be more to read."""
         try:
             with open(self.path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
@@ -123,6 +139,7 @@ class AttemptMetrics:
         except OSError:
             return False
         self.offset += len(chunk)
+        more = len(chunk) == MAX_READ
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()
@@ -134,10 +151,10 @@ class AttemptMetrics:
             self._skipping, self._partial = True, b""
         for raw in lines:
             self._line(raw)
-        if final and self._partial:
+        if final and not more and self._partial:
             self._line(self._partial)
             self._partial = b""
-        return bool(self.dirty)
+        return more
 
     def _line(self, raw: bytes) -> None:
         self.lines += 1
