@@ -39,8 +39,9 @@ from coopy_core.config import (
     config_from_dict,
     dump_config,
 )
+from coopy_core.detector import Detector
 from coopy_core.errors import ConfigError
-from coopy_core.lifecycle.plugins import PLUGIN_BASES, check_plugin
+from coopy_core.scripter import Scripter
 
 if TYPE_CHECKING:
     from coopy_core.outcome import Results
@@ -191,6 +192,22 @@ def _raw(name: str | None, keys: Mapping[str, Any]) -> tuple[dict[str, Any], set
         else:
             raw[key] = _plain(value)  # an unknown key: the model says so
     return raw, flat
+
+
+# the stage keys that may hold a plug-in given in Python, and the class it must be (or be an instance of)
+PLUGIN_BASES: dict[str, type] = {"scripter": Scripter, "detector": Detector}
+
+
+def check_plugin(attr: str, value: object) -> str:
+    """What is wrong with a Python value given as a stage's `scripter` or `detector` ("" if nothing)."""
+    base = PLUGIN_BASES[attr]
+    if isinstance(value, type):
+        if issubclass(value, base):
+            return ""
+        return f"should be a subclass of {base.__name__}, got the class {value.__qualname__}"
+    if isinstance(value, base):
+        return ""
+    return f"should be a {base.__name__} subclass, an instance of one, or 'module:Class', got {type(value).__name__}"
 
 
 def _stages(
