@@ -24,8 +24,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -310,25 +309,7 @@ def _shown_path(file: str) -> str:
     return file if relative.startswith("..") else relative
 
 
-# ==================================================================== loading a file by name
-_loading = 0
-
-
-@contextmanager
-def loading() -> Iterator[None]:
-    """While CooPy imports a pipeline's file, `run()` there would run it in the middle of the import."""
-    global _loading
-    _loading += 1
-    try:
-        yield
-    finally:
-        _loading -= 1
-
-
-def being_loaded() -> bool:
-    return _loading > 0
-
-
+# ==================================================================== loaded by name (loader.py)
 def set_source(pipeline: Pipeline, source: str) -> Config:
     """Record how the background engine can load this pipeline again (`file.py:attribute`)."""
     pipeline._source = source
