@@ -62,7 +62,7 @@ def _from_file(path: Path, attr: str, shown: str) -> Config:
 def _from_module(module_name: str, attr: str, shown: str) -> Config:
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` does
-    from coopy_core.pipeline import loading
+    from coopy_core.import_guard import loading
 
     try:
         with loading():
@@ -94,7 +94,7 @@ def _module_name(path: Path) -> str:
 
 
 def _import_file(path: Path, name: str, shown: str) -> ModuleType:
-    from coopy_core.pipeline import loading
+    from coopy_core.import_guard import loading
 
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

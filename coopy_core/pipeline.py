@@ -24,8 +24,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +38,9 @@ from coopy_core.config import (
     config_from_dict,
     dump_config,
 )
+from coopy_core.detector import Detector
 from coopy_core.errors import ConfigError
-from coopy_core.lifecycle.plugins import PLUGIN_BASES, check_plugin
+from coopy_core.scripter import Scripter
 
 if TYPE_CHECKING:
     from coopy_core.outcome import Results
@@ -193,6 +193,22 @@ def _raw(name: str | None, keys: Mapping[str, Any]) -> tuple[dict[str, Any], set
     return raw, flat
 
 
+# the stage keys that may hold a plug-in given in Python, and the class it must be (or be an instance of)
+PLUGIN_BASES: dict[str, type] = {"scripter": Scripter, "detector": Detector}
+
+
+def check_plugin(attr: str, value: object) -> str:
+    """What is wrong with a Python value given as a stage's `scripter` or `detector` ("" if nothing)."""
+    base = PLUGIN_BASES[attr]
+    if isinstance(value, type):
+        if issubclass(value, base):
+            return ""
+        return f"should be a subclass of {base.__name__}, got the class {value.__qualname__}"
+    if isinstance(value, base):
+        return ""
+    return f"should be a {base.__name__} subclass, an instance of one, or 'module:Class', got {type(value).__name__}"
+
+
 def _stages(
     stages: Sequence[Stage | Mapping[str, Any]], where: str
 ) -> tuple[Any, list[str], dict[str, dict[str, object]]]:
@@ -293,25 +309,7 @@ def _shown_path(file: str) -> str:
     return file if relative.startswith("..") else relative
 
 
-# ==================================================================== loading a file by name
-_loading = 0
-
-
-@contextmanager
-def loading() -> Iterator[None]:
-    """While CooPy imports a pipeline's file, `run()` there would run it in the middle of the import."""
-    global _loading
-    _loading += 1
-    try:
-        yield
-    finally:
-        _loading -= 1
-
-
-def being_loaded() -> bool:
-    return _loading > 0
-
-
+# ==================================================================== loaded by name (loader.py)
 def set_source(pipeline: Pipeline, source: str) -> Config:
     """Record how the background engine can load this pipeline again (`file.py:attribute`)."""
     pipeline._source = source

@@ -97,7 +97,7 @@ async def execute(
 
 def run(config: Config, *, progress: bool | None = None, stop_running: bool = False) -> Results:
     """`Pipeline.run()`: see there. Raises RuntimeError where it cannot work instead of hanging."""
-    from coopy_core.pipeline import being_loaded
+    from coopy_core.import_guard import being_loaded
 
     if being_loaded():
         raise RuntimeError(

@@ -17,19 +17,6 @@ from coopy_core.scripter import Launch, Scripter
 
 # what the engine calls on each kind of plug-in
 REQUIRED = {"scripter": ("script", "outputs"), "detector": ("check",)}
-PLUGIN_BASES: dict[str, type] = {"scripter": Scripter, "detector": Detector}
-
-
-def check_plugin(attr: str, value: object) -> str:
-    """What is wrong with a Python value given as a stage's `scripter` or `detector` ("" if nothing)."""
-    base = PLUGIN_BASES[attr]
-    if isinstance(value, type):
-        if issubclass(value, base):
-            return ""
-        return f"should be a subclass of {base.__name__}, got the class {value.__qualname__}"
-    if isinstance(value, base):
-        return ""
-    return f"should be a {base.__name__} subclass, an instance of one, or 'module:Class', got {type(value).__name__}"
 
 
 def make_plugins(config: Config) -> tuple[dict[str, Scripter], dict[str, Detector]]:

@@ -1,0 +1,92 @@
+"""The tables of coopy.toml as pydantic models: `[pipeline]`, `[tasks]`, `[[stages]]`, `[tui]` and the
+whole file. Strict: an unknown key or a "3" for 3 is an error, never a guess."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Literal
+
+from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator
+
+from coopy_core.config.cluster import RayOptions, SlurmOptions
+from coopy_core.config.fields import Name, ParamValue, Strict
+
+
+class PipelineConfig(Strict):
+    name: Name = "pipeline"
+    poll_interval: float = Field(default=2.0, gt=0, le=3600)
+    state_dir: str = ".coopy"
+    log_dir: str | None = None
+    detector_timeout: float = Field(default=60.0, gt=0)
+    on_finished: list[StrictStr] | StrictStr | None = None  # hook: {pipeline}, {state} = passed | failed
+
+
+class TasksConfig(Strict):
+    matrix: dict[str, list[ParamValue]] = Field(default_factory=dict)
+    exclude: list[dict[str, ParamValue]] = Field(default_factory=list)
+    named: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
+
+    @field_validator("matrix")
+    @classmethod
+    def _non_empty_lists(cls, matrix: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in matrix.items():
+            if not values:
+                raise ValueError(f"matrix parameter {key!r} has no values")
+        return matrix
+
+
+class StageConfig(Strict):
+    name: Name
+    command: list[StrictStr] | StrictStr | None = None
+    needs: list[Name] | None = None  # the stages it waits for; None: the stage before it in the file
+    over: list[StrictStr] | None = None  # the params that identify its runs; None: every param
+    inputs: list[StrictStr] = Field(default_factory=list)  # rendered once per member; `{inputs}` in the command
+    allow_failed: bool = False  # run over the members that passed when some needed runs failed for good
+    code: list[StrictStr] = Field(default_factory=list)  # files (globs) whose content is part of what made a result
+    cwd: str | None = None
+    env: dict[str, StrictStr] = Field(default_factory=dict)
+    workers: int = Field(default=1, ge=1, le=10_000)
+    retries: int = Field(default=0, ge=0, le=100)
+    backoff: float = Field(default=1.0, ge=0, le=86_400)
+    timeout: float | None = Field(default=None, gt=0)
+    done_when: list[StrictStr] = Field(default_factory=list)
+    metrics: StrictStr | None = Field(default=None, min_length=1)  # a JSON object read when a run ends
+    skip_if_done: bool = False
+    priority: int = Field(default=0, ge=-1_000_000_000, le=1_000_000_000)  # stored as SQLite INTEGER
+    shell: bool = False
+    scripter: str | None = None
+    detector: str | None = None
+    executor: Literal["local", "slurm", "ray"] = "local"
+    resources: dict[str, StrictInt | StrictFloat] = Field(default_factory=dict)  # per run, from [resources]
+    on_done: list[StrictStr] | StrictStr | None = None  # hooks: the run's placeholders + {state} {exit_code}
+    on_failed: list[StrictStr] | StrictStr | None = None  # {reason} {log}; run detached, output logged
+    slurm: SlurmOptions | None = None
+    ray: RayOptions | None = None
+
+    @property
+    def argv_templates(self) -> list[str]:
+        """The command as a list of templates (a string is split like a shell would, without one)."""
+        if self.command is None:
+            return []
+        if isinstance(self.command, str):
+            return [self.command] if self.shell else shlex.split(self.command)
+        if self.shell:
+            return [" ".join(self.command)]
+        return list(self.command)
+
+
+class TuiConfig(Strict):
+    """`[tui]`: how coopy-tui looks and which keys it answers to; the engine ignores it. A user's own
+    `$XDG_CONFIG_HOME/coopy/tui.toml` (same keys, top level) overrides it key by key."""
+
+    keys: dict[str, StrictStr] = Field(default_factory=dict)  # action -> keys: `more_workers = "w,plus"`
+    theme: StrictStr | None = None  # a Textual theme: "textual-dark", "catppuccin-latte", ...
+    notify: Literal["none", "bell", "osc9", "osc777"] = "none"  # when the pipeline finishes
+
+
+class ConfigFile(Strict):
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    resources: dict[str, list[StrictInt | StrictStr] | StrictInt | StrictFloat] = Field(default_factory=dict)
+    stages: list[StageConfig]
+    tui: TuiConfig = Field(default_factory=TuiConfig)
