@@ -48,7 +48,10 @@ def config_from_dict(
         errors = exc.errors()
         # `[[stage]]` for `[[stages]]` is both "unknown key" and "stages missing": name the typo
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        raise ConfigError(shown, key_path(err["loc"], raw), describe(err)) from None
+        where, problem = key_path(err["loc"], raw), describe(err)
+        if where.startswith("tasks.matrix.") and problem.endswith("got a table"):
+            problem += " (configurations to leave out go in `exclude = [{ ... }]`, under [tasks] or [tasks.matrix])"
+        raise ConfigError(shown, where, problem) from None
     try:
         tasks = expand_tasks(parsed.tasks.matrix, parsed.tasks.exclude, parsed.tasks.named)
     except TaskError as exc:

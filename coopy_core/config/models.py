@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Literal
 
-from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
 from coopy_core.config.cluster import RayOptions, SlurmOptions
 from coopy_core.config.fields import Name, ParamValue, Strict
@@ -25,6 +25,21 @@ class TasksConfig(Strict):
     matrix: dict[str, list[ParamValue]] = Field(default_factory=dict)
     exclude: list[dict[str, ParamValue]] = Field(default_factory=list)
     named: dict[str, dict[str, ParamValue]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exclude_in_the_matrix(cls, data: Any) -> Any:
+        """`exclude = [{...}]` may also stand in [tasks.matrix], where a reader of the matrix looks for it: a list
+        of tables there was always refused, so taking it as the exclusions changes no valid config (a matrix
+        param named `exclude` has plain values, and stays a param)."""
+        if not isinstance(data, dict) or not isinstance(data.get("matrix"), dict):
+            return data
+        listed = data["matrix"].get("exclude")
+        if not isinstance(listed, list) or not listed or not all(isinstance(item, dict) for item in listed):
+            return data
+        matrix = {key: value for key, value in data["matrix"].items() if key != "exclude"}
+        given = data.get("exclude", [])
+        return {**data, "matrix": matrix, "exclude": [*given, *listed] if isinstance(given, list) else given}
 
     @field_validator("matrix")
     @classmethod
