@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coopy_core.commands import Commands
+from coopy_core import commands
+from coopy_core.commands import Commands, Control
 from coopy_core.errors import CoopyError
 from coopy_core.model import Event, Snapshot
 from coopy_core.wire import framing as wire
@@ -49,10 +50,11 @@ class _Connection:
         self.file = self.sock.makefile("rb")
         self.ids = itertools.count(1)
 
-    def request(self, op: str, **fields: Any) -> Any:
+    def request(self, name: str, /, **kwargs: Any) -> Any:
+        """Send op `name` of the table (`coopy_core.commands.COMMANDS`) and wait for its result."""
         rid = next(self.ids)
         try:
-            self.sock.sendall(wire.dumps({"id": rid, "op": op, **fields}))
+            self.sock.sendall(wire.dumps({"id": rid, **commands.request(name, kwargs)}))
             line = self.file.readline()
         except OSError as exc:
             raise EngineUnavailable(f"the engine stopped answering ({exc})") from None
@@ -69,8 +71,12 @@ class _Connection:
             self.sock.close()
 
 
-class RemoteEngine(Commands):
-    """The engine's interface (snapshot, subscribe and every command) over the control socket."""
+class RemoteEngine(Commands, Control):
+    """The engine's interface (snapshot, subscribe and every command) over the control socket.
+
+    Every op is a row of `coopy_core.commands.COMMANDS`, sent by `_call`: the commands and the control
+    ops come with their typed methods from `Commands` and `Control`; only `snapshot` and `subscribe`,
+    which keep state here (the last snapshot's seq, the event stream), are written out below."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = path
@@ -89,7 +95,7 @@ class RemoteEngine(Commands):
     # ------------------------------------------------------------ connection
     def connect(self, events: bool = True) -> RemoteEngine:
         self._calls = _Connection(self.path, self.timeout)
-        self.info = self._calls.request("hello")
+        self.info = self.hello()
         if events:
             self._events = _Connection(self.path, self.timeout)
             first = self._events.request("subscribe")
@@ -129,12 +135,13 @@ class RemoteEngine(Commands):
             self.on_disconnect()
 
     # ------------------------------------------------------------ EngineClient
-    def _call(self, command: str, /, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, name: str, /, **kwargs: Any) -> Any:
+        """Send op `name` (a row of the table) with these arguments; its result as JSON gives it."""
         calls = self.__dict__.get("_calls")
         if calls is None:
             raise EngineUnavailable("not connected")
         with self._lock:
-            return calls.request("call", name=command, args=list(args), kwargs=kwargs)
+            return calls.request(name, **kwargs)
 
     def snapshot(self) -> Snapshot:
         if self._calls is None:
@@ -164,14 +171,3 @@ class RemoteEngine(Commands):
                     self._subscribers.remove(entry)
 
         return unsubscribe
-
-    @property
-    def task_count(self) -> int:
-        return int(self._call("task_count"))
-
-    def stop(self, stop_running: bool = False) -> None:
-        """Ask the engine to stop; running commands keep running unless `stop_running`."""
-        if self._calls is None:
-            raise EngineUnavailable("not connected")
-        with self._lock:
-            self._calls.request("stop", stop_running=stop_running)
