@@ -193,7 +193,8 @@ def _init(path: Path) -> int:
 
 def _status(config_path: str, as_json: bool) -> int:
     from coopy_core.cli.progress import format_duration
-    from coopy_core.report.status import live_status, read_status
+    from coopy_core.report.status import read_status
+    from coopy_core.wire.live import live_status
 
     config = load_target(config_path)
     status = live_status(config, summary=not as_json) or read_status(config)

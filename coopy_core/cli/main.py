@@ -8,21 +8,9 @@ import os
 import sqlite3
 import sys
 
-from coopy_core.cli.common import CONFIG_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from coopy_core.cli.local import describe_graph
+from coopy_core.cli.common import EXIT_INTERRUPTED, EXIT_USAGE
 from coopy_core.cli.verbs import VERBS
 from coopy_core.errors import CoopyError
-
-__all__ = [
-    "CONFIG_HELP",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "describe_graph",
-    "main",
-    "version",
-]
 
 
 def version() -> str:

@@ -22,9 +22,11 @@ from typing import Any
 
 from coopy_core import commands
 from coopy_core.commands import Commands, Control
-from coopy_core.errors import CoopyError
+from coopy_core.config import Config
+from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event, Snapshot
 from coopy_core.wire import framing as wire
+from coopy_core.wire.address import socket_path
 
 Subscriber = Callable[[Event], None]
 BACKLOG = 200_000  # events kept for subscribers not yet registered
@@ -171,3 +173,17 @@ class RemoteEngine(Commands, Control):
                     self._subscribers.remove(entry)
 
         return unsubscribe
+
+
+def connect(config: Config, events: bool = False) -> RemoteEngine:
+    """The live engine of `config`, or EngineUnavailable; an engine of another config on the same state
+    dir is refused (StateError), never attached to."""
+    client = RemoteEngine(socket_path(config.state_dir)).connect(events=events)
+    serving = client.info.get("config")
+    if serving and serving != str(config.path):
+        client.close()
+        raise StateError(
+            f"{config.state_dir}: the engine running here (pid {client.info.get('pid')}) serves {serving}, "
+            f"not {config.path}; give this config a state_dir of its own"
+        )
+    return client

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -36,11 +35,10 @@ from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event, Snapshot
 from coopy_core.wire import framing as wire
+from coopy_core.wire.address import socket_path
 
 log = logging.getLogger("coopy.server")
 
-SOCKET_NAME = "engine.sock"
-MAX_SUN_PATH = 100  # Linux allows 108 bytes, minus a margin
 MAX_CLIENT_BUFFER = 32 * 2**20  # a client this far behind is dropped; it can subscribe again
 MAX_CONNECTIONS = 256  # clients served at once (screens, scripts); more are refused with a line
 MAX_REQUEST = 2**20  # bytes in one request line (the largest real one, add_task, is a few hundred)
@@ -48,15 +46,6 @@ MAX_DEPTH = 32  # nesting of a request (a real one has 3 levels)
 FD_RESERVE = 64  # descriptors always left for the engine itself (store, logs, spawns), plus one per worker
 REFUSED_LOG_EVERY = 10.0  # seconds between two log lines about refused connections
 BACKLOG = 32  # connections waiting to be accepted; asyncio accepts up to this many at once before any is served
-
-
-def socket_path(state_dir: Path) -> Path:
-    """`state_dir/engine.sock`, or a short private path when that would be too long for a socket."""
-    path = state_dir / SOCKET_NAME
-    if len(os.fsencode(path)) <= MAX_SUN_PATH:
-        return path
-    digest = hashlib.sha256(os.fsencode(state_dir)).hexdigest()[:16]
-    return Path(f"/tmp/coopy-{os.getuid()}") / f"{digest}.sock"
 
 
 def _make_private(folder: Path) -> None:
