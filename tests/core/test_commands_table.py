@@ -66,3 +66,28 @@ def test_retry_failed_help_names_no_python_value() -> None:
         VERBS["retry-failed"].help
         == "retry every failed or cancelled run of a stage, or of every stage; returns how many"
     )
+
+
+def test_the_parse_hook_of_params_takes_key_value_pairs() -> None:
+    from coopy_core.commands import parse_params
+
+    parsed = parse_params(["seed=7", "model=cnn", "lr=0.5", "fast=true", "tags=[1]"], None, {})
+    assert parsed == {"seed": 7, "model": "cnn", "lr": 0.5, "fast": True, "tags": "[1]"}
+    with pytest.raises(CommandError, match="parameters are KEY=VALUE"):
+        parse_params(["seed"], None, {})
+
+
+def test_the_parse_hook_of_a_pool_size_asks_the_engine_which_kind_of_pool_it_is() -> None:
+    from types import SimpleNamespace
+
+    from coopy_core.commands import parse_pool_size
+
+    engine = SimpleNamespace(
+        snapshot=lambda: SimpleNamespace(pools={"gpus": {"size": [0, 1]}, "mem_gb": {"size": 64.0}})
+    )
+    assert parse_pool_size("0, 1,2", engine, {"name": "gpus"}) == ["0", "1", "2"]
+    assert parse_pool_size("32", engine, {"name": "mem_gb"}) == 32.0
+    with pytest.raises(CommandError, match="takes an amount"):
+        parse_pool_size("a,b", engine, {"name": "mem_gb"})
+    with pytest.raises(CommandError, match="no resource pool named 'disk'"):
+        parse_pool_size("1", engine, {"name": "disk"})
