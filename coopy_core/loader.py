@@ -19,7 +19,6 @@ from types import ModuleType
 
 from coopy_core.config import Config, load_config
 from coopy_core.errors import ConfigError
-from coopy_core.runner import loading
 
 DEFAULT_ATTRIBUTE = "pipeline"
 
@@ -63,6 +62,8 @@ def _from_file(path: Path, attr: str, shown: str) -> Config:
 def _from_module(module_name: str, attr: str, shown: str) -> Config:
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` does
+    from coopy_core.import_guard import loading
+
     try:
         with loading():
             module = importlib.import_module(module_name)
@@ -93,6 +94,8 @@ def _module_name(path: Path) -> str:
 
 
 def _import_file(path: Path, name: str, shown: str) -> ModuleType:
+    from coopy_core.import_guard import loading
+
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(shown, "", "cannot be imported as Python")

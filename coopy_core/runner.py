@@ -11,8 +11,6 @@ import asyncio
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -20,24 +18,6 @@ from coopy_core.config import Config
 
 if TYPE_CHECKING:
     from coopy_core.outcome import Results
-
-
-_loading = 0
-
-
-@contextmanager
-def loading() -> Iterator[None]:
-    """While CooPy imports a pipeline's file (loader.py), `run()` there would run it in the middle of the import."""
-    global _loading
-    _loading += 1
-    try:
-        yield
-    finally:
-        _loading -= 1
-
-
-def being_loaded() -> bool:
-    return _loading > 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +97,8 @@ async def execute(
 
 def run(config: Config, *, progress: bool | None = None, stop_running: bool = False) -> Results:
     """`Pipeline.run()`: see there. Raises RuntimeError where it cannot work instead of hanging."""
+    from coopy_core.import_guard import being_loaded
+
     if being_loaded():
         raise RuntimeError(
             "run() was called while CooPy imports this file to load the pipeline: "
