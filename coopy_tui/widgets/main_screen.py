@@ -25,7 +25,7 @@ from textual.app import SystemCommand
 from textual.screen import Screen
 
 from coopy_core.model import RunState
-from coopy_tui.keys import KEYS, app_bindings
+from coopy_tui.keys import KEYS, main_bindings
 from coopy_tui.matching import count_text
 from coopy_tui.sorting import next_sort
 from coopy_tui.widgets.filter_bar import FilterBar
@@ -41,7 +41,7 @@ HIDDEN_SYSTEM_COMMANDS = ("Quit", "Keys", "Maximize", "Minimize")  # Textual's, 
 class MainScreen(Screen[None]):
     """The screen with the stage panels; `key_pressed()` asks for the next frame to be drawn at once."""
 
-    BINDINGS = app_bindings()
+    BINDINGS = main_bindings()
 
     def __init__(self) -> None:
         super().__init__(id="_default")
