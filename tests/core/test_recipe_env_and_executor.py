@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from coopy_core import Engine, load_config
 from coopy_core.executors.local import LocalExecutor
@@ -21,17 +22,14 @@ command = ["sh", "-c", "echo $LR > lr.txt"]
 """
 
 
-def plan(cfg: Path) -> dict[str, object]:
+def plan(cfg: Path) -> dict[str, Any]:
     result = coopy("plan", str(cfg), "--json", cwd=cfg.parent)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def would_run(cfg: Path) -> dict[str, set[str]]:
-    return {
-        category: {f"{r['stage']}/{r['task']}" for r in runs}
-        for category, runs in plan(cfg)["would_run"].items()  # type: ignore[union-attr]
-    }
+    return {category: {f"{r['stage']}/{r['task']}" for r in runs} for category, runs in plan(cfg)["would_run"].items()}
 
 
 def why(cfg: Path) -> str:
