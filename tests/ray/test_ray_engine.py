@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from coopy_core import Engine, RunState, load_config
-from coopy_core.executors.ray import RayExecutor, make_clients
+from coopy_core.executors.ray import RayExecutor
+from coopy_core.executors.ray_client import make_clients
 from coopy_core.model import Event, EventKind
 from tests.helpers.engine import run_of, wait_state, wait_until, write_config
 from tests.helpers.ray import HEAD_IP, RAY_DEADLINE, RAY_INTERVAL, WORKER_IP, client, jobs_mentioning, node_ip
