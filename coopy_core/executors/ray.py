@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from coopy_core.executors import ray_adopt
 from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
-from coopy_core.executors.polling import Poller
+from coopy_core.executors.polling import Poller, report
 from coopy_core.executors.ray_client import (
     CALL_TIMEOUT,
     AlreadyExists,
@@ -347,13 +347,7 @@ class RayExecutor:
         watch.on_end(code)
 
     def _report(self, watch: Watch, info: str) -> None:
-        if info != watch.info:
-            watch.info = info
-            if watch.on_info is not None:
-                try:
-                    watch.on_info(info)
-                except Exception:  # noqa: BLE001
-                    log.exception("on_info callback failed")
+        report(watch, info, log)
 
     # -- cancel ------------------------------------------------------------------------
     def cancel(self, handle: Handle, grace: float = 3.0) -> None:

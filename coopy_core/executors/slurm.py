@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
-from coopy_core.executors.polling import Poller
+from coopy_core.executors.polling import Poller, report
 from coopy_core.executors.wrapper import RUN_ID_VAR, STATUS_VAR, exports, read_status
 
 if TYPE_CHECKING:
@@ -477,13 +477,7 @@ class SlurmExecutor:
 
     @staticmethod
     def _report_to(watch: _Watch, info: str) -> None:
-        if info != watch.info:
-            watch.info = info
-            if watch.on_info is not None:
-                try:
-                    watch.on_info(info)
-                except Exception:  # noqa: BLE001
-                    log.exception("on_info callback failed")
+        report(watch, info, log)
 
     def _ended(self, job_id: str, handle: Handle, state: JobState | None) -> _Ended:
         """How an ended job ended: scontrol, then sacct, then the status file the script wrote."""
