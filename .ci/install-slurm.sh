@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what CooPy's Slurm tests need (Debian: slurmctld slurmd slurm-client munge) when missing.
 # Never fails: if the packages cannot be had, it says why and exits 0, and the Slurm tests skip
-# with that reason (tests/slurm/conftest.py).
+# with that reason (the slurm_cluster fixture in tests/conftest.py).
 set -uo pipefail
 PATH="$PATH:/usr/sbin:/sbin"
 export DEBIAN_FRONTEND=noninteractive

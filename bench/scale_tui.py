@@ -66,14 +66,15 @@ async def measure(config_path: str, launched: float, presses: int) -> dict[str, 
             meter = FrameMeter(app)
             calls = {"cursor_down": 0, "cursor_up": 0}
             for action in calls:
-                fn = getattr(app, f"action_{action}")
+                owner = app.screen  # the main screen binds the keys and has their actions
+                fn = getattr(owner, f"action_{action}")
 
                 def wrapped(*args: Any, _fn: Any = fn, _name: str = action) -> Any:
                     out = _fn(*args)
                     calls[_name] += 1
                     return out
 
-                setattr(app, f"action_{action}", wrapped)
+                setattr(owner, f"action_{action}", wrapped)
             rng = random.Random(7)
             latencies: list[float] = []
             missed = 0

@@ -505,14 +505,15 @@ async def measure(quick: bool, logs: Path, rate: float, scale: int = 1) -> dict[
         rng = random.Random(7)
         calls: Counter[str] = Counter()
         for action in set(ACTIONS.values()):
-            original = getattr(app, f"action_{action}")
+            owner = app.screen  # the main screen binds the keys and has their actions
+            original = getattr(owner, f"action_{action}")
 
             def wrapped(*args: Any, _original: Callable[..., Any] = original, _name: str = action) -> Any:
                 out = _original(*args)
                 calls[_name] += 1
                 return out
 
-            setattr(app, f"action_{action}", wrapped)
+            setattr(owner, f"action_{action}", wrapped)
         bar = app.query_one(FilterBar)
         latencies: dict[str, list[float]] = {}
         missed: Counter[str] = Counter()

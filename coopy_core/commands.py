@@ -1,16 +1,20 @@
-"""The engine's commands, defined once: the Engine implements them, the control server checks and
-dispatches them, RemoteEngine sends them, `coopy <verb>` and the TUI call them.
+"""Every operation of the control socket, defined once: the engine's commands and the control ops (hello,
+snapshot, subscribe, stop, task_count) are rows of one table, `COMMANDS`.
 
-`Commands` is the typed interface (what a front end may call); `COMMANDS` describes each one for the
-server (argument names and types, checked before the engine sees them) and the CLI (its verb, its
-arguments' help, and the line it prints when the command is done).
+`Commands` is the typed interface of the engine's commands (what a front end may call; the Engine implements
+it) and `Control` that of the control ops a client sends (the server answers them). Each row of `COMMANDS`
+says how the op travels (`request` builds it, `check_request` reads and checks it), who answers it, its
+arguments' names and types, and for `coopy <verb>` its verb, each argument's parse hook and the line printed
+when it is done. The server, RemoteEngine, the CLI and the README's table are made from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from coopy_core.errors import CoopyError
 
@@ -73,7 +77,7 @@ class Commands(Protocol):
         return _send(self, "cancel", task=task, stage=stage)
 
     def retry_failed(self, stage: str | None = None) -> int:
-        """Retry every failed or cancelled run of a stage (of every stage: None); returns how many."""
+        """Retry every failed or cancelled run of a stage, or of every stage; returns how many."""
         return int(_send(self, "retry_failed", stage=stage))
 
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
@@ -105,6 +109,41 @@ class Commands(Protocol):
         return list(_send(self, "attempt_history", stage=stage, task=task))
 
 
+class Control:
+    """The control ops a client sends besides the commands (RemoteEngine has them; the server answers them).
+
+    `snapshot` and `subscribe` are ops too (rows of `COMMANDS`), but a client keeps state around them
+    (the last snapshot's seq, its event stream), so RemoteEngine writes those two itself.
+    """
+
+    def hello(self) -> dict[str, Any]:
+        """Who serves: the engine's pid, its pipeline's name and its config's path."""
+        return dict(_send(self, "hello"))
+
+    def stop(self, stop_running: bool = False) -> None:
+        """Stop the background engine (running commands keep running)."""
+        return _send(self, "stop", stop_running=stop_running)
+
+    @property
+    def task_count(self) -> int:
+        """How many configurations the pipeline has now."""
+        return int(_send(self, "task_count"))
+
+
+Parse = Callable[[Any, Any, Mapping[str, Any]], Any]
+"""A CLI parse hook: (what argparse gave, the connected engine, the other arguments) -> the argument's value."""
+
+
+@dataclass(frozen=True)
+class CliArg:
+    """How `coopy <verb>` takes an argument that is more than a plain string or number."""
+
+    parse: Parse
+    help: str = ""  # the --help text, when it says more than the wire's
+    nargs: str | None = None
+    metavar: str | None = None
+
+
 @dataclass(frozen=True)
 class Arg:
     name: str
@@ -112,31 +151,103 @@ class Arg:
     help: str
     default: Any = ...  # ...: required
     flag: str = ""  # on the command line an option (`--by`) instead of a positional argument
+    cli: CliArg | None = None  # its parse hook on the command line (default: the text, or a whole number)
 
     @property
     def required(self) -> bool:
         return self.default is ...
 
 
+Done = Callable[[Mapping[str, Any]], str]
+
+
 @dataclass(frozen=True)
 class Command:
-    name: str  # the method of `Commands`
-    args: tuple[Arg, ...]
+    """One op of the control socket."""
+
+    name: str  # the method of `Commands` or `Control` (or the op's name)
+    args: tuple[Arg, ...] = ()
     verb: str = ""  # `coopy <verb>`; "" when the CLI has none
-    done: str = ""  # what `coopy <verb>` prints, formatted with the arguments and {result}
+    done: str | Done = ""  # what `coopy <verb>` prints: formatted with the arguments, {NAME_text} and {result}
+    answered_by: Literal["engine", "server"] = "engine"  # the Engine's method of that name, or the server's
+    sent_as: Literal["call", "op"] = "call"  # {"op": "call", "name": NAME, "kwargs": ...} or {"op": NAME, ...}
+    doc: str = ""  # what it does, when no method of `Commands` or `Control` has its name
 
     @property
     def help(self) -> str:
-        doc = getattr(Commands, self.name).__doc__ or ""
+        method = getattr(Commands, self.name, None) or getattr(Control, self.name, None)
+        doc = self.doc or (method.__doc__ if method is not None else "") or ""
         return doc.strip().splitlines()[0] if doc.strip() else self.name
 
+    def said(self, values: Mapping[str, Any]) -> str:
+        """The line `coopy <verb>` prints when it is done (`values`: the arguments, NAME_text and result)."""
+        return self.done(values) if callable(self.done) else self.done.format(**values)
 
+
+# ---------------------------------------------------------------------------------------------- CLI parse hooks
+def parse_params(raw: Sequence[str], engine: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`seed=7 model=cnn` -> {"seed": 7, "model": "cnn"} (TOML values: 3 an int, 0.5 a float, true a bool)."""
+    return dict(_parse_param(text) for text in raw)
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise CommandError(f"{text!r}: parameters are KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]  # 3 -> int, 0.5 -> float, true -> bool
+    except tomllib.TOMLDecodeError:
+        value = raw  # anything else is a string
+    if not isinstance(value, str | int | float | bool):
+        value = raw
+    return key, value
+
+
+def parse_pool_size(raw: str, engine: Any, values: Mapping[str, Any]) -> list[int | str] | float:
+    """`0,1,2` for a pool of ids (gpus), a number for an amount (mem_gb): the engine says which it is."""
+    name = values["name"]
+    pools = engine.snapshot().pools
+    if name not in pools:
+        raise CommandError(f"no resource pool named {name!r} (pools: {', '.join(pools) or 'none'})")
+    if isinstance(pools[name]["size"], list):  # an id pool: "0,1,2"
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    try:
+        return float(raw)
+    except ValueError:
+        raise CommandError(f"{raw!r}: the pool {name!r} takes an amount") from None
+
+
+def _stopping(values: Mapping[str, Any]) -> str:
+    return "engine stopping" + (" and stopping running commands" if values["stop_running"] else "")
+
+
+# ---------------------------------------------------------------------------------------------- the table
 _STAGE = Arg("stage", (str,), "the stage's name")
 _TASK = Arg("task", (str,), "the run's name: a configuration's, or a group's (e.g. model=cnn, all)")
+_SNAPSHOT_DOC = "Every stage and run as the engine sees them now, with the seq of the last event in it."
 
 COMMANDS: dict[str, Command] = {
     c.name: c
     for c in (
+        # the control ops: answered by the server
+        Command("hello", answered_by="server", sent_as="op"),
+        Command("snapshot", answered_by="server", sent_as="op", doc=_SNAPSHOT_DOC),
+        Command(
+            "subscribe",
+            answered_by="server",
+            sent_as="op",
+            doc="The snapshot, then every event after it on this connection until the client leaves.",
+        ),
+        Command(
+            "stop",
+            (Arg("stop_running", (bool,), "also stop running commands (re-queued)", False, "--stop-running"),),
+            "stop",
+            _stopping,
+            answered_by="server",
+            sent_as="op",
+        ),
+        Command("task_count", answered_by="server"),
+        # the engine's commands
         Command("pause", (_STAGE,), "pause", "{stage}: paused"),
         Command("resume", (_STAGE,), "resume", "{stage}: resumed"),
         Command("toggle_pause", (_STAGE,)),
@@ -146,7 +257,15 @@ COMMANDS: dict[str, Command] = {
         Command("add_workers", (_STAGE, Arg("delta", (int,), "how many more (negative: fewer)"))),
         Command(
             "set_pool",
-            (Arg("name", (str,), "the pool's name"), Arg("size", (list, int, float), "ids (0,1,2) or an amount")),
+            (
+                Arg("name", (str,), "the pool's name"),
+                Arg(
+                    "size",
+                    (list, int, float),
+                    "ids (0,1,2) or an amount",
+                    cli=CliArg(parse_pool_size, "ids separated by commas (gpus), or an amount (mem_gb)"),
+                ),
+            ),
             "pool",
             "pool {name}: {size_text}",
         ),
@@ -168,7 +287,12 @@ COMMANDS: dict[str, Command] = {
         Command(
             "add_task",
             (
-                Arg("params", (dict,), "the configuration's params"),
+                Arg(
+                    "params",
+                    (dict,),
+                    "the configuration's params",
+                    cli=CliArg(parse_params, nargs="*", metavar="KEY=VALUE"),
+                ),
                 Arg("name", (str, type(None)), "its name (default: derived from the params)", None, "--name"),
             ),
             "add",
@@ -192,19 +316,52 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+# ---------------------------------------------------------------------------------------------- on the wire
+CALL = "call"  # the op that carries a command by name
+
+
+def request(name: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The request (without its id) that sends op `name` with these arguments."""
+    command = COMMANDS[name]
+    if command.sent_as == CALL:
+        return {"op": CALL, "name": name, "args": [], "kwargs": dict(kwargs)}
+    return {"op": name, **kwargs}
+
+
+def check_request(request: Mapping[str, Any]) -> tuple[Command, dict[str, Any]]:
+    """The op a request asks for and its arguments, checked against the table; raises CommandError.
+
+    `request["op"]` is a string (the server checked). Fields an op does not declare are ignored."""
+    op = request["op"]
+    if op == CALL:
+        name = request.get("name")
+        if not isinstance(name, str):
+            raise CommandError(f"bad request: the command's name should be a string, got {type(name).__name__}")
+        args = request.get("args", [])
+        kwargs = request.get("kwargs", {})
+        bound = check_call(name, [] if args is None else args, {} if kwargs is None else kwargs)
+        return COMMANDS[name], bound
+    command = COMMANDS.get(op)
+    if command is None or command.sent_as != "op":
+        raise CommandError(f"unknown op {op[:40]!r}")
+    return command, _bind(command, {}, {a.name: request[a.name] for a in command.args if a.name in request})
+
+
 def check_call(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments of a call from outside, by name and of the declared types; raises CommandError."""
     command = COMMANDS.get(name)
-    if command is None:
+    if command is None or command.sent_as != CALL:
         raise CommandError(f"unknown command {str(name)[:40]!r}")
     if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
         raise CommandError(f"{name}: args must be a list and kwargs an object")
     if len(args) > len(command.args):
         raise CommandError(f"{name}: takes {len(command.args)} arguments, got {len(args)}")
-    bound: dict[str, Any] = {}
-    order = _positional_order(name)
-    for arg_name, value in zip(order, args, strict=False):
-        bound[arg_name] = value
+    bound = dict(zip(_positional_order(command), args, strict=False))
+    return _bind(command, bound, kwargs)
+
+
+def _bind(command: Command, bound: dict[str, Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    name = command.name
     for key, value in kwargs.items():
         if not isinstance(key, str) or key not in {a.name for a in command.args}:
             raise CommandError(f"{name}: unknown argument {str(key)[:40]!r}")
@@ -224,14 +381,22 @@ def check_call(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dic
     return bound
 
 
-def _positional_order(name: str) -> list[str]:
+def _positional_order(command: Command) -> list[str]:
     """The method's own parameter order (positional calls follow the signature, not the CLI)."""
-    import inspect
+    method = getattr(Commands, command.name, None)
+    if method is None:
+        return [a.name for a in command.args]
+    return [p for p in inspect.signature(method).parameters if p != "self"]
 
-    return [p for p in inspect.signature(getattr(Commands, name)).parameters if p != "self"]
 
-
-_KINDS = {str: "a string", int: "a whole number", float: "a number", list: "a list", dict: "an object"}
+_KINDS = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+    bool: "true or false",
+}
 
 
 def _kind(types: tuple[type, ...]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coopy_core.config import Config, StageConfig
+from coopy_core.plugin import Plugin
 
 
 class Status(enum.StrEnum):
@@ -58,7 +58,7 @@ def describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
-class Detector:
+class Detector(Plugin):
     """How a run's end is known: `check(ctx) -> Verdict`, where the Verdict's status is DONE, FAILED
     or RUNNING (not yet), with a reason shown in the UI.
 
@@ -83,17 +83,6 @@ class Detector:
     """
 
     polls: bool = True
-    stage: StageConfig
-    config: Config
-
-    def __init__(self, stage: StageConfig | None = None, config: Config | None = None) -> None:
-        if stage is not None and config is not None:
-            self.bind(stage, config)
-
-    def bind(self, stage: StageConfig, config: Config) -> None:
-        """Attach to the stage it serves (the engine calls it for an object given in Python)."""
-        self.stage = stage
-        self.config = config
 
     def check(self, ctx: DetectContext) -> Verdict:
         if ctx.exit_code is None:

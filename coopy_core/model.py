@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -209,3 +210,14 @@ class Event:
     message: str = ""
     level: str = "info"
     data: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ how an attempt runs
+@dataclass(frozen=True)
+class Launch:
+    """One attempt's command as a Scripter makes it and an executor starts it: `argv` run as is (no shell), in
+    `cwd`, with `env` added to the engine's environment. Here, below both, so executors need no Scripter."""
+
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)

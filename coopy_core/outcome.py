@@ -125,7 +125,8 @@ class Results:
 
 def collect(config: Config) -> Results:
     """Results of `config` now: live from its engine when one answers, else from the state store."""
-    from coopy_core.report.status import live_status, read_status
+    from coopy_core.report.status import read_status
+    from coopy_core.wire.live import live_status
 
     status = live_status(config) or read_status(config)
     history = _attempts(config)

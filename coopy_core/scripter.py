@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import shlex
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from coopy_core import templates
-from coopy_core.config import Config, StageConfig
+from coopy_core.model import Launch  # defined below both: executors take it from the model
+from coopy_core.plugin import Plugin
 from coopy_core.tasks import Task
 
-
-@dataclass(frozen=True)
-class Launch:
-    argv: list[str]
-    cwd: Path
-    env: dict[str, str] = field(default_factory=dict)
+__all__ = ["INPUTS", "Launch", "Scripter", "placeholder_values", "shell_argv"]
 
 
 def placeholder_values(task: Task, stage: str, attempt: int) -> dict[str, object]:
@@ -40,7 +35,7 @@ def shell_argv() -> list[str]:
     return [bash, "-o", "pipefail", "-c"] if bash else ["/bin/sh", "-c"]
 
 
-class Scripter:
+class Scripter(Plugin):
     """How a run becomes a command: `script(task, attempt) -> Launch`, called for each attempt.
 
     The default fills the stage's `command` with the placeholders. Subclass it to build commands in
@@ -65,18 +60,6 @@ class Scripter:
     now (at start-up and for `coopy plan`, to see whether its result is still current): keep `script`
     free of side effects, and let what it returns depend only on the task, the attempt and the config.
     """
-
-    stage: StageConfig
-    config: Config
-
-    def __init__(self, stage: StageConfig | None = None, config: Config | None = None) -> None:
-        if stage is not None and config is not None:
-            self.bind(stage, config)
-
-    def bind(self, stage: StageConfig, config: Config) -> None:
-        """Attach to the stage it serves (the engine calls it for an object given in Python)."""
-        self.stage = stage
-        self.config = config
 
     def script(self, task: Task, attempt: int) -> Launch:
         values = placeholder_values(task, self.stage.name, attempt)

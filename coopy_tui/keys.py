@@ -3,7 +3,8 @@
 Keeping it in one place is what makes "every key is in the footer, the help screen and the command
 palette" true by construction rather than by care. Every binding has an id (`coopy.<action>`, and
 `coopy.log.<action>` in the log view), so a keymap (`[tui.keys]`, see coopy_tui.settings) can
-rebind it; the footer and the help screen show the keys as bound.
+rebind it; the footer and the help screen show the keys as bound. The pipeline view's keys are bound
+on `MainScreen`, the log view's on `LogScreen`: each screen binds the keys that act on it.
 """
 
 from __future__ import annotations
@@ -138,11 +139,13 @@ EXTRA_HELP: tuple[tuple[str, str], ...] = (
 NAVIGATION = ("next_stage", "prev_stage", "cursor_up", "cursor_down")
 
 
-def app_bindings() -> list[BindingType]:
+def main_bindings() -> list[BindingType]:
+    """The pipeline view's keys, bound on MainScreen (the screen they act on)."""
     return [b for key in KEYS for b in key.bindings()]
 
 
 def log_bindings() -> list[BindingType]:
+    """The log view's keys, bound on LogScreen."""
     return [b for key in LOG_KEYS for b in key.bindings()]
 
 

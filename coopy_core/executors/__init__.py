@@ -1,4 +1,11 @@
-"""Executors: where a run's command runs. All implement `base.Executor`; `Executors` picks one per stage."""
+"""Executors: where a run's command runs. All implement `base.Executor`; `Executors` picks one per stage.
+
+- `base.py`: the protocol, the handle, StartError; `wrapper.py`: the contract every executor keeps (the run id in
+  the environment, the exit status in a file); `polling.py`: the poll loop of the cluster executors.
+- `local.py`: local processes (a detached wrapper, a pidfd); `slurm.py`: Slurm jobs (sbatch, one squeue per poll).
+- `ray.py`: Ray jobs, over `ray_job.py` (the job and what Ray says of it, pure), `ray_client.py` (bounded calls,
+  the clusters), `ray_logs.py` (the job's output in its log file) and `ray_adopt.py` (after a restart).
+"""
 
 from __future__ import annotations
 

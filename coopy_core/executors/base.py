@@ -1,4 +1,4 @@
-"""The one small protocol every executor (local processes, Slurm jobs) implements.
+"""The one small protocol every executor (local processes, Slurm jobs, Ray jobs) implements.
 
 A handle is a JSON-able dict the Store keeps, so that after an engine restart
 the same executor can re-adopt the run instead of starting it again.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from coopy_core.scripter import Launch
+from coopy_core.model import Launch
 
 Handle = dict[str, Any]
 OnEnd = Callable[[int | None], None]  # called once, in the event loop, with the exit code (None: unknown)

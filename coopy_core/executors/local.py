@@ -3,8 +3,8 @@
 Each run is started (posix_spawn) as `/bin/sh -c WRAPPER` in its own session and process group, which changes
 to the run's folder and runs the command; stdin from /dev/null,
 stdout and stderr to its log file, with COOPY_RUN_ID (`<state_dir>:<stage>/<run>/<attempt>`) in its
-environment, which every process it starts inherits. The wrapper runs the command and then writes its exit
-status into a file made at the start (a reserve: the status is written over it in place, so a disk that
+environment, which every process it starts inherits. The wrapper (`wrapper.py`) runs the command and then writes
+its exit status into a file made at the start (a reserve: the status is written over it in place, so a disk that
 filled up meanwhile still takes it). The engine learns of the end through a pidfd (Linux >= 5.3), which works
 for its own children and for processes it re-adopts after a restart; elsewhere it falls back to a short poll.
 
@@ -29,14 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
+from coopy_core.executors.wrapper import RUN_ID_VAR, STATUS_VAR, WRAPPER, read_status, reserve
 
-RUN_ID_VAR = "COOPY_RUN_ID"
-STATUS_VAR = "COOPY_STATUS_FILE"
-# "$@" keeps every argument exactly as given: no word splitting, no globbing.
-# The status is written with a shell builtin (no extra process), with `1<>`: over the reserve, in place, with no
-# truncation (no new block needed on a full disk). A reader takes the first word; blanks: not written yet.
-WRAPPER = 'cd "$1" || exit 126; shift; "$@"; c=$?; printf "%s\\n" "$c" 1<> "$COOPY_STATUS_FILE"; exit $c'
-RESERVE = b" " * 15 + b"\n"
 FALLBACK_POLL = 0.05
 SWEEP_EVERY = (0.02, 0.05, 0.1, 0.2)  # seconds between looks while leftovers are being stopped
 DIRECT_RANGE = 512  # pids given out since the attempts started: up to this many, each is asked for directly
@@ -95,18 +89,6 @@ def process_start_time(pid: int, zombie_too: bool = False) -> int | None:
     return int(fields[19])
 
 
-def read_status(path: Path) -> int | None:
-    """The exit status the wrapper wrote; None while only the reserve (or nothing) is there."""
-    try:
-        words = path.read_bytes().split()
-    except OSError:
-        return None
-    try:
-        return int(words[0]) if words else None
-    except ValueError:
-        return None
-
-
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -155,7 +137,7 @@ class LocalExecutor:
         except OSError as exc:
             raise StartError.from_os(f"cannot create status directory {spec.status.parent}", exc) from None
         try:
-            self._reserve(spec.status)
+            reserve(spec.status)
         except OSError as exc:
             raise StartError.from_os(f"cannot write the exit-status file {spec.status}", exc) from None
         try:
@@ -192,16 +174,6 @@ class LocalExecutor:
         self._spawned[pid] = now
         start = process_start_time(pid, zombie_too=True)  # our child: a zombie until we reap it
         return {"pid": pid, "start": start, "status": str(spec.status), "run_id": spec.run_id}
-
-    @staticmethod
-    def _reserve(status: Path) -> None:
-        """The status file, blank, made now while there is room: the wrapper writes over it in place."""
-        fd = os.open(status, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            if os.write(fd, RESERVE) != len(RESERVE):
-                raise OSError(28, os.strerror(28))  # ENOSPC: a short write
-        finally:
-            os.close(fd)
 
     def _open_log(self, path: Path) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC

@@ -8,9 +8,31 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from coopy_core.executors.base import OnInfo
 
 FAST_POLL = 0.5  # poll interval for a few seconds after a cancel, so the end shows promptly
 FAST_POLL_FOR = 6.0
+
+
+class Watched(Protocol):
+    """A watched job as `report` sees it: what it told last, and whom to tell."""
+
+    info: str
+    on_info: OnInfo | None
+
+
+def report(watch: Watched, info: str, log: logging.Logger) -> None:
+    """Tell the watch's `on_info` about `info` when it is news (a poll that sees the same state says nothing);
+    a callback that raises is logged, never the poll's end."""
+    if info != watch.info:
+        watch.info = info
+        if watch.on_info is not None:
+            try:
+                watch.on_info(info)
+            except Exception:  # noqa: BLE001
+                log.exception("on_info callback failed")
 
 
 class Poller:

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
-from coopy_core.executors.local import RUN_ID_VAR, STATUS_VAR, read_status
-from coopy_core.executors.polling import Poller
+from coopy_core.executors.polling import Poller, report
+from coopy_core.executors.wrapper import RUN_ID_VAR, STATUS_VAR, exports, read_status
 
 if TYPE_CHECKING:
     from coopy_core.config import Config, SlurmOptions
@@ -146,9 +146,7 @@ def batch_script(spec: LaunchSpec) -> str:
     env = dict(launch.env)
     env[RUN_ID_VAR] = spec.run_id
     env[STATUS_VAR] = str(spec.status)
-    for key, value in env.items():
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            lines.append(f"export {key}={shlex.quote(value)}")
+    lines += [f"export {item}" for item in exports(env)]
     lines += [
         f"cd {shlex.quote(str(launch.cwd))} || exit 1",
         " ".join(shlex.quote(arg) for arg in launch.argv),
@@ -479,13 +477,7 @@ class SlurmExecutor:
 
     @staticmethod
     def _report_to(watch: _Watch, info: str) -> None:
-        if info != watch.info:
-            watch.info = info
-            if watch.on_info is not None:
-                try:
-                    watch.on_info(info)
-                except Exception:  # noqa: BLE001
-                    log.exception("on_info callback failed")
+        report(watch, info, log)
 
     def _ended(self, job_id: str, handle: Handle, state: JobState | None) -> _Ended:
         """How an ended job ended: scontrol, then sacct, then the status file the script wrote."""

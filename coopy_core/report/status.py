@@ -1,13 +1,14 @@
-"""`coopy status`: the pipeline's state, live from its engine when one runs, else from the state store.
+"""`coopy status` read from the state store, when no engine runs (wire/live.py asks the running one).
 
-Reading the store starts nothing and takes no lock. Stable JSON keys: `stages[].{name, workers, paused,
-counts, total, needs, over}` and `runs[].{task, stage, attempt, state, exit_code, priority, log, reason,
-started_at, ended_at, pid, job_id, metrics}`, plus `members` for the runs of a stage over fewer params.
+It imports nothing of the engine or the socket (only config, graph, store, model, metrics), so the engine's `results`
+command and the reports can read it. Reading the store starts nothing and takes no lock. Stable JSON keys:
+`stages[].{name, workers, paused, counts, total, needs, over}` and `runs[].{task, stage, attempt, state,
+exit_code, priority, log, reason, started_at, ended_at, pid, job_id, metrics}`, plus `members` for the runs of
+a stage over fewer params.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from coopy_core.config import Config
@@ -31,7 +32,8 @@ def pipeline_graph(config: Config, store: Store | None) -> Graph:
     return graph
 
 
-def _open(config: Config) -> Store | None:
+def open_store(config: Config) -> Store | None:
+    """The config's store opened read-only, or None when it has none yet."""
     return Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
 
 
@@ -39,7 +41,7 @@ def read_status(config: Config) -> dict[str, Any]:
     """The JSON `coopy status --json` prints when no engine runs."""
     stage_rows = {}
     runs: list[dict[str, Any]] = []
-    store = _open(config)
+    store = open_store(config)
     try:
         graph = pipeline_graph(config, store)
         if store is not None:
@@ -98,7 +100,7 @@ def read_status(config: Config) -> dict[str, Any]:
                 "over": list(stage.over) if stage.over is not None else None,
             }
         )
-    _add_members(runs, graph)
+    add_members(runs, graph)
     engine_pid = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
     return {
         "pipeline": config.pipeline.name,
@@ -129,59 +131,8 @@ def _waiting(stage: str, name: str) -> dict[str, Any]:
     }
 
 
-def _add_members(runs: list[dict[str, Any]], graph: Graph) -> None:
+def add_members(runs: list[dict[str, Any]], graph: Graph) -> None:
+    """The configurations of each group run (a stage over fewer params), as `members`."""
     for run in runs:
         if graph.is_group(run["stage"]) and graph.exists((run["stage"], run["task"])):
             run["members"] = graph.members((run["stage"], run["task"]))
-
-
-def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
-    """The same JSON from the running engine's own view, when one serves this config (fresher than the
-    store); None when no engine answers. `summary`: only the runs the engine names one by one (running,
-    blocked, failed, cancelled; `Engine.summary`), which is all the human form shows."""
-    from coopy_core.wire.daemon import connect
-    from coopy_core.wire.remote import EngineUnavailable, RemoteCommandError
-
-    try:
-        client = connect(config)
-    except EngineUnavailable:
-        return None
-    try:
-        pid = client.info.get("pid")
-        brief = None
-        if summary:
-            with contextlib.suppress(RemoteCommandError):  # an engine of an older CooPy: the whole snapshot
-                brief = client.summary()
-        if brief is not None:
-            return {
-                "pipeline": brief["pipeline"],
-                "config": str(config.path),
-                "state_dir": str(config.state_dir),
-                "engine_pid": pid,
-                "live": True,
-                "tasks": brief["tasks"],
-                "stages": brief["stages"],
-                "runs": brief["runs"],
-            }
-        snap = client.snapshot().as_json()
-    except EngineUnavailable:
-        return None
-    finally:
-        client.close()
-    store = _open(config)
-    try:
-        graph = pipeline_graph(config, store)
-    finally:
-        if store is not None:
-            store.close()
-    _add_members(snap["runs"], graph)
-    return {
-        "pipeline": snap["pipeline"],
-        "config": str(config.path),
-        "state_dir": str(config.state_dir),
-        "engine_pid": pid,
-        "live": True,
-        "tasks": len(snap["tasks"]),
-        "stages": snap["stages"],
-        "runs": snap["runs"],
-    }

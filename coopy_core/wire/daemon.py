@@ -26,8 +26,9 @@ from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.loader import is_module_source, load_target
 from coopy_core.model import Event, EventKind
 from coopy_core.state.store import EngineLock
-from coopy_core.wire.remote import EngineUnavailable, RemoteEngine
-from coopy_core.wire.server import ControlServer, socket_path
+from coopy_core.wire.address import socket_path
+from coopy_core.wire.remote import EngineUnavailable, RemoteEngine, connect  # connect: also for its callers
+from coopy_core.wire.server import ControlServer
 
 LOG_NAME = "engine.log"
 LINGER = 600.0
@@ -108,20 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     except CoopyError as exc:  # the state dir is taken, a plug-in cannot be made, ...: one line in engine.log
         print(f"coopy: {exc}", file=sys.stderr)
         return exc.exit_code
-
-
-def connect(config: Config, events: bool = False) -> RemoteEngine:
-    """The live engine of `config`, or EngineUnavailable; an engine of another config on the same state
-    dir is refused (StateError), never attached to."""
-    client = RemoteEngine(socket_path(config.state_dir)).connect(events=events)
-    serving = client.info.get("config")
-    if serving and serving != str(config.path):
-        client.close()
-        raise StateError(
-            f"{config.state_dir}: the engine running here (pid {client.info.get('pid')}) serves {serving}, "
-            f"not {config.path}; give this config a state_dir of its own"
-        )
-    return client
 
 
 def spawn(config: Config, take_over: bool = False) -> int:

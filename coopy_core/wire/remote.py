@@ -20,10 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coopy_core.commands import Commands
-from coopy_core.errors import CoopyError
+from coopy_core import commands
+from coopy_core.commands import Commands, Control
+from coopy_core.config import Config
+from coopy_core.errors import CoopyError, StateError
 from coopy_core.model import Event, Snapshot
 from coopy_core.wire import framing as wire
+from coopy_core.wire.address import socket_path
 
 Subscriber = Callable[[Event], None]
 BACKLOG = 200_000  # events kept for subscribers not yet registered
@@ -49,10 +52,11 @@ class _Connection:
         self.file = self.sock.makefile("rb")
         self.ids = itertools.count(1)
 
-    def request(self, op: str, **fields: Any) -> Any:
+    def request(self, name: str, /, **kwargs: Any) -> Any:
+        """Send op `name` of the table (`coopy_core.commands.COMMANDS`) and wait for its result."""
         rid = next(self.ids)
         try:
-            self.sock.sendall(wire.dumps({"id": rid, "op": op, **fields}))
+            self.sock.sendall(wire.dumps({"id": rid, **commands.request(name, kwargs)}))
             line = self.file.readline()
         except OSError as exc:
             raise EngineUnavailable(f"the engine stopped answering ({exc})") from None
@@ -69,8 +73,12 @@ class _Connection:
             self.sock.close()
 
 
-class RemoteEngine(Commands):
-    """The engine's interface (snapshot, subscribe and every command) over the control socket."""
+class RemoteEngine(Commands, Control):
+    """The engine's interface (snapshot, subscribe and every command) over the control socket.
+
+    Every op is a row of `coopy_core.commands.COMMANDS`, sent by `_call`: the commands and the control
+    ops come with their typed methods from `Commands` and `Control`; only `snapshot` and `subscribe`,
+    which keep state here (the last snapshot's seq, the event stream), are written out below."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = path
@@ -89,7 +97,7 @@ class RemoteEngine(Commands):
     # ------------------------------------------------------------ connection
     def connect(self, events: bool = True) -> RemoteEngine:
         self._calls = _Connection(self.path, self.timeout)
-        self.info = self._calls.request("hello")
+        self.info = self.hello()
         if events:
             self._events = _Connection(self.path, self.timeout)
             first = self._events.request("subscribe")
@@ -129,12 +137,13 @@ class RemoteEngine(Commands):
             self.on_disconnect()
 
     # ------------------------------------------------------------ EngineClient
-    def _call(self, command: str, /, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, name: str, /, **kwargs: Any) -> Any:
+        """Send op `name` (a row of the table) with these arguments; its result as JSON gives it."""
         calls = self.__dict__.get("_calls")
         if calls is None:
             raise EngineUnavailable("not connected")
         with self._lock:
-            return calls.request("call", name=command, args=list(args), kwargs=kwargs)
+            return calls.request(name, **kwargs)
 
     def snapshot(self) -> Snapshot:
         if self._calls is None:
@@ -165,13 +174,16 @@ class RemoteEngine(Commands):
 
         return unsubscribe
 
-    @property
-    def task_count(self) -> int:
-        return int(self._call("task_count"))
 
-    def stop(self, stop_running: bool = False) -> None:
-        """Ask the engine to stop; running commands keep running unless `stop_running`."""
-        if self._calls is None:
-            raise EngineUnavailable("not connected")
-        with self._lock:
-            self._calls.request("stop", stop_running=stop_running)
+def connect(config: Config, events: bool = False) -> RemoteEngine:
+    """The live engine of `config`, or EngineUnavailable; an engine of another config on the same state
+    dir is refused (StateError), never attached to."""
+    client = RemoteEngine(socket_path(config.state_dir)).connect(events=events)
+    serving = client.info.get("config")
+    if serving and serving != str(config.path):
+        client.close()
+        raise StateError(
+            f"{config.state_dir}: the engine running here (pid {client.info.get('pid')}) serves {serving}, "
+            f"not {config.path}; give this config a state_dir of its own"
+        )
+    return client

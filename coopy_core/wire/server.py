@@ -1,7 +1,8 @@
 """The engine's control socket: snapshot, event stream and every command, for any number of clients.
 
 A Unix socket in the state dir, mode 0600 (owner only), newline-delimited JSON:
-  request  {"id": 1, "op": "hello" | "snapshot" | "subscribe" | "call" | "stop", ...}
+  request  {"id": 1, "op": "hello" | "snapshot" | "subscribe" | "call" | "stop", ...}: an op of
+           `coopy_core.commands.COMMANDS`, checked against it, then answered by its one handler
   response {"id": 1, "ok": true, "result": ...} or {"id": 1, "ok": false, "error": "..."}
   after "subscribe": {"event": {...}} lines, in sequence order, until the client leaves.
 Only the engine that holds the state-dir lock binds it, so a stale socket left by a killed engine is
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -30,16 +30,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coopy_core.commands import CommandError, check_call
+from coopy_core.commands import COMMANDS, CommandError, check_request
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
-from coopy_core.model import Event
+from coopy_core.model import Event, Snapshot
 from coopy_core.wire import framing as wire
+from coopy_core.wire.address import socket_path
 
 log = logging.getLogger("coopy.server")
 
-SOCKET_NAME = "engine.sock"
-MAX_SUN_PATH = 100  # Linux allows 108 bytes, minus a margin
 MAX_CLIENT_BUFFER = 32 * 2**20  # a client this far behind is dropped; it can subscribe again
 MAX_CONNECTIONS = 256  # clients served at once (screens, scripts); more are refused with a line
 MAX_REQUEST = 2**20  # bytes in one request line (the largest real one, add_task, is a few hundred)
@@ -47,15 +46,6 @@ MAX_DEPTH = 32  # nesting of a request (a real one has 3 levels)
 FD_RESERVE = 64  # descriptors always left for the engine itself (store, logs, spawns), plus one per worker
 REFUSED_LOG_EVERY = 10.0  # seconds between two log lines about refused connections
 BACKLOG = 32  # connections waiting to be accepted; asyncio accepts up to this many at once before any is served
-
-
-def socket_path(state_dir: Path) -> Path:
-    """`state_dir/engine.sock`, or a short private path when that would be too long for a socket."""
-    path = state_dir / SOCKET_NAME
-    if len(os.fsencode(path)) <= MAX_SUN_PATH:
-        return path
-    digest = hashlib.sha256(os.fsencode(state_dir)).hexdigest()[:16]
-    return Path(f"/tmp/coopy-{os.getuid()}") / f"{digest}.sock"
 
 
 def _make_private(folder: Path) -> None:
@@ -80,6 +70,7 @@ class ControlServer:
         self._refused = 0
         self._refused_logged = -math.inf
         self._unsubscribe: Callable[[], None] | None = None  # subscribed to the engine while a client is
+        self._handlers = self._make_handlers()
 
     async def start(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -217,7 +208,7 @@ class ControlServer:
             rid = None
         op = request["op"]
         try:
-            return {"id": rid, "ok": True, "result": self._answer(op, request, writer)}
+            return {"id": rid, "ok": True, "result": self._answer(request, writer)}
         except CommandError as exc:
             log.warning("request %s refused: %s", op[:40], exc)
             return {"id": rid, "ok": False, "error": str(exc)}
@@ -228,31 +219,50 @@ class ControlServer:
             log.warning("request %s failed: %s: %s", op[:40], type(exc).__name__, text)
             return {"id": rid, "ok": False, "error": f"{op[:40]} failed: {type(exc).__name__}: {text}"}
 
-    def _answer(self, op: str, request: dict[str, Any], writer: asyncio.StreamWriter) -> Any:
-        if op == "hello":
-            cfg = self.engine.config
-            return {"pid": os.getpid(), "pipeline": cfg.pipeline.name, "config": str(cfg.path)}
-        if op == "snapshot":
-            return self.engine.snapshot()
-        if op == "subscribe":
-            # the snapshot and the stream that follows it leave no gap: same loop, same tick
-            self._follow(writer)
-            return self.engine.snapshot()
-        if op == "call":
-            name = request.get("name")
-            if name == "task_count":
-                return self.engine.task_count
-            if not isinstance(name, str):
-                raise CommandError(f"bad request: the command's name should be a string, got {type(name).__name__}")
-            args = request.get("args", [])
-            kwargs = request.get("kwargs", {})
-            bound = check_call(name, [] if args is None else args, {} if kwargs is None else kwargs)
-            return getattr(self.engine, name)(**bound)
-        if op == "stop":
-            self.stop_running = bool(request.get("stop_running"))
-            self.stop_requested.set()
-            return None
-        raise CommandError(f"unknown op {op[:40]!r}")
+    def _answer(self, request: dict[str, Any], writer: asyncio.StreamWriter) -> Any:
+        """The request checked against the table of ops, then its one handler."""
+        command, bound = check_request(request)
+        return self._handlers[command.name](writer, bound)
+
+    def _make_handlers(self) -> dict[str, Handler]:
+        """One handler per op of the table: the server's own `_NAME`, or the engine's method of that name."""
+        handlers: dict[str, Handler] = {}
+        for command in COMMANDS.values():
+            if command.answered_by == "server":
+                handlers[command.name] = getattr(self, f"_{command.name}")
+            else:
+                handlers[command.name] = _engine_handler(self.engine, command.name)
+        return handlers
+
+    # ------------------------------------------------------------ the ops the server answers
+    def _hello(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.engine.config
+        return {"pid": os.getpid(), "pipeline": cfg.pipeline.name, "config": str(cfg.path)}
+
+    def _snapshot(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot:
+        return self.engine.snapshot()
+
+    def _subscribe(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot:
+        # the snapshot and the stream that follows it leave no gap: same loop, same tick
+        self._follow(writer)
+        return self.engine.snapshot()
+
+    def _stop(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> None:
+        self.stop_running = bool(bound["stop_running"])
+        self.stop_requested.set()
+
+    def _task_count(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> int:
+        return self.engine.task_count
+
+
+Handler = Callable[[asyncio.StreamWriter, dict[str, Any]], Any]
+
+
+def _engine_handler(engine: Engine, name: str) -> Handler:
+    def handler(writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Any:
+        return getattr(engine, name)(**bound)
+
+    return handler
 
 
 class _TooLong:

@@ -103,9 +103,14 @@ class KeyBar(Widget):
 
     @staticmethod
     def _active(screen: Screen[Any]) -> list[tuple[Any, Binding, bool, str]]:
-        """Active bindings, the app's in their declared order (Textual lists the focused widget's first)."""
+        """Active bindings, the app's and the main screen's (the key table's) in their declared order first
+        (Textual lists the focused widget's first)."""
         active = list(screen.active_bindings.values())
-        return sorted(active, key=lambda item: 0 if item[0] is screen.app else 1) if active else []
+
+        def first(node: Any) -> bool:
+            return node is screen.app or (node is screen and not screen.is_modal)
+
+        return sorted(active, key=lambda item: 0 if first(item[0]) else 1) if active else []
 
     def on_resize(self) -> None:
         self._fit()

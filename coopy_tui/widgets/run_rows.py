@@ -2,9 +2,10 @@
 
 Every run has a key: its sort key (coopy_tui.listing), then the position it arrived in (runs
 that sort equal keep the order the engine listed them in), then its name. The keys of every run
-and those of the runs the filter keeps are `SortedKeys`: a run that changed moves with a removal
-and an insertion, a row is found by position and a run's row by bisection, so neither a batch of
-events nor a keystroke in the filter ever re-sorts a whole stage.
+and those of the runs the filter keeps are `SortedList`s (the `sortedcontainers` package, keys in
+blocks of about a thousand): a run that changed moves with a removal and an insertion, a row is
+found by position and a run's row by bisection, so neither a batch of events nor a keystroke in
+the filter ever re-sorts a whole stage.
 
 The filter is answered from indexes instead of a call per run: a plain word from the lower-cased
 names (typing one more letter only looks among the runs the shorter word kept) and the states
@@ -14,12 +15,15 @@ names (typing one more letter only looks among the runs the shorter word kept) a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from coopy_core.model import RunState, RunView
 from coopy_tui.listing import Term, matches, params_of
-from coopy_tui.sortedkeys import Key, SortedKeys
 from coopy_tui.sorting import SORTS, SortMode
 
+Key = tuple[Any, ...]  # a run's sort key; it ends with the run's name, so no two runs share one
 FEW = 8  # a filter that keeps fewer than 1/FEW of the runs sorts its runs; more: walks the whole order
 
 
@@ -30,7 +34,7 @@ class RunRows:
         self.terms: list[Term] = []
         self._keys: dict[str, Key] = {}  # task -> its key
         self._arrival: dict[str, int] = {}
-        self._all = SortedKeys()
+        self._all = SortedList()
         self._shown = self._all  # the filter's rows (the same object when there is no filter)
         self._lower: dict[str, str] = {}  # task -> its name in lower case (plain words look here)
         self._by_state: dict[RunState, set[str]] = {}
@@ -58,7 +62,7 @@ class RunRows:
         """Shown tasks in row order (all of them, or rows start .. stop-1)."""
         if start == 0 and stop is None:
             return [key[-1] for key in self._shown]
-        return [key[-1] for key in self._shown.slice(start, len(self._shown) if stop is None else stop)]
+        return [key[-1] for key in self._shown.islice(start, len(self._shown) if stop is None else stop)]
 
     def shown(self, task: str) -> bool:
         key = self._keys.get(task)
@@ -68,7 +72,7 @@ class RunRows:
         key = self._keys.get(task)
         if key is None or (self.filtered and key not in self._shown):
             return None
-        return self._shown.bisect(key)
+        return self._shown.bisect_left(key)
 
     def matches(self, run: RunView) -> bool:
         if not self.terms:
@@ -110,7 +114,7 @@ class RunRows:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self._all = SortedKeys(self._keys.values())
+        self._all = SortedList(self._keys.values())
         self._shown = self._all
         if self.terms:
             self._shown = self._filter(self.terms)
@@ -137,7 +141,7 @@ class RunRows:
                     narrow[1].discard(task)
             was_shown = old is not None and (not filtered or old in self._shown)
             if was_shown and old is not None:
-                first = min(first, self._shown.bisect(old))
+                first = min(first, self._shown.bisect_left(old))
             if old is None:
                 self._all.add(new)
             elif old != new:
@@ -153,17 +157,17 @@ class RunRows:
                     continue
                 else:
                     continue
-            first = min(first, self._shown.bisect(new))
+            first = min(first, self._shown.bisect_left(new))
         return removed, first
 
     # ------------------------------------------------------------------ the filter
-    def _filter(self, terms: list[Term]) -> SortedKeys:
+    def _filter(self, terms: list[Term]) -> SortedList:
         sets = sorted((self._word(t) if t.key is None else self._param(t) for t in terms), key=len)
         kept = set(sets[0]).intersection(*sets[1:]) if len(sets) > 1 else sets[0]
         keys = self._keys
         if len(kept) * FEW < len(keys):
-            return SortedKeys(keys[task] for task in kept)
-        return SortedKeys((key for key in self._all if key[-1] in kept), presorted=True)
+            return SortedList(keys[task] for task in kept)
+        return SortedList(key for key in self._all if key[-1] in kept)
 
     def _word(self, term: Term) -> set[str]:
         word = term.text

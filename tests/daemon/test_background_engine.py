@@ -323,7 +323,7 @@ def test_status_of_an_engine_without_the_summary_command_falls_back_to_its_snaps
 ) -> None:
     """A background engine started by an older CooPy answers `summary` with "unknown command": `coopy status`
     (after an upgrade, while that engine runs) reads the whole snapshot instead of failing."""
-    from coopy_core.report.status import live_status
+    from coopy_core.wire.live import live_status
     from coopy_core.wire.remote import RemoteCommandError, RemoteEngine
 
     cfg = tmp_path / "coopy.toml"

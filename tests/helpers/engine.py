@@ -23,6 +23,24 @@ def write_config(directory: Path, body: str, name: str = "coopy.toml") -> Path:
     return path
 
 
+def one_stage(directory: Path, command: str, extra: str = "", tasks: int = 1) -> Path:
+    """A config of one stage `s` running `command` (TOML) for `tasks` configurations `i=0`, `i=1`, ...; `extra`:
+    more lines of the stage's table."""
+    return write_config(
+        directory,
+        f"""
+        [pipeline]
+        poll_interval = 0.2
+        [tasks.matrix]
+        i = {list(range(tasks))}
+        [[stages]]
+        name = "s"
+        command = {command}
+        {extra}
+        """,
+    )
+
+
 # ------------------------------------------------------------------ engine views
 def run_of(engine: Engine, task: str, stage: str) -> RunView | None:
     for run in engine.snapshot().runs:

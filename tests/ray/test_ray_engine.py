@@ -1,5 +1,6 @@
-"""The engine with a stage on a real two-node Ray cluster: hand-off, placement, retry, cancel, impossible
-resources, batched polling. The Jobs API is the ground truth for what Ray was asked to run and where."""
+"""The engine with a stage on the real two-node Ray cluster: placement by resources, impossible resources, one
+`list_jobs` per poll, the stage's address (what every cluster executor does: tests/clusters). The Jobs API is the
+ground truth for what Ray was asked to run and where."""
 
 from __future__ import annotations
 
@@ -10,40 +11,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from coopy_core import Engine, RunState, load_config
-from coopy_core.executors.ray import RayExecutor, make_clients
+from coopy_core.executors.ray import RayExecutor
+from coopy_core.executors.ray_client import make_clients
 from coopy_core.model import Event, EventKind
-from tests.helpers.engine import run_of, wait_state, wait_until, write_config
-from tests.helpers.ray import HEAD_IP, RAY_DEADLINE, RAY_INTERVAL, WORKER_IP, client, jobs_mentioning, node_ip
+from tests.helpers.engine import EngineFactory, run_of, wait_until, write_config
+from tests.helpers.ray import HEAD_IP, RAY_DEADLINE, WORKER_IP, client, jobs_mentioning, node_ip
 
 pytestmark = pytest.mark.usefixtures("ray")
-
-StartEngine = Callable[..., Awaitable[Engine]]
-
-# one value with everything a shell would mangle: it must reach the job as one exact argv item
-AWKWARD = 'it\'s a "test" $HOME * `id` \\n ;|&'
-
-
-@pytest.fixture
-async def start_engine() -> AsyncIterator[StartEngine]:
-    engines: list[Engine] = []
-
-    async def start(path: Path, executor: RayExecutor | None = None) -> Engine:
-        config = load_config(path)
-        engine = Engine(config, executors={"ray": executor} if executor else None)
-        await engine.start()
-        engines.append(engine)
-        return engine
-
-    yield start
-    for engine in reversed(engines):
-        await engine.shutdown(stop_running=True)
 
 
 def reasons_of(engine: Engine, stage: str) -> list[str]:
@@ -57,64 +38,7 @@ def reasons_of(engine: Engine, stage: str) -> list[str]:
     return seen
 
 
-async def test_three_stages_middle_on_ray(tmp_path: Path, start_engine: StartEngine) -> None:
-    path = write_config(
-        tmp_path,
-        """
-        [pipeline]
-        name = "ray-chain"
-        poll_interval = 0.3
-        state_dir = "state"
-
-        [tasks.named]
-        a = { word = "WORD" }
-        b = { word = "plain" }
-
-        [[stages]]
-        name = "prepare"
-        command = ["sh", "-c", 'mkdir -p out && printf "%s" "$1" > out/$0.in', "{task}", "{word}"]
-
-        [[stages]]
-        name = "train"
-        executor = "ray"
-        workers = 2
-        env = { SEEN = "{word}" }
-        ray = { metadata = { team = "vision" } }
-        command = ["sh", "-c", 'echo "job of $COOPY_TASK"; printf "%s|%s" "$1" "$SEEN" > out/$0.model; sleep 1',
-                   "{task}", "{word}"]
-
-        [[stages]]
-        name = "evaluate"
-        command = ["sh", "-c", 'cat out/$0.model > out/$0.score', "{task}"]
-        """.replace("WORD", AWKWARD.replace("\\", "\\\\").replace('"', '\\"')),
-    )
-    engine = await start_engine(path)
-    reasons = reasons_of(engine, "train")
-    assert await asyncio.wait_for(engine.run_until_finished(), RAY_DEADLINE)
-
-    runs = {(r.task, r.stage): r for r in engine.snapshot().runs}
-    assert all(r.state == RunState.DONE for r in runs.values()), runs
-    train = [runs[("a", "train")], runs[("b", "train")]]
-    assert all(r.job_id and r.pid is None for r in train)
-    assert runs[("a", "prepare")].job_id is None and runs[("a", "prepare")].pid
-    # the argv and the env reached the job exactly, through Ray's shell, and the local stage after it saw it
-    assert (tmp_path / "out" / "a.model").read_text() == f"{AWKWARD}|{AWKWARD}"
-    assert (tmp_path / "out" / "a.score").read_text() == f"{AWKWARD}|{AWKWARD}"
-    assert (tmp_path / "out" / "b.score").read_text() == "plain|plain"
-    jobs = {j.submission_id: j for j in jobs_mentioning(str(tmp_path))}
-    assert len(jobs) == 2, "one job per run"
-    for run in train:
-        job = jobs[str(run.job_id)]
-        assert job.status.value == "SUCCEEDED"
-        assert job.metadata["team"] == "vision" and job.metadata["coopy_stage"] == "train"
-        # the job's output is in CooPy's per-attempt log file
-        assert f"job of {run.task}" in Path(run.log).read_text()
-    # the screen saw Ray's states, and the node (no resources asked: Ray runs it on the head)
-    assert any(r.startswith("PENDING") for r in reasons) or f"RUNNING on {HEAD_IP}" in reasons, reasons
-    assert f"RUNNING on {HEAD_IP}" in reasons, reasons
-
-
-async def test_placement_on_the_node_with_a_custom_resource(tmp_path: Path, start_engine: StartEngine) -> None:
+async def test_placement_on_the_node_with_a_custom_resource(tmp_path: Path, start_engine: EngineFactory) -> None:
     path = write_config(
         tmp_path,
         """
@@ -147,79 +71,7 @@ async def test_placement_on_the_node_with_a_custom_resource(tmp_path: Path, star
     assert f"RUNNING on {WORKER_IP}" in reasons, reasons
 
 
-async def test_failing_job_is_retried(tmp_path: Path, start_engine: StartEngine) -> None:
-    path = write_config(
-        tmp_path,
-        """
-        [pipeline]
-        poll_interval = 0.3
-        state_dir = "state"
-
-        [tasks.named]
-        t = { x = 1 }
-
-        [[stages]]
-        name = "flaky"
-        executor = "ray"
-        retries = 2
-        backoff = 0.2
-        command = ["sh", "-c", 'if [ "$COOPY_ATTEMPT" = 1 ]; then echo boom; exit 3; fi; echo fine']
-        """,
-    )
-    engine = await start_engine(path)
-    assert await asyncio.wait_for(engine.run_until_finished(), RAY_DEADLINE)
-    run = run_of(engine, "t", "flaky")
-    assert run is not None and run.state == RunState.DONE and run.attempt == 2 and run.exit_code == 0
-    attempts = engine.store.attempts()
-    assert [(a[2], a[3], a[4]) for a in attempts] == [(1, "failed", 3), (2, "done", 0)]
-    assert attempts[0][5] == "exit code 3"
-    assert "boom" in Path(attempts[0][8]).read_text()
-    assert "fine" in Path(run.log).read_text()
-    jobs = jobs_mentioning(str(tmp_path))
-    assert [(j.status.value, j.driver_exit_code) for j in jobs] == [("FAILED", 3), ("SUCCEEDED", 0)]
-
-
-async def test_cancel_stops_the_running_job(tmp_path: Path, start_engine: StartEngine) -> None:
-    pid_file = tmp_path / "job.pid"
-    path = write_config(
-        tmp_path,
-        f"""
-        [pipeline]
-        poll_interval = 0.3
-        state_dir = "state"
-
-        [tasks.named]
-        t = {{ x = 1 }}
-
-        [[stages]]
-        name = "long"
-        executor = "ray"
-        command = ["sh", "-c", 'echo $$ > "$0"; echo started; sleep 300', "{pid_file}"]
-        """,
-    )
-    engine = await start_engine(path)
-    await wait_until(
-        lambda: (r := run_of(engine, "t", "long")) is not None and r.reason.startswith("RUNNING") and pid_file.exists(),
-        "the job to run",
-        timeout=RAY_DEADLINE,
-        interval=RAY_INTERVAL,
-    )
-    run = run_of(engine, "t", "long")
-    assert run is not None and run.job_id
-    pid = int(pid_file.read_text())
-    assert os.path.exists(f"/proc/{pid}")
-    # the log tail follows the job while it runs
-    await wait_until(lambda: "started" in Path(run.log).read_text(), "the job's output in the log", timeout=30)
-
-    engine.cancel("t", "long")
-    cancelled = await wait_state(engine, "t", "long", RunState.CANCELLED, timeout=60, interval=RAY_INTERVAL)
-    assert cancelled.reason == "cancelled by user"
-    # Ray says it stopped the job, and its process is gone (the nodes are on this machine)
-    assert client().get_job_status(str(run.job_id)).value == "STOPPED"
-    await wait_until(lambda: not os.path.exists(f"/proc/{pid}"), f"the job's process {pid} to be gone", timeout=30)
-
-
-async def test_impossible_resources_fail_with_rays_message(tmp_path: Path, start_engine: StartEngine) -> None:
+async def test_impossible_resources_fail_with_rays_message(tmp_path: Path, start_engine: EngineFactory) -> None:
     marker = tmp_path / "ran.txt"
     path = write_config(
         tmp_path,
@@ -240,7 +92,7 @@ async def test_impossible_resources_fail_with_rays_message(tmp_path: Path, start
         """,
     )
     config = load_config(path)
-    engine = await start_engine(path, RayExecutor(config, infeasible_after=2.0))
+    engine = await start_engine(path, executors={"ray": RayExecutor(config, infeasible_after=2.0)})
     reasons = reasons_of(engine, "huge")
     assert not await asyncio.wait_for(engine.run_until_finished(), RAY_DEADLINE)
     run = run_of(engine, "t", "huge")
@@ -326,7 +178,7 @@ class CountingClients:
         return Counting(), state
 
 
-async def test_one_list_jobs_per_poll_for_all_jobs(tmp_path: Path, start_engine: StartEngine) -> None:
+async def test_one_list_jobs_per_poll_for_all_jobs(tmp_path: Path, start_engine: EngineFactory) -> None:
     path = write_config(
         tmp_path,
         """
@@ -346,7 +198,7 @@ async def test_one_list_jobs_per_poll_for_all_jobs(tmp_path: Path, start_engine:
     )
     counting = CountingClients()
     config = load_config(path)
-    engine = await start_engine(path, RayExecutor(config, clients=counting))
+    engine = await start_engine(path, executors={"ray": RayExecutor(config, clients=counting)})
     all_running = False
 
     def on_event(event: Event) -> None:
@@ -371,7 +223,7 @@ async def test_one_list_jobs_per_poll_for_all_jobs(tmp_path: Path, start_engine:
 
 
 async def test_the_stages_address_wins_over_ray_address(
-    tmp_path: Path, start_engine: StartEngine, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, start_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ray's client lets $RAY_ADDRESS override the address it is given; the stage's `ray.address` must win."""
     real = os.environ["RAY_ADDRESS"]

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from coopy_core.executors.ray import entrypoint, exit_code, first_sentence, ray_error, submission_id
+from coopy_core.executors.ray_job import entrypoint, exit_code, first_sentence, ray_error, submission_id
 from tests.helpers.engine import write_config
 
 AWKWARD = ["it's", 'a "test"', "$HOME", "*", "`id`", "$(touch PWNED)", "a\nb", "", "-n", "; rm -rf ~", "${X}"]

@@ -1,4 +1,4 @@
-"""`u` resizes a resource pool through the engine, `s` shows the end-of-pipeline summary, hooks notify."""
+"""PoolsScreen (`u`): resizing a resource pool through the engine; without pools the key names the resources table."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from coopy_core.config import load_config
 from coopy_core.engine import Engine
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.pools_screen import PoolsScreen
-from coopy_tui.widgets.summary_screen import SummaryScreen
-from tests.helpers.tui import wait_for
+from tests.helpers.tui import FakeEngine, fixed_clock, screen_text, wait_for
 
 
 @pytest.fixture
@@ -33,28 +32,6 @@ async def gpu_engine(tmp_path: Path) -> AsyncIterator[Engine]:
         command = ["sleep", "600"]
         workers = 4
         resources = { gpus = 1 }
-        """)
-    )
-    eng = Engine(load_config(tmp_path / "coopy.toml"))
-    await eng.start()
-    yield eng
-    await eng.shutdown(stop_running=True)
-
-
-@pytest.fixture
-async def finishing(tmp_path: Path) -> AsyncIterator[Engine]:
-    (tmp_path / "coopy.toml").write_text(
-        textwrap.dedent("""
-        [pipeline]
-        name = "ends"
-        poll_interval = 0.5
-        [tasks.matrix]
-        x = [1, 2, 3]
-        [[stages]]
-        name = "work"
-        command = ["sh", "-c", "sleep 0.2; [ $0 != 2 ]", "{x}"]
-        workers = 3
-        on_done = ["true"]
         """)
     )
     eng = Engine(load_config(tmp_path / "coopy.toml"))
@@ -82,27 +59,10 @@ async def test_u_resizes_a_pool_in_the_engine(gpu_engine: Engine) -> None:
         assert held == ["0", "1", "2"]
 
 
-async def test_s_shows_the_summary_and_hooks_notify(finishing: Engine) -> None:
-    app = CoopyApp(finishing)
+# ====================================================================== 5. pools without pools
+async def test_5_no_pools_names_the_resources_table(demo: FakeEngine) -> None:
+    app = CoopyApp(demo, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: finishing.finished, what="the pipeline to finish")
-        await wait_for(
-            pilot,
-            lambda: any(n.title == "Pipeline finished" for n in app._notifications),
-            what="the finished notification",
-        )
-        await wait_for(
-            pilot,
-            lambda: sum(n.kind == "hook" for n in app.notices.items) == 2,
-            what="both on_done hooks in the history",
-        )
-        assert sum(n.title == "Hook" for n in app._notifications) <= 1, "one hook toast at a time"
-        await pilot.press("s")
-        assert isinstance(app.screen, SummaryScreen)
-        (work,) = app.screen.summaries
-        assert (work.done, work.failed) == (2, 1)
-        assert work.mean is not None and work.longest is not None and work.longest >= 0.2
-        assert work.failures == (("x=2", "exit code 1"),)
-        assert "work/x=2: exit code 1" in app.screen.text()
-        await pilot.press("escape")
-        assert not isinstance(app.screen, SummaryScreen)
+        await pilot.press("u")
+        await pilot.pause()
+        assert "add a [resources] table to the config" in screen_text(app)

@@ -14,7 +14,7 @@ import pytest
 from coopy_core.config import load_config
 from coopy_core.errors import ConfigError
 from coopy_tui.settings import load_settings, user_file
-from tests.tui.test_tui_cli import assert_clean_failure, tui
+from tests.tui.test_cli import assert_clean_failure, tui
 
 BASE = """
     [tasks.matrix]

@@ -1,0 +1,34 @@
+"""Ctrl-C before a command's own handling takes over: exit 130 with one line, never a traceback.
+
+Python turns SIGINT into KeyboardInterrupt, which, raised while modules load or the engine starts, prints a
+traceback and exits -2. `guarded` takes SIGINT over until the command installs its own handling. It imports
+nothing of CooPy, so every entry point (`coopy`, `python -m coopy_core.cli.main`, `coopy-tui`) can use it first.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+
+EXIT_INTERRUPTED = 130
+
+
+class Interrupted(SystemExit):
+    """Ctrl-C before the command's own handling took over: unwinds like sys.exit (quietly, no traceback)."""
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(EXIT_INTERRUPTED)
+
+
+def guarded(prog: str, command: Callable[[], int]) -> int:
+    """Run `command` (which imports what it needs) with SIGINT taken over until it installs its own handling."""
+    signal.signal(signal.SIGINT, _interrupted)
+    try:
+        return command()
+    except Interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

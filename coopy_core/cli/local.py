@@ -1,0 +1,262 @@
+"""The local verbs of `coopy`: each a small handler of its parsed arguments (the table is in verbs.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from coopy_core.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from coopy_core.config import Config, dump_config, starter_toml
+from coopy_core.errors import CoopyError
+from coopy_core.loader import load_target
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.detach:
+        return _detach(args.config, args.take_over)
+    return _run(args.config, args.stop_running, args.take_over)
+
+
+def plan(args: argparse.Namespace) -> int:
+    from coopy_core.plan.dryrun import make_plan, plan_json, plan_text
+
+    config = load_target(args.config)
+    the_plan = make_plan(config)
+    print(plan_json(the_plan) if args.json else plan_text(config, the_plan, args.config))
+    return EXIT_OK
+
+
+def why(args: argparse.Namespace) -> int:
+    from coopy_core.plan.dryrun import why as explain
+
+    config = load_target(args.config)
+    try:
+        print(explain(config, args.stage, args.task))
+    except KeyError as exc:
+        raise CoopyError(f"{args.config}: {exc.args[0]}") from None
+    return EXIT_OK
+
+
+def forget(args: argparse.Namespace) -> int:
+    return _forget(args.config, args.yes)
+
+
+def status(args: argparse.Namespace) -> int:
+    return _status(args.config, args.json)
+
+
+def validate(args: argparse.Namespace) -> int:
+    config = load_target(args.config)
+    if args.dump:
+        sys.stdout.write(dump_config(config))
+    else:
+        print(f"{args.config}: ok: " + describe_graph(config))
+    return EXIT_OK
+
+
+def init(args: argparse.Namespace) -> int:
+    return _init(Path(args.path))
+
+
+def export(args: argparse.Namespace) -> int:
+    return _export(args.config, args.format, args.output)
+
+
+def results(args: argparse.Namespace) -> int:
+    return _results_command(args)
+
+
+def report(args: argparse.Namespace) -> int:
+    return _results_command(args)
+
+
+def describe_graph(config: Config) -> str:
+    """`6 configurations, 3 stages (prepare -> train -> evaluate)`, then a line per stage when the stages
+    are more than a chain: what it needs, what its runs are over, how many runs."""
+    names = config.stage_names
+    chain = all(needs == ((names[i - 1],) if i else ()) for i, needs in enumerate(config.needs))
+    chain = chain and all(s.over is None for s in config.stages)
+    head = f"{len(config.tasks)} configurations, {len(names)} stages"
+    if chain:
+        return f"{head} ({' -> '.join(names)})"
+    graph = config.graph()
+    width = max(len(n) for n in names)
+    needs_width = max(len(", ".join(n) or "-") for n in config.needs)
+    lines = [f"{head}:"]
+    for stage, needs in zip(config.stages, config.needs, strict=True):
+        if stage.over is None:
+            over = "each configuration"
+        elif not stage.over:
+            over = "all configurations (one run)"
+        else:
+            over = "over " + ", ".join(stage.over)
+        n = graph.run_count(stage.name)
+        lines.append(
+            f"  {stage.name:<{width}}  needs {', '.join(needs) or '-':<{needs_width}}  {over:<28} "
+            f"{n} run{'s' if n != 1 else ''}"
+        )
+    return "\n".join(lines)
+
+
+def _forget(config_path: str, yes: bool) -> int:
+    import shutil
+
+    from coopy_core.state.store import EngineLock
+
+    config = load_target(config_path)
+    state = config.state_dir
+    if not state.exists():
+        print(f"{state}: nothing to forget")
+        return EXIT_OK
+    holder = EngineLock.holder(state)
+    if holder is not None:
+        raise CoopyError(f"{state}: an engine (pid {holder}) runs this pipeline; stop it first (coopy stop)")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CoopyError(f"{state}: give --yes to delete the state dir (every run's record and its logs there)")
+        answer = input(f"delete {state} (the record of every run, and the logs in it)? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return EXIT_OK
+    shutil.rmtree(state)
+    print(f"deleted {state}; the next `coopy run` starts afresh")
+    return EXIT_OK
+
+
+def _detach(config_path: str, take_over: bool = False) -> int:
+    from coopy_core.wire.daemon import ensure_engine
+
+    config = load_target(config_path)
+    client, started = ensure_engine(config, events=False, take_over=take_over)
+    pid = client.info.get("pid")
+    client.close()
+    what = "started" if started else "already running"
+    print(f"engine {what} in the background (pid {pid}); watch it with `coopy-tui {config_path}`")
+    return EXIT_OK
+
+
+def _export(config_path: str, fmt: str, output: str | None) -> int:
+    from coopy_core.report.export import to_csv, to_json
+
+    config = load_target(config_path)
+    text = to_csv(config) if fmt == "csv" else to_json(config) + "\n"
+    if output:
+        Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _results_command(args: argparse.Namespace) -> int:
+    config = load_target(args.config)
+    group_by = [p.strip() for item in args.group_by for p in item.split(",") if p.strip()]
+    metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()]
+    if args.command == "report":
+        from coopy_core.report.html import ReportOptions, watch, write_report
+
+        options = ReportOptions(group_by, args.sort, args.stage, metrics, max(1, args.best))
+        if args.watch:
+            return watch(config, Path(args.output), options, args.interval)
+        print(write_report(config, Path(args.output), options))
+        return EXIT_OK
+    from coopy_core.report import results
+
+    table = results.arrange(results.collect(config, args.stage), group_by, args.sort, metrics)
+    text = results.render(table, args.format)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _init(path: Path) -> int:
+    """`coopy init DIR` writes DIR/coopy.toml; a path ending in .toml is the file itself."""
+    if path.is_dir() or (path.suffix != ".toml" and not path.exists()):
+        path = path / "coopy.toml"
+    if path.exists():
+        print(f"coopy: {path}: already exists; not overwriting", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(starter_toml())
+    except OSError as exc:
+        print(f"coopy: {path}: cannot write it ({exc.strerror})", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {path}; check it with `coopy validate {path}`")
+    return EXIT_OK
+
+
+def _status(config_path: str, as_json: bool) -> int:
+    from coopy_core.cli.progress import format_duration
+    from coopy_core.report.status import read_status
+    from coopy_core.wire.live import live_status
+
+    config = load_target(config_path)
+    status = live_status(config, summary=not as_json) or read_status(config)
+    if as_json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    engine = f"engine running (pid {status['engine_pid']})" if status["engine_pid"] else "no engine running"
+    print(f"{status['pipeline']}: {status['tasks']} configurations; {engine}")
+    width = max(len(s["name"]) for s in status["stages"])
+    for s in status["stages"]:
+        c = s["counts"]
+        paused = " PAUSED" if s["paused"] else ""
+        more = "".join(f", {state} {c[state]}" for state in ("waiting", "blocked") if c.get(state))
+        print(
+            f"  {s['name']:<{width}} workers {s['workers']}{paused}: queued {c['queued']}, running {c['running']}, "
+            f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}{more}"
+        )
+    for r in status["runs"]:
+        if r["state"] == "running" and r.get("job_id"):  # a Slurm or Ray job: its state and node
+            print(f"  running: {r['stage']}/{r['task']} attempt {r['attempt']}: job {r['job_id']}: {r['reason']}")
+        if r["state"] == "blocked":
+            print(f"  blocked: {r['stage']}/{r['task']}: {r['reason']}")
+        elif r["state"] in ("failed", "cancelled"):
+            took = format_duration((r["ended_at"] or 0) - (r["started_at"] or 0)) if r["started_at"] else "--"
+            print(f"  {r['state']}: {r['stage']}/{r['task']} attempt {r['attempt']} ({took}): {r['reason']}")
+            if r["log"]:
+                print(f"    log: {r['log']}")
+    return EXIT_OK
+
+
+def _log_to_file(path: Path) -> None:
+    """The engine's own log lines (a bad socket request, a store that cannot be written) go to engine.log, as the
+    background engine's do: the terminal shows the pipeline. A log that cannot be written (a full disk) is
+    skipped, never a traceback."""
+    import logging
+
+    logging.raiseExceptions = False
+    handler = logging.FileHandler(path, delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("coopy", "asyncio"):  # asyncio's own (an accept that failed, a task that raised) too
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if name == "coopy" else logging.WARNING)
+        logger.propagate = False
+
+
+def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
+    from coopy_core.runner import execute
+
+    config = load_target(config_path)
+    _log_to_file(config.state_dir / "engine.log")
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    live = sys.stdout.isatty()
+    ending = asyncio.run(
+        execute(config, stream=sys.stdout, live=live, stop_running=stop_running, signals=signals, take_over=take_over)
+    )
+    if ending.remote_stop:
+        print("coopy: stopped by `coopy stop`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if ending.signal is not None:
+        if ending.running:
+            what = "stopped and queued again" if stop_running else "left running; `coopy run` again adopts them"
+            print(f"coopy: interrupted; {ending.running} running command(s) {what}", file=sys.stderr)
+        return EXIT_INTERRUPTED if ending.signal == signal.SIGINT else 128 + ending.signal
+    return EXIT_OK if ending.passed else EXIT_FAILED

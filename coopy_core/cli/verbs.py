@@ -1,0 +1,255 @@
+"""The verbs of `coopy`, in one table: each a row with its one-line help, its arguments and its handler.
+
+The local verbs (run, plan, status, ...) are written here, each a small handler. The verbs that steer a running
+engine (pause, workers, add, stop, ...) are rows of `coopy_core.commands.COMMANDS`: `command_verb` makes
+their verb from the row (its arguments, each argument's parse hook, the line printed when done), so a
+command is defined once for the socket, the remote client and the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from coopy_core.cli import local
+from coopy_core.cli.common import CONFIG_HELP, EXIT_OK, EXIT_USAGE
+from coopy_core.commands import COMMANDS, Command
+from coopy_core.loader import load_target
+
+Handler = Callable[[argparse.Namespace], int]
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str  # one line: the subcommand's help, and (capitalised) the opening of its --help page
+    arguments: Arguments  # adds its arguments to its parser
+    run: Handler
+    readme: str = ""  # what the README's table adds to the help
+
+
+def _config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help=CONFIG_HELP)
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument(
+        "--stop-running",
+        action="store_true",
+        help="on Ctrl-C, stop running commands (default: leave them running; the next start adopts them)",
+    )
+    p.add_argument("--detach", action="store_true", help="run the engine in the background (attach with coopy-tui)")
+    p.add_argument(
+        "--take-over", action="store_true", help="make a state dir that belongs to another config this one's"
+    )
+
+
+def _json_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _why_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument("stage", help="the stage's name")
+    p.add_argument("task", help="the run's name: a configuration's, or a group's (model=cnn, all)")
+
+
+def _forget_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument("--yes", action="store_true", help="do not ask")
+
+
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument(
+        "--dump", action="store_true", help="print the normalized config as TOML (every key, defaults filled in)"
+    )
+
+
+def _init_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "path",
+        nargs="?",
+        default="coopy.toml",
+        help="a directory (gets DIR/coopy.toml, made if missing) or a file ending in .toml; default ./coopy.toml",
+    )
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+
+
+def _table_args(p: argparse.ArgumentParser) -> None:
+    """What `coopy results` and `coopy report` share: both read the store only."""
+    _config(p)
+    p.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="PARAM[,PARAM]",
+        help="aggregate the other params: mean ± std and n per metric",
+    )
+    p.add_argument("--sort", metavar="[-]NAME", help="a metric or param; -name sorts descending")
+    p.add_argument("--stage", help="one row per run of this stage (per group for a stage over fewer params)")
+    p.add_argument("--metrics", metavar="NAME[,NAME]", help="only these metrics, in this order")
+
+
+def _results_args(p: argparse.ArgumentParser) -> None:
+    _table_args(p)
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json", "markdown"),
+        default="table",
+        help="table (default), csv, json or markdown",
+    )
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    _table_args(p)
+    p.add_argument("--output", "-o", default="report.html", help="the HTML file (default report.html)")
+    p.add_argument("--best", type=int, default=10, metavar="N", help="metric curves of the best N runs")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="rewrite it while the pipeline runs (atomically; the page reloads itself)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --watch: seconds between rewrites (default: the poll_interval, at least 2)",
+    )
+
+
+LOCAL_VERBS: tuple[Verb, ...] = (
+    Verb(
+        "run",
+        "run the pipeline until every configuration passed or failed for good",
+        _run_args,
+        local.run,
+        "a live line per stage on a terminal, plain lines otherwise. Exit 0 all done, 1 some failed, 2 config "
+        "error, 130 on Ctrl-C",
+    ),
+    Verb(
+        "plan",
+        "what the next run would run, and why (starts nothing, writes nothing)",
+        _json_args,
+        local.plan,
+        "grouped by why (see [Results you can trust](#results-you-can-trust))",
+    ),
+    Verb("why", "one line: why a run would run again at the next start, or why not", _why_args, local.why),
+    Verb(
+        "forget",
+        "delete a pipeline's state dir (the record of every run), to start afresh",
+        _forget_args,
+        local.forget,
+    ),
+    Verb(
+        "status",
+        "show the state of a pipeline (starts nothing)",
+        _json_args,
+        local.status,
+        "live from the engine when one runs, else from the state store; the summary names only the runs running, "
+        "blocked, failed or cancelled (the engine sends no more: 0.7 s at 100,000 configurations), `--json` has "
+        'every run: `{"stages": [{"name", "workers", "paused", "counts": {...}, "total", "needs", "over"}], "runs": '
+        '[{"task", "stage", "attempt", "state", "exit_code", "priority", "log", ..., "members" (group runs)}]}`',
+    ),
+    Verb(
+        "validate",
+        "check a config and say what it runs (starts nothing)",
+        _validate_args,
+        local.validate,
+        "the graph: needs, over, runs per stage",
+    ),
+    Verb(
+        "init",
+        "write a starter coopy.toml",
+        _init_args,
+        local.init,
+        "`DIR/coopy.toml` (default: here; a path ending in `.toml` is the file itself)",
+    ),
+    Verb(
+        "export",
+        "one row per configuration: params, and per stage state, attempts, duration",
+        _export_args,
+        local.export,
+    ),
+    Verb(
+        "results",
+        "the metrics runs reported: one row per configuration, grouped and sorted as asked",
+        _results_args,
+        local.results,
+        "see *Metrics, results and the report*",
+    ),
+    Verb(
+        "report",
+        "write one self-contained HTML file: stages, timeline, durations, results, curves, failures",
+        _report_args,
+        local.report,
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------- engine verbs
+def command_verb(command: Command) -> Verb:
+    """The verb of a command of the table: `coopy VERB CONFIG ARGS...`, sent to the config's running engine."""
+
+    def arguments(p: argparse.ArgumentParser) -> None:
+        _config(p)
+        for arg in command.args:
+            cli = arg.cli
+            if cli is not None:
+                p.add_argument(arg.name, nargs=cli.nargs, metavar=cli.metavar, help=cli.help or arg.help)
+            elif arg.flag and bool in arg.types:
+                p.add_argument(arg.flag, dest=arg.name, action="store_true", help=arg.help)
+            elif arg.flag:
+                kind = int if arg.types[0] is int else str
+                p.add_argument(arg.flag, dest=arg.name, type=kind, default=arg.default, help=arg.help)
+            else:
+                p.add_argument(arg.name, type=int if arg.types == (int,) else str, help=arg.help)
+
+    def run(args: argparse.Namespace) -> int:
+        return _send(command, args)
+
+    return Verb(command.verb, command.help[0].lower() + command.help[1:].rstrip("."), arguments, run)
+
+
+def _send(command: Command, args: argparse.Namespace) -> int:
+    """A command for the running background engine of a config (the same commands the TUI sends)."""
+    from coopy_core.wire.daemon import connect
+    from coopy_core.wire.remote import EngineUnavailable
+
+    config = load_target(args.config)
+    try:
+        client = connect(config)
+    except EngineUnavailable:
+        print(
+            f"coopy: {args.config}: no engine is running; start one with `coopy run --detach {args.config}`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        given = {arg.name: getattr(args, arg.name) for arg in command.args}
+        values = dict(given)
+        for arg in command.args:
+            if arg.cli is not None:
+                values[arg.name] = arg.cli.parse(given[arg.name], client, values)
+        result = getattr(client, command.name)(**values)
+        texts = {f"{name}_text": value for name, value in given.items()}
+        print(command.said({**values, **texts, "result": result}))
+    finally:
+        client.close()
+    return EXIT_OK
+
+
+ENGINE_VERBS: tuple[Verb, ...] = tuple(command_verb(c) for c in COMMANDS.values() if c.verb)
+VERBS: dict[str, Verb] = {v.name: v for v in (*LOCAL_VERBS, *ENGINE_VERBS)}

@@ -1,0 +1,59 @@
+"""`coopy status` live from the running engine of a config (fresher than the store), over its control socket."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from coopy_core.config import Config
+from coopy_core.report.status import add_members, open_store, pipeline_graph
+from coopy_core.wire.remote import EngineUnavailable, RemoteCommandError, connect
+
+
+def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
+    """The same JSON from the running engine's own view, when one serves this config (fresher than the
+    store); None when no engine answers. `summary`: only the runs the engine names one by one (running,
+    blocked, failed, cancelled; `Engine.summary`), which is all the human form shows."""
+    try:
+        client = connect(config)
+    except EngineUnavailable:
+        return None
+    try:
+        pid = client.info.get("pid")
+        brief = None
+        if summary:
+            with contextlib.suppress(RemoteCommandError):  # an engine of an older CooPy: the whole snapshot
+                brief = client.summary()
+        if brief is not None:
+            return {
+                "pipeline": brief["pipeline"],
+                "config": str(config.path),
+                "state_dir": str(config.state_dir),
+                "engine_pid": pid,
+                "live": True,
+                "tasks": brief["tasks"],
+                "stages": brief["stages"],
+                "runs": brief["runs"],
+            }
+        snap = client.snapshot().as_json()
+    except EngineUnavailable:
+        return None
+    finally:
+        client.close()
+    store = open_store(config)
+    try:
+        graph = pipeline_graph(config, store)
+    finally:
+        if store is not None:
+            store.close()
+    add_members(snap["runs"], graph)
+    return {
+        "pipeline": snap["pipeline"],
+        "config": str(config.path),
+        "state_dir": str(config.state_dir),
+        "engine_pid": pid,
+        "live": True,
+        "tasks": len(snap["tasks"]),
+        "stages": snap["stages"],
+        "runs": snap["runs"],
+    }

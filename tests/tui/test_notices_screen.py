@@ -1,0 +1,102 @@
+"""NoticesScreen (`!`, `n`): the failures and messages, enter jumps to the run."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from coopy_core.config import load_config
+from coopy_core.engine import Engine
+from coopy_tui.app import CoopyApp
+from coopy_tui.widgets.log_screen import LogScreen
+from coopy_tui.widgets.notices_screen import NoticesScreen
+from tests.helpers.tui import screen_text, wait_for
+
+
+def write(root: Path, body: str) -> Path:
+    path = root / "coopy.toml"
+    path.write_text(textwrap.dedent(body).lstrip())
+    return path
+
+
+FAILING = """
+    [pipeline]
+    name = "failing"
+    poll_interval = 0.5
+    [tasks.matrix]
+    x = [1, 2, 3, 4]
+    [[stages]]
+    name = "first"
+    command = ["sh", "-c", "echo attempt $1 of $0; [ $0 -gt 2 ] || [ $1 -gt 1 ] || exit 3", "{x}", "{attempt}"]
+    workers = 4
+    [[stages]]
+    name = "second"
+    command = ["sh", "-c", "echo second $0; exit 4", "{x}"]
+    workers = 4
+"""
+
+
+@pytest.fixture
+async def failing(tmp_path: Path) -> AsyncIterator[Engine]:
+    """first: x=1 and x=2 fail their first attempt (a retry passes); second: every run fails."""
+    eng = Engine(load_config(write(tmp_path, FAILING)))
+    await eng.start()
+    yield eng
+    await eng.shutdown(stop_running=True)
+
+
+def failed(engine: Engine, stage: str) -> int:
+    return engine.stage_view(stage).counts.get("failed", 0)
+
+
+async def settled_failures(pilot: object, engine: Engine) -> None:
+    await wait_for(
+        pilot,
+        lambda: failed(engine, "first") == 2 and failed(engine, "second") == 2,
+        what="x=1, x=2 failed in first; x=3, x=4 in second",
+    )
+
+
+async def test_bang_lists_the_failures_and_enter_jumps_to_the_run(failing: Engine) -> None:
+    app = CoopyApp(failing)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled_failures(pilot, failing)
+        # failures from before the screen attached come from the snapshot (read), later ones as news
+        await wait_for(pilot, lambda: sum(n.kind == "failed" for n in app.notices.items) == 4, what="the history")
+        await wait_for(pilot, lambda: app.repaints > 2 and app.notices.unread > 0, what="the news counted")
+        assert "! " in screen_text(app).splitlines()[0]  # the top bar counts them
+        await pilot.press("exclamation_mark")
+        screen = app.screen
+        assert isinstance(screen, NoticesScreen)
+        text = screen.text()
+        for task in ("first/x=1", "first/x=2", "second/x=3", "second/x=4"):
+            assert task in text
+        await pilot.press("f")  # failures only (the newest notice is the pipeline's end)
+        newest = screen.shown[0]
+        assert newest.kind == "failed"
+        await pilot.press("enter")
+        assert not isinstance(app.screen, NoticesScreen)
+        assert (app.selected().stage, app.selected().task) == (newest.stage, newest.task)
+        assert app.notices.unread == 0
+
+
+async def test_n_is_the_same_list_and_e_y_in_the_log_view(failing: Engine) -> None:
+    app = CoopyApp(failing)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settled_failures(pilot, failing)
+        await pilot.press("n")
+        assert isinstance(app.screen, NoticesScreen)
+        await pilot.press("escape")
+        await pilot.press("f", "enter")
+        screen = app.screen
+        assert isinstance(screen, LogScreen)
+        await pilot.press("y")
+        assert app.clipboard == screen.path and screen.path.endswith(".1.log")
+        await pilot.press("e")
+        await wait_for(
+            pilot, lambda: any("Cannot hand the terminal" in n.message for n in app._notifications), what="the refusal"
+        )
+        assert isinstance(app.screen, LogScreen)
