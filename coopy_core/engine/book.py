@@ -119,6 +119,10 @@ class Book:
     ) -> None:
         self.journal.emit(EventKind.MESSAGE, message=text, level=level, run=run, data=data or {})
 
+    def notify(self, text: str, level: str) -> None:
+        """A hook's news: a MESSAGE event tagged `source = hook` (screens show it as a notification)."""
+        self.journal.emit(EventKind.MESSAGE, message=text, level=level, data={"source": "hook"})
+
     # ---------------------------------------------------------------- queues
     def place_queued(self, run: Run) -> None:
         """Into the line, or behind its retry's backoff."""

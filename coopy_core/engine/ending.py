@@ -13,14 +13,15 @@ the ended attempt and either lets the next rule look too (it returns False) or e
   hooks                on_done / on_failed is owed, in the same commit
   tell_readiness       Readiness is told; what may start now joins its queue; a failure is said
 
-Whether to dispatch afterwards is `end`'s answer: the facade dispatches, so no rule calls back into it.
+After the rules, `end` dispatches (unless a rule said nothing may start now): the path of a run goes
+lifecycle -> these rules -> settle -> dispatch, each once, without passing through the facade.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from coopy_core.config import StageConfig
@@ -28,8 +29,9 @@ from coopy_core.engine.book import Book
 from coopy_core.engine.outputs import Outputs
 from coopy_core.engine.settle import Settle
 from coopy_core.graph import Progress, RunKey
-from coopy_core.lifecycle.attempts import Attempts, Ending, disk_full_note
+from coopy_core.lifecycle.files import disk_full_note
 from coopy_core.lifecycle.hooks import HookRunner
+from coopy_core.lifecycle.live import Ending
 from coopy_core.lifecycle.metrics import MetricsTracker
 from coopy_core.model import Run, RunState
 from coopy_core.resources import Pools
@@ -61,28 +63,30 @@ class Endings:
         book: Book,
         settle: Settle,
         outputs: Outputs,
-        attempts: Attempts,
+        clear_outputs: Callable[[Sequence[Path]], str],
         pools: Pools,
         tracker: MetricsTracker,
         hooks: HookRunner | None,
         on_settled: Callable[[], None],
+        dispatch: Callable[[], None],
     ) -> None:
         self.book = book
         self.settle = settle
         self.outputs = outputs
-        self.attempts = attempts
+        self.clear_outputs = clear_outputs  # lifecycle's: removes a run's own outputs, never a folder it lives in
         self.pools = pools
         self.tracker = tracker
         self.hooks = hooks
         self.on_settled = on_settled  # a run ended for real in this session (the pipeline's end is then news)
         self.refused: dict[RunKey, int] = {}  # starts the machine refused in a row, per run
         self.refused_said = -math.inf
+        self.dispatch = dispatch  # what may start now starts (dispatch.Dispatch.run)
 
-    def end(self, run: Run, ending: Ending) -> bool:
-        """Called once per attempt (lifecycle.Attempts): returns whether to dispatch now."""
+    def end(self, run: Run, ending: Ending) -> None:
+        """Called once per attempt (lifecycle.Attempts): the rules in order, then dispatch."""
         book = self.book
         if book.flags.closed:
-            return False
+            return
         key = run.key
         self.tracker.end(key, run.attempt, self.outputs.metrics_file(run, ending.state))
         now = book.clock()
@@ -95,7 +99,8 @@ class Endings:
         for rule in RULES:
             if rule(self, ended):
                 break
-        return ended.dispatch
+        if ended.dispatch:
+            self.dispatch()
 
 
 # ---------------------------------------------------------------- the rules, in order
@@ -154,7 +159,7 @@ def keep_outputs(x: Endings, e: Ended) -> bool:
     if state == RunState.DONE:
         x.outputs.remember(run)
     if state in (RunState.FAILED, RunState.CANCELLED):
-        x.attempts.clear_outputs(x.outputs.clearable(run))  # a partial output is never trusted
+        x.clear_outputs(x.outputs.clearable(run))  # a partial output is never trusted
     return False
 
 

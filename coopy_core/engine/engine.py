@@ -35,8 +35,9 @@ from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
 from coopy_core.graph import Readiness
-from coopy_core.lifecycle.attempts import Attempts, Ending
+from coopy_core.lifecycle.attempts import Attempts
 from coopy_core.lifecycle.hooks import HookRunner
+from coopy_core.lifecycle.live import Ending
 from coopy_core.lifecycle.metrics import MetricsTracker
 from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.model import EventKind, Run, RunView, Snapshot, StageView
@@ -49,6 +50,10 @@ from coopy_core.state.store import DB_NAME, EngineLock, Store, store_problem
 COMMIT_RETRY = 2.0  # seconds between tries to write a store that failed (a full disk)
 
 NOT_RUNNING = "the engine is not running: call `await engine.start()` first"
+
+
+def _unwired(run: Run, ending: Ending) -> None:
+    raise AssertionError("the engine's ending rules are wired at start, before any attempt starts")
 
 
 class Engine:
@@ -84,7 +89,6 @@ class Engine:
         self._hooks: HookRunner | None = None
         self._recipes: Recipes | None = None
         self._commands: EngineCommands | None = None
-        self._endings: Endings | None = None
         self._dispatch: Dispatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commit_timer: asyncio.TimerHandle | None = None
@@ -103,19 +107,21 @@ class Engine:
         journal = self._journal = self._book.journal = Journal(
             store, self._events, self._store_failed, self._store_recovered
         )
-        attempts = self._attempts = Attempts(
-            self.config, self.executors, scripters, detectors, self.clock, self._ended, self._book.save, self._tracker
-        )
-        hooks = self._hooks = HookRunner(self.config, store, journal, self.executors.local, self._notify)
-        recipes = self._recipes = Recipes(self.config, scripters, FileHashes(store.file_hashes()))
         book, pools = self._book, self._pools
+        hooks = self._hooks = HookRunner(self.config, store, journal, self.executors.local, book.notify)
+        recipes = self._recipes = Recipes(self.config, scripters, FileHashes(store.file_hashes()))
         outputs = Outputs(self.config, book, recipes, scripters, self._own_outputs)
-        settle = Settle(book, outputs, lambda key: key in attempts.live)
         finish = Finish(self.config, book, store, hooks, self._finished)
-        self._endings = Endings(book, settle, outputs, attempts, pools, self._tracker, hooks, finish.settled)
-        self._dispatch = Dispatch(book, pools, outputs, recipes, attempts, finish.check)
-        self._commands = EngineCommands(self.config, book, settle, attempts, pools, self._finished, self._dispatch.run)
-        book.on_release = self._dispatch.run
+        attempts = self._attempts = Attempts(
+            self.config, self.executors, scripters, detectors, self.clock, _unwired, book.save, self._tracker
+        )
+        settle = Settle(book, outputs, attempts.live)
+        dispatch = self._dispatch = Dispatch(book, pools, outputs, recipes, attempts, finish.check)
+        attempts.on_end = Endings(
+            book, settle, outputs, attempts.clear_outputs, pools, self._tracker, hooks, finish.settled, dispatch.run
+        ).end  # an attempt's end goes straight to the ending rules, and from them to dispatch
+        book.on_release = dispatch.run
+        self._commands = EngineCommands(self.config, book, settle, attempts, pools, self._finished, dispatch.run)
         reconcile = Reconcile(self.config, store, book, settle, outputs, recipes, attempts, self.executors, pools)
         flags.hold = True  # no dispatch until every run is back in its place
         try:
@@ -198,12 +204,6 @@ class Engine:
         self.journal.live = False
         self.store.close()
         self._lock.release()
-
-    def _ended(self, run: Run, ending: Ending) -> None:
-        """An attempt ended (lifecycle calls this once per attempt): the ending rules, then dispatch."""
-        assert self._endings is not None and self._dispatch is not None
-        if self._endings.end(run, ending):
-            self._dispatch.run()
 
     def _run_dispatch(self) -> None:
         if self._dispatch is not None:
@@ -300,10 +300,6 @@ class Engine:
         except results.ResultsError as exc:
             raise CommandError(str(exc)) from None
         return results.as_json(table)
-
-    def _notify(self, text: str, level: str) -> None:
-        """A hook's news: a MESSAGE event tagged `source = hook` (screens show it as a notification)."""
-        self.journal.emit(EventKind.MESSAGE, message=text, level=level, data={"source": "hook"})
 
     # ================================================================ commands (see commands.Commands)
     def pause(self, stage: str) -> None:

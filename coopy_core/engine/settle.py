@@ -4,7 +4,7 @@ blocked, unblocked, reset or replaced; a new run carries the priority lead of wh
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Container
 
 from coopy_core.engine.book import Book
 from coopy_core.engine.outputs import Outputs
@@ -13,12 +13,12 @@ from coopy_core.model import Run, RunState
 
 
 class Settle:
-    def __init__(self, book: Book, outputs: Outputs, is_live: Callable[[RunKey], bool]) -> None:
+    def __init__(self, book: Book, outputs: Outputs, live: Container[RunKey]) -> None:
         self.book = book
         self.outputs = outputs
         self.graph = book.graph
         self.readiness = book.readiness
-        self.is_live = is_live  # an attempt of this run is alive (lifecycle)
+        self.live = live  # the runs with a live attempt (lifecycle's)
 
     def apply(self, changes: Changes, why: str = "") -> None:
         """Act on what Readiness said, in order; a run skipped on the way adds its own consequences."""
@@ -81,7 +81,7 @@ class Settle:
         if run is None:
             run = Run(*key)
             book.add(run)
-        if run.state == RunState.RUNNING and (book.flags.hold or self.is_live(key)):
+        if run.state == RunState.RUNNING and (book.flags.hold or key in self.live):
             run.rerun = True  # its result would not count: it is settled again when its attempt ends
             return
         book.unqueue(run)
