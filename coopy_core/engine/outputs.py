@@ -13,7 +13,7 @@ from coopy_core.engine.book import Book
 from coopy_core.graph import RunKey
 from coopy_core.model import Run, RunState
 from coopy_core.plan import targets
-from coopy_core.plan.judge import input_paths, outputs_trusted
+from coopy_core.plan.judge import outputs_trusted
 from coopy_core.plan.signature import Recipe, Recipes, result_id
 from coopy_core.scripter import Launch, Scripter, placeholder_values
 from coopy_core.tasks import Task
@@ -135,10 +135,9 @@ class Outputs:
 
     def made_from(self, run: Run) -> list[Path]:
         """The files a run's outputs are made from: its declared inputs and what the runs it needs made."""
-        paths = input_paths(self.config, self.scripters[run.stage], self.target(run))
-        for need in self.graph.needed(run.key):
-            paths.extend(self.outputs_of(need))
-        return paths
+        return targets.made_from(
+            self.config, self.graph, self.scripters[run.stage], self.target(run), run.key, self.outputs_of
+        )
 
     def metrics_file(self, run: Run, state: RunState) -> Path | None:
         """The stage's `metrics` file for this attempt: read when it is done (a missing one is said in

@@ -218,10 +218,7 @@ class _Skips:
             outputs = self.outputs_of(key)
             current = self.recipe_of(key, upstream)
             task = self.target(key)
-            scripter = self.scripters[key[0]]
-            made_from = plan.input_paths(self.config, scripter, task)
-            for need in self.graph.needed(key):
-                made_from.extend(self.outputs_of(need))
+            made_from = targets.made_from(self.config, self.graph, self.scripters[key[0]], task, key, self.outputs_of)
         except (Exception, SystemExit):  # noqa: BLE001 - a plug-in that fails
             return False
         return plan.outputs_trusted(outputs, self.made, current.signature, made_from, not self.own[key[0]])

@@ -3,13 +3,13 @@ and `coopy plan` share, so a plan is judged over exactly what the engine would r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from coopy_core.config import Config
 from coopy_core.graph import Graph, Progress, Readiness, RunKey
 from coopy_core.model import Run, RunState
-from coopy_core.plan.judge import outputs_are_own
+from coopy_core.plan.judge import input_paths, outputs_are_own
 from coopy_core.scripter import Scripter
 from coopy_core.tasks import Task
 
@@ -46,6 +46,16 @@ def outputs_of(graph: Graph, scripters: Mapping[str, Scripter], runs: Mapping[Ru
     group = graph.is_group(key[0])
     task = Task(key[1], graph.params(key)) if group else graph.tasks[key[1]]  # type: ignore[arg-type]
     return scripters[key[0]].outputs(task, attempt)
+
+
+def made_from(
+    config: Config, graph: Graph, scripter: Scripter, task: Task, key: RunKey, outputs: Callable[[RunKey], list[Path]]
+) -> list[Path]:
+    """The files a run's outputs are made from: its declared inputs and what the runs it needs made."""
+    paths = input_paths(config, scripter, task)
+    for need in graph.needed(key):
+        paths.extend(outputs(need))
+    return paths
 
 
 def own_outputs(config: Config, graph: Graph) -> dict[str, bool]:
