@@ -7,6 +7,7 @@ snapshot can be read from any thread without copying.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,22 @@ class Launch:
     argv: list[str]
     cwd: Path
     env: dict[str, str] = field(default_factory=dict)
+
+
+Point = tuple[float, float]  # (step, value)
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric of one run, as stored: its attempt, last value, the step of it, and the series."""
+
+    task: str
+    stage: str
+    name: str
+    attempt: int
+    value: float
+    step: float | None
+    series: tuple[Point, ...]
+
+    def as_row(self) -> tuple[Any, ...]:
+        return (self.task, self.stage, self.name, self.attempt, self.value, self.step, json.dumps(self.series))

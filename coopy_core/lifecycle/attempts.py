@@ -10,6 +10,10 @@ An ending is decided first (exit, lost wrapper, timeout, cancel, verdict) and to
 attempt is alive: its main process is stopped if it still runs, then the executor stops what it left
 (`stop_leftovers`), so the next attempt or the next stage never runs beside it. Plug-in calls go through
 `plugins.checked_*`: a wrong answer or an exception fails the attempt with one line, never the engine.
+
+The package by job: live.py (what is known of a live attempt, `Ending`), files.py (run id, log, status and
+members files; clearing old outputs), detect.py (asking the Detector), this module (start, watch, time out,
+cancel, stop, end).
 """
 
 from __future__ import annotations
@@ -18,71 +22,30 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import shutil
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from coopy_core.config import Config
-from coopy_core.detector import DetectContext, Detector, ExitStatusDetector, Status, Verdict
+from coopy_core.detector import Detector, Status, Verdict
 from coopy_core.executors import Executors
 from coopy_core.executors.base import MACHINE_ERRNOS, Executor, LaunchSpec, StartError
+from coopy_core.lifecycle.detect import Detection
+from coopy_core.lifecycle.files import AttemptFiles, disk_full_note
+from coopy_core.lifecycle.live import CANCEL_GRACE, Ending, Live, OnChange, OnEnd
 from coopy_core.lifecycle.metrics import ENV_VAR as METRICS_VAR
 from coopy_core.lifecycle.metrics import MetricsTracker
-from coopy_core.lifecycle.plugins import (
-    PluginError,
-    checked_launch,
-    checked_verdict,
-    one_line,
-    plugin_name,
-    plugin_problem,
-    short,
-)
+from coopy_core.lifecycle.plugins import checked_launch, one_line, plugin_problem
 from coopy_core.model import Run, RunState
 from coopy_core.resources import Allocation, environment
 from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task
 
+__all__ = ["CANCEL_GRACE", "Attempts", "Ending", "disk_full_note", "stop_leftover"]
+
 log = logging.getLogger("coopy.lifecycle")
 
-CANCEL_GRACE = 3.0
 MEMBERS_VAR = "COOPY_MEMBERS"
-
-
-@dataclass(frozen=True)
-class Ending:
-    """How an attempt ended. QUEUED: stopped with the engine (`--stop-running`), to be started again."""
-
-    state: RunState  # DONE, FAILED, CANCELLED or QUEUED
-    exit_code: int | None = None
-    reason: str = ""
-    transient: bool = False  # FAILED to start because the machine refused (descriptors, memory, ...): not counted
-
-
-@dataclass
-class _Live:
-    """What is known of a running attempt beyond its record."""
-
-    run: Run
-    task: Task
-    attempt: int
-    exited: bool = False
-    exit_code: int | None = None
-    cancel_reason: str = ""
-    interrupted: bool = False  # stopped with the engine: back to the queue
-    timed_out: bool = False
-    checking: bool = False
-    info: str = ""  # the executor's last word on it, e.g. a Slurm job's "PENDING (Resources)"
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
-    watching: bool = False  # the executor reports its end
-    ending: Ending | None = None  # decided; told once nothing of the attempt is alive any more
-
-
-OnEnd = Callable[[Run, Ending], None]
-OnChange = Callable[[Run], None]
 
 
 class Attempts:
@@ -105,27 +68,18 @@ class Attempts:
         self.on_end = on_end
         self.on_change = on_change
         self.metrics = metrics  # reads what runs report in $COOPY_METRICS (each poll, and at the end)
-        self.live: dict[tuple[str, str], _Live] = {}
+        self.live: dict[tuple[str, str], Live] = {}
+        self.files = AttemptFiles(config)
+        self.detection = Detection(config, scripters, detectors, clock, self._apply, self._is_current)
         self._closed = False
-        self._keep: set[Path] | None = None  # folders no output may remove (see clear_outputs)
         self._poll_task: asyncio.Task[None] | None = None
 
-    # ------------------------------------------------------------------ paths and ids
-    def run_id(self, run: Run) -> str:
-        return f"{self.run_prefix(run)}{run.attempt}"
-
-    def run_prefix(self, run: Run) -> str:
-        """The start of the run id of every attempt of `run` (names hold no `/`: it ends each part)."""
-        return f"{self.config.state_dir}:{run.stage}/{run.name}/"
-
-    def status_path(self, run: Run) -> Path:
-        return self.config.state_dir / "status" / run.stage / f"{run.name}.{run.attempt}.status"
-
+    # ------------------------------------------------------------------ paths, ids, outputs (files.py)
     def log_path(self, run: Run) -> Path:
-        return self.config.log_dir / run.stage / f"{run.name}.{run.attempt}.log"
+        return self.files.log_path(run)
 
-    def members_path(self, run: Run) -> Path:
-        return self.config.state_dir / "members" / run.stage / f"{run.name}.{run.attempt}.json"
+    def clear_outputs(self, outputs: Sequence[Path]) -> str:
+        return self.files.clear_outputs(outputs)
 
     def executor(self, run: Run) -> Executor:
         return self.executors.for_stage(self.config.stage(run.stage))
@@ -145,7 +99,7 @@ class Attempts:
         Scripter's answer for this attempt when the caller asked already; `clear`: the outputs to remove
         first (what an earlier attempt left)."""
         key = run.key
-        live = _Live(run=run, task=task, attempt=run.attempt)
+        live = Live(run=run, task=task, attempt=run.attempt)
         self.live[key] = live
         scripter = self.scripters[run.stage]
         try:
@@ -160,7 +114,7 @@ class Attempts:
             if self.metrics is not None:
                 env[METRICS_VAR] = str(self.metrics.begin(key, run.attempt, Path(run.log), fresh=True))
             if members is not None:
-                path = self.members_path(run)
+                path = self.files.members_path(run)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(members, indent=1))
                 env[MEMBERS_VAR] = str(path)
@@ -179,7 +133,11 @@ class Attempts:
             return
         launch = Launch(argv=launch.argv, cwd=launch.cwd, env=env)
         spec = LaunchSpec(
-            run_id=self.run_id(run), launch=launch, log=Path(run.log), status=self.status_path(run), stage=run.stage
+            run_id=self.files.run_id(run),
+            launch=launch,
+            log=Path(run.log),
+            status=self.files.status_path(run),
+            stage=run.stage,
         )
         try:
             run.handle = self.executor(run).start(spec)
@@ -198,7 +156,7 @@ class Attempts:
         executor = self.executor(run)
         if run.handle is None:
             raise ValueError("adopt() needs a handle: use find_started() first")
-        live = _Live(run=run, task=task, attempt=run.attempt)
+        live = Live(run=run, task=task, attempt=run.attempt)
         self.live[run.key] = live
         if self.metrics is not None:
             self.metrics.begin(run.key, run.attempt, Path(run.log) if run.log else None, fresh=False)
@@ -214,14 +172,14 @@ class Attempts:
 
     def find_started(self, run: Run) -> bool:
         """Crashed between recording "starting" and the handle: did the start happen? Sets the handle."""
-        found = self.executor(run).find_started(self.run_id(run), self.status_path(run))
+        found = self.executor(run).find_started(self.files.run_id(run), self.files.status_path(run))
         if found is None:
             return False
         run.handle = found
         self.on_change(run)
         return True
 
-    def _watch(self, live: _Live) -> None:
+    def _watch(self, live: Live) -> None:
         run = live.run
         assert run.handle is not None
         attempt = live.attempt
@@ -237,38 +195,11 @@ class Attempts:
             delay = max(0.0, (run.started_at or self.clock()) + timeout - self.clock())
             live.timers.append(loop.call_later(delay, self._on_timeout, run.key, attempt))
 
-    def _current(self, key: tuple[str, str], attempt: int) -> _Live | None:
+    def _current(self, key: tuple[str, str], attempt: int) -> Live | None:
         live = self.live.get(key)
         if self._closed or live is None or live.attempt != attempt:
             return None
         return live
-
-    def _kept(self) -> set[Path]:
-        if self._keep is None:
-            c = self.config
-            self._keep = {c.base_dir.resolve(), c.state_dir.resolve(), c.log_dir.resolve()}
-        return self._keep
-
-    def clear_outputs(self, outputs: Sequence[Path]) -> str:
-        """Remove these outputs of a run (the engine says which are its own): before it starts and when it
-        fails, so no file a failed or an earlier attempt left is ever taken for this one's result. A path that
-        names a folder CooPy or the pipeline lives in (or one above it) is never removed. Returns a problem,
-        or ""."""
-        if not outputs:
-            return ""
-        keep = self._kept()
-        for path in outputs:
-            try:
-                real = path.resolve()
-                if any(real == k or real in k.parents for k in keep) or real == Path(real.anchor):
-                    continue  # an output that names a folder CooPy or the pipeline lives in: never removed
-                if real.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                elif path.exists() or path.is_symlink():
-                    path.unlink()
-            except OSError as exc:
-                return f"cannot remove its old output {path}: {exc.strerror}"
-        return ""
 
     # ------------------------------------------------------------------ news from the executor
     def _on_info(self, key: tuple[str, str], attempt: int, text: str) -> None:
@@ -287,7 +218,7 @@ class Attempts:
         if live is not None:
             self._exited(live, code)
 
-    def _exited(self, live: _Live, code: int | None) -> None:
+    def _exited(self, live: Live, code: int | None) -> None:
         live.exited = True
         live.exit_code = code
         if live.ending is not None:  # ended already (a verdict, a timeout): what is left of it goes now
@@ -295,7 +226,7 @@ class Attempts:
         elif live.interrupted and code is None:
             self._end(live, Ending(RunState.QUEUED, None, "stopped with the engine"))
         elif live.interrupted:
-            self._detect(live)  # it had ended on its own before we stopped it: that work counts
+            self.detection.detect(live)  # it had ended on its own before we stopped it: that work counts
         elif live.cancel_reason:
             self._end(live, Ending(RunState.CANCELLED, code, live.cancel_reason))
         elif live.timed_out:
@@ -304,7 +235,7 @@ class Attempts:
             why = f"({live.info})" if live.info else "(killed with its wrapper?)"
             self._end(live, Ending(RunState.FAILED, None, f"ended without an exit status {why}"))
         else:
-            self._detect(live)
+            self.detection.detect(live)
 
     def _on_timeout(self, key: tuple[str, str], attempt: int) -> None:
         live = self._current(key, attempt)
@@ -351,63 +282,10 @@ class Attempts:
             await asyncio.sleep(0.02)
 
     # ------------------------------------------------------------------ detection
-    def _context(self, live: _Live) -> DetectContext:
-        run = live.run
-        scripter = self.scripters[run.stage]
-        try:
-            outputs = scripter.outputs(live.task, run.attempt)
-            if not isinstance(outputs, list | tuple) or not all(isinstance(p, Path) for p in outputs):
-                raise PluginError(f"outputs() returned {short(outputs)}, not a list of paths")
-        except (Exception, SystemExit) as exc:  # noqa: BLE001
-            raise PluginError(plugin_problem("scripter", scripter, exc)) from None
-        return DetectContext(
-            task=run.name,
-            stage=run.stage,
-            attempt=run.attempt,
-            params=dict(live.task.params),
-            outputs=list(outputs),
-            log=Path(run.log),
-            exit_code=live.exit_code if live.exited else None,
-            elapsed=self.clock() - (run.started_at or self.clock()),
-            extra=dict(run.handle or {}),
-        )
+    def _is_current(self, live: Live) -> bool:
+        return not self._closed and self.live.get(live.run.key) is live
 
-    def _detect(self, live: _Live) -> None:
-        if live.ending is not None:
-            return
-        detector = self.detectors[live.run.stage]
-        if type(detector) in (Detector, ExitStatusDetector):
-            try:
-                verdict = checked_verdict(detector, detector.check(self._context(live)))
-            except PluginError as exc:
-                verdict = Verdict(Status.FAILED, str(exc))
-            except (Exception, SystemExit) as exc:  # noqa: BLE001
-                verdict = Verdict(Status.FAILED, plugin_problem("detector", detector, exc))
-            self._apply(live, verdict)
-            return
-        if live.checking:
-            return
-        live.checking = True
-        asyncio.ensure_future(self._detect_in_thread(live, detector))
-
-    async def _detect_in_thread(self, live: _Live, detector: Detector) -> None:
-        timeout = self.config.pipeline.detector_timeout
-        try:
-            ctx = self._context(live)
-            verdict = checked_verdict(detector, await asyncio.wait_for(_in_daemon_thread(detector.check, ctx), timeout))
-        except TimeoutError:
-            verdict = Verdict(Status.FAILED, f"detector {plugin_name(detector)} gave no answer within {timeout:g}s")
-        except PluginError as exc:
-            verdict = Verdict(Status.FAILED, str(exc))
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - anything the thread raised, even sys.exit()
-            verdict = Verdict(Status.FAILED, plugin_problem("detector", detector, exc))
-        finally:
-            live.checking = False
-        if self._closed or self.live.get(live.run.key) is not live:
-            return
-        self._apply(live, verdict)
-
-    def _apply(self, live: _Live, verdict: Verdict) -> None:
+    def _apply(self, live: Live, verdict: Verdict) -> None:
         """A checked verdict (status a Status, reason a string)."""
         run = live.run
         if live.ending is not None:
@@ -439,10 +317,10 @@ class Attempts:
                 if (live.exited and live.cancel_reason) or live.ending is not None:
                     continue
                 if live.exited or self.detectors[live.run.stage].polls:
-                    self._detect(live)
+                    self.detection.detect(live)
 
     # ------------------------------------------------------------------ endings
-    def _end(self, live: _Live, ending: Ending) -> None:
+    def _end(self, live: Live, ending: Ending) -> None:
         """The attempt is over. Nothing of it may outlive its end: its main process (wrapper, job) is stopped
         if it still runs, then what it left (its process group, whatever carries its run id); only then is the
         engine told (exactly once per attempt), so no next attempt or next stage ever runs beside it."""
@@ -460,7 +338,7 @@ class Attempts:
         else:
             self._stop_leftovers(live)
 
-    def _stop_leftovers(self, live: _Live) -> None:
+    def _stop_leftovers(self, live: Live) -> None:
         run = live.run
         assert run.handle is not None
 
@@ -470,10 +348,10 @@ class Attempts:
                 self.on_change(run)
 
         self.executor(run).stop_leftovers(
-            run.handle, self.run_prefix(run), CANCEL_GRACE, lambda: self._finish(live), on_info=waiting
+            run.handle, self.files.run_prefix(run), CANCEL_GRACE, lambda: self._finish(live), on_info=waiting
         )
 
-    def _finish(self, live: _Live) -> None:
+    def _finish(self, live: Live) -> None:
         if self._closed or self.live.get(live.run.key) is not live or live.ending is None:
             return
         self.forget(live.run)
@@ -506,40 +384,3 @@ def stop_leftover(run: Run, config: Config, executors: Executors) -> None:
         executors.get(name).cancel(handle, grace=CANCEL_GRACE)
     except Exception:  # noqa: BLE001 - best effort; it is said in the log either way
         log.exception("could not stop %s/%s", run.stage, run.name)
-
-
-def disk_full_note(log_file: Path) -> str:
-    """A failure on a full disk says so: the log itself may have been cut short by it."""
-    try:
-        st = os.statvfs(log_file.parent)
-    except OSError:
-        return ""
-    return f"; the log's disk is full ({log_file.parent})" if st.f_bavail * st.f_frsize < 4096 else ""
-
-
-def _in_daemon_thread(fn: Callable[[DetectContext], Verdict], ctx: DetectContext) -> asyncio.Future[Verdict]:
-    """Run a plug-in's check in a daemon thread: one that never answers must not keep the process alive
-    at exit (asyncio's default executor joins its threads)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Verdict] = loop.create_future()
-
-    def deliver(result: Verdict | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        try:
-            result = fn(ctx)
-        except BaseException as exc:  # noqa: BLE001 - handed to the engine, which fails the run
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(deliver, None, exc)
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(deliver, result, None)
-
-    threading.Thread(target=work, name="coopy-detector", daemon=True).start()
-    return future

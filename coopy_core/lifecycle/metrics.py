@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coopy_core.model import MetricRow, Point
+
 ENV_VAR = "COOPY_METRICS"
 MAX_LINE = 64 * 1024  # bytes; a longer line is skipped (one warning)
 MAX_READ = 4 * 2**20  # bytes read per run per poll: a flood is caught up over several polls
@@ -33,8 +35,6 @@ MAX_METRICS = 200  # names per run; more are ignored (one warning)
 MAX_SUMMARY = 4 * 2**20  # bytes of a stage's `metrics` file
 MAX_NAME = 100  # characters of a metric's name
 STEP = "step"
-
-Point = tuple[float, float]  # (step, value)
 
 
 def numbers(obj: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[str, float]:
@@ -239,22 +239,6 @@ class AttemptMetrics:
         names = [name for name in self.series if name in self.dirty]
         self.dirty.clear()
         return names
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """One metric of one run, as stored: its attempt, last value, the step of it, and the series."""
-
-    task: str
-    stage: str
-    name: str
-    attempt: int
-    value: float
-    step: float | None
-    series: tuple[Point, ...]
-
-    def as_row(self) -> tuple[Any, ...]:
-        return (self.task, self.stage, self.name, self.attempt, self.value, self.step, json.dumps(self.series))
 
 
 RunKey = tuple[str, str]  # (stage, run name)

@@ -13,6 +13,7 @@ from coopy_core.graph import Progress, Readiness, RunKey
 from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.model import Run, RunState
 from coopy_core.plan import judge as plan
+from coopy_core.plan import targets
 from coopy_core.plan.signature import FileHashes, Recipes, result_id
 from coopy_core.report.status import pipeline_graph
 from coopy_core.state.store import DB_NAME, Store
@@ -54,31 +55,18 @@ def make_plan(config: Config) -> Plan:
     scripters, _detectors = make_plugins(config)
     recipes = Recipes(config, scripters, hashes)
     readiness = Readiness(graph)
-    progress = {}
-    for key, record in stored.items():
-        if record.state.passed:
-            progress[key] = Progress.PASSED
-        elif record.state in (RunState.FAILED, RunState.CANCELLED):
-            progress[key] = Progress.STOPPED
-    readiness.load(progress)
+    readiness.load(targets.progress_of(stored.values()))
 
     def target(key: RunKey) -> Task:
-        """As the engine makes it (engine._target): a group's members, those that passed with allow_failed."""
-        if not graph.is_group(key[0]):
-            return graph.tasks[key[1]]
-        members = readiness.usable_members(key) if config.stage(key[0]).allow_failed else graph.members(key)
-        return Task(key[1], graph.params(key), tuple(graph.tasks[m] for m in members))  # type: ignore[arg-type]
+        """As the engine makes it: a group's members, those that passed with allow_failed."""
+        return targets.target(graph, readiness, key, config.stage(key[0]).allow_failed)
 
     def recipe_of(key: RunKey, upstream: list[tuple[str, str]]) -> Any:
         return recipes.make(key[0], target(key), graph.params(key), upstream)
 
     def outputs_of(key: RunKey) -> list[Path]:
-        """As the engine renders them (engine._outputs_of): the run's own params, its current attempt."""
-        run = stored.get(key)
-        attempt = max(run.attempt if run else 1, 1)
-        group = graph.is_group(key[0])
-        task = Task(key[1], graph.params(key)) if group else graph.tasks[key[1]]  # type: ignore[arg-type]
-        return scripters[key[0]].outputs(task, attempt)
+        """As the engine renders them: the run's own params, its current attempt."""
+        return targets.outputs_of(graph, scripters, stored, key)
 
     judged = plan.judge(graph, stored, recipe_of, outputs_of, config.base_dir)
     for key in judged.stale:
@@ -214,11 +202,7 @@ class _Skips:
             if run.state.passed and run.signature:
                 for path in outputs_of(key):
                     self.made[str(path)] = run.signature
-        common = set.intersection(*(set(t.params) for t in graph.tasks.values())) if graph.tasks else set()
-        self.own = {
-            s.name: graph.run_count(s.name) <= 1 or plan.outputs_are_own(s, s.over if s.over is not None else common)
-            for s in config.stages
-        }
+        self.own = targets.own_outputs(config, graph)
 
     def would_skip(self, key: RunKey) -> bool:
         stage = self.config.stage(key[0])
@@ -234,10 +218,7 @@ class _Skips:
             outputs = self.outputs_of(key)
             current = self.recipe_of(key, upstream)
             task = self.target(key)
-            scripter = self.scripters[key[0]]
-            made_from = plan.input_paths(self.config, scripter, task)
-            for need in self.graph.needed(key):
-                made_from.extend(self.outputs_of(need))
+            made_from = targets.made_from(self.config, self.graph, self.scripters[key[0]], task, key, self.outputs_of)
         except (Exception, SystemExit):  # noqa: BLE001 - a plug-in that fails
             return False
         return plan.outputs_trusted(outputs, self.made, current.signature, made_from, not self.own[key[0]])

@@ -19,8 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from coopy_core.lifecycle.metrics import MetricRow
-from coopy_core.model import Event, EventKind, Run
+from coopy_core.model import Event, EventKind, MetricRow, Run
 from coopy_core.state.store import Batch, StageRow, Store
 
 log = logging.getLogger("coopy.journal")

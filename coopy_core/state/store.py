@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.errors import StateError
-from coopy_core.lifecycle.metrics import MetricRow
-from coopy_core.model import Run, RunState
+from coopy_core.model import MetricRow, Run, RunState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -1,0 +1,380 @@
+"""Engine: the facade that makes the parts, starts and stops them, and retries a store that cannot be written.
+
+Everything runs on one asyncio loop. A run's path passes each part once:
+  dispatch.py   picks the runs that may start (`select`, pure) and commits them as running
+  lifecycle/    starts the attempt, watches it, times it out or cancels it, detects how it ended
+  ending.py     the attempt's end, as named rules in order (refused start, retry, re-run, settle, hooks)
+  settle.py     applies what Readiness (graph.py) said: runs become ready, blocked, reset
+and back to dispatch, in the same turn. book.py holds the run records, counts and queues; reconcile.py puts
+them back in place at start; commands.py and queries.py answer the front ends; outputs.py knows what a run
+is over and makes. No part imports this module: each gets what it needs when the engine is made or started.
+Front ends read `snapshot()`, listen with `subscribe()` and steer only with the commands of
+`commands.Commands`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from coopy_core.commands import CommandError
+from coopy_core.config import Config
+from coopy_core.engine.book import Book
+from coopy_core.engine.commands import EngineCommands
+from coopy_core.engine.dispatch import Dispatch
+from coopy_core.engine.ending import Endings
+from coopy_core.engine.finish import Finish
+from coopy_core.engine.outputs import Outputs
+from coopy_core.engine.queries import Queries
+from coopy_core.engine.reconcile import Reconcile
+from coopy_core.engine.settle import Settle
+from coopy_core.errors import StateError
+from coopy_core.executors import Executors
+from coopy_core.executors.base import Executor
+from coopy_core.graph import Readiness
+from coopy_core.lifecycle.attempts import Attempts
+from coopy_core.lifecycle.hooks import HookRunner
+from coopy_core.lifecycle.live import Ending
+from coopy_core.lifecycle.metrics import MetricsTracker
+from coopy_core.lifecycle.plugins import make_plugins
+from coopy_core.model import EventKind, Run, RunView, Snapshot, StageView
+from coopy_core.plan.signature import FileHashes, Recipes
+from coopy_core.plan.targets import own_outputs
+from coopy_core.resources import Pools
+from coopy_core.state.journal import Events, Journal, Subscriber
+from coopy_core.state.store import DB_NAME, EngineLock, Store, store_problem
+
+COMMIT_RETRY = 2.0  # seconds between tries to write a store that failed (a full disk)
+
+NOT_RUNNING = "the engine is not running: call `await engine.start()` first"
+
+
+def _unwired(run: Run, ending: Ending) -> None:
+    raise AssertionError("the engine's ending rules are wired at start, before any attempt starts")
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        executors: Mapping[str, Executor] | None = None,
+        clock: Callable[[], float] = time.time,
+        take_over: bool = False,
+    ) -> None:
+        if not isinstance(config, Config):
+            raise TypeError(
+                f"Engine needs a Config (load_config(path), or pipeline.config), got {type(config).__name__}"
+            )
+        self.config = config
+        self.clock = clock
+        self.take_over = take_over  # a state dir of another config becomes this one's
+        self.executors = Executors(config, executors)
+        self.graph = config.graph()
+        self.readiness = Readiness(self.graph)
+        self._book = Book(config, self.graph, self.readiness, clock)
+        self._own_outputs = own_outputs(config, self.graph)
+        self._tracker = MetricsTracker(config.state_dir, self._book.metrics_reported)
+        self._events = Events(clock)
+        self._lock = EngineLock(config.state_dir)
+        self._pools = Pools(config.pools)
+        self._finished = asyncio.Event()
+        self._stopped = asyncio.Event()  # shut down: whoever waits for the end stops waiting
+        self._queries = Queries(config, self._book, self._events, self._pools, self._tracker, self._finished, self._st)
+        self._store: Store | None = None
+        self._journal: Journal | None = None
+        self._attempts: Attempts | None = None
+        self._hooks: HookRunner | None = None
+        self._recipes: Recipes | None = None
+        self._commands: EngineCommands | None = None
+        self._dispatch: Dispatch | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._commit_timer: asyncio.TimerHandle | None = None
+
+    # ================================================================ life cycle
+    async def start(self) -> None:
+        """Take the state dir, re-adopt what ran while no engine watched, start dispatching."""
+        flags = self._book.flags
+        if flags.closed:
+            raise RuntimeError("this engine was shut down; make a new Engine to start the pipeline again")
+        if self._loop is not None:
+            raise RuntimeError("start() was already called on this engine: once per Engine (make a new one)")
+        self._loop = self._book.loop = asyncio.get_running_loop()
+        scripters, detectors = make_plugins(self.config)  # a broken plug-in is found before anything is written
+        store = self._open_state()
+        journal = self._journal = self._book.journal = Journal(
+            store, self._events, self._store_failed, self._store_recovered
+        )
+        book, pools = self._book, self._pools
+        hooks = self._hooks = HookRunner(self.config, store, journal, self.executors.local, book.notify)
+        recipes = self._recipes = Recipes(self.config, scripters, FileHashes(store.file_hashes()))
+        outputs = Outputs(self.config, book, recipes, scripters, self._own_outputs)
+        finish = Finish(self.config, book, store, hooks, self._finished)
+        attempts = self._attempts = Attempts(
+            self.config, self.executors, scripters, detectors, self.clock, _unwired, book.save, self._tracker
+        )
+        settle = Settle(book, outputs, attempts.live)
+        dispatch = self._dispatch = Dispatch(book, pools, outputs, recipes, attempts, finish.check)
+        attempts.on_end = Endings(
+            book, settle, outputs, attempts.clear_outputs, pools, self._tracker, hooks, finish.settled, dispatch.run
+        ).end  # an attempt's end goes straight to the ending rules, and from them to dispatch
+        book.on_release = dispatch.run
+        self._commands = EngineCommands(self.config, book, settle, attempts, pools, self._finished, dispatch.run)
+        reconcile = Reconcile(self.config, store, book, settle, outputs, recipes, attempts, self.executors, pools)
+        flags.hold = True  # no dispatch until every run is back in its place
+        try:
+            reconcile.load()
+            journal.bind(self._loop)
+            flags.started = True
+            reconcile.reconcile()
+        finally:
+            flags.hold = False
+        attempts.start_polling()
+        journal.commit()
+        hooks.fire_pending()  # owed before a crash and never started
+        self._dispatch.run()
+
+    def _open_state(self) -> Store:
+        try:
+            self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"{self.config.state_dir}: cannot create the state directory ({exc.strerror})") from None
+        self._lock.acquire()
+        try:
+            store = self._store = Store(self.config.state_dir)
+            owner = store.get_meta("config")
+            here = str(self.config.path)
+            if owner is not None and owner != here and not self.take_over:
+                name = store.get_meta("pipeline") or "?"
+                store.close()
+                raise StateError(
+                    f"{self.config.state_dir}: this state dir belongs to {owner} (pipeline {name!r}), not to "
+                    f"{here}; give this config a state_dir of its own, or take it over with "
+                    f"`coopy run --take-over {here}` (or start afresh: `coopy forget {owner}`)"
+                )
+            store.set_meta("config", here)
+            store.set_meta("pipeline", self.config.pipeline.name)
+        except sqlite3.Error as exc:
+            self._lock.release()
+            raise StateError(store_problem(self.config.state_dir / DB_NAME, exc, "write")) from None
+        except Exception:
+            self._lock.release()
+            raise
+        return store
+
+    async def run_until_finished(self) -> bool:
+        """Wait until every run passed, or stopped for good; True if all passed."""
+        if not self._book.flags.started:
+            raise RuntimeError(NOT_RUNNING)
+        if asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("the engine runs on the event loop that started it; await it there")
+        if not self._finished.is_set():
+            finished = asyncio.ensure_future(self._finished.wait())
+            stopped = asyncio.ensure_future(self._stopped.wait())
+            try:
+                await asyncio.wait({finished, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                finished.cancel()
+                stopped.cancel()
+            if not self._finished.is_set():
+                raise RuntimeError("the engine was shut down before the pipeline finished")
+        return self.all_passed()
+
+    async def shutdown(self, stop_running: bool = False) -> None:
+        """Stop the engine. Running commands keep running (the next start adopts them)
+        unless `stop_running`, which stops them and puts their runs back in the queue."""
+        flags = self._book.flags
+        if flags.closed or not flags.started:
+            return
+        self._stopped.set()
+        flags.hold = True  # start nothing new: while we wait below, a backoff may end or a run finish
+        if stop_running:
+            await self.attempts.stop_all()
+        flags.closed = True
+        for timer in self._book.delayed.values():
+            timer.cancel()
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+        if self._hooks is not None:
+            self._hooks.close()
+        await self.attempts.close()
+        self.journal.commit()
+        self.journal.live = False
+        self.store.close()
+        self._lock.release()
+
+    def _run_dispatch(self) -> None:
+        if self._dispatch is not None:
+            self._dispatch.run()
+
+    # ================================================================ parts
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError(NOT_RUNNING)
+        return self._store
+
+    def _st(self) -> Store:
+        return self.store
+
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            raise RuntimeError(NOT_RUNNING)
+        return self._journal
+
+    @property
+    def attempts(self) -> Attempts:
+        if self._attempts is None:
+            raise RuntimeError(NOT_RUNNING)
+        return self._attempts
+
+    @property
+    def recipes(self) -> Recipes:
+        assert self._recipes is not None, "engine not started"
+        return self._recipes
+
+    def _cmd(self) -> EngineCommands:
+        if self._commands is None:
+            raise RuntimeError(NOT_RUNNING)
+        return self._commands
+
+    # ================================================================ views and subscriptions
+    def subscribe(self, callback: Subscriber, kinds: frozenset[EventKind] | None = None) -> Callable[[], None]:
+        """Call `callback(event)` for every event after this point (of `kinds`, None: all); returns an
+        unsubscribe function."""
+        return self._events.subscribe(callback, kinds)
+
+    def run_view(self, run: Run) -> RunView:
+        return self._book.run_view(run)
+
+    def stage_view(self, name: str) -> StageView:
+        return self._book.stage_view(name)
+
+    def snapshot(self) -> Snapshot:
+        return self._queries.snapshot()
+
+    @property
+    def finished(self) -> bool:
+        """Nothing queued or running: every run passed or stopped for good."""
+        return self._finished.is_set()
+
+    @property
+    def task_count(self) -> int:
+        return len(self.graph.tasks)
+
+    def all_passed(self) -> bool:
+        return self._book.all_passed()
+
+    def summary(self) -> dict[str, Any]:
+        return self._queries.summary()
+
+    def queue_order(self, stage: str) -> list[str]:
+        """Queued runs of `stage` in the order they would start."""
+        return self._queries.queue_order(stage)
+
+    def attempt_history(self, stage: str, task: str | None = None) -> list[dict[str, Any]]:
+        """Ended attempts of a run (or of every run of `stage`), oldest first, from the store."""
+        return self._queries.attempt_history(stage, task)
+
+    def metric_series(self, task: str, stage: str, name: str | None = None) -> dict[str, list[list[float]]]:
+        """A run's metric series, [[step, value], ...] per name (or only `name`), of its latest attempt."""
+        return self._queries.metric_series(task, stage, name)
+
+    def results(
+        self, group_by: list[str] | None = None, sort: str | None = None, stage: str | None = None
+    ) -> dict[str, Any]:
+        """The results table (results.py) from the engine's own view: one row per configuration (or per
+        run of `stage`), grouped and sorted as asked."""
+        from coopy_core.report import results
+
+        if stage is not None:
+            self._book.queue(stage)
+        metrics = {key: values for key, (_attempt, values) in self._book.metrics.items()}
+        states = {key: run.state for key, run in self._book.runs.items()}
+        try:
+            table = results.build(self.graph, self.config.stage_names, states, metrics, stage=stage)
+            table = results.arrange(table, group_by=group_by or [], sort=sort)
+        except results.ResultsError as exc:
+            raise CommandError(str(exc)) from None
+        return results.as_json(table)
+
+    # ================================================================ commands (see commands.Commands)
+    def pause(self, stage: str) -> None:
+        self._cmd().pause(stage)
+
+    def resume(self, stage: str) -> None:
+        self._cmd().resume(stage)
+
+    def toggle_pause(self, stage: str) -> bool:
+        return self._cmd().toggle_pause(stage)
+
+    def set_workers(self, stage: str, workers: int) -> None:
+        """Raising starts more at once; lowering lets running ones finish."""
+        self._cmd().set_workers(stage, workers)
+
+    def add_workers(self, stage: str, delta: int) -> int:
+        """A relative change: N presses of a key give N steps, whatever the view they were made from."""
+        return self._cmd().add_workers(stage, delta)
+
+    def set_pool(self, name: str, size: list[int | str] | int | float) -> None:
+        """Resize a resource pool (a list of ids, or an amount); runs holding resources keep them."""
+        self._cmd().set_pool(name, size)
+
+    def bump(self, task: str, stage: str, delta: int = 1) -> int:
+        """Change a queued run's priority by `delta`; returns the new priority."""
+        return self._cmd().bump(task, stage, delta)
+
+    def top(self, task: str, stage: str) -> int:
+        """Move a queued run to the front of its stage's line."""
+        return self._cmd().top(task, stage)
+
+    def retry(self, task: str, stage: str) -> None:
+        """Queue a failed or cancelled run again, with a fresh retry budget; what it blocked waits again."""
+        self._cmd().retry(task, stage)
+
+    def retry_failed(self, stage: str | None = None) -> int:
+        """Retry every failed or cancelled run (of one stage, or all); returns how many."""
+        return self._cmd().retry_failed(stage)
+
+    def cancel(self, task: str, stage: str) -> None:
+        """Cancel a waiting or queued run, or stop a running one and its whole process group."""
+        self._cmd().cancel(task, stage)
+
+    def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
+        """Add a configuration while the pipeline runs: its runs wait, or start, like any others; a group
+        it joins whose result depends on its members runs again."""
+        return self._cmd().add_task(params, name)
+
+    # ================================================================ a store that cannot be written
+    def _store_failed(self, why: str) -> None:
+        self._book.flags.store_error = why
+        self.journal.say(
+            EventKind.MESSAGE,
+            message=f"the state store cannot be written ({why}): nothing new starts; running commands go on; "
+            f"trying again every {COMMIT_RETRY:g}s",
+            level="error",
+            data={"source": "store"},
+        )
+        self._schedule_commit()
+
+    def _schedule_commit(self) -> None:
+        if self._loop is not None and not self._book.flags.closed:
+            self._commit_timer = self._loop.call_later(COMMIT_RETRY, self._retry_commit)
+
+    def _retry_commit(self) -> None:
+        self._commit_timer = None
+        if not self._book.flags.closed and not self.journal.commit():
+            self._schedule_commit()
+
+    def _store_recovered(self) -> None:
+        self._book.flags.store_error = None
+        self.journal.say(
+            EventKind.MESSAGE,
+            message="the state store can be written again; starting runs again",
+            data={"source": "store"},
+        )
+        if self._loop is not None:
+            self._loop.call_soon(self._run_dispatch)
