@@ -11,6 +11,7 @@ when it is done. The server, RemoteEngine, the CLI and the README's table are ma
 from __future__ import annotations
 
 import inspect
+import signal
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -172,6 +173,9 @@ class Command:
     answered_by: Literal["engine", "server"] = "engine"  # the Engine's method of that name, or the server's
     sent_as: Literal["call", "op"] = "call"  # {"op": "call", "name": NAME, "kwargs": ...} or {"op": NAME, ...}
     doc: str = ""  # what it does, when no method of `Commands` or `Control` has its name
+    # sent to an engine still starting (it holds the state dir, its socket not bound yet) as this signal, which
+    # the engine takes for the same request (stop: SIGTERM); 0: such an engine is told to be waited for
+    while_starting: int = 0
 
     @property
     def help(self) -> str:
@@ -245,6 +249,7 @@ COMMANDS: dict[str, Command] = {
             _stopping,
             answered_by="server",
             sent_as="op",
+            while_starting=signal.SIGTERM,
         ),
         Command("task_count", answered_by="server"),
         # the engine's commands

@@ -120,7 +120,9 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
 
-    client, started = ensure_engine(config, events=True)  # StateError ends here, before the UI
+    client, started = ensure_engine(  # StateError ends here, before the UI
+        config, events=True, on_wait=lambda text: print(f"coopy-tui: {text}", file=sys.stderr)
+    )
     pid = client.info.get("pid")
     app = CoopyApp(client, background=True, settings=settings, metrics=metrics)
     loop = asyncio.get_running_loop()

@@ -131,7 +131,9 @@ def _detach(config_path: str, take_over: bool = False) -> int:
     from coopy_core.wire.daemon import ensure_engine
 
     config = load_target(config_path)
-    client, started = ensure_engine(config, events=False, take_over=take_over)
+    client, started = ensure_engine(
+        config, events=False, take_over=take_over, on_wait=lambda text: print(f"coopy: {text}", file=sys.stderr)
+    )
     pid = client.info.get("pid")
     client.close()
     what = "started" if started else "already running"

@@ -9,6 +9,7 @@ command is defined once for the socket, the remote client and the command line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from coopy_core.cli import local
 from coopy_core.cli.common import CONFIG_HELP, EXIT_OK, EXIT_USAGE
 from coopy_core.commands import COMMANDS, Command
+from coopy_core.config import Config
 from coopy_core.loader import load_target
 
 Handler = Callable[[argparse.Namespace], int]
@@ -232,11 +234,7 @@ def _send(command: Command, args: argparse.Namespace) -> int:
     try:
         client = connect(config)
     except EngineUnavailable:
-        print(
-            f"coopy: {args.config}: no engine is running; start one with `coopy run --detach {args.config}`",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _unanswered(command, args, config)
     try:
         given = {arg.name: getattr(args, arg.name) for arg in command.args}
         values = dict(given)
@@ -248,6 +246,34 @@ def _send(command: Command, args: argparse.Namespace) -> int:
         print(command.said({**values, **texts, "result": result}))
     finally:
         client.close()
+    return EXIT_OK
+
+
+def _unanswered(command: Command, args: argparse.Namespace, config: Config) -> int:
+    """No engine answers on the socket: none runs, or one holds the state dir and is still starting (its start
+    can take minutes: a big new input to hash). Never "no engine is running" about an engine that will run."""
+    from coopy_core.state.store import EngineLock
+
+    holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
+    if holder is None or holder <= 0:
+        print(
+            f"coopy: {args.config}: no engine is running; start one with `coopy run --detach {args.config}`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not command.while_starting:
+        print(
+            f"coopy: {args.config}: the engine (pid {holder}) is still starting; try again once it answers",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        os.kill(holder, command.while_starting)
+    except OSError as exc:
+        print(f"coopy: {args.config}: cannot reach the starting engine (pid {holder}): {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    values = {arg.name: False if arg.types == (bool,) else getattr(args, arg.name) for arg in command.args}
+    print(command.said({**values, "result": None}) + f" (it was still starting, pid {holder}: it started no run)")
     return EXIT_OK
 
 

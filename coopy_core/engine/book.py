@@ -27,6 +27,7 @@ class Flags:
 
     started: bool = False
     hold: bool = False  # no dispatch (loading, stopping)
+    halted: bool = False  # asked to stop (even in the middle of its start): no run starts any more
     closed: bool = False
     store_error: str | None = None  # the last commit failed: nothing new starts
 

@@ -86,7 +86,7 @@ class Dispatch:
         """Start every queued run that has a free worker (and its pool resources): a loop until nothing
         more can start, so a start that fails at once frees its worker for the next in the same turn."""
         flags = self.book.flags
-        if flags.closed or not flags.started or flags.hold:
+        if flags.closed or not flags.started or flags.hold or flags.halted:
             return
         if self._dispatching:
             self._again = True
@@ -98,6 +98,9 @@ class Dispatch:
                 self._again = False
                 if flags.store_error is None:
                     picks = self._pick()
+                    if picks and flags.halted:  # a stop arrived while the picks were prepared (a big input hashed)
+                        self._unpick(picks)
+                        break
                     if picks:
                         if not self.book.journal.commit():  # a run is durable as "starting" before it starts
                             self._unpick(picks)

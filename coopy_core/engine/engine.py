@@ -182,6 +182,11 @@ class Engine:
                 raise RuntimeError("the engine was shut down before the pipeline finished")
         return self.all_passed()
 
+    def hold_dispatch(self) -> None:
+        """Start no run from now on, whatever the engine is doing (safe from a signal handler, also during
+        `start()`): the step before `shutdown()` when a stop arrives before the engine serves."""
+        self._book.flags.halted = True
+
     async def shutdown(self, stop_running: bool = False) -> None:
         """Stop the engine. Running commands keep running (the next start adopts them)
         unless `stop_running`, which stops them and puts their runs back in the queue."""

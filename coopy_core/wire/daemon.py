@@ -26,14 +26,13 @@ from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.loader import is_module_source, load_target
 from coopy_core.model import Event, EventKind
 from coopy_core.state.store import EngineLock
-from coopy_core.wire.address import socket_path
 from coopy_core.wire.remote import EngineUnavailable, RemoteEngine, connect  # connect: also for its callers
 from coopy_core.wire.server import ControlServer
 
 LOG_NAME = "engine.log"
 LINGER = 600.0
-START_TIMEOUT = 20.0
-HOLDER_TIMEOUT = 5.0  # an engine that took the lock binds its socket within a second
+START_NOTE = 20.0  # seconds: a start still going then is said once (and waited for while the engine lives)
+HOLDER_NOTE = 5.0  # an engine that took the lock binds its socket within a second, unless its start is long
 
 
 def _log_events(stream: logging.Logger) -> Callable[[Event], None]:
@@ -61,7 +60,12 @@ async def serve(config: Config, linger: float = LINGER, take_over: bool = False)
     # they are in the store, and a line per stage says where the start left them.
     engine.subscribe(log_event, frozenset(EventKind) - {EventKind.RUN})
     stop = asyncio.Event()
+    stopped_while_starting = _stop_while_starting(engine)
     await engine.start()
+    if stopped_while_starting():  # `coopy stop` (or SIGTERM) during the start: it started no run
+        await engine.shutdown()
+        events.info("engine stopped while it was starting; no run was started")
+        return 0
     server = ControlServer(engine, stop)
     engine.subscribe(log_event, frozenset({EventKind.RUN}))
     for name in engine.config.stage_names:
@@ -89,6 +93,21 @@ async def serve(config: Config, linger: float = LINGER, take_over: bool = False)
     await engine.shutdown(stop_running=server.stop_running)
     events.info("engine stopped%s", " (running commands stopped)" if server.stop_running else "")
     return 0
+
+
+def _stop_while_starting(engine: Engine) -> Callable[[], bool]:
+    """Until the control socket answers, `coopy stop` reaches the engine as SIGTERM (SIGINT alike): taken as a
+    stop before any run starts, even while the start is busy (Python runs the handler between two bytecodes of
+    the start; the loop's own handlers replace these once it serves)."""
+    asked: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        asked.append(signum)
+        engine.hold_dispatch()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    return lambda: bool(asked)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,11 +160,15 @@ def spawn(config: Config, take_over: bool = False) -> int:
     return proc.pid
 
 
-def ensure_engine(config: Config, events: bool = True, take_over: bool = False) -> tuple[RemoteEngine, bool]:
+def ensure_engine(
+    config: Config, events: bool = True, take_over: bool = False, on_wait: Callable[[str], None] | None = None
+) -> tuple[RemoteEngine, bool]:
     """Attach to the live engine of `config`, starting one when there is none.
 
     Returns (client, started). A socket whose engine died (SIGKILL) is detected by the free state-dir
-    lock and replaced by the new engine.
+    lock and replaced by the new engine. A start takes as long as it takes (a big new input to hash): this
+    waits while the engine lives, and says once, through `on_wait`, that it is still starting; it never
+    reports "no engine" about an engine that goes on to run the pipeline.
     """
     try:
         return connect(config, events), False
@@ -155,24 +178,30 @@ def ensure_engine(config: Config, events: bool = True, take_over: bool = False) 
     if holder is None:
         make_plugins(config)  # a plug-in that cannot be made is said here, before the engine writes anything
     pid = spawn(config, take_over) if holder is None else holder  # else: an engine is starting; wait for its socket
-    deadline = time.monotonic() + (START_TIMEOUT if holder is None else HOLDER_TIMEOUT)
-    while time.monotonic() < deadline:
+    note_at: float | None = time.monotonic() + (START_NOTE if holder is None else HOLDER_NOTE)
+    while True:
         try:
             return connect(config, events), holder is None
         except EngineUnavailable:
             pass
-        if holder is None and not alive(pid):
+        if not alive(pid):
+            if holder is None:
+                raise StateError(
+                    f"the background engine exited at start; see {config.state_dir / LOG_NAME}: "
+                    + _last_line(config.state_dir / LOG_NAME)
+                )
             raise StateError(
-                f"the background engine exited at start; see {config.state_dir / LOG_NAME}: "
-                + _last_line(config.state_dir / LOG_NAME)
+                f"{config.state_dir}: the coopy engine (pid {holder}) that held this pipeline exited before it "
+                "answered; try again"
             )
+        if note_at is not None and time.monotonic() >= note_at:
+            note_at = None
+            if on_wait is not None:
+                on_wait(
+                    f"the engine (pid {pid}) is still starting; waiting for it (Ctrl-C stops waiting, not the "
+                    f"engine; `coopy stop` stops it; see {config.state_dir / LOG_NAME})"
+                )
         time.sleep(0.05)
-    if holder is not None:
-        raise StateError(
-            f"{config.state_dir}: another coopy engine (pid {holder}) holds this pipeline "
-            f"but does not answer on {socket_path(config.state_dir)}"
-        )
-    raise StateError(f"no engine answered within {START_TIMEOUT:.0f}s; see {config.state_dir / LOG_NAME}")
 
 
 def alive(pid: int) -> bool:
