@@ -17,6 +17,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 RUN_ID_VAR = "COOPY_RUN_ID"
 STATUS_VAR = "COOPY_STATUS_FILE"
@@ -47,6 +48,21 @@ def read_status(path: Path) -> int | None:
     try:
         return int(words[0]) if words else None
     except ValueError:
+        return None
+
+
+def ended_at(handle: Mapping[str, Any]) -> float | None:
+    """When the wrapper wrote the command's exit status (the status file's mtime), or None while none is written:
+    what happened, for a timer that fires late (the engine was stopped) to look at before it acts."""
+    raw = handle.get("status")
+    if not raw:
+        return None
+    path = Path(str(raw))
+    if read_status(path) is None:
+        return None
+    try:
+        return path.stat().st_mtime
+    except OSError:
         return None
 
 

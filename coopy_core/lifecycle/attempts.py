@@ -30,6 +30,7 @@ from coopy_core.config import Config
 from coopy_core.detector import Detector, Status, Verdict
 from coopy_core.executors import Executors
 from coopy_core.executors.base import MACHINE_ERRNOS, Executor, LaunchSpec, StartError
+from coopy_core.executors.wrapper import ended_at
 from coopy_core.lifecycle.detect import Detection
 from coopy_core.lifecycle.files import AttemptFiles, disk_full_note
 from coopy_core.lifecycle.live import CANCEL_GRACE, Ending, Live, OnChange, OnEnd
@@ -241,12 +242,21 @@ class Attempts:
         live = self._current(key, attempt)
         if live is None or live.ending is not None:
             return
-        live.timed_out = True
         run = live.run
+        if not live.exited and run.handle is not None and self._ended_in_time(run):
+            return  # its exit, not the clock, decides: the news is on its way (this timer fired late)
+        live.timed_out = True
         if run.handle is not None:  # also when the command exited but left processes behind
             self.executor(run).cancel(run.handle, grace=CANCEL_GRACE)
         if run.handle is None or live.exited:
             self._end(live, Ending(RunState.FAILED, live.exit_code, self._timeout_reason(run)))
+
+    def _ended_in_time(self, run: Run) -> bool:
+        """A timer judges what happened before it acts: a command whose exit status was written before its
+        deadline ended in time, even when the engine (stopped, frozen) hears of it only after the deadline."""
+        timeout = self.config.stage(run.stage).timeout
+        ended = ended_at(run.handle or {})
+        return timeout is not None and ended is not None and ended <= (run.started_at or ended) + timeout
 
     def _timeout_reason(self, run: Run) -> str:
         return f"timed out after {self.config.stage(run.stage).timeout:g}s"
