@@ -113,7 +113,7 @@ def refused_start(x: Endings, e: Ended) -> bool:
     run, book = e.run, x.book
     n = x.refused[run.key] = x.refused.get(run.key, 0) + 1
     first, most = REFUSED_BACKOFF
-    delay = min(most, first * 2 ** (n - 1))
+    delay = min(most, first * 2 ** min(n - 1, 32))  # the exponent capped too: 2**1024 is no float
     now = book.clock()
     run.attempt -= 1
     run.handle = None

@@ -11,8 +11,6 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
 from coopy_core import Engine, Event, EventKind, RunState, load_config
 from tests.helpers.engine import run_of, wait_finished, wait_until, write_config
 from tests.helpers.machine import descriptors_exhausted
@@ -81,13 +79,6 @@ async def test_a_refused_start_backs_off_doubling_up_to_30s(tmp_path: Path) -> N
         await engine.shutdown(stop_running=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="defect: the 1025th refusal in a row computes 1.0 * 2**1024, which raises OverflowError in "
-    "Engine._refused_start (from the _release callback): the run is never tried again (at 30 s a refusal, "
-    "after about 8.5 hours of a machine that refuses)",
-)
 async def test_the_backoff_stays_capped_after_a_thousand_refusals_in_a_row(tmp_path: Path) -> None:
     engine, seen = await refused_in_a_row(tmp_path, 1030, timeout=20)  # about a second of refusals
     try:
