@@ -83,8 +83,10 @@ async def execute(
             printer.stop()
         await server.close()
     if finished.done() and not finished.cancelled() and not got and not remote_stop.is_set():
-        passed = finished.result()
-        await engine.shutdown()
+        try:
+            passed = finished.result()  # raises the engine's failure (a store no retry mends): one line, exit 2
+        finally:
+            await engine.shutdown()
         return Ending(passed)
     finished.cancel()
     running = sum(v.running for v in (engine.stage_view(s) for s in config.stage_names))

@@ -82,6 +82,7 @@ class Engine:
         self._pools = Pools(config.pools)
         self._finished = asyncio.Event()
         self._stopped = asyncio.Event()  # shut down: whoever waits for the end stops waiting
+        self._failure: StateError | None = None  # the store failed for good: the engine stopped on its own
         self._queries = Queries(config, self._book, self._events, self._pools, self._tracker, self._finished, self._st)
         self._store: Store | None = None
         self._journal: Journal | None = None
@@ -178,6 +179,8 @@ class Engine:
             finally:
                 finished.cancel()
                 stopped.cancel()
+            if self._failure is not None:
+                raise self._failure
             if not self._finished.is_set():
                 raise RuntimeError("the engine was shut down before the pipeline finished")
         return self.all_passed()
@@ -354,8 +357,24 @@ class Engine:
         return self._cmd().add_task(params, name)
 
     # ================================================================ a store that cannot be written
-    def _store_failed(self, why: str) -> None:
+    @property
+    def failure(self) -> StateError | None:
+        """Why the engine stopped on its own: its store failed in a way no retry mends (None: it did not)."""
+        return self._failure
+
+    def _store_failed(self, why: str, lasting: bool = False) -> None:
+        if self._failure is not None:
+            return  # said once; the engine is stopping
         self._book.flags.store_error = why
+        if lasting:  # a damaged store, or one another program changed: waiting will not mend it
+            self._failure = StateError(
+                f"{self.config.state_dir / DB_NAME}: cannot write the state store ({why}); this does not pass by "
+                "waiting, so the engine stops (running commands go on; the next start adopts them)"
+            )
+            self._book.flags.halted = True
+            self.journal.say(EventKind.MESSAGE, message=str(self._failure), level="error", data={"source": "store"})
+            self._stopped.set()
+            return
         self.journal.say(
             EventKind.MESSAGE,
             message=f"the state store cannot be written ({why}): nothing new starts; running commands go on; "

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from coopy_core.model import Event, EventKind, MetricRow, Run
-from coopy_core.state.store import Batch, StageRow, Store
+from coopy_core.state.store import Batch, StageRow, Store, permanent
 
 log = logging.getLogger("coopy.journal")
 
@@ -65,7 +65,7 @@ class Journal:
         self,
         store: Store,
         events: Events,
-        on_error: Callable[[str], None],
+        on_error: Callable[[str, bool], None],  # why, and whether it is permanent (no retry will mend it)
         on_recovered: Callable[[], None],
     ) -> None:
         self.store = store
@@ -173,7 +173,7 @@ class Journal:
             try:
                 self.store.write(self.batch)
             except sqlite3.Error as exc:
-                self._failed(str(exc))
+                self._failed(str(exc), permanent(exc))
                 return False
             self.batch = Batch()
             self.commits += 1
@@ -188,9 +188,9 @@ class Journal:
             callback()
         return True
 
-    def _failed(self, why: str) -> None:
+    def _failed(self, why: str, lasting: bool = False) -> None:
         first = self.error is None
         self.error = why
-        if first:
+        if first or lasting:
             log.error("the state store cannot be written: %s", why)
-            self.on_error(why)
+            self.on_error(why, lasting)

@@ -112,6 +112,18 @@ def _code(exc: sqlite3.Error) -> str:
     return "_".join((getattr(exc, "sqlite_errorname", "") or "").split("_")[:2])
 
 
+# result codes no wait can cure: the store is damaged, or not what this CooPy wrote (a table or column changed)
+_PERMANENT = {
+    "SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CONSTRAINT", "SQLITE_SCHEMA", "SQLITE_MISMATCH", "SQLITE_ERROR",
+    "SQLITE_RANGE", "SQLITE_FORMAT",
+}  # fmt: skip
+
+
+def permanent(exc: sqlite3.Error) -> bool:
+    """A failed write that trying again will not mend (a full disk, an I/O error, a lock may pass)."""
+    return isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError) or _code(exc) in _PERMANENT
+
+
 def _can_write(folder: Path) -> bool:
     return os.access(folder, os.W_OK)
 

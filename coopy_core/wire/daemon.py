@@ -78,7 +78,7 @@ async def serve(config: Config, linger: float = LINGER, take_over: bool = False)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)  # no terminal to lose
     events.info("engine pid %d serving %s on %s", os.getpid(), config.path, server.path)
     idle_since: float | None = None
-    while not stop.is_set():
+    while not stop.is_set() and engine.failure is None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
         finished = engine.finished
@@ -91,6 +91,8 @@ async def serve(config: Config, linger: float = LINGER, take_over: bool = False)
             idle_since = None
     await server.close()
     await engine.shutdown(stop_running=server.stop_running)
+    if engine.failure is not None:  # its one line is in the log already (an error event)
+        return engine.failure.exit_code
     events.info("engine stopped%s", " (running commands stopped)" if server.stop_running else "")
     return 0
 
