@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 
+from coopy_core.cli.guard import run_whole
 from coopy_core.config import Config
 from coopy_core.errors import CoopyError
 from coopy_core.loader import load_target
@@ -59,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(config, args.config)
         metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()] or None
         if args.in_process:
-            return asyncio.run(_run(config, args.config, settings, metrics))
-        return asyncio.run(_attach(config, args.config, settings, metrics))
+            return run_whole(_run(config, args.config, settings, metrics))
+        return run_whole(_attach(config, args.config, settings, metrics))
     except CoopyError as exc:
         print(f"coopy-tui: {exc}", file=sys.stderr)
         return exc.exit_code

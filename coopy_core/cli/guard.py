@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+
+T = TypeVar("T")
 
 EXIT_INTERRUPTED = 130
 
@@ -32,3 +38,20 @@ def guarded(prog: str, command: Callable[[], int]) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def run_whole(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)` with the event loop made while SIGINT waits: a Ctrl-C that lands inside the loop's
+    construction would leave half a loop, whose clean-up at exit prints a traceback ("Exception ignored in
+    BaseEventLoop.__del__"). Held back, it lands once the loop is whole (and is closed as usual)."""
+    import asyncio  # here, not above: this module is imported before Ctrl-C is ours, so it stays light
+
+    def whole_loop() -> asyncio.AbstractEventLoop:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return asyncio.new_event_loop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    with asyncio.Runner(loop_factory=whole_loop) as runner:
+        return runner.run(main)

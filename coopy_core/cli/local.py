@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import signal
 import sys
 from pathlib import Path
 
 from coopy_core.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from coopy_core.cli.guard import run_whole
 from coopy_core.config import Config, dump_config, starter_toml
 from coopy_core.errors import CoopyError
 from coopy_core.loader import load_target
@@ -250,7 +250,7 @@ def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
     _log_to_file(config.state_dir / "engine.log")
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     live = sys.stdout.isatty()
-    ending = asyncio.run(
+    ending = run_whole(
         execute(config, stream=sys.stdout, live=live, stop_running=stop_running, signals=signals, take_over=take_over)
     )
     if ending.remote_stop:

@@ -5,7 +5,6 @@ KeyboardInterrupt traceback and exit -2 in the first ~0.2 s)."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,24 +12,15 @@ import pytest
 
 from tests.helpers.cli import coopy_argv
 from tests.helpers.engine import write_config
-from tests.helpers.processes import interpreter_start, kill_all, processes_mentioning
+from tests.helpers.processes import kill_all, processes_mentioning, rest_of_stderr, start_once_imported
 
-# seconds after the interpreter itself is up (measured below: before that, a Ctrl-C is Python's own business);
+# seconds after `coopy_core.cli.launch` is imported (before that, a Ctrl-C is Python's own business);
 # the first ones land in the imports (~0.15 s here), the later ones in the engine's start and its first dispatch
 DELAYS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
 
 
-@pytest.fixture(scope="module", name="interpreter_start")
-def coopy_interpreter_start() -> float:
-    """The console script imports `coopy_core.cli.launch` before any handler of ours can exist: that is
-    Python's."""
-    return interpreter_start("coopy_core.cli.launch")
-
-
 @pytest.mark.parametrize("delay", DELAYS)
-def test_ctrl_c_during_start_up_exits_130_with_at_most_one_line(
-    tmp_path: Path, delay: float, interpreter_start: float
-) -> None:
+def test_ctrl_c_during_start_up_exits_130_with_at_most_one_line(tmp_path: Path, delay: float) -> None:
     cfg = write_config(
         tmp_path,
         """
@@ -42,18 +32,13 @@ def test_ctrl_c_during_start_up_exits_130_with_at_most_one_line(
         command = ["sleep", "5"]
         """,
     )
-    proc = subprocess.Popen(
-        [*coopy_argv(), "run", str(cfg)],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # from the moment `coopy_core.cli.launch` is imported (Python says so: a state, not a guessed time); before
+    # that a Ctrl-C is Python's own business
+    proc = start_once_imported([*coopy_argv(), "run", str(cfg)], "coopy_core.cli.launch", cwd=tmp_path)
     try:
-        time.sleep(interpreter_start + delay)
+        time.sleep(delay)  # the moment of start-up this case is about
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        err = rest_of_stderr(proc, timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import subprocess
 import sys
 import time
@@ -116,3 +117,56 @@ def interpreter_start(module: str) -> float:
         subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
         times.append(time.monotonic() - began)
     return max(times)
+
+
+def start_once_imported(argv: list[str], module: str, cwd: Path, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    """Start `argv` (a Python console script) and return once it has imported `module` and then completed one
+    more import: Python says so on stderr (PYTHONPROFILEIMPORTTIME) the moment an import completes. The next
+    import is the first one the script's `main()` makes (a console script runs a little code of its own between
+    importing the entry module and calling it). Waiting for that state, not for a time measured beforehand,
+    holds on a busy machine. Its further stderr is read with `rest_of_stderr`."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    fd, seen, deadline = proc.stderr.fileno(), b"", time.monotonic() + timeout
+    done = f"| {module}".encode()  # `import time: self | cumulative | <indent>module`
+    while not _one_more_after(seen.split(b"\n")[:-1], done):
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(0.0, left))
+        chunk = os.read(fd, 65536) if ready else b""
+        if not chunk:
+            proc.kill()
+            raise AssertionError(f"{argv[0]} did not import {module} within {timeout:g}s: {seen[-500:]!r}")
+        seen += chunk
+    _EARLY[proc.pid] = seen
+    return proc
+
+
+_EARLY: dict[int, bytes] = {}
+
+
+def _one_more_after(lines: list[bytes], done: bytes) -> bool:
+    imports = [line for line in lines if line.startswith(b"import time:")]
+    marks = [i for i, line in enumerate(imports) if line.rstrip().endswith(done)]
+    return bool(marks) and len(imports) > marks[0] + 1
+
+
+def rest_of_stderr(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> str:
+    """Everything the process wrote on stderr (what `start_once_imported` read too), once it exited, without
+    Python's import-time lines."""
+    assert proc.stderr is not None
+    fd, rest, deadline = proc.stderr.fileno(), b"", time.monotonic() + timeout
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            proc.kill()
+            raise AssertionError(f"{proc.args!r} did not end within {timeout:g}s: {rest[-500:]!r}")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        rest += chunk
+    proc.wait(timeout=timeout)
+    text = (_EARLY.pop(proc.pid, b"") + rest).decode(errors="replace")
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("import time:"))

@@ -193,8 +193,8 @@ async def test_one_list_jobs_per_poll_for_all_jobs(tmp_path: Path, start_engine:
         name = "many"
         executor = "ray"
         workers = 5
-        command = ["sh", "-c", "sleep 4"]
-        """,
+        command = ["sh", "-c", "while [ ! -e GATE ]; do sleep 0.1; done"]
+        """.replace("GATE", str(tmp_path / "all-running")),
     )
     counting = CountingClients()
     config = load_config(path)
@@ -206,6 +206,7 @@ async def test_one_list_jobs_per_poll_for_all_jobs(tmp_path: Path, start_engine:
         snap = engine.snapshot()
         if sum(1 for r in snap.runs if r.reason.startswith("RUNNING")) == 5:
             all_running = True
+            (tmp_path / "all-running").touch()  # the jobs end once all five were seen running at once
 
     engine.subscribe(on_event)
     loop = asyncio.get_running_loop()

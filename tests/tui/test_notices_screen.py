@@ -67,18 +67,20 @@ async def test_bang_lists_the_failures_and_enter_jumps_to_the_run(failing: Engin
         # failures from before the screen attached come from the snapshot (read), later ones as news
         await wait_for(pilot, lambda: sum(n.kind == "failed" for n in app.notices.items) == 4, what="the history")
         await wait_for(pilot, lambda: app.repaints > 2 and app.notices.unread > 0, what="the news counted")
-        assert "! " in screen_text(app).splitlines()[0]  # the top bar counts them
+        # the top bar counts them (at its next repaint: waited for, not assumed)
+        await wait_for(pilot, lambda: "! " in screen_text(app).splitlines()[0], what="the top bar's count")
         await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, NoticesScreen), what="the notices screen")
         screen = app.screen
         assert isinstance(screen, NoticesScreen)
         text = screen.text()
         for task in ("first/x=1", "first/x=2", "second/x=3", "second/x=4"):
             assert task in text
         await pilot.press("f")  # failures only (the newest notice is the pipeline's end)
+        await wait_for(pilot, lambda: bool(screen.shown) and screen.shown[0].kind == "failed", what="failures only")
         newest = screen.shown[0]
-        assert newest.kind == "failed"
         await pilot.press("enter")
-        assert not isinstance(app.screen, NoticesScreen)
+        await wait_for(pilot, lambda: not isinstance(app.screen, NoticesScreen), what="the jump to the run")
         assert (app.selected().stage, app.selected().task) == (newest.stage, newest.task)
         assert app.notices.unread == 0
 
