@@ -21,8 +21,10 @@ T = TypeVar("T")
 EXIT_INTERRUPTED = 130
 
 
-class Interrupted(SystemExit):
-    """Ctrl-C before the command's own handling took over: unwinds like sys.exit (quietly, no traceback)."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C before the command's own handling took over. A KeyboardInterrupt, not a SystemExit: the plug-in
+    boundary turns a plug-in's sys.exit() into a failed attempt, and must not swallow a Ctrl-C that lands while a
+    plug-in runs (asyncio passes KeyboardInterrupt through its tasks; `guarded` catches it: no traceback)."""
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
