@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.config import Config
+from coopy_core.plan.interpreter import normalised_command
 from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task
 
@@ -61,12 +62,15 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text: str | None) -> Recipe | None:
+        """A stored recipe, with this interpreter spelled as recipes spell it now (a store written before
+        that, or by another entry point of the same venv, keeps its meaning)."""
         if not text:
             return None
         try:
             data = json.loads(text)
-            return cls(data["command"], data["params"], data["upstream"], data["inputs"], data["code"])
-        except (ValueError, KeyError, TypeError):
+            command = normalised_command(data["command"])
+            return cls(command, data["params"], data["upstream"], data["inputs"], data["code"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
 
@@ -200,11 +204,13 @@ class Recipes:
         scripter = self.scripters[stage]
         if launch is None:
             launch = scripter.script(task, 1)  # attempt 1: what the config says, whichever attempt this is
-        command = {
-            "argv": list(launch.argv),
-            "env": {k: v for k, v in sorted(launch.env.items()) if k not in ENGINE_ENV},
-            "cwd": _relative(launch.cwd, self.config.base_dir),
-        }
+        command = normalised_command(
+            {
+                "argv": list(launch.argv),
+                "env": {k: v for k, v in sorted(launch.env.items()) if k not in ENGINE_ENV},
+                "cwd": _relative(launch.cwd, self.config.base_dir),
+            }
+        )
         for key in EXECUTOR_KEYS:
             value = getattr(cfg, key, None)
             if value is not None and value is not False and value != "local":
