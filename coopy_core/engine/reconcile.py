@@ -18,7 +18,7 @@ from coopy_core.lifecycle.metrics import last_values
 from coopy_core.model import Run, RunState
 from coopy_core.plan.judge import judge
 from coopy_core.plan.signature import Recipes
-from coopy_core.plan.targets import progress_of
+from coopy_core.plan.targets import left_in_place, progress_of
 from coopy_core.resources import Pools
 from coopy_core.state.store import StageRow, Store, attempt_row
 from coopy_core.tasks import Task
@@ -89,6 +89,8 @@ class Reconcile:
             book.order = max(book.order, run.order + 1)
             if run.state == RunState.DONE and run.started_at and run.ended_at:
                 book.add_duration(run.stage, run.ended_at - run.started_at)
+        for key in store.passed_last(left_in_place(book.runs.values())):  # judged by its recipe, as passed runs
+            book.move(book.runs[key], RunState.DONE, "")
         for stage_name in self.graph.stage_names:  # a group's run is shown from the start, waiting
             if self.graph.is_group(stage_name):
                 for name in self.graph.runs(stage_name):
