@@ -160,8 +160,9 @@ class Reconcile:
                 touched.add(other)
                 target = book.runs.get(other)
                 if change == "reset" and target is not None and target.state.passed:
-                    target.failures = 0
-                    book.move(target, RunState.WAITING, f"runs again: upstream {key[0]}/{key[1]} runs again")
+                    target.failures = 0  # the judge's reason names the run it needs itself, as `coopy plan` does
+                    why = judged.stale.get(other, ("", f"upstream {key[0]}/{key[1]} runs again"))[1]
+                    book.move(target, RunState.WAITING, f"runs again: {why}")
         book.journal.file_hashes(self.recipes.hashes.changed)
         return touched
 
