@@ -81,16 +81,20 @@ class Reconcile:
                 journal.meta(f"pool:{name}", json.dumps(spec))
                 journal.meta(f"poolcfg:{name}", json.dumps(spec))
         book.metrics = last_values(store.metric_values())
-        for run in store.runs():
+        runs = store.runs()
+        kept = [r for r in runs if r.stage in book.stages and self.graph.exists(r.key)]
+        passed = store.passed_last(left_in_place(kept))  # judged by their recipe below, as passed runs
+        for run in runs:
             if run.stage not in book.stages or not self.graph.exists(run.key):
                 self._leftover(run)
                 continue
+            if run.key in passed:
+                run.state, run.reason = RunState.DONE, ""
+                book.journal.run(run)  # recorded, told to no one: nothing ran
             book.add(run)
             book.order = max(book.order, run.order + 1)
             if run.state == RunState.DONE and run.started_at and run.ended_at:
                 book.add_duration(run.stage, run.ended_at - run.started_at)
-        for key in store.passed_last(left_in_place(book.runs.values())):  # judged by its recipe, as passed runs
-            book.move(book.runs[key], RunState.DONE, "")
         for stage_name in self.graph.stage_names:  # a group's run is shown from the start, waiting
             if self.graph.is_group(stage_name):
                 for name in self.graph.runs(stage_name):
