@@ -6,13 +6,18 @@ Plain frozen data, so it can be kept, compared and printed after the engine is g
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from coopy_core.config import Config
 from coopy_core.model import ENDED_STATES, RunState
 from coopy_core.state.store import DB_NAME, Store
+
+if TYPE_CHECKING:
+    from coopy_core.graph import Graph
+    from coopy_core.report.results import Table
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class RunResult:
     started_at: float | None
     ended_at: float | None
     members: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)  # the last value of each metric it reported
 
     @property
     def passed(self) -> bool:
@@ -80,6 +86,31 @@ class Results:
     stages: tuple[StageResult, ...]
     runs: tuple[RunResult, ...]
     engine_pid: int | None = None  # the engine serving it when this was read (None: none)
+    table: Table | None = field(default=None, repr=False, compare=False)  # `coopy results`' rows
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """A dict per configuration, `coopy results --format csv`'s columns: `task`, each param, `<stage>.state`
+        for every stage, and each metric (the last value; a name two stages report: the later stage's)."""
+        if self.table is None:
+            return []
+        stages, metrics = self.table.stages, self.table.metrics
+        return [
+            {
+                "task": row.task,
+                **{p: row.params.get(p) for p in self.table.params},
+                **{f"{s}.state": row.states.get(s) for s in stages},
+                **{m: row.metrics.get(m) for m in metrics},
+            }
+            for row in self.table.rows
+        ]
+
+    def to_pandas(self) -> Any:
+        """`to_records()` as a pandas DataFrame (pandas is not a dependency of CooPy: install it yourself)."""
+        try:
+            pandas = importlib.import_module("pandas")
+        except ImportError:
+            raise ImportError("Results.to_pandas() needs pandas: pip install pandas") from None
+        return pandas.DataFrame.from_records(self.to_records())
 
     def __iter__(self) -> Iterator[RunResult]:
         return iter(self.runs)
@@ -130,6 +161,7 @@ def collect(config: Config) -> Results:
 
     status = live_status(config) or read_status(config)
     history = _attempts(config)
+    graph = _graph(config)
     runs = []
     for r in status["runs"]:
         key = (r["stage"], r["task"])
@@ -149,28 +181,38 @@ def collect(config: Config) -> Results:
                 started_at=r["started_at"],
                 ended_at=r["ended_at"] if state != RunState.RUNNING else None,
                 members=tuple(r.get("members", ())),
+                metrics=dict(r.get("metrics") or {}),
             )
         )
     listed = {(r.stage, r.task) for r in runs}
-    runs += [_waiting(config, key) for key in _every_run(config) if key not in listed]
+    runs += [_waiting(config, key) for key in graph.all_runs() if key not in listed]
     order = {name: i for i, name in enumerate(config.stage_names)}
     runs.sort(key=lambda r: order[r.stage])
     stages = tuple(
         StageResult(s["name"], s["workers"], s["paused"], dict(s["counts"]), s.get("total", 0))
         for s in status["stages"]
     )
-    return Results(status["pipeline"], stages, tuple(runs), status.get("engine_pid"))
+    return Results(status["pipeline"], stages, tuple(runs), status.get("engine_pid"), _table(config, graph, runs))
 
 
-def _every_run(config: Config) -> list[tuple[str, str]]:
+def _graph(config: Config) -> Graph:
     from coopy_core.report.status import pipeline_graph
 
     store = _open(config)
     try:
-        return list(pipeline_graph(config, store).all_runs())
+        return pipeline_graph(config, store)
     finally:
         if store is not None:
             store.close()
+
+
+def _table(config: Config, graph: Graph, runs: list[RunResult]) -> Table:
+    """`coopy results`' rows (one per configuration) from the same runs, so both say the same."""
+    from coopy_core.report.results import build
+
+    states = {(r.stage, r.task): r.state for r in runs}
+    metrics = {(r.stage, r.task): r.metrics for r in runs if r.metrics}
+    return build(graph, config.stage_names, states, metrics)
 
 
 def _waiting(config: Config, key: tuple[str, str]) -> RunResult:

@@ -44,6 +44,7 @@ from coopy_core.scripter import Scripter
 
 if TYPE_CHECKING:
     from coopy_core.outcome import Results
+    from coopy_core.plan.dryrun import Plan
 
 PIPELINE_KEYS = frozenset(PipelineConfig.model_fields)
 TASK_KEYS = frozenset(TasksConfig.model_fields)
@@ -158,6 +159,21 @@ class Pipeline:
         from coopy_core.outcome import collect
 
         return collect(self.config)
+
+    def plan(self) -> Plan:
+        """What the next `run()` would run and why, judged as `coopy plan` judges it (the engine's own
+        judgement, from the state store read-only). Starts nothing, writes nothing. `plan.runs` counts
+        the runs that would run; `str(plan)` is `coopy plan`'s text, `plan.as_dict()` its `--json`."""
+        from coopy_core.plan.dryrun import make_plan
+
+        return make_plan(self.config, shown=self.name)
+
+    def why(self, stage: str, task: str) -> str:
+        """One line, `coopy why`'s: why this run would run at the next start, or why not. KeyError for
+        a stage or run the pipeline does not have."""
+        from coopy_core.plan.dryrun import why
+
+        return why(self.config, stage, task)
 
 
 # ==================================================================== building the plain data

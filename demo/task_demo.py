@@ -16,7 +16,19 @@ import shutil
 import sys
 from pathlib import Path
 
-from coopy_core import DetectContext, Detector, Launch, Matrix, Pipeline, Scripter, Stage, Status, Task, Verdict
+from coopy_core import (
+    DetectContext,
+    Detector,
+    Launch,
+    Matrix,
+    Pipeline,
+    Results,
+    Scripter,
+    Stage,
+    Status,
+    Task,
+    Verdict,
+)
 
 HERE = Path(__file__).resolve().parent
 OUT = "out/python"  # under demo/
@@ -74,6 +86,29 @@ pipeline = Pipeline(
 )
 
 
+def table(results: Results) -> str:
+    """A line per run, each column as wide as its widest cell (a name like `model=resnet,seed=1` included)."""
+    header = ("stage", "configuration", "state", "attempts", "seconds", "exit codes")
+    rows = [
+        (
+            run.stage,
+            run.task,
+            str(run.state),
+            str(len(run.attempts)),
+            f"{run.duration:.1f}" if run.duration is not None else "--",
+            ",".join(str(a.exit_code) for a in run.attempts),
+        )
+        for run in results
+    ]
+    widths = [max(len(cells[i]) for cells in (header, *rows)) for i in range(len(header))]
+    right = (False, False, False, True, True, False)
+    lines = [
+        "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True))
+        for cells in (header, *rows)
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fresh", action="store_true", help=f"start over: remove demo/{STATE_DIR} and demo/{OUT}")
@@ -90,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped; `python demo/task_demo.py` again adopts the running commands")
         return 130
     print()
-    print(f"{'stage':<9} {'configuration':<18} {'state':<8} attempts  seconds  exit codes")
-    for run in results:
-        seconds = f"{run.duration:.1f}" if run.duration is not None else "--"
-        codes = ",".join(str(a.exit_code) for a in run.attempts)
-        print(f"{run.stage:<9} {run.task:<18} {run.state:<8} {len(run.attempts):>8}  {seconds:>7}  {codes}")
+    print(table(results))
     print("all passed" if results.passed else f"{len(results.failed)} run(s) did not pass")
     return 0 if results.passed else 1
 

@@ -26,7 +26,7 @@ def plan(args: argparse.Namespace) -> int:
 
     config = load_target(args.config)
     the_plan = make_plan(config)
-    print(plan_json(the_plan) if args.json else plan_text(config, the_plan, args.config))
+    print(plan_json(the_plan) if args.json else plan_text(the_plan, args.config))
     return EXIT_OK
 
 

@@ -18,7 +18,7 @@ from coopy_core.lifecycle.metrics import last_values
 from coopy_core.model import Run, RunState
 from coopy_core.plan.judge import judge
 from coopy_core.plan.signature import Recipes
-from coopy_core.plan.targets import progress_of
+from coopy_core.plan.targets import left_in_place, progress_of
 from coopy_core.resources import Pools
 from coopy_core.state.store import StageRow, Store, attempt_row
 from coopy_core.tasks import Task
@@ -81,10 +81,16 @@ class Reconcile:
                 journal.meta(f"pool:{name}", json.dumps(spec))
                 journal.meta(f"poolcfg:{name}", json.dumps(spec))
         book.metrics = last_values(store.metric_values())
-        for run in store.runs():
+        runs = store.runs()
+        kept = [r for r in runs if r.stage in book.stages and self.graph.exists(r.key)]
+        passed = store.passed_last(left_in_place(kept))  # judged by their recipe below, as passed runs
+        for run in runs:
             if run.stage not in book.stages or not self.graph.exists(run.key):
                 self._leftover(run)
                 continue
+            if run.key in passed:
+                run.state, run.reason = RunState.DONE, ""
+                book.journal.run(run)  # recorded, told to no one: nothing ran
             book.add(run)
             book.order = max(book.order, run.order + 1)
             if run.state == RunState.DONE and run.started_at and run.ended_at:
@@ -158,8 +164,9 @@ class Reconcile:
                 touched.add(other)
                 target = book.runs.get(other)
                 if change == "reset" and target is not None and target.state.passed:
-                    target.failures = 0
-                    book.move(target, RunState.WAITING, f"runs again: upstream {key[0]}/{key[1]} runs again")
+                    target.failures = 0  # the judge's reason names the run it needs itself, as `coopy plan` does
+                    why = judged.stale.get(other, ("", f"upstream {key[0]}/{key[1]} runs again"))[1]
+                    book.move(target, RunState.WAITING, f"runs again: {why}")
         book.journal.file_hashes(self.recipes.hashes.changed)
         return touched
 

@@ -4,7 +4,7 @@ it (plan.judge), from the state store opened read-only. Starts nothing and write
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,22 @@ class Plan:
     keys: set[RunKey] = field(default_factory=set)  # every run of the pipeline
     current: int = 0
     running: int = 0
+    shown: str = ""  # how the pipeline is named in the text form
 
     @property
     def runs(self) -> int:
+        """How many runs would run."""
         return sum(len(v) for v in self.will_run.values())
 
+    def as_dict(self) -> dict[str, Any]:
+        """`coopy plan --json`."""
+        return plan_dict(self)
 
-def make_plan(config: Config) -> Plan:
+    def __str__(self) -> str:
+        return plan_text(self, self.shown)
+
+
+def make_plan(config: Config, shown: str = "") -> Plan:
     store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
     try:
         graph = pipeline_graph(config, store)
@@ -47,6 +56,8 @@ def make_plan(config: Config) -> Plan:
         hashes = FileHashes()
         if store is not None:
             stored = {r.key: r for r in store.runs() if r.stage in graph.nodes and graph.exists(r.key)}
+            for key in store.passed_last(targets.left_in_place(stored.values())):  # as the engine's start does
+                stored[key] = replace(stored[key], state=RunState.DONE, reason="")
             known_tasks = [name for name, _p, _a in store.tasks()]
             hashes = FileHashes(store.file_hashes())
     finally:
@@ -72,7 +83,7 @@ def make_plan(config: Config) -> Plan:
     for key in judged.stale:
         readiness.set(key, Progress.OPEN)
     skips = _Skips(config, graph, stored, judged, scripters, target, recipe_of, outputs_of)
-    out = Plan()
+    out = Plan(shown=shown or config.pipeline.name)
     for key in graph.all_runs():
         out.keys.add(key)
         run = stored.get(key)
@@ -107,7 +118,7 @@ def make_plan(config: Config) -> Plan:
     return out
 
 
-def plan_text(config: Config, the_plan: Plan, shown: str) -> str:
+def plan_text(the_plan: Plan, shown: str) -> str:
     lines = [
         f"{shown}: {the_plan.runs} run(s) would run, {the_plan.current} current"
         + (f", {the_plan.running} running" if the_plan.running else "")
@@ -139,22 +150,23 @@ def plan_text(config: Config, the_plan: Plan, shown: str) -> str:
 
 
 def plan_json(the_plan: Plan) -> str:
-    return json.dumps(
-        {
-            "would_run": {
-                category: [{"stage": k[0], "task": k[1], "why": why} for k, why in entries]
-                for category, entries in the_plan.will_run.items()
-            },
-            "counts": {category: len(entries) for category, entries in the_plan.will_run.items()},
-            "current": the_plan.current,
-            "running": the_plan.running,
-            "blocked": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.blocked],
-            "stays_failed": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.stays_failed],
-            "removed": the_plan.removed,
-            "skipped": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.skipped],
+    return json.dumps(plan_dict(the_plan), indent=2)
+
+
+def plan_dict(the_plan: Plan) -> dict[str, Any]:
+    return {
+        "would_run": {
+            category: [{"stage": k[0], "task": k[1], "why": why} for k, why in entries]
+            for category, entries in the_plan.will_run.items()
         },
-        indent=2,
-    )
+        "counts": {category: len(entries) for category, entries in the_plan.will_run.items()},
+        "current": the_plan.current,
+        "running": the_plan.running,
+        "blocked": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.blocked],
+        "stays_failed": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.stays_failed],
+        "removed": the_plan.removed,
+        "skipped": [{"stage": k[0], "task": k[1], "why": why} for k, why in the_plan.skipped],
+    }
 
 
 def why(config: Config, stage: str, task: str) -> str:

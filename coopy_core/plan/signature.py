@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.config import Config
+from coopy_core.plan.difference import difference
+from coopy_core.plan.interpreter import normalised_command
 from coopy_core.scripter import Launch, Scripter
 from coopy_core.tasks import Task
 
@@ -61,12 +63,15 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text: str | None) -> Recipe | None:
+        """A stored recipe, with this interpreter spelled as recipes spell it now (a store written before
+        that, or by another entry point of the same venv, keeps its meaning)."""
         if not text:
             return None
         try:
             data = json.loads(text)
-            return cls(data["command"], data["params"], data["upstream"], data["inputs"], data["code"])
-        except (ValueError, KeyError, TypeError):
+            command = normalised_command(data["command"])
+            return cls(command, data["params"], data["upstream"], data["inputs"], data["code"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
 
@@ -81,7 +86,9 @@ def explain(old: Recipe, new: Recipe) -> tuple[str, str] | None:
         for key in sorted(set(old.params) | set(new.params)):
             before, after = old.params.get(key, "(none)"), new.params.get(key, "(none)")
             if before != after:
-                return "params changed", f"param {key}: {_short(before)} → {_short(after)}"
+                if _scalar(before) and _scalar(after):
+                    return "params changed", f"param {key}: {before} → {after}"
+                return "params changed", difference(before, after, f"param {key}")
     if old.code != new.code:
         return "code changed", _files_changed(old.code, new.code)
     if old.inputs != new.inputs:
@@ -89,11 +96,9 @@ def explain(old: Recipe, new: Recipe) -> tuple[str, str] | None:
     if old.command != new.command:
         keys = [k for k in sorted(set(old.command) | set(new.command)) if old.command.get(k) != new.command.get(k)]
         what = {"argv": "the command", "env": "its env", "cwd": "its working directory"}
-        return (
-            "command changed",
-            f"{what.get(keys[0], keys[0])} changed: {_short(old.command.get(keys[0]))} → "
-            f"{_short(new.command.get(keys[0]))}",
-        )
+        where = "argv" if keys[0] == "argv" else ""
+        change = difference(old.command.get(keys[0]), new.command.get(keys[0]), where)
+        return "command changed", f"{what.get(keys[0], keys[0])} changed: {change}"
     if old.upstream != new.upstream:
         changed = [k for k in new.upstream if old.upstream.get(k) != new.upstream[k]]
         gone = [k for k in old.upstream if k not in new.upstream]
@@ -117,9 +122,11 @@ def _files_changed(old: Mapping[str, str], new: Mapping[str, str]) -> str:
     return "files changed"
 
 
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _scalar(value: Any) -> bool:
+    """Shown as it is: a number, a boolean, or a short string without spaces (`lr: 0.1 → 0.01`)."""
+    if isinstance(value, str):
+        return len(value) <= 60 and value.strip() == value and " " not in value and bool(value)
+    return isinstance(value, int | float | bool) or value is None
 
 
 class FileHashes:
@@ -200,11 +207,13 @@ class Recipes:
         scripter = self.scripters[stage]
         if launch is None:
             launch = scripter.script(task, 1)  # attempt 1: what the config says, whichever attempt this is
-        command = {
-            "argv": list(launch.argv),
-            "env": {k: v for k, v in sorted(launch.env.items()) if k not in ENGINE_ENV},
-            "cwd": _relative(launch.cwd, self.config.base_dir),
-        }
+        command = normalised_command(
+            {
+                "argv": list(launch.argv),
+                "env": {k: v for k, v in sorted(launch.env.items()) if k not in ENGINE_ENV},
+                "cwd": _relative(launch.cwd, self.config.base_dir),
+            }
+        )
         for key in EXECUTOR_KEYS:
             value = getattr(cfg, key, None)
             if value is not None and value is not False and value != "local":

@@ -25,6 +25,14 @@ def progress_of(runs: Iterable[Run]) -> dict[RunKey, Progress]:
     return progress
 
 
+def left_in_place(runs: Iterable[Run]) -> list[Run]:
+    """Runs stored waiting, queued or blocked after an attempt (none of them running): a place in the schedule
+    the engine was at when it stopped, not a result. Those whose last attempt passed are judged by their
+    recipe like any passed run (`Store.passed_last` says which)."""
+    places = (RunState.WAITING, RunState.QUEUED, RunState.BLOCKED)
+    return [r for r in runs if r.state in places and r.attempt > 0 and r.recipe]
+
+
 def usable_members(graph: Graph, readiness: Readiness, key: RunKey, allow_failed: bool) -> list[str]:
     """A group run's members it runs over: all of them, or with `allow_failed` those whose needs passed."""
     return readiness.usable_members(key) if allow_failed else graph.members(key)

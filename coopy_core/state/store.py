@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -482,6 +482,14 @@ class Store:
             "SELECT task, stage, attempt, state, exit_code, reason, started_at, ended_at, log FROM attempts"
             " ORDER BY rowid"
         ).fetchall()
+
+    def passed_last(self, runs: Iterable[Run]) -> set[tuple[str, str]]:
+        """Of these runs, the keys of those whose current attempt ended done."""
+        wanted = {(r.name, r.stage, r.attempt): r.key for r in runs}
+        if not wanted:
+            return set()
+        rows = self.conn.execute("SELECT task, stage, attempt FROM attempts WHERE state = ?", (RunState.DONE.value,))
+        return {wanted[row] for row in rows if row in wanted}
 
     def attempts_of(self, stage: str, task: str | None = None) -> list[tuple[Any, ...]]:
         """The attempts of one stage (of one of its runs), oldest first, as `attempts()` gives them."""

@@ -109,6 +109,12 @@ def test_task_demo_runs_live_retries_and_resumes_after_ctrl_c(demo: Path) -> Non
             assert (attempts, codes) == (2, "1,0")
         else:
             assert (attempts, codes) == (1, "0"), f"{stage}/{task} was started again after Ctrl-C"
+    header = next(line for line in text.splitlines() if line.startswith("stage "))
+    rows = [line for line in text.splitlines() if re.match(r"^(prepare|train|evaluate) +\S+ +done ", line)]
+    state_at, attempts_end = header.index("state"), header.index("attempts") + len("attempts")
+    for row in rows:  # every column where its header is (a 19-character name shifted them)
+        assert row[state_at : state_at + 5] == "done ", (header, row)
+        assert row[attempts_end - 1].isdigit() and row[attempts_end] == " ", (header, row)
     logs = sorted(p.name for p in (demo / ".coopy-task-demo" / "logs" / "prepare").iterdir())
     assert logs == sorted(f"model={m},seed={s}.1.log" for m in ("mlp", "cnn", "resnet") for s in (1, 2))
     assert "all passed" in text
