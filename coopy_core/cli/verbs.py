@@ -48,6 +48,11 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--take-over", action="store_true", help="make a state dir that belongs to another config this one's"
     )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run the failed and cancelled runs again too (plain `coopy run` leaves them failed)",
+    )
 
 
 def _json_args(p: argparse.ArgumentParser) -> None:
@@ -138,8 +143,8 @@ LOCAL_VERBS: tuple[Verb, ...] = (
         "run the pipeline until every configuration passed or failed for good",
         _run_args,
         local.run,
-        "a live line per stage on a terminal, plain lines otherwise. Exit 0 all done, 1 some failed, 2 config "
-        "error, 130 on Ctrl-C",
+        "a live line per stage on a terminal, plain lines otherwise; failed runs stay failed unless "
+        "`--retry-failed`. Exit 0 all done, 1 some failed, 2 config error, 130 on Ctrl-C",
     ),
     Verb(
         "plan",
@@ -161,8 +166,11 @@ LOCAL_VERBS: tuple[Verb, ...] = (
         _json_args,
         local.status,
         "live from the engine when one runs, else from the state store; the summary names only the runs running, "
-        "blocked, failed or cancelled (the engine sends no more: 0.7 s at 100,000 configurations), `--json` has "
-        'every run: `{"stages": [{"name", "workers", "paused", "counts": {...}, "total", "needs", "over"}], "runs": '
+        "blocked, failed or cancelled, at most 10 of each per stage and `... and N more` (the engine sends no more: "
+        "0.7 s at 100,000 configurations), and a worker cap set at run time beside the config's (`workers 4 "
+        "(config: 2)`); `--json` has "
+        'every run: `{"stages": [{"name", "workers", "config_workers", "paused", "counts": {...}, "total", "needs", '
+        '"over"}], "runs": '
         '[{"task", "stage", "attempt", "state", "exit_code", "priority", "log", ..., "members" (group runs)}]}`',
     ),
     Verb(
@@ -255,6 +263,9 @@ def _unanswered(command: Command, args: argparse.Namespace, config: Config) -> i
     from coopy_core.state.store import EngineLock
 
     holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
+    offline = _offline(command.name)
+    if holder is None and offline is not None:  # none runs: written to the store for the next start
+        return offline(config, args)
     if holder is None or holder <= 0:
         print(
             f"coopy: {args.config}: no engine is running; start one with `coopy run --detach {args.config}`",
@@ -275,6 +286,14 @@ def _unanswered(command: Command, args: argparse.Namespace, config: Config) -> i
     values = {arg.name: False if arg.types == (bool,) else getattr(args, arg.name) for arg in command.args}
     print(command.said({**values, "result": None}) + f" (it was still starting, pid {holder}: it started no run)")
     return EXIT_OK
+
+
+def _offline(name: str) -> Callable[[Config, argparse.Namespace], int] | None:
+    """The commands that, with no engine running, are checked against the store and kept for the next start."""
+    from coopy_core.cli import offline
+
+    handlers: dict[str, Callable[[Config, argparse.Namespace], int]] = {"retry_failed": offline.retry_failed_verb}
+    return handlers.get(name)
 
 
 ENGINE_VERBS: tuple[Verb, ...] = tuple(command_verb(c) for c in COMMANDS.values() if c.verb)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from coopy_core import templates
-from coopy_core.commands import CommandError
+from coopy_core.commands import CommandError, check_call
 from coopy_core.config import Config, stage_placeholders
 from coopy_core.engine.book import Book
 from coopy_core.engine.settle import Settle
@@ -19,7 +19,7 @@ from coopy_core.graph import Progress
 from coopy_core.lifecycle.attempts import Attempts
 from coopy_core.model import EventKind, Run, RunState
 from coopy_core.resources import Pools
-from coopy_core.state.store import StageRow
+from coopy_core.state.store import PENDING_META, StageRow
 from coopy_core.tasks import Task, task_name, valid_task_name
 
 MAX_PRIORITY = 10**15  # bump/top: well inside a 64-bit SQLite INTEGER
@@ -180,6 +180,18 @@ class EngineCommands:
             raise CommandError(
                 f"{stage}/{task} is {run.state.value}; only waiting, queued or running runs can be cancelled"
             )
+
+    def carry_out(self, pending: list[dict[str, Any]]) -> None:
+        """The commands given while no engine ran (`coopy retry-failed` offline), in order, at start once every
+        run is back in its place; one that no longer applies (its run or stage was removed) is said and skipped."""
+        for item in pending:
+            name, kwargs = item.get("name"), item.get("kwargs") or {}
+            try:
+                bound = check_call(str(name), [], kwargs)
+                getattr(self, str(name))(**bound)
+            except CommandError as exc:
+                self.book.message(f"a command given while no engine ran was not carried out: {exc}", level="warning")
+        self.book.journal.meta(PENDING_META, "[]")
 
     # ---------------------------------------------------------------- a configuration added at run time
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:

@@ -129,6 +129,9 @@ class Engine:
             journal.bind(self._loop)
             flags.started = True
             reconcile.reconcile()
+            pending = store.pending_commands()
+            if pending:  # given while no engine ran: carried out in the same turn as the reconcile
+                self._commands.carry_out(pending)
         finally:
             flags.hold = False
         attempts.start_polling()

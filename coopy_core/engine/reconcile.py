@@ -68,9 +68,13 @@ class Reconcile:
                     log.warning("configuration %s, added at run time, no longer fits the config: %s", name, exc)
         rows = store.stages()
         for stage in self.config.stages:
-            row = rows.get(stage.name)
-            if row is None or row.config_workers != stage.workers:
-                row = StageRow(stage.name, stage.workers, stage.workers, row.paused if row else False)
+            stored_row = rows.get(stage.name)
+            row = (
+                stored_row.against(stage.workers)
+                if stored_row
+                else StageRow(stage.name, stage.workers, stage.workers, False)
+            )
+            if row is not stored_row:
                 journal.stage(row)
             book.queues[stage.name] = StageQueue(stage.name, row.workers, row.paused)
         for name, spec in self.config.pools.items():

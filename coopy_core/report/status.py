@@ -82,7 +82,8 @@ def read_status(config: Config) -> dict[str, Any]:
     runs.sort(key=lambda r: index[r["stage"]])
     stages = []
     for stage, needs in zip(config.stages, config.needs, strict=True):
-        row = stage_rows.get(stage.name)
+        stored = stage_rows.get(stage.name)
+        row = stored.against(stage.workers) if stored else None  # what the next start takes
         counts = {s.value: 0 for s in COUNTED_STATES}
         for run in runs:
             if run["stage"] == stage.name and run["state"] not in (RunState.WAITING.value, RunState.REMOVED.value):
@@ -93,6 +94,7 @@ def read_status(config: Config) -> dict[str, Any]:
             {
                 "name": stage.name,
                 "workers": row.workers if row else stage.workers,
+                "config_workers": stage.workers,
                 "paused": row.paused if row else False,
                 "counts": counts,
                 "total": total,
