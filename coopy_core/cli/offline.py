@@ -13,14 +13,14 @@ from typing import Any
 from coopy_core.cli.common import EXIT_OK
 from coopy_core.config import Config
 from coopy_core.errors import CoopyError
-from coopy_core.model import RunState
+from coopy_core.model import Run, RunState
 from coopy_core.state.store import DB_NAME, EngineLock, Store
 
 RETRIED = (RunState.FAILED.value, RunState.CANCELLED.value)
 
 
-def failed_runs(config: Config, stage: str | None) -> list[str]:
-    """`stage/run` of every failed or cancelled run in the store (of `stage`, or of every stage)."""
+def stored_runs(config: Config, stage: str | None) -> list[Run]:
+    """The runs in the store (of `stage`, which the config must have; of every stage of the config)."""
     if stage is not None and stage not in config.stage_names:
         raise CoopyError(f"{config.path}: no stage named {stage!r} (stages: {', '.join(config.stage_names)})")
     if not (config.state_dir / DB_NAME).exists():
@@ -30,11 +30,12 @@ def failed_runs(config: Config, stage: str | None) -> list[str]:
         runs = store.runs()
     finally:
         store.close()
-    return [
-        f"{r.stage}/{r.name}"
-        for r in runs
-        if r.state.value in RETRIED and r.stage in config.stage_names and (stage is None or r.stage == stage)
-    ]
+    return [r for r in runs if r.stage in config.stage_names and (stage is None or r.stage == stage)]
+
+
+def failed_runs(config: Config, stage: str | None) -> list[str]:
+    """`stage/run` of every failed or cancelled run in the store (of `stage`, or of every stage)."""
+    return [f"{r.stage}/{r.name}" for r in stored_runs(config, stage) if r.state.value in RETRIED]
 
 
 def queue_for_next_start(config: Config, name: str, kwargs: dict[str, Any]) -> None:
@@ -69,5 +70,29 @@ def retry_failed_verb(config: Config, args: argparse.Namespace) -> int:
     print(
         f"{n} failed or cancelled run(s){where} marked to run again: no engine is running, the next start "
         f"(`coopy run {args.config}`) runs them"
+    )
+    return EXIT_OK
+
+
+def rerun_verb(config: Config, args: argparse.Namespace) -> int:
+    """`coopy rerun` with no engine running: checked against the store, carried out by the next start."""
+    runs = [r for r in stored_runs(config, args.stage) if args.task is None or r.name == args.task]
+    ended = [r for r in runs if r.state.passed or r.state.value in RETRIED]
+    what = f"{args.stage}/{args.task}" if args.task else f"stage {args.stage}"
+    if args.task is not None and not runs and not config.graph().exists((args.stage, args.task)):
+        raise CoopyError(f"{args.config}: stage {args.stage!r} has no run named {args.task!r}")
+    if args.task is not None and not ended:
+        state = runs[0].state.value if runs else "not run yet"
+        raise CoopyError(
+            f"{args.config}: {what} is {state}; only a run that ended (done, skipped, failed, cancelled) can be "
+            "run again"
+        )
+    if not ended:
+        print(f"{what}: no run of it ended yet: nothing to run again")
+        return EXIT_OK
+    queue_for_next_start(config, "rerun", {"stage": args.stage, "task": args.task, "downstream": args.downstream})
+    print(
+        f"{what}: {len(ended)} run(s) marked to run again, and what consumes them: no engine is running, the next "
+        f"start (`coopy run {args.config}`) runs them"
     )
     return EXIT_OK

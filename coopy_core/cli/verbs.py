@@ -292,7 +292,10 @@ def _offline(name: str) -> Callable[[Config, argparse.Namespace], int] | None:
     """The commands that, with no engine running, are checked against the store and kept for the next start."""
     from coopy_core.cli import offline
 
-    handlers: dict[str, Callable[[Config, argparse.Namespace], int]] = {"retry_failed": offline.retry_failed_verb}
+    handlers: dict[str, Callable[[Config, argparse.Namespace], int]] = {
+        "retry_failed": offline.retry_failed_verb,
+        "rerun": offline.rerun_verb,
+    }
     return handlers.get(name)
 
 

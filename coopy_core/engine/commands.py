@@ -15,13 +15,14 @@ from coopy_core.commands import CommandError, check_call
 from coopy_core.config import Config, stage_placeholders
 from coopy_core.engine.book import Book
 from coopy_core.engine.settle import Settle
-from coopy_core.graph import Progress
+from coopy_core.graph import Progress, RunKey
 from coopy_core.lifecycle.attempts import Attempts
 from coopy_core.model import EventKind, Run, RunState
 from coopy_core.resources import Pools
 from coopy_core.state.store import PENDING_META, StageRow
 from coopy_core.tasks import Task, task_name, valid_task_name
 
+STOPPED = (RunState.FAILED, RunState.CANCELLED)
 MAX_PRIORITY = 10**15  # bump/top: well inside a 64-bit SQLite INTEGER
 MAX_WORKERS = 10_000  # as in the config
 MAX_POOL_AMOUNT = 1e15  # as in the config; NaN and infinity are refused too
@@ -163,6 +164,60 @@ class EngineCommands:
         for run in runs:
             self.retry(run.name, run.stage)
         return len(runs)
+
+    def rerun(self, stage: str, task: str | None = None, downstream: bool = False) -> int:
+        """Run a finished run (done, skipped, failed or cancelled) again, or every finished run of a stage; what
+        consumes a run that passed runs again with it (its result was made from the old one). `downstream`: the
+        failed and cancelled runs downstream run again too. Returns how many runs will run again."""
+        self.book.queue(stage)
+        if task is not None:
+            run = self.book.get(task, stage)
+            if not (run.state.passed or run.state in (RunState.FAILED, RunState.CANCELLED)):
+                raise CommandError(
+                    f"{stage}/{task} is {run.state.value}; only a run that ended (done, skipped, failed, cancelled) "
+                    "can be run again"
+                )
+            runs = [run]
+        else:
+            runs = [
+                r
+                for r in self.book.runs.values()
+                if r.stage == stage and (r.state.passed or r.state in (RunState.FAILED, RunState.CANCELLED))
+            ]
+        ended = {k for k, r in self.book.runs.items() if r.state.passed or r.state in STOPPED}
+        for run in runs:
+            self._open_again(run)
+        if downstream:
+            for key in self._downstream([r.key for r in runs]):
+                below = self.book.runs.get(key)
+                if below is not None and below.state in STOPPED:
+                    self.retry(below.name, below.stage)
+        self.finished.clear()
+        self.dispatch()
+        return sum(1 for k in ended if not (self.book.runs[k].state.passed or self.book.runs[k].state in STOPPED))
+
+    def _open_again(self, run: Run) -> None:
+        if run.state in (RunState.FAILED, RunState.CANCELLED):
+            self.retry(run.name, run.stage)
+            return
+        run.failures = 0
+        run.not_before = None
+        self.settle.forced.add(run.key)  # its outputs are there: run it all the same (skip_if_done)
+        self.book.move(run, RunState.WAITING, f"runs again: re-run requested (was {run.state.value})")
+        self.settle.apply(self.readiness.set(run.key, Progress.OPEN), why=f"{run.stage}/{run.name} runs again")
+
+    def _downstream(self, keys: list[RunKey]) -> list[RunKey]:
+        """Every run that needs one of `keys`, directly or not, each once."""
+        seen: set[RunKey] = set(keys)
+        out: list[RunKey] = []
+        todo = list(keys)
+        while todo:
+            for consumer in self.graph.consumers(todo.pop()):
+                if consumer not in seen:
+                    seen.add(consumer)
+                    out.append(consumer)
+                    todo.append(consumer)
+        return out
 
     def cancel(self, task: str, stage: str) -> None:
         """Cancel a waiting or queued run, or stop a running one and its whole process group."""

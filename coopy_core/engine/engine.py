@@ -347,6 +347,10 @@ class Engine:
         """Retry every failed or cancelled run (of one stage, or all); returns how many."""
         return self._cmd().retry_failed(stage)
 
+    def rerun(self, stage: str, task: str | None = None, downstream: bool = False) -> int:
+        """Run a finished run, or every finished run of a stage, again (and what consumes it); returns how many."""
+        return self._cmd().rerun(stage, task, downstream)
+
     def cancel(self, task: str, stage: str) -> None:
         """Cancel a waiting or queued run, or stop a running one and its whole process group."""
         self._cmd().cancel(task, stage)
