@@ -19,8 +19,10 @@ def run(args: argparse.Namespace) -> int:
     if args.retry_failed:
         _mark_failed(args.config)
     if args.detach:
+        if args.until:
+            raise CoopyError(f"{args.config}: --until runs in the foreground only (not with --detach)")
         return _detach(args.config, args.take_over)
-    return _run(args.config, args.stop_running, args.take_over)
+    return _run(args.config, args.stop_running, args.take_over, args.until)
 
 
 def _mark_failed(config_path: str) -> None:
@@ -239,16 +241,29 @@ def _log_to_file(path: Path) -> None:
         logger.propagate = False
 
 
-def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
+def _run(config_path: str, stop_running: bool, take_over: bool = False, until: str | None = None) -> int:
     from coopy_core.runner import execute
 
     config = load_target(config_path)
+    if until is not None and until not in config.stage_names:
+        raise CoopyError(f"{config_path}: --until: no stage named {until!r} (stages: {', '.join(config.stage_names)})")
     _log_to_file(config.state_dir / "engine.log")
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     live = sys.stdout.isatty()
     ending = asyncio.run(
-        execute(config, stream=sys.stdout, live=live, stop_running=stop_running, signals=signals, take_over=take_over)
+        execute(
+            config,
+            stream=sys.stdout,
+            live=live,
+            stop_running=stop_running,
+            signals=signals,
+            take_over=take_over,
+            until=until,
+        )
     )
+    if ending.left:
+        waiting = ", ".join(f"{name} ({n} run{'s' if n != 1 else ''})" for name, n in ending.left)
+        print(f"coopy: --until {until}: not run this time: {waiting}; `coopy run {config_path}` runs them")
     if ending.remote_stop:
         print("coopy: stopped by `coopy stop`", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -49,6 +49,11 @@ def _run_args(p: argparse.ArgumentParser) -> None:
         "--take-over", action="store_true", help="make a state dir that belongs to another config this one's"
     )
     p.add_argument(
+        "--until",
+        metavar="STAGE",
+        help="run only STAGE and the stages it needs; the others wait (said at the end)",
+    )
+    p.add_argument(
         "--retry-failed",
         action="store_true",
         help="run the failed and cancelled runs again too (plain `coopy run` leaves them failed)",
@@ -144,7 +149,8 @@ LOCAL_VERBS: tuple[Verb, ...] = (
         _run_args,
         local.run,
         "a live line per stage on a terminal, plain lines otherwise; failed runs stay failed unless "
-        "`--retry-failed`. Exit 0 all done, 1 some failed, 2 config error, 130 on Ctrl-C",
+        "`--retry-failed`; `--until STAGE` runs only STAGE and the stages it needs (the others wait, said at the "
+        "end). Exit 0 all done (with `--until`: all it ran), 1 some failed, 2 config error, 130 on Ctrl-C",
     ),
     Verb(
         "plan",
