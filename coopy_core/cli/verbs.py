@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coopy_core.cli import local
+from coopy_core.cli import follow, local
 from coopy_core.cli.common import CONFIG_HELP, EXIT_OK, EXIT_USAGE
 from coopy_core.commands import COMMANDS, Command
 from coopy_core.config import Config
@@ -142,6 +142,21 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _log_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument("run", metavar="RUN", help="STAGE/TASK as `coopy status` names it, or TASK (with --stage)")
+    p.add_argument("--stage", help="the run's stage (needed when more than one stage ran a run of that name)")
+    p.add_argument("--attempt", type=int, metavar="N", help="this attempt's log (default: the latest)")
+    p.add_argument("--follow", "-f", action="store_true", help="go on printing what it writes until the attempt ends")
+
+
+def _wait_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument(
+        "target", nargs="?", metavar="STAGE|RUN", help="a stage, or one run as STAGE/TASK (default: the pipeline)"
+    )
+
+
 LOCAL_VERBS: tuple[Verb, ...] = (
     Verb(
         "run",
@@ -178,6 +193,22 @@ LOCAL_VERBS: tuple[Verb, ...] = (
         'every run: `{"stages": [{"name", "workers", "config_workers", "paused", "counts": {...}, "total", "needs", '
         '"over"}], "runs": '
         '[{"task", "stage", "attempt", "state", "exit_code", "priority", "log", ..., "members" (group runs)}]}`',
+    ),
+    Verb(
+        "log",
+        "print a run's log (its latest attempt, or --attempt N); --follow goes on until the attempt ends",
+        _log_args,
+        follow.log,
+        "read from the state store's log paths, with or without an engine. Exit 0, 1 when it has no such attempt "
+        "or its log is gone",
+    ),
+    Verb(
+        "wait",
+        "block until the pipeline, a stage or a run has nothing left to run (queued, running or waiting)",
+        _wait_args,
+        follow.wait,
+        "exit 0 all done, 1 some failed (failed, cancelled or blocked), 2 a usage error or no engine running "
+        "while runs are left",
     ),
     Verb(
         "validate",
