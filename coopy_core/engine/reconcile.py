@@ -85,10 +85,14 @@ class Reconcile:
                 journal.meta(f"pool:{name}", json.dumps(spec))
                 journal.meta(f"poolcfg:{name}", json.dumps(spec))
         book.metrics = last_values(store.metric_values())
+        shift = self._priority_shifts()
         for run in store.runs():
             if run.stage not in book.stages or not self.graph.exists(run.key):
                 self._leftover(run)
                 continue
+            if shift.get(run.stage):
+                run.priority += shift[run.stage]
+                journal.run(run)
             book.add(run)
             book.order = max(book.order, run.order + 1)
             if run.state == RunState.DONE and run.started_at and run.ended_at:
@@ -98,6 +102,19 @@ class Reconcile:
                 for name in self.graph.runs(stage_name):
                     if (stage_name, name) not in book.runs:
                         book.add(Run(stage_name, name))
+
+    def _priority_shifts(self) -> dict[str, int]:
+        """A stage's `priority` edited in the config moves its stored runs by as much: the edit takes effect, and
+        what `bump` / `top` gave a run at run time stays as a lead over the new default."""
+        shifts: dict[str, int] = {}
+        for stage in self.config.stages:
+            key = f"priority:{stage.name}"
+            stored = self.store.get_meta(key)
+            if stored is not None and stored.lstrip("-").isdigit() and int(stored) != stage.priority:
+                shifts[stage.name] = stage.priority - int(stored)
+            if stored != str(stage.priority):
+                self.book.journal.meta(key, str(stage.priority))
+        return shifts
 
     def reconcile(self) -> None:
         """Put every run back in its place after a stop or a crash; re-adopt the running ones."""
