@@ -26,6 +26,8 @@ def status_lines(status: dict[str, Any], now: float | None = None) -> list[str]:
             f"  {s['name']:<{width}} {workers(s)}{paused}: queued {c['queued']}, running {c['running']}, "
             f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}{more}"
         )
+    for command in status.get("pending", []):
+        lines.append(f"  at the next start: {pending_text(command)}")
     for stage in status["stages"]:
         for kind in KINDS:
             runs = [r for r in status["runs"] if r["stage"] == stage["name"] and r["state"] == kind]
@@ -58,3 +60,14 @@ def _run_lines(r: dict[str, Any], now: float) -> list[str]:
     if r["log"]:
         lines.append(f"    log: {r['log']}")
     return lines
+
+
+def pending_text(command: dict[str, Any]) -> str:
+    """`rerun s/i=0 and what consumes it`: a command given with no engine running, as the next start will do it."""
+    kwargs = command.get("kwargs") or {}
+    if command.get("name") == "retry_failed":
+        return "retry the failed and cancelled runs" + (f" of {kwargs['stage']}" if kwargs.get("stage") else "")
+    if command.get("name") == "rerun":
+        what = f"{kwargs.get('stage')}/{kwargs['task']}" if kwargs.get("task") else f"stage {kwargs.get('stage')}"
+        return f"run {what} again" + (", and the failed runs downstream" if kwargs.get("downstream") else "")
+    return str(command.get("name"))

@@ -4,7 +4,8 @@ It imports nothing of the engine or the socket (only config, graph, store, model
 command and the reports can read it. Reading the store starts nothing and takes no lock. Stable JSON keys:
 `stages[].{name, workers, paused, counts, total, needs, over}` and `runs[].{task, stage, attempt, state,
 exit_code, priority, log, reason, started_at, ended_at, pid, job_id, metrics}`, plus `members` for the runs of
-a stage over fewer params.
+a stage over fewer params, and `pending` (from the store): the commands given with no engine running, which the
+next start carries out.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ def read_status(config: Config) -> dict[str, Any]:
     """The JSON `coopy status --json` prints when no engine runs."""
     stage_rows = {}
     runs: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     store = open_store(config)
     try:
         graph = pipeline_graph(config, store)
         if store is not None:
             stage_rows = store.stages()
+            pending = store.pending_commands()  # given with no engine running: the next start carries them out
             reported = last_values(store.metric_values())
             for r in store.runs():
                 if r.stage not in graph.nodes:
@@ -112,6 +115,7 @@ def read_status(config: Config) -> dict[str, Any]:
         "tasks": len(graph.tasks),
         "stages": stages,
         "runs": runs,
+        "pending": pending,
     }
 
 

@@ -81,6 +81,7 @@ def test_rerun_without_an_engine_is_done_by_the_next_start_once(tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     assert "marked to run again" in out.stdout and "next start" in out.stdout
     assert _marks(tmp_path) == Counter({"s0": 1, "s1": 1, "t0": 1, "t1": 1}), "marking runs nothing"
+    assert "at the next start: run s/i=1 again" in coopy("status", str(cfg), cwd=tmp_path).stdout
     assert coopy("run", str(cfg), cwd=tmp_path).returncode == 0
     assert _marks(tmp_path) == Counter({"s0": 1, "s1": 2, "t0": 1, "t1": 2})
     assert coopy("run", str(cfg), cwd=tmp_path).returncode == 0  # the mark was used up

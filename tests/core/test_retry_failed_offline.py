@@ -42,8 +42,10 @@ def test_retry_failed_without_an_engine_marks_them_for_the_next_start(tmp_path: 
     assert "1 failed or cancelled run(s) marked to run again" in out.stdout
     assert "next start" in out.stdout
     assert _count(tmp_path, "1") == 1, "marking starts nothing"
+    assert "at the next start: retry the failed and cancelled runs" in coopy("status", str(cfg), cwd=tmp_path).stdout
     assert coopy("run", str(cfg), cwd=tmp_path).returncode == 1  # not fixed yet: it ran once more, and failed
     assert _count(tmp_path, "1") == 2
+    assert "at the next start" not in coopy("status", str(cfg), cwd=tmp_path).stdout
     assert coopy("run", str(cfg), cwd=tmp_path).returncode == 1  # the mark was used up by that start
     assert _count(tmp_path, "1") == 2
 
