@@ -44,6 +44,8 @@ def test_until_runs_the_stage_and_what_it_needs_only(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert _marks(tmp_path) == Counter({"s0": 1, "s1": 1, "t0": 1, "t1": 1})
     assert "--until t: not run this time: u (1 run), v (2 runs)" in out.stdout, out.stdout
+    held = [line.split()[0] for line in out.stdout.splitlines() if line.endswith("(not run: --until)")]
+    assert held == ["u", "v"], out.stdout
 
     assert coopy("run", str(cfg), cwd=tmp_path).returncode == 0
     assert _marks(tmp_path) == Counter({"s0": 1, "s1": 1, "t0": 1, "t1": 1, "u": 1, "v0": 1, "v1": 1})
