@@ -16,22 +16,36 @@ from coopy_core.loader import load_target
 
 
 def run(args: argparse.Namespace) -> int:
+    config = load_target(args.config)  # once: a Python pipeline is imported once
+    if args.until is not None and args.until not in config.stage_names:
+        stages = ", ".join(config.stage_names)
+        raise CoopyError(f"{args.config}: --until: no stage named {args.until!r} (stages: {stages})")
+    if args.detach and args.until:
+        raise CoopyError(f"{args.config}: --until runs in the foreground only (not with --detach)")
+    _say_kept(config)
     if args.retry_failed:
-        _mark_failed(args.config)
+        _mark_failed(config, args.config)
     if args.detach:
-        if args.until:
-            raise CoopyError(f"{args.config}: --until runs in the foreground only (not with --detach)")
-        return _detach(args.config, args.take_over)
-    return _run(args.config, args.stop_running, args.take_over, args.until)
+        return _detach(config, args.config, args.take_over)
+    return _run(config, args.config, args.stop_running, args.take_over, args.until)
 
 
-def _mark_failed(config_path: str) -> None:
+def _say_kept(config: Config) -> None:
+    """Settings changed at run time that this start keeps over the config, said before it starts."""
+    from coopy_core.report.status import kept_settings
+    from coopy_core.state.store import EngineLock
+
+    if config.state_dir.exists() and EngineLock.holder(config.state_dir) is None:
+        for line in kept_settings(config):
+            print(f"coopy: {line}", file=sys.stderr)
+
+
+def _mark_failed(config: Config, config_path: str) -> None:
     """`coopy run --retry-failed`: the failed and cancelled runs are marked in the store, and the start about to
     happen runs them (an engine already running: the start is refused as without the flag, nothing marked)."""
     from coopy_core.cli import offline
     from coopy_core.state.store import EngineLock
 
-    config = load_target(config_path)
     if config.state_dir.exists() and EngineLock.holder(config.state_dir) is not None:
         print(f"coopy: an engine runs this pipeline: `coopy retry-failed {config_path}` asks it", file=sys.stderr)
         return
@@ -145,10 +159,9 @@ def _forget(config_path: str, yes: bool) -> int:
     return EXIT_OK
 
 
-def _detach(config_path: str, take_over: bool = False) -> int:
+def _detach(config: Config, config_path: str, take_over: bool = False) -> int:
     from coopy_core.wire.daemon import ensure_engine
 
-    config = load_target(config_path)
     client, started = ensure_engine(
         config, events=False, take_over=take_over, on_wait=lambda text: print(f"coopy: {text}", file=sys.stderr)
     )
@@ -241,12 +254,9 @@ def _log_to_file(path: Path) -> None:
         logger.propagate = False
 
 
-def _run(config_path: str, stop_running: bool, take_over: bool = False, until: str | None = None) -> int:
+def _run(config: Config, config_path: str, stop_running: bool, take_over: bool, until: str | None) -> int:
     from coopy_core.runner import execute
 
-    config = load_target(config_path)
-    if until is not None and until not in config.stage_names:
-        raise CoopyError(f"{config_path}: --until: no stage named {until!r} (stages: {', '.join(config.stage_names)})")
     _log_to_file(config.state_dir / "engine.log")
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     live = sys.stdout.isatty()

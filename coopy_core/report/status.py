@@ -142,3 +142,29 @@ def add_members(runs: list[dict[str, Any]], graph: Graph) -> None:
     for run in runs:
         if graph.is_group(run["stage"]) and graph.exists((run["stage"], run["task"])):
             run["members"] = graph.members((run["stage"], run["task"]))
+
+
+def kept_settings(config: Config) -> list[str]:
+    """What the next start keeps from run time over the config (a worker cap, a pause), one line each: said by
+    `coopy run` so a cap set with `coopy workers` never outlives the config silently."""
+    store = open_store(config)
+    if store is None:
+        return []
+    try:
+        rows = store.stages()
+    finally:
+        store.close()
+    lines = []
+    for stage in config.stages:
+        stored = rows.get(stage.name)
+        if stored is None:
+            continue
+        row = stored.against(stage.workers)
+        if row.workers != stage.workers:
+            lines.append(
+                f"{stage.name}: workers {row.workers}, set at run time, kept (the config says {stage.workers}; "
+                "edit it there to change the cap)"
+            )
+        if row.paused:
+            lines.append(f"{stage.name}: paused at run time, kept (`coopy resume {config.path} {stage.name}`)")
+    return lines

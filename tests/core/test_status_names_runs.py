@@ -80,14 +80,17 @@ def test_running_runs_are_named_and_a_runtime_cap_is_shown_kept_and_overridden(t
         assert len(_lines(stored, "running: s/i=")) == 3, stored
         assert _stage_line(stored).startswith("s workers 3 (config: 2):"), stored
 
-        assert coopy("run", "--detach", str(cfg), cwd=tmp_path).returncode == 0  # the config unchanged: 3 kept
+        again = coopy("run", "--detach", str(cfg), cwd=tmp_path)  # the config unchanged: 3 kept, and said so
+        assert again.returncode == 0
+        assert "coopy: s: workers 3, set at run time, kept (the config says 2" in again.stderr, again.stderr
         assert status(cfg)["stages"][0]["workers"] == 3
         assert coopy("stop", str(cfg), cwd=tmp_path).returncode == 0
         wait_for(lambda: status(cfg)["engine_pid"] is None, "the engine to stop", 30)
 
         write_config(tmp_path, WAITING.format(workers=1))  # edited: the config's value wins
         assert _stage_line(coopy("status", str(cfg), cwd=tmp_path).stdout).startswith("s workers 1:")
-        assert coopy("run", "--detach", str(cfg), cwd=tmp_path).returncode == 0
+        edited = coopy("run", "--detach", str(cfg), cwd=tmp_path)
+        assert edited.returncode == 0 and "set at run time" not in edited.stderr, edited.stderr
         assert status(cfg)["stages"][0]["workers"] == 1
         assert _stage_line(coopy("status", str(cfg), cwd=tmp_path).stdout).startswith("s workers 1:")
     finally:
