@@ -172,18 +172,14 @@ class EngineCommands:
         self.book.queue(stage)
         if task is not None:
             run = self.book.get(task, stage)
-            if not (run.state.passed or run.state in (RunState.FAILED, RunState.CANCELLED)):
+            if not (run.state.passed or run.state in STOPPED):
                 raise CommandError(
                     f"{stage}/{task} is {run.state.value}; only a run that ended (done, skipped, failed, cancelled) "
                     "can be run again"
                 )
             runs = [run]
         else:
-            runs = [
-                r
-                for r in self.book.runs.values()
-                if r.stage == stage and (r.state.passed or r.state in (RunState.FAILED, RunState.CANCELLED))
-            ]
+            runs = [r for r in self.book.runs.values() if r.stage == stage and (r.state.passed or r.state in STOPPED)]
         ended = {k for k, r in self.book.runs.items() if r.state.passed or r.state in STOPPED}
         for run in runs:
             self._open_again(run)
@@ -197,7 +193,7 @@ class EngineCommands:
         return sum(1 for k in ended if not (self.book.runs[k].state.passed or self.book.runs[k].state in STOPPED))
 
     def _open_again(self, run: Run) -> None:
-        if run.state in (RunState.FAILED, RunState.CANCELLED):
+        if run.state in STOPPED:
             self.retry(run.name, run.stage)
             return
         run.failures = 0
