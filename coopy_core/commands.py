@@ -81,6 +81,11 @@ class Commands(Protocol):
         """Retry every failed or cancelled run of a stage, or of every stage; returns how many."""
         return int(_send(self, "retry_failed", stage=stage))
 
+    def rerun(self, stage: str, task: str | None = None, downstream: bool = False) -> int:
+        """Run a finished run again (done, skipped, failed or cancelled), or every one of a stage, and what
+        consumes it; returns how many runs will run."""
+        return int(_send(self, "rerun", stage=stage, task=task, downstream=downstream))
+
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:
         """Add a configuration while the pipeline runs; returns its name."""
         return str(_send(self, "add_task", params=dict(params), name=name))
@@ -221,6 +226,15 @@ def parse_pool_size(raw: str, engine: Any, values: Mapping[str, Any]) -> list[in
         raise CommandError(f"{raw!r}: the pool {name!r} takes an amount") from None
 
 
+def _as_given(raw: Any, engine: Any, values: Mapping[str, Any]) -> Any:
+    return raw
+
+
+def _reran(values: Mapping[str, Any]) -> str:
+    what = f"{values['stage']}/{values['task']}" if values.get("task") else f"stage {values['stage']}"
+    return f"{what}: {values['result']} run(s) to run again"
+
+
 def _stopping(values: Mapping[str, Any]) -> str:
     return "engine stopping" + (" and stopping running commands" if values["stop_running"] else "")
 
@@ -288,6 +302,28 @@ COMMANDS: dict[str, Command] = {
             (Arg("stage", (str, type(None)), "only this stage (default: every stage)", None, "--stage"),),
             "retry-failed",
             "{result} run(s) queued again",
+        ),
+        Command(
+            "rerun",
+            (
+                _STAGE,
+                Arg(
+                    "task",
+                    (str, type(None)),
+                    "the run (default: every finished run of the stage)",
+                    None,
+                    cli=CliArg(_as_given, nargs="?", metavar="TASK"),
+                ),
+                Arg(
+                    "downstream",
+                    (bool,),
+                    "also run again the failed and cancelled runs that consume it",
+                    False,
+                    "--downstream",
+                ),
+            ),
+            "rerun",
+            _reran,
         ),
         Command(
             "add_task",

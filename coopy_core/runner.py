@@ -28,6 +28,7 @@ class Ending:
     signal: int | None = None  # the stop signal it got (SIGINT, SIGTERM, SIGHUP)
     remote_stop: bool = False  # `coopy stop`
     running: int = 0  # commands running when it stopped early (left running, or stopped if asked)
+    left: tuple[tuple[str, int], ...] = ()  # `until`: the stages it left out, and how many of their runs wait
 
 
 async def execute(
@@ -38,16 +39,18 @@ async def execute(
     stop_running: bool = False,
     signals: tuple[int, ...] = (),
     take_over: bool = False,
+    until: str | None = None,
 ) -> Ending:
     """Start an engine for `config`, serve its socket, wait until the pipeline finished or a stop came.
 
     `stream`: where progress goes (None: no progress); `live`: redrawn lines (a terminal) instead of a
-    line per event. `signals`: the signals that stop it (handled on this loop)."""
+    line per event. `signals`: the signals that stop it (handled on this loop). `until`: run only that stage and
+    what it needs (the others start nothing; `passed` is about those)."""
     from coopy_core.cli.progress import ProgressPrinter
     from coopy_core.engine import Engine
     from coopy_core.wire.server import ControlServer
 
-    engine = Engine(config, take_over=take_over)
+    engine = Engine(config, take_over=take_over, until=until)
     printer = ProgressPrinter(engine, stream, live=live) if stream is not None else None
     await engine.start()
     remote_stop = asyncio.Event()
@@ -85,9 +88,13 @@ async def execute(
     if finished.done() and not finished.cancelled() and not got and not remote_stop.is_set():
         try:
             passed = finished.result()  # raises the engine's failure (a store no retry mends): one line, exit 2
+            left = tuple(
+                (view.name, view.total - view.counts.get("done", 0) - view.counts.get("skipped", 0))
+                for view in (engine.stage_view(s) for s in engine.held_stages())
+            )
         finally:
             await engine.shutdown()
-        return Ending(passed)
+        return Ending(passed, left=tuple((name, n) for name, n in left if n))
     finished.cancel()
     running = sum(v.running for v in (engine.stage_view(s) for s in config.stage_names))
     if remote_stop.is_set():

@@ -119,6 +119,24 @@ class EngineCommands:
 
         self.app.push_screen(ConfirmScreen(question, yes="Cancel the run", no="Keep it"), answered)
 
+    def rerun(self) -> None:
+        """Run a run that ended (done, skipped, failed, cancelled) again, and what consumes it, after asking."""
+        run = self.need_run()
+        if run is None:
+            return
+        if not (run.state.passed or run.state in (RunState.FAILED, RunState.CANCELLED)):
+            self.app.say(f"{run.stage}/{run.task} is {run.state.value}: only a run that ended can run again", "warning")
+            return
+        question = f"Run {run.stage}/{run.task} ({run.state.value}) again?\nWhat consumes it runs again too."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                n = self.call(self.app.client.rerun, run.stage, run.task, touches=[(run.stage, run.task)])
+                if n is not None:
+                    self.app.say(f"{n} run{'s' if n != 1 else ''} to run again")
+
+        self.app.push_screen(ConfirmScreen(question, yes="Run it again", no="Keep it"), answered)
+
     # ---------------------------------------------------------------- the current stage
     def toggle_pause(self) -> None:
         self.call(self.app.client.toggle_pause, self.app.panel.stage)

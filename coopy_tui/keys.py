@@ -77,6 +77,7 @@ KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first com
     Key("retry", "r", "r", "retry", "Retry the selected failed or cancelled run"),
     Key("retry_all", "R", "R", "retry all", "Retry every failed or cancelled run of the stage or pipeline (asks)"),
     Key("cancel", "c", "c", "cancel", "Cancel the selected queued or running run (asks first)"),
+    Key("rerun", "a", "a", "again", "Run the selected finished run again, and what consumes it (asks)", show=False),
     Key("toggle_pause", "p", "p", "pause", "Pause or resume the stage (running commands go on)"),
     Key("more_workers", "right_square_bracket", "]", "", "Raise the stage's worker cap by one", "]", WORKERS_GROUP),
     Key("fewer_workers", "left_square_bracket", "[", "", "Lower the stage's worker cap by one", "[", WORKERS_GROUP),

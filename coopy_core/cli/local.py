@@ -16,9 +16,41 @@ from coopy_core.loader import load_target
 
 
 def run(args: argparse.Namespace) -> int:
+    config = load_target(args.config)  # once: a Python pipeline is imported once
+    if args.until is not None and args.until not in config.stage_names:
+        stages = ", ".join(config.stage_names)
+        raise CoopyError(f"{args.config}: --until: no stage named {args.until!r} (stages: {stages})")
+    if args.detach and args.until:
+        raise CoopyError(f"{args.config}: --until runs in the foreground only (not with --detach)")
+    _say_kept(config)
+    if args.retry_failed:
+        _mark_failed(config, args.config)
     if args.detach:
-        return _detach(args.config, args.take_over)
-    return _run(args.config, args.stop_running, args.take_over)
+        return _detach(config, args.config, args.take_over)
+    return _run(config, args.config, args.stop_running, args.take_over, args.until)
+
+
+def _say_kept(config: Config) -> None:
+    """Settings changed at run time that this start keeps over the config, said before it starts."""
+    from coopy_core.report.status import kept_settings
+    from coopy_core.state.store import EngineLock
+
+    if config.state_dir.exists() and EngineLock.holder(config.state_dir) is None:
+        for line in kept_settings(config):
+            print(f"coopy: {line}", file=sys.stderr)
+
+
+def _mark_failed(config: Config, config_path: str) -> None:
+    """`coopy run --retry-failed`: the failed and cancelled runs are marked in the store, and the start about to
+    happen runs them (an engine already running: the start is refused as without the flag, nothing marked)."""
+    from coopy_core.cli import offline
+    from coopy_core.state.store import EngineLock
+
+    if config.state_dir.exists() and EngineLock.holder(config.state_dir) is not None:
+        print(f"coopy: an engine runs this pipeline: `coopy retry-failed {config_path}` asks it", file=sys.stderr)
+        return
+    n = offline.retry_failed(config, None)
+    print(f"coopy: {n} failed or cancelled run(s) run again" if n else "coopy: no failed or cancelled runs to retry")
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -127,10 +159,9 @@ def _forget(config_path: str, yes: bool) -> int:
     return EXIT_OK
 
 
-def _detach(config_path: str, take_over: bool = False) -> int:
+def _detach(config: Config, config_path: str, take_over: bool = False) -> int:
     from coopy_core.wire.daemon import ensure_engine
 
-    config = load_target(config_path)
     client, started = ensure_engine(
         config, events=False, take_over=take_over, on_wait=lambda text: print(f"coopy: {text}", file=sys.stderr)
     )
@@ -194,7 +225,7 @@ def _init(path: Path) -> int:
 
 
 def _status(config_path: str, as_json: bool) -> int:
-    from coopy_core.cli.progress import format_duration
+    from coopy_core.cli.status_text import status_lines
     from coopy_core.report.status import read_status
     from coopy_core.wire.live import live_status
 
@@ -202,28 +233,8 @@ def _status(config_path: str, as_json: bool) -> int:
     status = live_status(config, summary=not as_json) or read_status(config)
     if as_json:
         print(json.dumps(status, indent=2))
-        return EXIT_OK
-    engine = f"engine running (pid {status['engine_pid']})" if status["engine_pid"] else "no engine running"
-    print(f"{status['pipeline']}: {status['tasks']} configurations; {engine}")
-    width = max(len(s["name"]) for s in status["stages"])
-    for s in status["stages"]:
-        c = s["counts"]
-        paused = " PAUSED" if s["paused"] else ""
-        more = "".join(f", {state} {c[state]}" for state in ("waiting", "blocked") if c.get(state))
-        print(
-            f"  {s['name']:<{width}} workers {s['workers']}{paused}: queued {c['queued']}, running {c['running']}, "
-            f"done {c['done']}, skipped {c['skipped']}, failed {c['failed']}, cancelled {c['cancelled']}{more}"
-        )
-    for r in status["runs"]:
-        if r["state"] == "running" and r.get("job_id"):  # a Slurm or Ray job: its state and node
-            print(f"  running: {r['stage']}/{r['task']} attempt {r['attempt']}: job {r['job_id']}: {r['reason']}")
-        if r["state"] == "blocked":
-            print(f"  blocked: {r['stage']}/{r['task']}: {r['reason']}")
-        elif r["state"] in ("failed", "cancelled"):
-            took = format_duration((r["ended_at"] or 0) - (r["started_at"] or 0)) if r["started_at"] else "--"
-            print(f"  {r['state']}: {r['stage']}/{r['task']} attempt {r['attempt']} ({took}): {r['reason']}")
-            if r["log"]:
-                print(f"    log: {r['log']}")
+    else:
+        print("\n".join(status_lines(status)))
     return EXIT_OK
 
 
@@ -243,16 +254,26 @@ def _log_to_file(path: Path) -> None:
         logger.propagate = False
 
 
-def _run(config_path: str, stop_running: bool, take_over: bool = False) -> int:
+def _run(config: Config, config_path: str, stop_running: bool, take_over: bool, until: str | None) -> int:
     from coopy_core.runner import execute
 
-    config = load_target(config_path)
     _log_to_file(config.state_dir / "engine.log")
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     live = sys.stdout.isatty()
     ending = run_whole(
-        execute(config, stream=sys.stdout, live=live, stop_running=stop_running, signals=signals, take_over=take_over)
+        execute(
+            config,
+            stream=sys.stdout,
+            live=live,
+            stop_running=stop_running,
+            signals=signals,
+            take_over=take_over,
+            until=until,
+        )
     )
+    if ending.left:
+        waiting = ", ".join(f"{name} ({n} run{'s' if n != 1 else ''})" for name, n in ending.left)
+        print(f"coopy: --until {until}: not run this time: {waiting}; `coopy run {config_path}` runs them")
     if ending.remote_stop:
         print("coopy: stopped by `coopy stop`", file=sys.stderr)
         return EXIT_INTERRUPTED

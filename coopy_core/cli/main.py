@@ -34,7 +34,12 @@ def _parser(prog: str = "coopy") -> argparse.ArgumentParser:
     for verb in VERBS.values():
         # a subcommand whose --help opens with its one-line description
         verb.arguments(
-            sub.add_parser(verb.name, help=verb.help, description=verb.help[0].upper() + verb.help[1:] + ".")
+            sub.add_parser(
+                verb.name,
+                help=verb.help,
+                description=verb.help[0].upper() + verb.help[1:] + ".",
+                epilog=verb.readme[0].upper() + verb.readme[1:] + "." if verb.readme else None,
+            )
         )
     return p
 

@@ -144,9 +144,11 @@ class ProgressPrinter:
         width = max(len(s.name) for s in snap_stages)
         now = time.monotonic()
         lines = []
+        held = set(self.engine.held_stages())  # `coopy run --until`: these start nothing this time
         for v in snap_stages:
             since = self._active_since.get(v.name)
-            lines.append(stage_line(v, None if since is None else now - since, width, self._done_before.get(v.name, 0)))
+            line = stage_line(v, None if since is None else now - since, width, self._done_before.get(v.name, 0))
+            lines.append(line + ("  (not run: --until)" if v.name in held else ""))
         return lines
 
     def _clear(self) -> None:

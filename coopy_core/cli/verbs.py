@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coopy_core.cli import local
+from coopy_core.cli import follow, local
 from coopy_core.cli.common import CONFIG_HELP, EXIT_OK, EXIT_USAGE
 from coopy_core.commands import COMMANDS, Command
 from coopy_core.config import Config
@@ -47,6 +47,16 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detach", action="store_true", help="run the engine in the background (attach with coopy-tui)")
     p.add_argument(
         "--take-over", action="store_true", help="make a state dir that belongs to another config this one's"
+    )
+    p.add_argument(
+        "--until",
+        metavar="STAGE",
+        help="run only STAGE and the stages it needs; the others wait (said at the end)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run the failed and cancelled runs again too (plain `coopy run` leaves them failed)",
     )
 
 
@@ -132,14 +142,30 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _log_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument("run", metavar="RUN", help="STAGE/TASK as `coopy status` names it, or TASK (with --stage)")
+    p.add_argument("--stage", help="the run's stage (needed when more than one stage ran a run of that name)")
+    p.add_argument("--attempt", type=int, metavar="N", help="this attempt's log (default: the latest)")
+    p.add_argument("--follow", "-f", action="store_true", help="go on printing what it writes until the attempt ends")
+
+
+def _wait_args(p: argparse.ArgumentParser) -> None:
+    _config(p)
+    p.add_argument(
+        "target", nargs="?", metavar="STAGE|RUN", help="a stage, or one run as STAGE/TASK (default: the pipeline)"
+    )
+
+
 LOCAL_VERBS: tuple[Verb, ...] = (
     Verb(
         "run",
         "run the pipeline until every configuration passed or failed for good",
         _run_args,
         local.run,
-        "a live line per stage on a terminal, plain lines otherwise. Exit 0 all done, 1 some failed, 2 config "
-        "error, 130 on Ctrl-C",
+        "a live line per stage on a terminal, plain lines otherwise; failed runs stay failed unless "
+        "`--retry-failed`; `--until STAGE` runs only STAGE and the stages it needs (the others wait, said at the "
+        "end). Exit 0 all done (with `--until`: all it ran), 1 some failed, 2 config error, 130 on Ctrl-C",
     ),
     Verb(
         "plan",
@@ -161,9 +187,28 @@ LOCAL_VERBS: tuple[Verb, ...] = (
         _json_args,
         local.status,
         "live from the engine when one runs, else from the state store; the summary names only the runs running, "
-        "blocked, failed or cancelled (the engine sends no more: 0.7 s at 100,000 configurations), `--json` has "
-        'every run: `{"stages": [{"name", "workers", "paused", "counts": {...}, "total", "needs", "over"}], "runs": '
+        "blocked, failed or cancelled, at most 10 of each per stage and `... and N more` (the engine sends no more: "
+        "0.7 s at 100,000 configurations), and a worker cap set at run time beside the config's (`workers 4 "
+        "(config: 2)`) and what a `retry-failed` or `rerun` given with no engine left for the next start; `--json` has "
+        'every run: `{"stages": [{"name", "workers", "config_workers", "paused", "counts": {...}, "total", "needs", '
+        '"over"}], "runs": '
         '[{"task", "stage", "attempt", "state", "exit_code", "priority", "log", ..., "members" (group runs)}]}`',
+    ),
+    Verb(
+        "log",
+        "print a run's log (its latest attempt, or --attempt N); --follow goes on until the attempt ends",
+        _log_args,
+        follow.log,
+        "read from the state store's log paths, with or without an engine. Exit 0, 1 when it has no such attempt "
+        "or its log is gone",
+    ),
+    Verb(
+        "wait",
+        "block until the pipeline, a stage or a run has nothing left to run (queued, running or waiting)",
+        _wait_args,
+        follow.wait,
+        "exit 0 all done, 1 some failed (failed, cancelled or blocked), 2 a usage error or no engine running "
+        "while runs are left",
     ),
     Verb(
         "validate",
@@ -255,6 +300,9 @@ def _unanswered(command: Command, args: argparse.Namespace, config: Config) -> i
     from coopy_core.state.store import EngineLock
 
     holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
+    offline = _offline(command.name)
+    if holder is None and offline is not None:  # none runs: written to the store for the next start
+        return offline(config, args)
     if holder is None or holder <= 0:
         print(
             f"coopy: {args.config}: no engine is running; start one with `coopy run --detach {args.config}`",
@@ -275,6 +323,17 @@ def _unanswered(command: Command, args: argparse.Namespace, config: Config) -> i
     values = {arg.name: False if arg.types == (bool,) else getattr(args, arg.name) for arg in command.args}
     print(command.said({**values, "result": None}) + f" (it was still starting, pid {holder}: it started no run)")
     return EXIT_OK
+
+
+def _offline(name: str) -> Callable[[Config, argparse.Namespace], int] | None:
+    """The commands that, with no engine running, are checked against the store and kept for the next start."""
+    from coopy_core.cli import offline
+
+    handlers: dict[str, Callable[[Config, argparse.Namespace], int]] = {
+        "retry_failed": offline.retry_failed_verb,
+        "rerun": offline.rerun_verb,
+    }
+    return handlers.get(name)
 
 
 ENGINE_VERBS: tuple[Verb, ...] = tuple(command_verb(c) for c in COMMANDS.values() if c.verb)

@@ -93,14 +93,22 @@ class Book:
         self.durations[stage] = (total + seconds, n + 1)
 
     def all_passed(self) -> bool:
+        """Every run passed (of the stages this session runs: `coopy run --until` holds the others)."""
         return all(
             self.counts[s][RunState.DONE.value] + self.counts[s][RunState.SKIPPED.value] == self.graph.run_count(s)
             for s in self.graph.stage_names
+            if not self.held(s)
         )
 
     def busy(self) -> bool:
-        """Something is queued or running."""
-        return any(c[RunState.QUEUED.value] or c[RunState.RUNNING.value] for c in self.counts.values())
+        """Something is running, or queued in a stage that may start it."""
+        return any(
+            c[RunState.RUNNING.value] or (c[RunState.QUEUED.value] and not self.held(s)) for s, c in self.counts.items()
+        )
+
+    def held(self, stage: str) -> bool:
+        queue = self.queues.get(stage)
+        return queue is not None and queue.held
 
     def metrics_reported(self, key: RunKey, attempt: int, rows: list[MetricRow]) -> None:
         """New numbers from a run: into this turn's commit, and to the screens with the run's view."""

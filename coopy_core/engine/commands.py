@@ -11,17 +11,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from coopy_core import templates
-from coopy_core.commands import CommandError
+from coopy_core.commands import CommandError, check_call
 from coopy_core.config import Config, stage_placeholders
 from coopy_core.engine.book import Book
 from coopy_core.engine.settle import Settle
-from coopy_core.graph import Progress
+from coopy_core.graph import Progress, RunKey
 from coopy_core.lifecycle.attempts import Attempts
 from coopy_core.model import EventKind, Run, RunState
 from coopy_core.resources import Pools
-from coopy_core.state.store import StageRow
+from coopy_core.state.store import PENDING_META, StageRow
 from coopy_core.tasks import Task, task_name, valid_task_name
 
+STOPPED = (RunState.FAILED, RunState.CANCELLED)
 MAX_PRIORITY = 10**15  # bump/top: well inside a 64-bit SQLite INTEGER
 MAX_WORKERS = 10_000  # as in the config
 MAX_POOL_AMOUNT = 1e15  # as in the config; NaN and infinity are refused too
@@ -164,6 +165,56 @@ class EngineCommands:
             self.retry(run.name, run.stage)
         return len(runs)
 
+    def rerun(self, stage: str, task: str | None = None, downstream: bool = False) -> int:
+        """Run a finished run (done, skipped, failed or cancelled) again, or every finished run of a stage; what
+        consumes a run that passed runs again with it (its result was made from the old one). `downstream`: the
+        failed and cancelled runs downstream run again too. Returns how many runs will run again."""
+        self.book.queue(stage)
+        if task is not None:
+            run = self.book.get(task, stage)
+            if not (run.state.passed or run.state in STOPPED):
+                raise CommandError(
+                    f"{stage}/{task} is {run.state.value}; only a run that ended (done, skipped, failed, cancelled) "
+                    "can be run again"
+                )
+            runs = [run]
+        else:
+            runs = [r for r in self.book.runs.values() if r.stage == stage and (r.state.passed or r.state in STOPPED)]
+        ended = {k for k, r in self.book.runs.items() if r.state.passed or r.state in STOPPED}
+        for run in runs:
+            self._open_again(run)
+        if downstream:
+            for key in self._downstream([r.key for r in runs]):
+                below = self.book.runs.get(key)
+                if below is not None and below.state in STOPPED:
+                    self.retry(below.name, below.stage)
+        self.finished.clear()
+        self.dispatch()
+        return sum(1 for k in ended if not (self.book.runs[k].state.passed or self.book.runs[k].state in STOPPED))
+
+    def _open_again(self, run: Run) -> None:
+        if run.state in STOPPED:
+            self.retry(run.name, run.stage)
+            return
+        run.failures = 0
+        run.not_before = None
+        self.settle.forced.add(run.key)  # its outputs are there: run it all the same (skip_if_done)
+        self.book.move(run, RunState.WAITING, f"runs again: re-run requested (was {run.state.value})")
+        self.settle.apply(self.readiness.set(run.key, Progress.OPEN), why=f"{run.stage}/{run.name} runs again")
+
+    def _downstream(self, keys: list[RunKey]) -> list[RunKey]:
+        """Every run that needs one of `keys`, directly or not, each once."""
+        seen: set[RunKey] = set(keys)
+        out: list[RunKey] = []
+        todo = list(keys)
+        while todo:
+            for consumer in self.graph.consumers(todo.pop()):
+                if consumer not in seen:
+                    seen.add(consumer)
+                    out.append(consumer)
+                    todo.append(consumer)
+        return out
+
     def cancel(self, task: str, stage: str) -> None:
         """Cancel a waiting or queued run, or stop a running one and its whole process group."""
         book = self.book
@@ -180,6 +231,18 @@ class EngineCommands:
             raise CommandError(
                 f"{stage}/{task} is {run.state.value}; only waiting, queued or running runs can be cancelled"
             )
+
+    def carry_out(self, pending: list[dict[str, Any]]) -> None:
+        """The commands given while no engine ran (`coopy retry-failed` offline), in order, at start once every
+        run is back in its place; one that no longer applies (its run or stage was removed) is said and skipped."""
+        for item in pending:
+            name, kwargs = item.get("name"), item.get("kwargs") or {}
+            try:
+                bound = check_call(str(name), [], kwargs)
+                getattr(self, str(name))(**bound)
+            except CommandError as exc:
+                self.book.message(f"a command given while no engine ran was not carried out: {exc}", level="warning")
+        self.book.journal.meta(PENDING_META, "[]")
 
     # ---------------------------------------------------------------- a configuration added at run time
     def add_task(self, params: Mapping[str, Any], name: str | None = None) -> str:

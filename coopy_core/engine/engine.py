@@ -63,6 +63,7 @@ class Engine:
         executors: Mapping[str, Executor] | None = None,
         clock: Callable[[], float] = time.time,
         take_over: bool = False,
+        until: str | None = None,
     ) -> None:
         if not isinstance(config, Config):
             raise TypeError(
@@ -71,6 +72,9 @@ class Engine:
         self.config = config
         self.clock = clock
         self.take_over = take_over  # a state dir of another config becomes this one's
+        if until is not None and until not in config.stage_names:
+            raise ValueError(f"until: no stage named {until!r} (stages: {', '.join(config.stage_names)})")
+        self.until = until  # run only this stage and what it needs; the other stages start nothing
         self.executors = Executors(config, executors)
         self.graph = config.graph()
         self.readiness = Readiness(self.graph)
@@ -127,15 +131,32 @@ class Engine:
         flags.hold = True  # no dispatch until every run is back in its place
         try:
             reconcile.load()
+            for stage in self.held_stages():
+                book.queues[stage].held = True
             journal.bind(self._loop)
             flags.started = True
             reconcile.reconcile()
+            pending = store.pending_commands()
+            if pending:  # given while no engine ran: carried out in the same turn as the reconcile
+                self._commands.carry_out(pending)
         finally:
             flags.hold = False
         attempts.start_polling()
         journal.commit()
         hooks.fire_pending()  # owed before a crash and never started
         self._dispatch.run()
+
+    def held_stages(self) -> list[str]:
+        """The stages `until` leaves out: all but it and what it needs, directly or not."""
+        if self.until is None:
+            return []
+        scope, todo = {self.until}, [self.until]
+        while todo:
+            for need in self.graph.nodes[todo.pop()].needs:
+                if need not in scope:
+                    scope.add(need)
+                    todo.append(need)
+        return [s for s in self.config.stage_names if s not in scope]
 
     def _open_state(self) -> Store:
         try:
@@ -346,6 +367,10 @@ class Engine:
     def retry_failed(self, stage: str | None = None) -> int:
         """Retry every failed or cancelled run (of one stage, or all); returns how many."""
         return self._cmd().retry_failed(stage)
+
+    def rerun(self, stage: str, task: str | None = None, downstream: bool = False) -> int:
+        """Run a finished run, or every finished run of a stage, again (and what consumes it); returns how many."""
+        return self._cmd().rerun(stage, task, downstream)
 
     def cancel(self, task: str, stage: str) -> None:
         """Cancel a waiting or queued run, or stop a running one and its whole process group."""

@@ -16,6 +16,7 @@ class StageQueue:
     name: str
     workers: int
     paused: bool = False
+    held: bool = False  # outside `coopy run --until`: starts nothing in this session (not stored, unlike a pause)
     running: set[str] = field(default_factory=set)
     _heap: list[tuple[int, int, int, str]] = field(default_factory=list)
     _version: dict[str, int] = field(default_factory=dict)  # task -> live version; absent: not queued
@@ -64,7 +65,7 @@ class StageQueue:
         return max(self._priority.values(), default=None)
 
     def has_free_worker(self) -> bool:
-        return not self.paused and len(self.running) < self.workers
+        return not self.paused and not self.held and len(self.running) < self.workers
 
     def order(self) -> list[str]:
         """Queued tasks in the order they would start (for display and tests; O(n log n))."""

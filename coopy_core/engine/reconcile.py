@@ -68,9 +68,13 @@ class Reconcile:
                     log.warning("configuration %s, added at run time, no longer fits the config: %s", name, exc)
         rows = store.stages()
         for stage in self.config.stages:
-            row = rows.get(stage.name)
-            if row is None or row.config_workers != stage.workers:
-                row = StageRow(stage.name, stage.workers, stage.workers, row.paused if row else False)
+            stored_row = rows.get(stage.name)
+            row = (
+                stored_row.against(stage.workers)
+                if stored_row
+                else StageRow(stage.name, stage.workers, stage.workers, False)
+            )
+            if row is not stored_row:
                 journal.stage(row)
             book.queues[stage.name] = StageQueue(stage.name, row.workers, row.paused)
         for name, spec in self.config.pools.items():
@@ -84,6 +88,7 @@ class Reconcile:
         runs = store.runs()
         kept = [r for r in runs if r.stage in book.stages and self.graph.exists(r.key)]
         passed = store.passed_last(left_in_place(kept))  # judged by their recipe below, as passed runs
+        shift = self._priority_shifts()
         for run in runs:
             if run.stage not in book.stages or not self.graph.exists(run.key):
                 self._leftover(run)
@@ -91,6 +96,9 @@ class Reconcile:
             if run.key in passed:
                 run.state, run.reason = RunState.DONE, ""
                 book.journal.run(run)  # recorded, told to no one: nothing ran
+            if shift.get(run.stage):
+                run.priority += shift[run.stage]
+                journal.run(run)
             book.add(run)
             book.order = max(book.order, run.order + 1)
             if run.state == RunState.DONE and run.started_at and run.ended_at:
@@ -100,6 +108,19 @@ class Reconcile:
                 for name in self.graph.runs(stage_name):
                     if (stage_name, name) not in book.runs:
                         book.add(Run(stage_name, name))
+
+    def _priority_shifts(self) -> dict[str, int]:
+        """A stage's `priority` edited in the config moves its stored runs by as much: the edit takes effect, and
+        what `bump` / `top` gave a run at run time stays as a lead over the new default."""
+        shifts: dict[str, int] = {}
+        for stage in self.config.stages:
+            key = f"priority:{stage.name}"
+            stored = self.store.get_meta(key)
+            if stored is not None and stored.lstrip("-").isdigit() and int(stored) != stage.priority:
+                shifts[stage.name] = stage.priority - int(stored)
+            if stored != str(stage.priority):
+                self.book.journal.meta(key, str(stage.priority))
+        return shifts
 
     def reconcile(self) -> None:
         """Put every run back in its place after a stop or a crash; re-adopt the running ones."""

@@ -19,6 +19,7 @@ class Settle:
         self.graph = book.graph
         self.readiness = book.readiness
         self.live = live  # the runs with a live attempt (lifecycle's)
+        self.forced: set[RunKey] = set()  # re-runs asked for (`rerun`): never skipped for outputs already there
 
     def apply(self, changes: Changes, why: str = "") -> None:
         """Act on what Readiness said, in order; a run skipped on the way adds its own consequences."""
@@ -67,7 +68,9 @@ class Settle:
             run.order = book.order
             book.order += 1
         cfg = book.stages[run.stage]
-        if cfg.skip_if_done and self.outputs.outputs_exist(run):
+        forced = key in self.forced
+        self.forced.discard(key)
+        if cfg.skip_if_done and not forced and self.outputs.outputs_exist(run):
             run.ended_at = book.clock()
             book.move(run, RunState.SKIPPED, "outputs already exist")
             return self.readiness.set(key, Progress.PASSED)

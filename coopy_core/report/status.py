@@ -4,7 +4,8 @@ It imports nothing of the engine or the socket (only config, graph, store, model
 command and the reports can read it. Reading the store starts nothing and takes no lock. Stable JSON keys:
 `stages[].{name, workers, paused, counts, total, needs, over}` and `runs[].{task, stage, attempt, state,
 exit_code, priority, log, reason, started_at, ended_at, pid, job_id, metrics}`, plus `members` for the runs of
-a stage over fewer params.
+a stage over fewer params, and `pending` (from the store): the commands given with no engine running, which the
+next start carries out.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ def read_status(config: Config) -> dict[str, Any]:
     """The JSON `coopy status --json` prints when no engine runs."""
     stage_rows = {}
     runs: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     store = open_store(config)
     try:
         graph = pipeline_graph(config, store)
         if store is not None:
             stage_rows = store.stages()
+            pending = store.pending_commands()  # given with no engine running: the next start carries them out
             reported = last_values(store.metric_values())
             for r in store.runs():
                 if r.stage not in graph.nodes:
@@ -82,7 +85,8 @@ def read_status(config: Config) -> dict[str, Any]:
     runs.sort(key=lambda r: index[r["stage"]])
     stages = []
     for stage, needs in zip(config.stages, config.needs, strict=True):
-        row = stage_rows.get(stage.name)
+        stored = stage_rows.get(stage.name)
+        row = stored.against(stage.workers) if stored else None  # what the next start takes
         counts = {s.value: 0 for s in COUNTED_STATES}
         for run in runs:
             if run["stage"] == stage.name and run["state"] not in (RunState.WAITING.value, RunState.REMOVED.value):
@@ -93,6 +97,7 @@ def read_status(config: Config) -> dict[str, Any]:
             {
                 "name": stage.name,
                 "workers": row.workers if row else stage.workers,
+                "config_workers": stage.workers,
                 "paused": row.paused if row else False,
                 "counts": counts,
                 "total": total,
@@ -110,6 +115,7 @@ def read_status(config: Config) -> dict[str, Any]:
         "tasks": len(graph.tasks),
         "stages": stages,
         "runs": runs,
+        "pending": pending,
     }
 
 
@@ -136,3 +142,29 @@ def add_members(runs: list[dict[str, Any]], graph: Graph) -> None:
     for run in runs:
         if graph.is_group(run["stage"]) and graph.exists((run["stage"], run["task"])):
             run["members"] = graph.members((run["stage"], run["task"]))
+
+
+def kept_settings(config: Config) -> list[str]:
+    """What the next start keeps from run time over the config (a worker cap, a pause), one line each: said by
+    `coopy run` so a cap set with `coopy workers` never outlives the config silently."""
+    store = open_store(config)
+    if store is None:
+        return []
+    try:
+        rows = store.stages()
+    finally:
+        store.close()
+    lines = []
+    for stage in config.stages:
+        stored = rows.get(stage.name)
+        if stored is None:
+            continue
+        row = stored.against(stage.workers)
+        if row.workers != stage.workers:
+            lines.append(
+                f"{stage.name}: workers {row.workers}, set at run time, kept (the config says {stage.workers}; "
+                "edit it there to change the cap)"
+            )
+        if row.paused:
+            lines.append(f"{stage.name}: paused at run time, kept (`coopy resume {config.path} {stage.name}`)")
+    return lines

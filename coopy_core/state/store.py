@@ -84,6 +84,9 @@ KNOWN_COLUMNS = {
 }
 
 DB_NAME = "state.sqlite"
+# commands given while no engine ran (`coopy retry-failed`, `coopy rerun`): a JSON list of {"name", "kwargs"} in
+# the meta table, carried out by the next start after it put every run back in place, and emptied in that turn
+PENDING_META = "pending_commands"
 LOCK_NAME = "engine.lock"
 PID_WIDTH = 16  # the lock file's pid, padded: rewritten in place at every start (no new block on a full disk)
 
@@ -145,10 +148,19 @@ def store_problem(path: Path | None, exc: sqlite3.Error, doing: str = "write") -
 
 @dataclass
 class StageRow:
+    """A stage's runtime settings: its worker cap (and the config's cap when it was written) and its pause."""
+
     name: str
     workers: int
     config_workers: int
     paused: bool
+
+    def against(self, config_workers: int) -> StageRow:
+        """The row as the next start takes it: a cap set at run time (`coopy workers`) is kept while the config's
+        cap is the one it was set over; a cap edited in the config since then wins. A pause is always kept."""
+        if self.config_workers == config_workers:
+            return self
+        return StageRow(self.name, config_workers, config_workers, self.paused)
 
 
 class EngineLock:
@@ -324,6 +336,21 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def pending_commands(self) -> list[dict[str, Any]]:
+        """The commands given while no engine ran, oldest first (see PENDING_META)."""
+        try:
+            pending = json.loads(self.get_meta(PENDING_META) or "[]")
+        except ValueError:
+            return []
+        return [c for c in pending if isinstance(c, dict)] if isinstance(pending, list) else []
+
+    def add_pending_command(self, name: str, kwargs: dict[str, Any]) -> None:
+        """Append one for the next start (the caller holds the engine lock: no engine reads it meanwhile)."""
+        with self.transaction():
+            pending = self.pending_commands()
+            pending.append({"name": name, "kwargs": kwargs})
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (PENDING_META, json.dumps(pending)))
 
     # -- tasks -----------------------------------------------------------------------------
     def tasks(self) -> list[tuple[str, dict[str, Any], bool]]:

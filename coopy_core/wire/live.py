@@ -25,16 +25,19 @@ def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
             with contextlib.suppress(RemoteCommandError):  # an engine of an older CooPy: the whole snapshot
                 brief = client.summary()
         if brief is not None:
-            return {
-                "pipeline": brief["pipeline"],
-                "config": str(config.path),
-                "state_dir": str(config.state_dir),
-                "engine_pid": pid,
-                "live": True,
-                "tasks": brief["tasks"],
-                "stages": brief["stages"],
-                "runs": brief["runs"],
-            }
+            return _with_config_workers(
+                config,
+                {
+                    "pipeline": brief["pipeline"],
+                    "config": str(config.path),
+                    "state_dir": str(config.state_dir),
+                    "engine_pid": pid,
+                    "live": True,
+                    "tasks": brief["tasks"],
+                    "stages": brief["stages"],
+                    "runs": brief["runs"],
+                },
+            )
         snap = client.snapshot().as_json()
     except EngineUnavailable:
         return None
@@ -47,13 +50,24 @@ def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
         if store is not None:
             store.close()
     add_members(snap["runs"], graph)
-    return {
-        "pipeline": snap["pipeline"],
-        "config": str(config.path),
-        "state_dir": str(config.state_dir),
-        "engine_pid": pid,
-        "live": True,
-        "tasks": len(snap["tasks"]),
-        "stages": snap["stages"],
-        "runs": snap["runs"],
-    }
+    return _with_config_workers(
+        config,
+        {
+            "pipeline": snap["pipeline"],
+            "config": str(config.path),
+            "state_dir": str(config.state_dir),
+            "engine_pid": pid,
+            "live": True,
+            "tasks": len(snap["tasks"]),
+            "stages": snap["stages"],
+            "runs": snap["runs"],
+        },
+    )
+
+
+def _with_config_workers(config: Config, status: dict[str, Any]) -> dict[str, Any]:
+    """Each stage's cap as the config file says it now, beside the engine's (set at run time: they differ)."""
+    caps = {stage.name: stage.workers for stage in config.stages}
+    for stage in status["stages"]:
+        stage["config_workers"] = caps.get(stage["name"], stage["workers"])
+    return status

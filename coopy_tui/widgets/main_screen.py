@@ -185,6 +185,9 @@ class MainScreen(Screen[None]):
     def action_cancel(self) -> None:
         self.coopy.commands.cancel()
 
+    def action_rerun(self) -> None:
+        self.coopy.commands.rerun()
+
     def action_toggle_pause(self) -> None:
         self.coopy.commands.toggle_pause()
 
