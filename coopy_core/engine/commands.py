@@ -198,6 +198,7 @@ class EngineCommands:
             return
         run.failures = 0
         run.not_before = None
+        run.recipe = None  # no result of it is current now: a start before it runs must not take it for one
         self.settle.forced.add(run.key)  # its outputs are there: run it all the same (skip_if_done)
         self.book.move(run, RunState.WAITING, f"runs again: re-run requested (was {run.state.value})")
         self.settle.apply(self.readiness.set(run.key, Progress.OPEN), why=f"{run.stage}/{run.name} runs again")

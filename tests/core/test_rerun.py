@@ -88,3 +88,32 @@ def test_rerun_without_an_engine_is_done_by_the_next_start_once(tmp_path: Path) 
     assert _marks(tmp_path) == Counter({"s0": 1, "s1": 2, "t0": 1, "t1": 2})
     bad = coopy("rerun", str(cfg), "s", "nope", cwd=tmp_path)
     assert bad.returncode == 2 and "has no run named 'nope'" in bad.stderr
+
+
+def test_a_rerun_asked_of_a_live_engine_survives_a_stop_before_it_starts(tmp_path: Path) -> None:
+    """The stage is paused, so the forced re-run is still waiting when the engine stops: the next start runs it
+    (it is not taken for a run left in place whose last attempt passed, which a start judges by its recipe)."""
+    cfg = write_config(tmp_path, CONFIG)
+    (tmp_path / "fixed").touch()
+    assert coopy("run", str(cfg), cwd=tmp_path).returncode == 0
+    assert coopy("run", "--detach", str(cfg), cwd=tmp_path).returncode == 0
+    try:
+        assert coopy("pause", str(cfg), "s", cwd=tmp_path).returncode == 0
+        out = coopy("rerun", str(cfg), "s", "i=0", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+    finally:
+        assert coopy("stop", str(cfg), cwd=tmp_path).returncode == 0
+    wait_for(lambda: not _live(tmp_path), "the engine to stop", 30)
+    assert coopy("run", "--detach", str(cfg), cwd=tmp_path).returncode == 0
+    try:
+        assert coopy("resume", str(cfg), "s", cwd=tmp_path).returncode == 0  # the pause outlived the restart
+        wait_for(lambda: _settled(cfg) and _marks(tmp_path)["s0"] == 2, "the forced re-run after the restart", 30)
+    finally:
+        assert coopy("stop", str(cfg), cwd=tmp_path).returncode == 0
+    assert _marks(tmp_path)["s0"] == 2 and _marks(tmp_path)["s1"] == 1
+
+
+def _live(tmp_path: Path) -> bool:
+    from coopy_core.state.store import EngineLock
+
+    return EngineLock.holder(tmp_path / ".coopy") is not None
