@@ -26,6 +26,7 @@ from coopy_core.lifecycle.plugins import make_plugins
 from coopy_core.loader import is_module_source, load_target
 from coopy_core.model import Event, EventKind
 from coopy_core.state.store import EngineLock
+from coopy_core.wire.address import socket_path
 from coopy_core.wire.remote import EngineUnavailable, RemoteEngine, connect  # connect: also for its callers
 from coopy_core.wire.server import ControlServer
 
@@ -198,12 +199,27 @@ def ensure_engine(
             )
         if note_at is not None and time.monotonic() >= note_at:
             note_at = None
+            if holder is not None and not _runs_coopy(holder):  # not an engine that is starting: it will not answer
+                raise StateError(
+                    f"{config.state_dir}: another coopy engine (pid {holder}) holds this pipeline "
+                    f"but does not answer on {socket_path(config.state_dir)}"
+                )
             if on_wait is not None:
                 on_wait(
                     f"the engine (pid {pid}) is still starting; waiting for it (Ctrl-C stops waiting, not the "
                     f"engine; `coopy stop` stops it; see {config.state_dir / LOG_NAME})"
                 )
         time.sleep(0.05)
+
+
+def _runs_coopy(pid: int) -> bool:
+    """Whether `pid` runs CooPy (an engine that may still be starting: `coopy run`, the background engine,
+    coopy-tui), by its command line; a process that merely holds the lock does not."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(b"coopy" in part for part in argv[:3])
 
 
 def alive(pid: int) -> bool:
