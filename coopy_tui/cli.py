@@ -124,6 +124,8 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
         config, events=True, on_wait=lambda text: print(f"coopy-tui: {text}", file=sys.stderr)
     )
     pid = client.info.get("pid")
+    if started and isinstance(pid, int):
+        _reap_when_it_exits(pid)
     app = CoopyApp(client, background=True, settings=settings, metrics=metrics)
     loop = asyncio.get_running_loop()
 
@@ -166,16 +168,41 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
     return app.return_code or EXIT_OK
 
 
+def _reap_when_it_exits(pid: int) -> None:
+    """The engine this viewer started is its child: wait for it in a thread, so that when it stops (from
+    here or from any other viewer) it does not linger as a zombie, which other viewers took for alive."""
+    import os
+    import threading
+
+    def wait() -> None:
+        with contextlib.suppress(ChildProcessError):  # already reaped by `_running`
+            os.waitpid(pid, 0)
+
+    threading.Thread(target=wait, name="coopy-reap-engine", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    """The process lives: reaped if it is our child and has exited; a zombie (another viewer's child
+    that has exited) counts as gone."""
+    import os
+    from pathlib import Path
+
+    with contextlib.suppress(ChildProcessError):
+        return os.waitpid(pid, os.WNOHANG)[0] == 0
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 async def _wait_gone(pid: object, timeout: float = 15.0) -> None:
     """After "stop the pipeline": return once the engine process has exited (its commands stopped)."""
     import time
 
-    from coopy_core.wire.daemon import alive
-
     if not isinstance(pid, int):
         return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive(pid):
+    while time.monotonic() < deadline and _running(pid):
         await asyncio.sleep(0.05)
 
 
