@@ -48,8 +48,10 @@ class Announcer:
             if notice is None:
                 continue
             app.notices.add(notice)
-            if notice.kind in (FAILED, RETRY):
+            if notice.kind == FAILED:  # failed for good; an attempt that will be retried is history only
                 failures.append(notice)
+            elif notice.kind == RETRY:
+                continue
             elif notice.kind == FINISHED:
                 self.finished()
             elif notice.kind == HOOK:

@@ -117,6 +117,7 @@ def _terminal_gone() -> None:
 
 async def _attach(config: Config, shown: str, settings: Settings, metrics: list[str] | None = None) -> int:
     from coopy_core.wire.daemon import ensure_engine
+    from coopy_core.wire.remote import RemoteEngine, connect
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
 
@@ -126,18 +127,16 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
     pid = client.info.get("pid")
     if started and isinstance(pid, int):
         _reap_when_it_exits(pid)
-    app = CoopyApp(client, background=True, settings=settings, metrics=metrics)
+
+    def reconnect() -> RemoteEngine | None:
+        """A new engine of this pipeline, if one answers (none is started from here)."""
+        try:
+            return connect(config, events=True)
+        except CoopyError:
+            return None
+
+    app = CoopyApp(client, background=True, settings=settings, metrics=metrics, reconnect=reconnect)
     loop = asyncio.get_running_loop()
-
-    def engine_gone() -> None:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(
-                lambda: app.notify(
-                    "The engine stopped; quit and start coopy-tui again to restart it.", severity="error", timeout=30
-                )
-            )
-
-    client.on_disconnect = engine_gone
 
     def hang_up() -> None:
         _terminal_gone()
@@ -149,13 +148,20 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
     try:
         await app.run_async()
     finally:
-        stop = app.return_value == QuitChoice.STOP
-        client.on_disconnect = None
-        if stop:
-            with contextlib.suppress(CoopyError):
-                client.stop(stop_running=True)
+        gone = app.link.gone
+        stop = app.return_value == QuitChoice.STOP and not gone
+        last = app.client  # a re-attach replaced the first one
+        if isinstance(last, RemoteEngine):
+            last.on_disconnect = None
+            pid = last.info.get("pid")
+            if stop:
+                with contextlib.suppress(CoopyError):
+                    last.stop(stop_running=True)
+            last.close()
         client.close()
-    if stop:
+    if gone:
+        print(f"coopy-tui: the engine had stopped; `coopy-tui {shown}` starts it again where it was", file=sys.stderr)
+    elif stop:
         await _wait_gone(pid)
         print(f"coopy-tui: pipeline stopped; `coopy-tui {shown}` starts it again where it was", file=sys.stderr)
     else:
