@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual import events, on
 from textual.app import SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
 from coopy_core.model import RunState
@@ -41,7 +42,7 @@ HIDDEN_SYSTEM_COMMANDS = ("Quit", "Keys", "Maximize", "Minimize")  # Textual's, 
 class MainScreen(Screen[None]):
     """The screen with the stage panels; `key_pressed()` asks for the next frame to be drawn at once."""
 
-    BINDINGS = main_bindings()
+    BINDINGS = [*main_bindings(), Binding("escape", "clear_filter", show=False)]
 
     def __init__(self) -> None:
         super().__init__(id="_default")
@@ -134,6 +135,12 @@ class MainScreen(Screen[None]):
     def action_filter(self) -> None:
         self.filter_row_visible(True)
         self.coopy.filter_bar.focus()
+
+    def action_clear_filter(self) -> None:
+        """esc on the list: a kept filter is cleared (as esc in the filter bar does)."""
+        if self.coopy.filter_bar.value:
+            self.coopy.filter_bar.value = ""  # calls filter_changed
+        self.filter_row_visible(False)
 
     def filter_row_visible(self, visible: bool) -> None:
         self.query_one("#filter-row").set_class(visible, "-visible")

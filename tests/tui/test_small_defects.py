@@ -1,0 +1,46 @@
+"""The small defects of the third TUI audit (issue 24), each as a person meets it."""
+
+from __future__ import annotations
+
+from coopy_tui.app import CoopyApp
+from coopy_tui.widgets.help_screen import HelpScreen, help_table
+from tests.helpers.tui import FakeEngine, fixed_clock, settle, wait_for
+
+
+async def test_a_burst_of_j_in_help_scrolls_as_many_lines(demo: FakeEngine) -> None:
+    app = CoopyApp(demo, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        box = app.screen.query_one("#help-box")
+        assert box.max_scroll_y >= 10
+        help_screen = app.screen
+        for _ in range(10):  # a burst: all ten before the next frame (Pilot's presses wait for each frame)
+            help_screen.action_scroll_down()
+        await wait_for(pilot, lambda: box.scroll_y == 10, what="10 lines down")
+        for _ in range(4):
+            help_screen.action_scroll_up()
+        await wait_for(pilot, lambda: box.scroll_y == 6, what="4 lines up")
+
+
+def test_help_lists_g_and_G() -> None:
+    keys = [str(cell) for cell in help_table().columns[0]._cells]
+    rows = keys[: keys.index("in the log view")]  # the pipeline view's part
+    assert any("g" in r.split() and "home" in r for r in rows), rows
+    assert any("G" in r.split() and "end" in r for r in rows)
+
+
+async def test_esc_on_the_main_screen_clears_a_kept_filter(demo: FakeEngine) -> None:
+    app = CoopyApp(demo, clock=fixed_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app)(pilot)
+        every = app.panel.table.row_count
+        await pilot.press("slash", "c", "n", "n", "enter")  # kept: the focus is back on the list
+        await wait_for(pilot, lambda: app.panel.table.row_count < every, what="the filter to apply")
+        assert app.focused is app.panel.table
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.panel.table.row_count == every, what="esc to clear the filter")
+        assert app.filter_bar.value == ""
+        assert not app.query_one("#filter-row").has_class("-visible")
