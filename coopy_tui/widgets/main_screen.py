@@ -26,6 +26,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from coopy_core.model import RunState
+from coopy_tui.format import stage_total
 from coopy_tui.keys import KEYS, main_bindings
 from coopy_tui.matching import count_text
 from coopy_tui.sorting import next_sort
@@ -159,10 +160,11 @@ class MainScreen(Screen[None]):
         app = self.coopy
         table = app.panel.table
         text = ""
-        if table.filter_text:
+        if table.filter_text:  # of every run of the stage, waiting ones (not listed yet) included
+            state = app.state
+            totals = {p.stage: stage_total(state.stages[p.stage], state.task_count) for p in app.panels}
             shown = sum(p.table.row_count for p in app.panels)
-            every = sum(p.table.run_count for p in app.panels)
-            text = count_text(table.row_count, table.run_count, shown, every)
+            text = count_text(table.row_count, totals[app.panel.stage], shown, sum(totals.values()))
         if text != self._filter_text:  # its width is fixed (coopy.tcss): no layout for a new count
             self._filter_text = text
             app.filter_count.update(text, layout=False)

@@ -44,3 +44,19 @@ async def test_esc_on_the_main_screen_clears_a_kept_filter(demo: FakeEngine) -> 
         await wait_for(pilot, lambda: app.panel.table.row_count == every, what="esc to clear the filter")
         assert app.filter_bar.value == ""
         assert not app.query_one("#filter-row").has_class("-visible")
+
+
+async def test_the_filter_counts_of_every_run_not_only_the_listed_ones(demo: FakeEngine) -> None:
+    """`n of N`: N is the stage's runs (828 in the audit), not only those listed so far (502)."""
+    app = CoopyApp(demo, clock=fixed_clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app)(pilot)
+        views = app.views()
+        totals = [v.total or app.state.task_count for v in views]
+        listed = [p.table.run_count for p in app.panels]
+        assert sum(listed) < sum(totals), "the demo has runs not listed yet (waiting)"
+        await pilot.press("slash", *"model=", "enter")
+        await wait_for(pilot, lambda: "of" in str(app.filter_count.render()), what="the count")
+        text = str(app.filter_count.render())
+        assert f"of {totals[0]} here" in text, text
+        assert f"of {sum(totals)} in all stages" in text, text
