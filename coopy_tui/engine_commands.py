@@ -88,8 +88,11 @@ class EngineCommands:
 
     # ---------------------------------------------------------------- the selected run
     def bump(self, delta: int) -> None:
+        """`+` / `-`; where the list is too narrow for its pri column, the new priority is said."""
         if run := self.need_run():
-            self.call(self.app.client.bump, run.task, run.stage, delta, touches=[(run.stage, run.task)])
+            priority = self.call(self.app.client.bump, run.task, run.stage, delta, touches=[(run.stage, run.task)])
+            if priority is not None and all(c.key != "priority" for c in self.app.panel.table.columns):
+                self.app.say(f"{run.stage}/{run.task}: priority {priority}")
 
     def top(self) -> None:
         run = self.need_run()

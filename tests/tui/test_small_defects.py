@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from coopy_core.config import load_config
+from coopy_core.engine import Engine
+from coopy_core.model import RunState
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.help_screen import HelpScreen, help_table
 from tests.helpers.tui import FakeEngine, fixed_clock, settle, wait_for
@@ -60,3 +68,48 @@ async def test_the_filter_counts_of_every_run_not_only_the_listed_ones(demo: Fak
         text = str(app.filter_count.render())
         assert f"of {totals[0]} here" in text, text
         assert f"of {sum(totals)} in all stages" in text, text
+
+
+QUEUE = """\
+[pipeline]
+name = "queue"
+[tasks.matrix]
+dataset = ["cifar10-augmented-large-1", "cifar10-augmented-large-2", "cifar10-augmented-large-3"]
+[[stages]]
+name = "nap"
+command = ["sleep", "60"]
+workers = 1
+"""
+
+
+@pytest.fixture
+async def queue(tmp_path: Path) -> AsyncIterator[Engine]:
+    """One run sleeping, two queued behind it."""
+    (tmp_path / "coopy.toml").write_text(QUEUE)
+    eng = Engine(load_config(tmp_path / "coopy.toml"))
+    await eng.start()
+    yield eng
+    await eng.shutdown(stop_running=True)
+
+
+async def test_plus_and_minus_answer_when_the_priority_column_is_hidden(queue: Engine) -> None:
+    app = CoopyApp(queue)
+    async with app.run_test(size=(60, 20), notifications=True) as pilot:
+        table = app.panel.table
+        await wait_for(pilot, lambda: table.row_count == 3 and app.selected() is not None, what="the runs")
+        assert "priority" not in [c.key for c in table.columns], "at 60 columns the pri column is hidden"
+        await pilot.press("j")  # a queued run
+        run = app.selected()
+        assert run is not None and run.state == RunState.QUEUED
+        await pilot.press("plus")
+        await wait_for(
+            pilot,
+            lambda: any(f"{run.task}: priority 1" in n.message for n in app._notifications),
+            what="the new priority said",
+        )
+        await pilot.press("minus", "minus")
+        await wait_for(
+            pilot,
+            lambda: any(f"{run.task}: priority -1" in n.message for n in app._notifications),
+            what="the new priority said again",
+        )
