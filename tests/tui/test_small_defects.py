@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from coopy_core.engine import Engine
 from coopy_core.model import RunState
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.help_screen import HelpScreen, help_table
+from tests.helpers.metrics_tui import metrics_engine
 from tests.helpers.tui import FakeEngine, fixed_clock, settle, wait_for
 
 
@@ -113,3 +115,32 @@ async def test_plus_and_minus_answer_when_the_priority_column_is_hidden(queue: E
             lambda: any(f"{run.task}: priority -1" in n.message for n in app._notifications),
             what="the new priority said again",
         )
+
+
+async def test_the_cursor_stays_in_view_when_the_sparkline_row_appears(in_tmp: Path) -> None:
+    """`G` puts the cursor on the last row, on the list's last line; the selected run then reports a metric,
+    the sparkline row appears above the log pane and the list loses a line: the cursor is still shown."""
+    engine = metrics_engine(in_tmp)
+    for key in [k for k in engine.series if k[1] == "train"]:  # nothing reported yet: no sparkline
+        del engine.series[key]
+        engine.runs[key] = dataclasses.replace(engine.runs[key], metrics={})
+    app = CoopyApp(engine, clock=fixed_clock)
+    async with app.run_test(size=(120, 16)) as pilot:
+        await settle(app)(pilot)
+        await pilot.press("tab")  # train
+        table = app.panel.table
+        assert app.panel.stage == "train"
+        await pilot.press("G")
+        await settle(app)(pilot)
+        top, bottom = table._visible()
+        assert table.row_count > bottom - top, "the list scrolls at this height"
+        assert table.cursor_row == table.row_count - 1 == bottom - 1, "on the list's last line"
+        assert not app._spark.has_class("-shown")
+        task = table.selected_task
+        assert task is not None
+        engine.report(task, "train", loss=0.5)
+        await wait_for(pilot, lambda: app._spark.has_class("-shown"), what="the sparkline row")
+        await settle(app)(pilot)
+        await pilot.pause(0.2)
+        top, bottom = table._visible()
+        assert top <= table.cursor_row < bottom, f"cursor row {table.cursor_row} outside {top}..{bottom}"
