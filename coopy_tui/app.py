@@ -268,8 +268,10 @@ class CoopyApp(App[QuitChoice | None]):
         """Apply everything that changed since the last repaint (called ~10 times a second)."""
         started = time.perf_counter()
         changes = self.state.take()
+        left = self.announcer.take_left()
         if changes:
             self._apply_changes(changes)
+        self.announcer.say_left(left)
         self.logs.drain_last_lines()
         mono = time.monotonic()
         if mono - self._last_tick >= self.tick_interval and not self.link.gone:  # gone: the clocks stop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,11 +11,11 @@ import pytest
 
 from coopy_core.config import load_config
 from coopy_core.engine import Engine
-from coopy_core.model import RunState
+from coopy_core.model import EventKind, RunState
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.help_screen import HelpScreen, help_table
 from tests.helpers.metrics_tui import metrics_engine
-from tests.helpers.tui import FakeEngine, fixed_clock, settle, wait_for
+from tests.helpers.tui import FakeEngine, demo_engine, fixed_clock, settle, wait_for
 
 
 async def test_a_burst_of_j_in_help_scrolls_as_many_lines(demo: FakeEngine) -> None:
@@ -144,3 +145,23 @@ async def test_the_cursor_stays_in_view_when_the_sparkline_row_appears(in_tmp: P
         await pilot.pause(0.2)
         top, bottom = table._visible()
         assert top <= table.cursor_row < bottom, f"cursor row {table.cursor_row} outside {top}..{bottom}"
+
+
+async def test_a_retried_run_that_leaves_the_filter_is_said_queued_not_waiting(in_tmp: Path) -> None:
+    """`r` under the filter `failed`: the engine moves the run to waiting and, in the same turn, to queued;
+    a repaint that falls between the two events said "is waiting now" of a queued run."""
+    engine = demo_engine(in_tmp, failed=True)
+    failed = next(r for r in engine.runs.values() if r.state == RunState.FAILED)
+    app = CoopyApp(engine, clock=fixed_clock)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await settle(app)(pilot)
+        await pilot.press("slash", *"failed", "enter")
+        await wait_for(pilot, lambda: app.panel.table.row_count == 0, what="the filter")
+        app.commands.commanded[(failed.stage, failed.task)] = time.monotonic()  # as `r` on it does
+        engine.emit(EventKind.RUN, run=dataclasses.replace(failed, state=RunState.WAITING))
+        app.repaint()  # a repaint between the two events of the engine's turn
+        engine.emit(EventKind.RUN, run=dataclasses.replace(failed, state=RunState.QUEUED))
+        app.repaint()
+        await wait_for(pilot, lambda: any("left the filter" in n.message for n in app._notifications), what="the note")
+        note = next(n.message for n in app._notifications if "left the filter" in n.message)
+        assert f"{failed.stage}/{failed.task} is queued now" in note, note
