@@ -240,6 +240,7 @@ class CoopyApp(App[QuitChoice | None]):
     def _row_highlighted(self, event: RunTable.Highlighted) -> None:
         if event.table is self.panel.table:
             self.logs.follow_selected()
+            self.panel.update_subtitle()  # a note about the run left behind goes
 
     def jump_to(self, stage: str, task: str) -> bool:
         """Make `stage` current and select `task` in it (clearing the filter if it hides the run)."""

@@ -165,7 +165,7 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
         await _wait_gone(pid)
         print(f"coopy-tui: pipeline stopped; `coopy-tui {shown}` starts it again where it was", file=sys.stderr)
     else:
-        how = "started" if started else "running"
+        how = "started" if started and app.client is client else "running"
         print(
             f"coopy-tui: detached; the engine (pid {pid}, {how} in the background) goes on. "
             f"`coopy-tui {shown}` re-attaches, `coopy stop {shown}` stops it.",

@@ -92,7 +92,7 @@ class EngineCommands:
         if run := self.need_run():
             priority = self.call(self.app.client.bump, run.task, run.stage, delta, touches=[(run.stage, run.task)])
             if priority is not None and all(c.key != "priority" for c in self.app.panel.table.columns):
-                self.app.say(f"{run.stage}/{run.task}: priority {priority}")
+                self.app.panel.note(run.task, f"priority {priority}")
 
     def top(self) -> None:
         run = self.need_run()

@@ -104,18 +104,13 @@ async def test_plus_and_minus_answer_when_the_priority_column_is_hidden(queue: E
         await pilot.press("j")  # a queued run
         run = app.selected()
         assert run is not None and run.state == RunState.QUEUED
+        panel = app.panel
         await pilot.press("plus")
-        await wait_for(
-            pilot,
-            lambda: any(f"{run.task}: priority 1" in n.message for n in app._notifications),
-            what="the new priority said",
-        )
+        await wait_for(pilot, lambda: "priority 1" in str(panel.border_subtitle), what="the new priority said")
         await pilot.press("minus", "minus")
-        await wait_for(
-            pilot,
-            lambda: any(f"{run.task}: priority -1" in n.message for n in app._notifications),
-            what="the new priority said again",
-        )
+        await wait_for(pilot, lambda: "priority -1" in str(panel.border_subtitle), what="the new one again")
+        await pilot.press("k")  # another run: the note was about the one left behind
+        await wait_for(pilot, lambda: "priority" not in str(panel.border_subtitle), what="the note to go")
 
 
 async def test_the_cursor_stays_in_view_when_the_sparkline_row_appears(in_tmp: Path) -> None:
