@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from coopy_core.errors import CoopyError
 from coopy_core.wire.remote import RemoteEngine
 from coopy_tui.client import EngineClient
+from coopy_tui.notices import MESSAGE, Notice
 from coopy_tui.state import PipelineState
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ class EngineLink:
         app = self.app
         app.pipeline_bar.set_gone(True)
         hint = " and re-attaches when one starts" if self.reconnect else ""
-        app.say(f"The engine stopped: this screen shows what it last knew{hint}.", "error", kind="engine")
+        text = f"The engine stopped: this screen shows what it last knew{hint}."
+        app.notices.add(Notice(app.clock(), MESSAGE, "error", text))
+        app.toaster.toast("engine", text, "Engine gone", "error")
         if self.reconnect is not None and self._timer is None:
             self._timer = app.set_interval(RETRY_SECONDS, self._try, name="reattach")
 
