@@ -31,6 +31,12 @@ class Announcer:
 
     def __init__(self, app: CoopyApp) -> None:
         self.app = app
+        self._left: list[tuple[str, RunView]] = []  # runs that left the filter, said at the next repaint
+
+    def take_left(self) -> list[tuple[str, RunView]]:
+        """The runs that left the filter at an earlier repaint: said once this repaint's events are in."""
+        left, self._left = self._left, []
+        return left
 
     def say(self, text: str, severity: SeverityLevel = "information", kind: str = "command") -> None:
         """A short answer to a key: a toast (one at a time) and a line in the history."""
@@ -48,8 +54,10 @@ class Announcer:
             if notice is None:
                 continue
             app.notices.add(notice)
-            if notice.kind in (FAILED, RETRY):
+            if notice.kind == FAILED:  # failed for good; an attempt that will be retried is history only
                 failures.append(notice)
+            elif notice.kind == RETRY:
+                continue
             elif notice.kind == FINISHED:
                 self.finished()
             elif notice.kind == HOOK:
@@ -81,7 +89,16 @@ class Announcer:
                 app._driver.flush()
 
     def left_filter(self, left: list[tuple[str, RunView]]) -> None:
+        """Runs that left the filter: said at the next repaint, in the state they are in then (a retried
+        run passes through waiting on its way to queued, and a repaint can fall between the two)."""
+        self._left += left
+
+    def say_left(self, left: list[tuple[str, RunView]]) -> None:
         """A run a command just touched no longer matches the filter and left the list: say so."""
+        if not left:
+            return
+        state = self.app.state
+        left = [(f, state.run(r.stage, r.task) or r) for f, r in left]
         commanded = self.app.commands.commanded
         now = time.monotonic()
         for key in [k for k, t in commanded.items() if now - t >= COMMANDED_SECONDS]:

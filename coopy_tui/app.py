@@ -27,6 +27,7 @@ from coopy_core.model import Event, RunView, StageView
 from coopy_tui.announcer import Announcer
 from coopy_tui.client import EngineClient
 from coopy_tui.engine_commands import EngineCommands
+from coopy_tui.engine_link import EngineLink, Reconnect
 from coopy_tui.format import busy
 from coopy_tui.heap import HeapFreezer
 from coopy_tui.log_following import LogFollowing
@@ -76,6 +77,7 @@ class CoopyApp(App[QuitChoice | None]):
         settings: Settings | None = None,
         columns: Sequence[Column] = DEFAULT_COLUMNS,
         metrics: Sequence[str] | None = None,
+        reconnect: Reconnect | None = None,
     ) -> None:
         super().__init__()
         self.metrics = list(metrics) if metrics else None  # metric columns asked for (issue 15)
@@ -91,6 +93,7 @@ class CoopyApp(App[QuitChoice | None]):
         self.commands = EngineCommands(self)
         self.logs = LogFollowing(self)
         self.announcer = Announcer(self)
+        self.link = EngineLink(self, reconnect)  # the engine going away, and a new one coming
         self._unsubscribe: Callable[[], None] | None = client.subscribe(self._on_event)
         self.follower = LogFollower(max_lines=log_lines, interval=follow_interval)
         self.last_lines = LastLines(interval=last_line_interval)
@@ -163,12 +166,14 @@ class CoopyApp(App[QuitChoice | None]):
                 self.logs.watch_last_line(run, initial=True)
         self._apply_layout(self.size.width, self.size.height)
         self.set_current(0)
+        self.link.watch(self.client)
         self.follower.start()
         self.last_lines.start()
         self.set_interval(self.refresh_interval, self.repaint, name="repaint")
         self.call_after_refresh(self.heap.freeze)
 
     def on_unmount(self) -> None:
+        self.link.unwatch()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -235,6 +240,7 @@ class CoopyApp(App[QuitChoice | None]):
     def _row_highlighted(self, event: RunTable.Highlighted) -> None:
         if event.table is self.panel.table:
             self.logs.follow_selected()
+            self.panel.update_subtitle()  # a note about the run left behind goes
 
     def jump_to(self, stage: str, task: str) -> bool:
         """Make `stage` current and select `task` in it (clearing the filter if it hides the run)."""
@@ -263,11 +269,13 @@ class CoopyApp(App[QuitChoice | None]):
         """Apply everything that changed since the last repaint (called ~10 times a second)."""
         started = time.perf_counter()
         changes = self.state.take()
+        left = self.announcer.take_left()
         if changes:
             self._apply_changes(changes)
+        self.announcer.say_left(left)
         self.logs.drain_last_lines()
         mono = time.monotonic()
-        if mono - self._last_tick >= self.tick_interval:
+        if mono - self._last_tick >= self.tick_interval and not self.link.gone:  # gone: the clocks stop
             self._last_tick = mono
             for panel in self.panels:
                 panel.table.tick()
@@ -304,6 +312,24 @@ class CoopyApp(App[QuitChoice | None]):
         self.announcer.left_filter(left)
         self.announcer.messages(changes.messages, changes.dropped_messages)
 
+    def reload(self, state: PipelineState) -> None:
+        """A new engine's snapshot replaces the screen's copy (re-attach): the tables keep their stage,
+        sort, filter and pinned cursor; the events after it are followed from now on."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.state = state
+        self._unsubscribe = self.client.subscribe(self._on_event)
+        total = state.task_count
+        moving = busy(self.views())
+        for panel in self.panels:
+            panel.table.load(state.runs[panel.stage].values())
+            panel.update_view(state.stages[panel.stage], total, moving)
+            panel.update_subtitle()
+        self.pipeline_bar.update_views(self.views(), total)
+        self._tabs.update_views(self.views(), total, self.current)
+        self.main_screen.show_filter_count()
+        self.logs.follow_selected()
+
     def settled(self) -> bool:
         """Nothing left to paint: events applied, logs read and shown (tests wait for this)."""
         return not self.state.pending and self.follower.settled and self.last_lines.settled
@@ -327,7 +353,7 @@ class CoopyApp(App[QuitChoice | None]):
     async def action_quit(self) -> None:
         """Ask what becomes of running commands (nothing to ask when none run); `q` and ctrl+q."""
         running = self.state.running()
-        if running == 0:
+        if running == 0 or self.link.gone:  # gone: nothing to leave running or to stop
             self.exit(QuitChoice.LEAVE)
             return
 

@@ -118,6 +118,7 @@ def _terminal_gone() -> None:
 
 async def _attach(config: Config, shown: str, settings: Settings, metrics: list[str] | None = None) -> int:
     from coopy_core.wire.daemon import ensure_engine
+    from coopy_core.wire.remote import RemoteEngine, connect
     from coopy_tui.app import CoopyApp
     from coopy_tui.widgets.quit_screen import QuitChoice
 
@@ -125,18 +126,18 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
         config, events=True, on_wait=lambda text: print(f"coopy-tui: {text}", file=sys.stderr)
     )
     pid = client.info.get("pid")
-    app = CoopyApp(client, background=True, settings=settings, metrics=metrics)
+    if started and isinstance(pid, int):
+        _reap_when_it_exits(pid)
+
+    def reconnect() -> RemoteEngine | None:
+        """A new engine of this pipeline, if one answers (none is started from here)."""
+        try:
+            return connect(config, events=True)
+        except CoopyError:
+            return None
+
+    app = CoopyApp(client, background=True, settings=settings, metrics=metrics, reconnect=reconnect)
     loop = asyncio.get_running_loop()
-
-    def engine_gone() -> None:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(
-                lambda: app.notify(
-                    "The engine stopped; quit and start coopy-tui again to restart it.", severity="error", timeout=30
-                )
-            )
-
-    client.on_disconnect = engine_gone
 
     def hang_up() -> None:
         _terminal_gone()
@@ -148,17 +149,24 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
     try:
         await app.run_async()
     finally:
-        stop = app.return_value == QuitChoice.STOP
-        client.on_disconnect = None
-        if stop:
-            with contextlib.suppress(CoopyError):
-                client.stop(stop_running=True)
+        gone = app.link.gone
+        stop = app.return_value == QuitChoice.STOP and not gone
+        last = app.client  # a re-attach replaced the first one
+        if isinstance(last, RemoteEngine):
+            last.on_disconnect = None
+            pid = last.info.get("pid")
+            if stop:
+                with contextlib.suppress(CoopyError):
+                    last.stop(stop_running=True)
+            last.close()
         client.close()
-    if stop:
+    if gone:
+        print(f"coopy-tui: the engine had stopped; `coopy-tui {shown}` starts it again where it was", file=sys.stderr)
+    elif stop:
         await _wait_gone(pid)
         print(f"coopy-tui: pipeline stopped; `coopy-tui {shown}` starts it again where it was", file=sys.stderr)
     else:
-        how = "started" if started else "running"
+        how = "started" if started and app.client is client else "running"
         print(
             f"coopy-tui: detached; the engine (pid {pid}, {how} in the background) goes on. "
             f"`coopy-tui {shown}` re-attaches, `coopy stop {shown}` stops it.",
@@ -167,16 +175,41 @@ async def _attach(config: Config, shown: str, settings: Settings, metrics: list[
     return app.return_code or EXIT_OK
 
 
+def _reap_when_it_exits(pid: int) -> None:
+    """The engine this viewer started is its child: wait for it in a thread, so that when it stops (from
+    here or from any other viewer) it does not linger as a zombie, which other viewers took for alive."""
+    import os
+    import threading
+
+    def wait() -> None:
+        with contextlib.suppress(ChildProcessError):  # already reaped by `_running`
+            os.waitpid(pid, 0)
+
+    threading.Thread(target=wait, name="coopy-reap-engine", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    """The process lives: reaped if it is our child and has exited; a zombie (another viewer's child
+    that has exited) counts as gone."""
+    import os
+    from pathlib import Path
+
+    with contextlib.suppress(ChildProcessError):
+        return os.waitpid(pid, os.WNOHANG)[0] == 0
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 async def _wait_gone(pid: object, timeout: float = 15.0) -> None:
     """After "stop the pipeline": return once the engine process has exited (its commands stopped)."""
     import time
 
-    from coopy_core.wire.daemon import alive
-
     if not isinstance(pid, int):
         return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive(pid):
+    while time.monotonic() < deadline and _running(pid):
         await asyncio.sleep(0.05)
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from coopy_core.errors import CoopyError
 from coopy_core.model import RunState, RunView, StageView
+from coopy_core.wire.remote import EngineUnavailable
+from coopy_tui.engine_link import GONE
 from coopy_tui.widgets.confirm_screen import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -43,8 +45,15 @@ class EngineCommands:
 
         `touches` names the runs it acts on (said when they leave the filter).
         """
+        if self.app.link.gone:
+            self.app.say(GONE, "warning")
+            return None
         try:
             result = fn(*args)
+        except EngineUnavailable:  # before the event stream's end told us
+            self.app.link.engine_gone()
+            self.app.say(GONE, "warning")
+            return None
         except CoopyError as exc:
             self.app.say(str(exc), "warning")
             return None
@@ -79,8 +88,11 @@ class EngineCommands:
 
     # ---------------------------------------------------------------- the selected run
     def bump(self, delta: int) -> None:
+        """`+` / `-`; where the list is too narrow for its pri column, the new priority is said."""
         if run := self.need_run():
-            self.call(self.app.client.bump, run.task, run.stage, delta, touches=[(run.stage, run.task)])
+            priority = self.call(self.app.client.bump, run.task, run.stage, delta, touches=[(run.stage, run.task)])
+            if priority is not None and all(c.key != "priority" for c in self.app.panel.table.columns):
+                self.app.panel.note(run.task, f"priority {priority}")
 
     def top(self) -> None:
         run = self.need_run()

@@ -9,8 +9,10 @@ and no frame is written meanwhile (a batch update is open), so an engine running
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shlex
+import shutil
 from typing import Any
 
 DEFAULTS = {"pager": ("PAGER", "less"), "editor": ("VISUAL", "vi")}
@@ -29,10 +31,21 @@ def command_for(kind: str, env: dict[str, str] | None = None) -> list[str]:
 
 async def run_outside(app: Any, argv: list[str]) -> int:
     """Run `argv` on the terminal with the app suspended; its exit status. Raises SuspendNotSupported
-    where the app cannot let go of the terminal, and OSError when the program cannot be started."""
+    where the app cannot let go of the terminal, and OSError when the program cannot be started.
+
+    The program is looked up before the terminal is let go: Textual's `suspend()` does not resume the
+    app when its block raises, which left a blank, deaf screen for good."""
+    if shutil.which(argv[0]) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    failed: OSError | None = None
     with app.suspend(), app.batch_update():  # no frame is written while the other program owns the terminal
-        proc = await asyncio.create_subprocess_exec(*argv)
-        return await proc.wait()
+        try:
+            proc = await asyncio.create_subprocess_exec(*argv)
+        except OSError as exc:  # found but not startable (permissions, a bad interpreter line)
+            failed = exc
+        else:
+            return await proc.wait()
+    raise failed
 
 
 def osc(kind: str, title: str, body: str) -> str:

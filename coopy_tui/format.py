@@ -48,12 +48,14 @@ STATE_GLYPHS: dict[RunState, str] = {
     RunState.BLOCKED: "⊗",
     RunState.REMOVED: "-",
 }
+# Colour says the state at a glance (failed red, done green, running bright); without colour (NO_COLOR)
+# the glyphs and the bold / dim weights still tell them apart.
 STATE_STYLES: dict[RunState, str] = {
     RunState.QUEUED: "",
-    RunState.RUNNING: "bold",
-    RunState.DONE: "",
-    RunState.FAILED: "bold",
-    RunState.CANCELLED: "",
+    RunState.RUNNING: "bold cyan",
+    RunState.DONE: "green",
+    RunState.FAILED: "bold red",
+    RunState.CANCELLED: "yellow",
     RunState.SKIPPED: "dim",
     RunState.WAITING: "dim",
     RunState.BLOCKED: "dim",

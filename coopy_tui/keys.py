@@ -132,9 +132,11 @@ LOG_KEYS: tuple[Key, ...] = (
 )
 
 EXTRA_HELP: tuple[tuple[str, str], ...] = (
-    ("pgup  pgdn  home  end", "Scroll the task list"),
+    ("g  home", "First task of the list"),
+    ("G  end", "Last task of the list"),
+    ("pgup  pgdn", "Scroll the task list"),
     ("ctrl+p", "Command palette (every command above, by name)"),
-    ("esc", "Close a dialog, the log view or the filter"),
+    ("esc", "Close a dialog, the log view or the filter; on the list: clear a kept filter"),
 )
 
 NAVIGATION = ("next_stage", "prev_stage", "cursor_up", "cursor_down")

@@ -63,12 +63,19 @@ _STATE_ORDER = {  # `state` sort: what needs a look first
     RunState.SKIPPED: 7,
     RunState.REMOVED: 8,
 }
-_CHUNKS = re.compile(r"(\d+)")
+_NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"  # 10, 0.001, 1e-4, 2.5E3
+_CHUNKS = re.compile(f"({_NUMBER})")
+_IS_NUMBER = re.compile(f"{_NUMBER}$")
 
 
-def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
-    """`lr=1` < `lr=2` < `lr=10` (digits compare as numbers, the rest as text, case-blind)."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in _CHUNKS.split(name) if part)
+def natural_key(name: str) -> tuple[tuple[int, float, str], ...]:
+    """`lr=1` < `lr=2` < `lr=10` and `lr=1e-4` < `lr=0.001` < `lr=0.01` < `lr=0.1` (numbers, decimals and
+    exponents included, compare by value; the rest as text, case-blind; equal values by their spelling)."""
+    return tuple(
+        (0, float(part), part) if _IS_NUMBER.match(part) else (1, 0.0, part.lower())
+        for part in _CHUNKS.split(name)
+        if part
+    )
 
 
 def queue_key(name: str, run: Listed) -> tuple[Any, ...]:

@@ -13,18 +13,20 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.widgets._toast import Toast
 
 from coopy_core.model import Event, EventKind, RunState, RunView
+from coopy_tui.format import cut
 
 HISTORY = 5000  # notices kept
 FAILURE_TOAST_INTERVAL = 1.0  # seconds between two updates of the failure toast
 TOAST_INTERVAL = 1.0  # ... and of any other toast of news (a flood of messages costs a layout a second)
-IMMEDIATE = ("command", "filter")  # answers to a key: shown at once
+TOAST_TEXT = 56  # a failure's text in its toast: a quarter of an 80x24 screen at most (the whole one is in `!`)
+IMMEDIATE = ("command", "filter", "engine")  # answers to a key: shown at once
 TOAST_SECONDS = {
     "failures": 8.0,
     "finished": 20.0,
@@ -34,6 +36,7 @@ TOAST_SECONDS = {
     "filter": 6.0,
     "store": 15.0,
     "machine": 8.0,
+    "engine": 15.0,
 }
 SOURCES = {"store": "State store", "machine": "Cannot start runs now"}  # engine news not about one run's end
 
@@ -53,6 +56,16 @@ class Notice:
     text: str
     stage: str | None = None
     task: str | None = None
+    repeats: int = 1  # the same notice said again in a row is one line: `(×3)`
+
+    def same(self, other: Notice) -> bool:
+        return (self.kind, self.level, self.text, self.stage, self.task) == (
+            other.kind,
+            other.level,
+            other.text,
+            other.stage,
+            other.task,
+        )
 
     @property
     def is_failure(self) -> bool:
@@ -83,7 +96,7 @@ def failure_toast(pending: list[Notice], burst: int) -> tuple[str, str, Severity
     the top bar's (`✗ N failed`), never repeated here to go stale."""
     title = "1 attempt failed" if burst == 1 else f"{burst} attempts failed"
     for_good = [p for p in pending if p.kind == FAILED]
-    latest = (for_good or pending)[-1].text
+    latest = cut((for_good or pending)[-1].text, TOAST_TEXT)
     body = f"{latest} · f: next failed, !: list"
     return title, body, "error" if for_good else "warning"
 
@@ -97,6 +110,13 @@ class NoticeLog:
         self.dropped = 0  # older notices that fell out
 
     def add(self, notice: Notice, read: bool = False) -> None:
+        """Keep `notice`; the same one as the newest is merged into it (its count and time)."""
+        if self.items and self.items[-1].same(notice):
+            last = self.items.pop()
+            self.items.append(replace(notice, repeats=last.repeats + 1))
+            if notice.is_failure and not read:
+                self.unread += 1
+            return
         if len(self.items) == self.items.maxlen:
             self.dropped += 1
         self.items.append(notice)

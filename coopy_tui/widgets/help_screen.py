@@ -76,7 +76,9 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def action_scroll_down(self) -> None:
-        self.query_one("#help-box", VerticalScroll).scroll_down(animate=False)
+        # immediate: a scroll left for after the next frame starts from the old target, so a burst of
+        # ten `j` before that frame moved one line
+        self.query_one("#help-box", VerticalScroll).scroll_down(animate=False, immediate=True)
 
     def action_scroll_up(self) -> None:
-        self.query_one("#help-box", VerticalScroll).scroll_up(animate=False)
+        self.query_one("#help-box", VerticalScroll).scroll_up(animate=False, immediate=True)

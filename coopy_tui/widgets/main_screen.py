@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual import events, on
 from textual.app import SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
 from coopy_core.model import RunState
+from coopy_tui.format import stage_total
 from coopy_tui.keys import KEYS, main_bindings
 from coopy_tui.matching import count_text
 from coopy_tui.sorting import next_sort
@@ -41,7 +43,7 @@ HIDDEN_SYSTEM_COMMANDS = ("Quit", "Keys", "Maximize", "Minimize")  # Textual's, 
 class MainScreen(Screen[None]):
     """The screen with the stage panels; `key_pressed()` asks for the next frame to be drawn at once."""
 
-    BINDINGS = main_bindings()
+    BINDINGS = [*main_bindings(), Binding("escape", "clear_filter", show=False)]
 
     def __init__(self) -> None:
         super().__init__(id="_default")
@@ -135,6 +137,12 @@ class MainScreen(Screen[None]):
         self.filter_row_visible(True)
         self.coopy.filter_bar.focus()
 
+    def action_clear_filter(self) -> None:
+        """esc on the list: a kept filter is cleared (as esc in the filter bar does)."""
+        if self.coopy.filter_bar.value:
+            self.coopy.filter_bar.value = ""  # calls filter_changed
+        self.filter_row_visible(False)
+
     def filter_row_visible(self, visible: bool) -> None:
         self.query_one("#filter-row").set_class(visible, "-visible")
 
@@ -152,10 +160,11 @@ class MainScreen(Screen[None]):
         app = self.coopy
         table = app.panel.table
         text = ""
-        if table.filter_text:
+        if table.filter_text:  # of every run of the stage, waiting ones (not listed yet) included
+            state = app.state
+            totals = {p.stage: stage_total(state.stages[p.stage], state.task_count) for p in app.panels}
             shown = sum(p.table.row_count for p in app.panels)
-            every = sum(p.table.run_count for p in app.panels)
-            text = count_text(table.row_count, table.run_count, shown, every)
+            text = count_text(table.row_count, totals[app.panel.stage], shown, sum(totals.values()))
         if text != self._filter_text:  # its width is fixed (coopy.tcss): no layout for a new count
             self._filter_text = text
             app.filter_count.update(text, layout=False)

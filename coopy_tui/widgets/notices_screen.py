@@ -65,7 +65,8 @@ class NoticesScreen(ModalScreen[RunKey | None]):
         return text
 
     def line(self, notice: Notice) -> str:
-        return f"{clock_time(notice.time, self.now)} {GLYPHS.get(notice.kind, '·')} {notice.text}"
+        again = f" (×{notice.repeats})" if notice.repeats > 1 else ""
+        return f"{clock_time(notice.time, self.now)} {GLYPHS.get(notice.kind, '·')} {notice.text}{again}"
 
     def _options(self) -> list[Option]:
         width = max(30, min(96, self.app.size.width) - 6)  # one line each: the list wraps long prompts

@@ -25,6 +25,12 @@ class PipelineBar(Widget):
         self.views = views
         self.total = total
         self.unread = 0  # failures since the notifications screen (!) was last opened
+        self.gone = False  # the engine went away: what is shown is what it last said
+
+    def set_gone(self, gone: bool) -> None:
+        if gone != self.gone:
+            self.gone = gone
+            self.refresh()
 
     def update_views(self, views: list[StageView], total: int) -> None:
         if views != self.views or total != self.total:
@@ -58,7 +64,9 @@ class PipelineBar(Widget):
             parts["paused"] = (f"⏸ {paused} paused", f"⏸{paused}", "bold")
         if self.unread:
             parts["unread"] = (f"! {self.unread} new", f"!{self.unread}", "bold reverse")
-        if moving:
+        if self.gone:
+            parts["end"] = ("⚠ engine gone: waiting for a new one", "⚠ engine gone", "bold reverse")
+        elif moving:
             eta = pipeline_eta_text(list(views), self.total)
             parts["end"] = (eta, eta.replace("ETA ", "ETA"), "")
         else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from coopy_core.model import RunState, RunView
-from coopy_tui.format import STATE_GLYPHS, elapsed, middle_truncate, state_text
+from coopy_tui.format import STATE_GLYPHS, STATE_STYLES, elapsed, middle_truncate, state_text
 
 MIN_TASK = 10  # cells the task column keeps (glyph, space, 7 of the name, gap)
 MIN_GROW = 12  # a growing column narrower than this is left out (its header would be cut)
@@ -78,7 +78,8 @@ def last_text(run: RunView, last: str) -> str:
 
 
 def _task(run: RunView, row: Row) -> Text:
-    return Text.assemble(f"{STATE_GLYPHS[run.state]} ", (middle_truncate(run.task, max(1, row.width - 3)), ""))
+    glyph = (f"{STATE_GLYPHS[run.state]} ", STATE_STYLES[run.state])
+    return Text.assemble(glyph, (middle_truncate(run.task, max(1, row.width - 3)), ""))
 
 
 def _state(run: RunView, row: Row) -> Text:

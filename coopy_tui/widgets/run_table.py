@@ -219,6 +219,12 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
         if 0 <= row < self.row_count:
             self._move_cursor(row)
 
+    def on_resize(self, event: events.Resize) -> None:
+        """The list got shorter (the sparkline row appeared): the cursor stays in view."""
+        super().on_resize(event)
+        if self.row_count:
+            self.call_after_refresh(lambda: self._move_cursor(self._cursor))  # scrolls only when out of view
+
     def _page_height(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
 

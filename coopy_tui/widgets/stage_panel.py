@@ -35,6 +35,7 @@ class StagePanel(Vertical):
         self.table = RunTable(view.name, clock, task_width, columns=columns, id=f"runs-{view.index}", metrics=metrics)
         self._title = ""
         self._subtitle = ""
+        self._note = ("", "")  # (task, text): see note()
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -60,9 +61,19 @@ class StagePanel(Vertical):
             self.border_title = title
         self.set_class(v.paused, "-paused")
 
+    def note(self, task: str, text: str) -> None:
+        """A word about `task` on the border (a new priority where the pri column does not fit), shown
+        while it is the selected run: cheaper than a toast, which costs a layout."""
+        self._note = (task, text)
+        self.update_subtitle()
+
     def update_subtitle(self) -> None:
-        """`sort: name` when the list is not in its default order (the filter row has the filter's counts)."""
+        """`sort: name` when the list is not in its default order (the filter row has the filter's counts),
+        after the note about the selected run, if any."""
         subtitle = f"sort: {self.table.sort.name}" if self.table.sort.name != "queue" else ""
+        task, text = self._note
+        if task and task == self.table.selected_task:
+            subtitle = f"{text} · {subtitle}" if subtitle else text
         if subtitle != self._subtitle:
             self._subtitle = subtitle
             self.border_subtitle = subtitle
