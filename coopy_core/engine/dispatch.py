@@ -152,10 +152,22 @@ class Dispatch:
                         heads.append(Head(book.runs[(name, task)].order, name, task, request))
             head = select(heads, self.pools)
             if head is None:
+                self._say_waiting(heads)
                 return picks
             book.queues[head.stage].pop()
             allocation = self.pools.allocate((head.stage, head.task), head.request)
             picks.append(self._prepare(book.runs[(head.stage, head.task)], allocation))
+
+    def _say_waiting(self, heads: list[Head]) -> None:
+        """A run waiting for GPUs read from NVML says what it waits for (its reason until it starts)."""
+        if self.pools.gpu_plan is None:
+            return
+        for head in heads:
+            text = self.pools.waiting_for(head.request)
+            run = self.book.runs[(head.stage, head.task)]
+            if text and run.reason != text and (not run.reason or run.reason.startswith("waiting for")):
+                run.reason = text
+                self.book.save(run)
 
     def _prepare(self, run: Run, allocation: Allocation | None) -> Pick:
         """Record the run as running ("starting": after a crash the restart looks for its process)."""

@@ -34,6 +34,7 @@ from coopy_core.engine.settle import Settle
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
+from coopy_core.gpus.watch import GpuWatch
 from coopy_core.graph import Readiness
 from coopy_core.lifecycle.attempts import Attempts
 from coopy_core.lifecycle.hooks import HookRunner
@@ -79,7 +80,8 @@ class Engine:
         self._tracker = MetricsTracker(config.state_dir, self._book.metrics_reported)
         self._events = Events(clock)
         self._lock = EngineLock(config.state_dir)
-        self._pools = Pools(config.pools)
+        self._pools = Pools(config.pools, config.gpu_others)
+        self._gpu_watch: GpuWatch | None = None
         self._finished = asyncio.Event()
         self._stopped = asyncio.Event()  # shut down: whoever waits for the end stops waiting
         self._queries = Queries(config, self._book, self._events, self._pools, self._tracker, self._finished, self._st)
@@ -131,6 +133,12 @@ class Engine:
             reconcile.reconcile()
         finally:
             flags.hold = False
+        if pools.gpu_plan is not None:  # GPUs read from NVML: once now, then once per poll
+            interval = self.config.pipeline.poll_interval
+            self._gpu_watch = GpuWatch(
+                pools.gpu_plan, pools.pools["gpus"], self.config.state_dir, interval, dispatch.run
+            )
+            self._gpu_watch.start()
         attempts.start_polling()
         journal.commit()
         hooks.fire_pending()  # owed before a crash and never started
@@ -194,6 +202,8 @@ class Engine:
         if flags.closed or not flags.started:
             return
         self._stopped.set()
+        if self._gpu_watch is not None:
+            self._gpu_watch.stop()
         flags.hold = True  # start nothing new: while we wait below, a backoff may end or a run finish
         if stop_running:
             await self.attempts.stop_all()
