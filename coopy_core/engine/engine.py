@@ -135,10 +135,10 @@ class Engine:
             flags.hold = False
         if pools.gpu_plan is not None:  # GPUs read from NVML: once now, then once per poll
             interval = self.config.pipeline.poll_interval
-            self._gpu_watch = GpuWatch(
-                pools.gpu_plan, pools.pools["gpus"], self.config.state_dir, interval, dispatch.run
-            )
-            self._gpu_watch.start()
+            watch = GpuWatch(pools.gpu_plan, pools.pools["gpus"], self.config.state_dir, interval, dispatch.run)
+            self._gpu_watch = watch
+            watch.report = self._tracker.record_for  # a run's GPU numbers join its metrics
+            watch.start()
         attempts.start_polling()
         journal.commit()
         hooks.fire_pending()  # owed before a crash and never started

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from coopy_core.gpus.accounting import GpuAccounting
 from coopy_core.gpus.nvml import GpuSeen, NvmlMissing, read
 from coopy_core.gpus.pool import GpuPlan, GpuState
 from coopy_core.resources import Pool
@@ -69,6 +70,8 @@ class GpuWatch:
         self.state_dir = str(state_dir)
         self.interval = interval
         self.wake = wake  # dispatch: what changed may let a run start
+        self.report: Callable[[object, dict[str, float]], None] = lambda key, values: None  # into its metrics
+        self.accounting = GpuAccounting()
         self.seen: list[GpuSeen] = []
         self._task: asyncio.Task[None] | None = None
         self._missing_said = False
@@ -85,6 +88,8 @@ class GpuWatch:
         states = states_of(self.seen, self.pool, self.state_dir)
         changed = states != self.plan.states
         self.plan.states = states
+        for key, values in self.accounting.observe(self.seen, self.plan, self.pool.held).items():
+            self.report(key, values)
         return changed
 
     def start(self) -> None:
