@@ -38,7 +38,7 @@ class GpuAccounting:
             holders = [k for k in live if gpu in held[k]]  # type: ignore[operator]
             for key in holders:
                 used = state.ours.get(key, 0.0)
-                if key not in self.peak_mb:
+                if key not in self.peak_mb or used > self.peak_mb[key]:
                     self.peak_mb[key] = max(used, self.peak_mb.get(key, 0.0))
                     changed.setdefault(key, {})
             g = by_id.get(gpu)
@@ -51,8 +51,8 @@ class GpuAccounting:
                 continue
             grew = counter - before
             weights = {k: plan.mem.get(k, state.total_mb) for k in holders}
-            weights = {k: w for k, w in weights.items()}
-            others = 0.0
+            weights = {k: max(w, state.ours.get(k, 0.0)) for k, w in weights.items()}
+            others = sum(mb for _, mb in state.foreign)
             total = sum(weights.values()) + others
             for key, weight in weights.items():
                 share = grew * weight / total if total > 0 else grew / len(holders)
