@@ -45,10 +45,11 @@ def test_a_runs_gpu_memory_peak_and_energy_are_its_metrics(fake_nvml: FakeNvml, 
         poll(lambda: "proc 0" in fake_nvml.state.read_text(), 30, "the run to show on the GPU")
         pid = int(fake_nvml.state.read_text().split("proc 0 ")[1].split()[0])
         poll(lambda: results(cfg, fake_nvml).get("gpu_mem_peak_gb") == 6, 30, "the run's peak memory")
-        # 50 J more while the run (10 GB declared, 6 used) shares the GPU with another user's 10 GB: half is its
-        fake_nvml.gpus[0] = Gpu(40, energy_mj=51_000, processes=[(pid, 6), (4242, 10)])
+        # 50 J more while the run (10 GB declared, 8 used) shares the GPU with another user's 10 GB: half is its
+        fake_nvml.gpus[0] = Gpu(40, energy_mj=51_000, processes=[(pid, 8), (4242, 10)])
         fake_nvml.write()
         poll(lambda: results(cfg, fake_nvml).get("gpu_energy_j") == 25, 30, "the run's energy")
+        assert results(cfg, fake_nvml)["gpu_mem_peak_gb"] == 8
         (tmp_path / "release-i=0").touch()
         assert proc.wait(timeout=60) == 0
     finally:
@@ -56,4 +57,4 @@ def test_a_runs_gpu_memory_peak_and_energy_are_its_metrics(fake_nvml: FakeNvml, 
             proc.kill()
             proc.wait()
     row = results(cfg, fake_nvml)
-    assert (row["gpu_mem_peak_gb"], row["gpu_energy_j"]) == (6, 25)
+    assert (row["gpu_mem_peak_gb"], row["gpu_energy_j"]) == (8, 25)
