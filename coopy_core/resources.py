@@ -78,12 +78,21 @@ class Pools:
         mem = _mem_mb(request)
         return all(self.pools[name].can_take(amount, mem) for name, amount in request.items() if name != GPU_MEM)
 
-    def allocate(self, key: object, request: Mapping[str, float]) -> Allocation:
+    def allocate(self, key: object, request: Mapping[str, float]) -> Allocation | None:
+        """What `key` gets; None when another pipeline claimed the same GPU at the same moment (nothing taken)."""
         mem = _mem_mb(request)
         got = {name: self.pools[name].take(key, amount, mem) for name, amount in request.items() if name != GPU_MEM}
         if GPU_MEM in request:
             got[GPU_MEM] = float(request[GPU_MEM])  # kept with the run: a restart reserves it again
+        gpus = got.get("gpus")
+        if self.gpu_plan is not None and isinstance(gpus, list) and not self.gpu_plan.claim(key, gpus, self.held_gpus):
+            self.release(key)
+            return None
         return got
+
+    @property
+    def held_gpus(self) -> dict[object, list[str] | float]:
+        return self.pools["gpus"].held
 
     def waiting_for(self, request: Mapping[str, float]) -> str | None:
         """What a run asking for GPUs waits for, when it is GPUs it waits for (None otherwise)."""
@@ -102,12 +111,25 @@ class Pools:
         mem = allocation.get(GPU_MEM)
         if self.gpu_plan is not None and isinstance(mem, int | float):
             self.gpu_plan.mem[key] = float(mem) * 1024
+        self.reclaim(key)
+
+    def reclaim(self, key: object) -> None:
+        """A re-adopted run's GPUs are claimed machine-wide again (the claims of the engine before are dead)."""
+        plan, gpus = self.gpu_plan, self.pools["gpus"].held.get(key) if "gpus" in self.pools else None
+        if plan is None or plan.leases is None or plan.states is None or not isinstance(gpus, list):
+            return
+        for gpu in gpus:
+            state = plan.states.get(gpu)
+            if state is not None and not any(m == (key, state.uuid) for m in plan.leases.mine):
+                plan.leases.claim(key, state.uuid, plan.mem.get(key))
 
     def release(self, key: object) -> None:
         for pool in self.pools.values():
             pool.held.pop(key, None)
         if self.gpu_plan is not None:
             self.gpu_plan.mem.pop(key, None)
+            if self.gpu_plan.leases is not None:
+                self.gpu_plan.leases.drop(key)
 
     def resize(self, name: str, spec: PoolSpec) -> None:
         old = self.pools[name]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from coopy_core.gpus.leases import Lease, Leases, safe
+
 OTHERS = ("avoid", "share", "ignore")
 
 
@@ -22,6 +24,7 @@ class GpuState:
     foreign: tuple[tuple[int, float], ...] = ()
     ours: Mapping[object, float] = field(default_factory=dict)  # run key -> MiB its processes use
     label: str = ""
+    uuid: str = ""
 
 
 @dataclass
@@ -31,17 +34,55 @@ class GpuPlan:
     others: str
     states: dict[str, GpuState] | None = None  # id -> state; None: no NVML (whole GPUs, as before)
     mem: dict[object, float] = field(default_factory=dict)
+    leases: Leases | None = None  # other pipelines' claims, machine-wide (gpus/leases.py)
+    leased: list[Lease] = field(default_factory=list)  # the live claims of other engines, as last read
 
-    def fits(self, gpu: str, held: Mapping[object, list[str] | float], mem_mb: float | None) -> bool:
+    def fits(
+        self,
+        gpu: str,
+        held: Mapping[object, list[str] | float],
+        mem_mb: float | None,
+        leased: list[Lease] | None = None,
+    ) -> bool:
         holders = [k for k, v in held.items() if isinstance(v, list) and gpu in v]
         state = self.states.get(gpu) if self.states is not None else None
+        claims = self.claims_on(gpu, self.leased if leased is None else leased)
         if mem_mb is None or self.states is None:  # a whole GPU
-            return not holders and (state is None or self.others == "ignore" or not state.foreign)
-        if state is None or any(k not in self.mem for k in holders):
-            return False  # not seen by NVML, or held whole
+            foreign_ok = state is None or self.others == "ignore" or not state.foreign
+            return not holders and not claims and foreign_ok
+        if state is None or any(k not in self.mem for k in holders) or any(c.mem_mb is None for c in claims):
+            return False  # not seen by NVML, or held whole (by a run of ours or of another pipeline)
         if self.others == "avoid" and state.foreign:
             return False
-        return self.used_mb(gpu, holders) + mem_mb <= state.total_mb + 1e-6
+        leased_mb = sum(c.mem_mb or 0.0 for c in claims)
+        return self.used_mb(gpu, holders) + leased_mb + mem_mb <= state.total_mb + 1e-6
+
+    def claims_on(self, gpu: str, leased: list[Lease]) -> list[Lease]:
+        state = self.states.get(gpu) if self.states is not None else None
+        return [c for c in leased if state is not None and c.gpu == safe(state.uuid)]
+
+    def claim(self, key: object, gpus: list[str], held: Mapping[object, list[str] | float]) -> bool:
+        """Claim the GPUs just given to `key` machine-wide; False (claims withdrawn) when another engine's
+        claim written at the same moment or earlier leaves no room for it (that engine keeps the GPU)."""
+        if self.leases is None or self.states is None:
+            return True
+        mem = self.mem.get(key)
+        written = {}
+        for gpu in gpus:
+            state = self.states.get(gpu)
+            path = self.leases.claim(key, state.uuid, mem) if state is not None else None
+            if path is not None:
+                written[gpu] = self.leases.written_ns(path)
+        if not written:
+            return True
+        self.leased = self.leases.others()
+        others = {k: v for k, v in held.items() if k != key}
+        for gpu, at in written.items():
+            earlier = [c for c in self.leased if c.written_ns <= at]
+            if not self.fits(gpu, others, mem, earlier):
+                self.leases.drop(key)
+                return False
+        return True
 
     def used_mb(self, gpu: str, holders: list[object]) -> float:
         """Others' memory (as `gpu_others` counts it) plus what CooPy's runs on it reserved or use."""
@@ -63,6 +104,11 @@ class GpuPlan:
                 what += [f"pid {pid} (another user, {mb / 1024:g} GB)" for pid, mb in state.foreign[:3]]
             if holders:
                 what.append(f"{len(holders)} run(s) of this pipeline")
+            claims = self.claims_on(gpu, self.leased)
+            if claims:
+                whole = any(c.mem_mb is None for c in claims)
+                size = "a whole GPU" if whole else f"{sum(c.mem_mb or 0.0 for c in claims) / 1024:g} GB"
+                what.append(f"{len(claims)} run(s) of another CooPy pipeline ({size})")
             if state is not None and mem_mb is not None and not what:
                 what.append(f"{(state.total_mb - self.used_mb(gpu, holders)) / 1024:g} GB free")
             parts.append(f"gpu{gpu} used by {', '.join(what)}" if what else f"gpu{gpu} free")

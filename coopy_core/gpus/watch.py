@@ -59,7 +59,7 @@ def states_of(
                 ours[key] = ours.get(key, 0.0) + mb
             else:
                 foreign.append((pid, mb))
-        states[gpu] = GpuState(g.total_mb, tuple(foreign), ours, g.name)
+        states[gpu] = GpuState(g.total_mb, tuple(foreign), ours, g.name, g.uuid)
     return states
 
 
@@ -88,6 +88,10 @@ class GpuWatch:
         states = states_of(self.seen, self.pool, self.state_dir)
         changed = states != self.plan.states
         self.plan.states = states
+        if self.plan.leases is not None:  # other pipelines' claims: a claim that ended frees its GPU
+            leased = self.plan.leases.others()
+            changed = changed or {c.name for c in leased} != {c.name for c in self.plan.leased}
+            self.plan.leased = leased
         for key, values in self.accounting.observe(self.seen, self.plan, self.pool.held).items():
             self.report(key, values)
         return changed

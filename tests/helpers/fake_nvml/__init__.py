@@ -53,4 +53,9 @@ class FakeNvml:
         env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
         env["LD_LIBRARY_PATH"] = str(self.libdir)
         env["FAKE_NVML_STATE"] = str(self.state)
+        env["COOPY_GPU_LEASES"] = str(self.leases)  # the test's own, never the machine's
         return env
+
+    @property
+    def leases(self) -> Path:
+        return self.state.parent / "gpu-leases"
