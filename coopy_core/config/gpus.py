@@ -52,4 +52,9 @@ def check_gpus(parsed: ConfigFile, shown: str) -> GpuKeys:
         note = f'{exc}: gpus = "auto" found {len(found)} GPU(s) by CUDA_VISIBLE_DEVICES / nvidia-smi'
         return GpuKeys(found, None, note + (" (gpu_mem_gb means a whole GPU)" if asks_mem else ""))
     ids = [str(g.index) for g in seen] if spec in ("auto", None) else None
+    if isinstance(spec, list):
+        known = {str(g.index) for g in seen} | {g.uuid for g in seen}
+        unknown = [str(i) for i in spec if str(i) not in known]
+        if unknown:
+            raise ConfigError(shown, "resources.gpus", f"NVML sees no GPU {', '.join(unknown)} (indices or UUIDs)")
     return GpuKeys(ids, str(others or "avoid"))

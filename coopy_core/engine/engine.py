@@ -34,8 +34,7 @@ from coopy_core.engine.settle import Settle
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
-from coopy_core.gpus.leases import Leases
-from coopy_core.gpus.watch import GpuWatch
+from coopy_core.gpus.watch import GpuWatch, watch_gpus
 from coopy_core.graph import Readiness
 from coopy_core.lifecycle.attempts import Attempts
 from coopy_core.lifecycle.hooks import HookRunner
@@ -134,15 +133,8 @@ class Engine:
             reconcile.reconcile()
         finally:
             flags.hold = False
-        if pools.gpu_plan is not None:  # GPUs read from NVML: once now, then once per poll
-            interval = self.config.pipeline.poll_interval
-            watch = GpuWatch(pools.gpu_plan, pools.pools["gpus"], self.config.state_dir, interval, dispatch.run)
-            self._gpu_watch = watch
-            watch.report = self._tracker.record_for  # a run's GPU numbers join its metrics
-            pools.gpu_plan.leases = Leases()  # claims shared with the machine's other pipelines
-            watch.start()
-            for key in list(pools.pools["gpus"].held):
-                pools.reclaim(key)  # re-adopted runs claim their GPUs again
+        interval = self.config.pipeline.poll_interval  # GPUs read from NVML: once now, then once per poll
+        self._gpu_watch = watch_gpus(pools, self.config.state_dir, interval, dispatch.run, self._tracker.record_for)
         attempts.start_polling()
         journal.commit()
         hooks.fire_pending()  # owed before a crash and never started

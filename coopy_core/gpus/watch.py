@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from coopy_core.gpus.accounting import GpuAccounting
+from coopy_core.gpus.leases import Leases
 from coopy_core.gpus.nvml import GpuSeen, NvmlMissing, read
 from coopy_core.gpus.pool import GpuPlan, GpuState
-from coopy_core.resources import Pool
+from coopy_core.resources import Pool, Pools
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +113,23 @@ class GpuWatch:
                     self.wake()
             except Exception:  # noqa: BLE001 - a look at the GPUs must never stop the engine
                 log.exception("reading the GPUs failed")
+
+
+def watch_gpus(
+    pools: Pools,
+    state_dir: Path,
+    interval: float,
+    wake: Callable[[], None],
+    report: Callable[[object, dict[str, float]], None],
+) -> GpuWatch | None:
+    """The engine's GPU watch when its GPU pool is NVML's (None otherwise): the first look made, the machine's
+    lease folder opened, and the GPUs of re-adopted runs claimed again."""
+    if pools.gpu_plan is None:
+        return None
+    watch = GpuWatch(pools.gpu_plan, pools.pools["gpus"], state_dir, interval, wake)
+    watch.report = report  # a run's GPU numbers join its metrics
+    pools.gpu_plan.leases = Leases()  # claims shared with the machine's other pipelines
+    watch.start()
+    for key in list(pools.pools["gpus"].held):
+        pools.reclaim(key)
+    return watch

@@ -18,6 +18,7 @@ from tests.helpers.gpu_runs import gpu_pipeline, run_coopy
         ('gpus = "auto"', "gpu_mem_gb = 10", "stages[0].resources.gpu_mem_gb", "needs gpus = N beside it"),
         ('gpus = "auto"', "gpus = 1, gpu_mem_gb = -1", "stages[0].resources.gpu_mem_gb", "a number of GB > 0"),
         ('mem_gb = "lots"', "mem_gb = 1", "resources.mem_gb", "should be a number or a list of ids"),
+        ('gpus = [0, "GPU-nope"]\ngpu_others = "share"', "gpus = 1", "resources.gpus", "NVML sees no GPU GPU-nope"),
     ],
 )
 def test_bad_gpu_keys_are_refused_in_one_line(

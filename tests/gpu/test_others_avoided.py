@@ -48,3 +48,13 @@ def test_a_gpu_freed_by_another_user_mid_run_is_used(fake_nvml: FakeNvml, tmp_pa
             proc.wait()
     assert [(r.task, r.gpus) for r in started(tmp_path)] == [("i=0", "0")]
     assert ended(tmp_path) == ["i=0"]
+
+
+def test_gpus_listed_by_uuid_are_watched_too(fake_nvml: FakeNvml, tmp_path: Path) -> None:
+    fake_nvml.gpus = [Gpu(80), Gpu(80, processes=[(FOREIGN, 1)]), Gpu(80)]
+    fake_nvml.write()
+    resources = 'gpus = ["GPU-fake-0001", "GPU-fake-0002"]\ngpu_others = "avoid"'
+    cfg = gpu_pipeline(tmp_path, resources, "gpus = 1", tasks=2, hold=0.2)
+    out = run_coopy(cfg, fake_nvml.env())
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert {r.gpus for r in started(tmp_path)} == {"GPU-fake-0002"}  # as listed; the one another user holds avoided
