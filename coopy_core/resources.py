@@ -142,10 +142,15 @@ class Pools:
         self.pools[name] = new
 
     def view(self) -> dict[str, dict[str, object]]:
-        return {
+        views: dict[str, dict[str, object]] = {
             name: {"size": p.spec(), "used": p.used, "capacity": p.capacity, "free": p.free_ids() if p.ids else None}
             for name, p in self.pools.items()
         }
+        if self.gpu_plan is not None and self.gpu_plan.states is not None:  # what NVML showed at the last look
+            gpus = self.pools["gpus"]
+            views["gpus"]["free"] = gpus.fitting_ids(None)
+            views["gpus"]["gpus"] = self.gpu_plan.describe(gpus.ids or [], gpus.held)
+        return views
 
 
 def _mem_mb(request: Mapping[str, float]) -> float | None:

@@ -134,11 +134,19 @@ class Engine:
         finally:
             flags.hold = False
         interval = self.config.pipeline.poll_interval  # GPUs read from NVML: once now, then once per poll
-        self._gpu_watch = watch_gpus(pools, self.config.state_dir, interval, dispatch.run, self._tracker.record_for)
+        self._gpu_watch = watch_gpus(
+            pools, self.config.state_dir, interval, self._gpus_changed, self._tracker.record_for
+        )
         attempts.start_polling()
         journal.commit()
         hooks.fire_pending()  # owed before a crash and never started
         self._dispatch.run()
+
+    def _gpus_changed(self) -> None:
+        """NVML showed something new: the pools screen is told, and a run may start."""
+        self._book.journal.emit_heard(EventKind.POOL, lambda: {"data": self._pools.view()})
+        if self._dispatch is not None:
+            self._dispatch.run()
 
     def _open_state(self) -> Store:
         try:

@@ -113,3 +113,23 @@ class GpuPlan:
                 what.append(f"{(state.total_mb - self.used_mb(gpu, holders)) / 1024:g} GB free")
             parts.append(f"gpu{gpu} used by {', '.join(what)}" if what else f"gpu{gpu} free")
         return f"waiting for {want}: " + "; ".join(parts)
+
+    def describe(self, ids: list[str], held: Mapping[object, list[str] | float]) -> list[str]:
+        """One line per GPU as the last look saw it (the TUI's pools screen): others, CooPy, free, the runs."""
+        lines = []
+        for gpu in ids:
+            state = self.states.get(gpu) if self.states is not None else None
+            if state is None:
+                continue
+            holders = [k for k, v in held.items() if isinstance(v, list) and gpu in v]
+            others = sum(mb for _, mb in state.foreign)
+            ours = sum(max(self.mem.get(k, state.total_mb), state.ours.get(k, 0.0)) for k in holders)
+            leased = sum(c.mem_mb if c.mem_mb is not None else state.total_mb for c in self.claims_on(gpu, self.leased))
+            free = max(0.0, state.total_mb - others - ours - leased)
+            runs = ", ".join("/".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in holders) or "-"
+            pipelines = f", other pipelines {leased / 1024:.1f}" if leased else ""
+            lines.append(
+                f"gpu{gpu} {state.label}: {free / 1024:.1f} of {state.total_mb / 1024:.1f} GB free; "
+                f"others {others / 1024:.1f}, coopy {ours / 1024:.1f}{pipelines}; {runs}"
+            )
+        return lines
