@@ -50,6 +50,8 @@ async def execute(
     from coopy_core.engine import Engine
     from coopy_core.wire.server import ControlServer
 
+    if config.gpu_note:
+        print(f"coopy: {config.gpu_note}", file=sys.stderr)  # said once: the GPUs are not what NVML would show
     engine = Engine(config, take_over=take_over, until=until)
     printer = ProgressPrinter(engine, stream, live=live) if stream is not None else None
     await engine.start()

@@ -157,6 +157,16 @@ def _wait_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _gpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", nargs="?", help="also this pipeline's reservations: " + CONFIG_HELP)
+
+
+def _gpus(args: argparse.Namespace) -> int:
+    from coopy_core.cli.gpus import gpus  # NVML is loaded only by this verb
+
+    return gpus(args)
+
+
 LOCAL_VERBS: tuple[Verb, ...] = (
     Verb(
         "run",
@@ -242,6 +252,13 @@ LOCAL_VERBS: tuple[Verb, ...] = (
         "write one self-contained HTML file: stages, timeline, durations, results, curves, failures",
         _report_args,
         local.report,
+    ),
+    Verb(
+        "gpus",
+        "one line per GPU NVML sees: memory used by others, used and reserved by CooPy, free; the runs on it",
+        _gpus_args,
+        _gpus,
+        "needs the `gpu` extra; see *GPUs on a shared lab machine*",
     ),
 )
 

@@ -61,6 +61,7 @@ def config_from_dict(
     state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
     log_dir = (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
     path = path or base_dir
+    pools, gpus = check_pools(parsed, shown)
     return Config(
         path=path,
         base_dir=base_dir,
@@ -69,7 +70,9 @@ def config_from_dict(
         tasks=tuple(tasks),
         state_dir=state_dir,
         log_dir=log_dir,
-        pools=check_pools(parsed, shown),
+        pools=pools,
+        gpu_others=gpus.others,
+        gpu_note=gpus.note,
         needs=tuple(needs),
         source=source,
         model=parsed,

@@ -102,6 +102,9 @@ class TuiConfig(Strict):
 class ConfigFile(Strict):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     tasks: TasksConfig = Field(default_factory=TasksConfig)
-    resources: dict[str, list[StrictInt | StrictStr] | StrictInt | StrictFloat] = Field(default_factory=dict)
+    # pools; `gpus = "auto"` and `gpu_others = "avoid" | "share" | "ignore"` are the two strings (config/gpus.py)
+    resources: dict[str, list[StrictInt | StrictStr] | StrictInt | StrictFloat | StrictStr] = Field(
+        default_factory=dict
+    )
     stages: list[StageConfig]
     tui: TuiConfig = Field(default_factory=TuiConfig)

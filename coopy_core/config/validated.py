@@ -23,6 +23,8 @@ class Config:
     state_dir: Path
     log_dir: Path
     pools: dict[str, list[str] | float] = field(default_factory=dict)  # [resources], GPUs detected if asked
+    gpu_others: str | None = None  # GPUs read from NVML ("avoid" | "share" | "ignore"); None: static ids, as before
+    gpu_note: str = ""  # said once when the pipeline starts (gpus = "auto" without NVML)
     needs: tuple[tuple[str, ...], ...] = ()  # per stage, the default filled in (`needs` in the file or the one before)
     source: str = ""  # how to load it again (the background engine does): a TOML path, `file.py:attribute`,
     # `module:attribute`; "" for a pipeline built in Python and not loaded by one of those names

@@ -20,6 +20,8 @@ from coopy_core.resources import Allocation, Pools
 from coopy_core.scripter import Launch
 from coopy_core.tasks import Task
 
+MAX_CONTESTED = 16  # GPU claims lost to other pipelines in one turn before it waits for the next poll
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Head:
@@ -141,6 +143,7 @@ class Dispatch:
         """Stages that ask for pool resources, one run at a time as `select` says (caps and pools change)."""
         book = self.book
         picks: list[Pick] = []
+        contested = 0
         while True:
             heads = []
             for name in self.graph.stage_names:
@@ -152,10 +155,27 @@ class Dispatch:
                         heads.append(Head(book.runs[(name, task)].order, name, task, request))
             head = select(heads, self.pools)
             if head is None:
+                self._say_waiting(heads)
                 return picks
-            book.queues[head.stage].pop()
             allocation = self.pools.allocate((head.stage, head.task), head.request)
+            if allocation is None:  # another pipeline claimed that GPU at the same moment: it is seen now
+                contested += 1
+                if contested > MAX_CONTESTED:
+                    return picks
+                continue
+            book.queues[head.stage].pop()
             picks.append(self._prepare(book.runs[(head.stage, head.task)], allocation))
+
+    def _say_waiting(self, heads: list[Head]) -> None:
+        """A run waiting for GPUs read from NVML says what it waits for (its reason until it starts)."""
+        if self.pools.gpu_plan is None:
+            return
+        for head in heads:
+            text = self.pools.waiting_for(head.request)
+            run = self.book.runs[(head.stage, head.task)]
+            if text and run.reason != text and (not run.reason or run.reason.startswith("waiting for")):
+                run.reason = text
+                self.book.save(run)
 
     def _prepare(self, run: Run, allocation: Allocation | None) -> Pick:
         """Record the run as running ("starting": after a crash the restart looks for its process)."""

@@ -34,6 +34,7 @@ from coopy_core.engine.settle import Settle
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
 from coopy_core.executors.base import Executor
+from coopy_core.gpus.watch import GpuWatch, watch_gpus
 from coopy_core.graph import Readiness
 from coopy_core.lifecycle.attempts import Attempts
 from coopy_core.lifecycle.hooks import HookRunner
@@ -83,7 +84,8 @@ class Engine:
         self._tracker = MetricsTracker(config.state_dir, self._book.metrics_reported)
         self._events = Events(clock)
         self._lock = EngineLock(config.state_dir)
-        self._pools = Pools(config.pools)
+        self._pools = Pools(config.pools, config.gpu_others)
+        self._gpu_watch: GpuWatch | None = None
         self._finished = asyncio.Event()
         self._stopped = asyncio.Event()  # shut down: whoever waits for the end stops waiting
         self._failure: StateError | None = None  # the store failed for good: the engine stopped on its own
@@ -141,6 +143,10 @@ class Engine:
                 self._commands.carry_out(pending)
         finally:
             flags.hold = False
+        interval = self.config.pipeline.poll_interval  # GPUs read from NVML: once now, then once per poll
+        self._gpu_watch = watch_gpus(
+            pools, self.config.state_dir, interval, self._gpus_changed, self._tracker.record_for
+        )
         attempts.start_polling()
         journal.commit()
         hooks.fire_pending()  # owed before a crash and never started
@@ -157,6 +163,12 @@ class Engine:
                     scope.add(need)
                     todo.append(need)
         return [s for s in self.config.stage_names if s not in scope]
+
+    def _gpus_changed(self) -> None:
+        """NVML showed something new: the pools screen is told, and a run may start."""
+        self._book.journal.emit_heard(EventKind.POOL, lambda: {"data": self._pools.view()})
+        if self._dispatch is not None:
+            self._dispatch.run()
 
     def _open_state(self) -> Store:
         try:
@@ -218,6 +230,8 @@ class Engine:
         if flags.closed or not flags.started:
             return
         self._stopped.set()
+        if self._gpu_watch is not None:
+            self._gpu_watch.stop()
         flags.hold = True  # start nothing new: while we wait below, a backoff may end or a run finish
         if stop_running:
             await self.attempts.stop_all()

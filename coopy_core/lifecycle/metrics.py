@@ -291,6 +291,12 @@ class MetricsTracker:
         if metrics.dirty:
             self._emit(key, attempt, metrics)
 
+    def record_for(self, key: object, values: Mapping[str, float]) -> None:
+        """Numbers the engine measured for a live attempt (its GPUs' use), sent with the run's own at the next poll."""
+        entry = self.live.get(key)  # type: ignore[call-overload]
+        if entry is not None:
+            entry[1].record(values)
+
     def forget(self, key: RunKey) -> None:
         self.live.pop(key, None)
 

@@ -295,7 +295,7 @@ class MainScreen(Screen[None]):
         from coopy_tui.widgets.pools_screen import PoolsScreen
 
         app = self.coopy
-        app.push_screen(PoolsScreen(app.state.pools, app.client.set_pool))
+        app.push_screen(PoolsScreen(app.state.pools, app.client.set_pool, lambda: app.state.pools))
 
     # ================================================================ the command palette
     def palette_commands(self) -> Iterable[SystemCommand]:

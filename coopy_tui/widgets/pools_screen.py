@@ -52,10 +52,31 @@ def parse_size(text: str, pools: Mapping[str, Mapping[str, Any]]) -> tuple[str, 
 class PoolsScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "close", key_display="esc")]
 
-    def __init__(self, pools: Mapping[str, Mapping[str, Any]], set_pool: SetPool) -> None:
+    def __init__(
+        self,
+        pools: Mapping[str, Mapping[str, Any]],
+        set_pool: SetPool,
+        live: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+    ) -> None:
         super().__init__()
         self.pools = dict(pools)
         self.set_pool = set_pool
+        self.live = live  # the pools as the engine last told (GPUs read from NVML change while it is open)
+
+    def on_mount(self) -> None:
+        if self.live is not None and self.pools:
+            self.set_interval(0.5, self._refresh)
+
+    def _refresh(self) -> None:
+        assert self.live is not None
+        pools = dict(self.live())
+        if pools == self.pools:
+            return
+        self.pools = pools
+        self.query_one("#pools-table", Static).update(pools_table(pools))
+        lines = pools.get("gpus", {}).get("gpus")
+        for widget in self.query("#pools-gpus").results(Static):
+            widget.update("\n".join(lines or []))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pools-box") as box:
@@ -63,6 +84,9 @@ class PoolsScreen(ModalScreen[None]):
             box.border_subtitle = "enter resize · esc close"
             if self.pools:
                 yield Static(pools_table(self.pools), id="pools-table")
+                lines = self.pools.get("gpus", {}).get("gpus")
+                if lines:  # GPUs read from NVML: what is on each (gpus = "auto", gpu_others, gpu_mem_gb)
+                    yield Static("\n".join(lines), id="pools-gpus", markup=False)
                 yield Input(placeholder="resize: gpus=0,1,2  or  mem_gb=32", id="pools-input")
             else:
                 yield Static(
