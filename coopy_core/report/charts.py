@@ -297,8 +297,9 @@ def curves_chart(curves: Curves, better: Mapping[str, str]) -> str:
             ax.barh(range(len(values)), values, color=colours, height=0.65)
             ax.set_yticks(range(len(values)), labels, fontsize=8)
             low, high = min(values), max(values)
-            pad = (high - low) * 0.15 or abs(high) * 0.05 or 1.0
-            ax.set_xlim(min(0.0, low) if low >= 0 and low < pad * 3 else low - pad, high + pad)
+            pad = (max(high, 0.0) - min(low, 0.0)) * 0.12 or 1.0
+            # the axis always holds zero: a bar's length is its value (0.979 is not a tenth of 1.0)
+            ax.set_xlim(min(0.0, low - pad if low < 0 else 0.0), max(0.0, high + pad if high > 0 else 0.0))
             for y, v in enumerate(values):
                 ax.text(v, y, f" {v:.4g}", va="center", fontsize=8, color="#343a40")
             ax.set_title(f"{metric} ({better[metric]} is better)")
