@@ -4,9 +4,11 @@ seeds by default, runs named by the params that differ (not `datas…`), metric 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from tests.helpers.browser import RefusingProxy, chromium, run_chromium
 from tests.helpers.cli import coopy
 from tests.helpers.engine import write_config
 
@@ -31,8 +33,12 @@ open(os.environ["COOPY_METRICS"], "a").write(json.dumps(dict(accuracy=value)) + 
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = tmp_path_factory.mktemp("grid")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("grid")
+
+
+@pytest.fixture(scope="module")
+def report(folder: Path) -> str:
     cfg = write_config(folder, GRID)
     ran = coopy("run", str(cfg), cwd=folder, timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
@@ -83,3 +89,27 @@ def test_metric_bars_start_at_zero(report: str) -> None:
     assert ticks, "the metric chart has no x tick labels"
     assert ticks[0] == 0.0, ticks  # values are 0.976-0.980: cut at 0.976, a bar's length would mean nothing
     assert max(ticks) >= 0.98
+
+
+# where the grouped table and the sections are, laid out by the browser (written into the DOM it dumps)
+MEASURE = """<script>
+var edge = function (sel) { return Math.round(document.querySelector(sel).getBoundingClientRect().top); };
+document.body.dataset.layout = [edge('#grouped-table'), edge('#stages'), window.innerHeight].join(' ');
+</script>"""
+
+
+@pytest.mark.skipif(chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_in_a_browser_the_grouped_results_are_on_the_first_screen(report: str, folder: Path, tmp_path: Path) -> None:
+    page = tmp_path / "measured.html"
+    page.write_text(report.replace("</body>", MEASURE + "</body>"))
+    proxy = RefusingProxy()
+    try:
+        out = run_chromium(page.as_uri(), tmp_path / "profile", proxy, "--window-size=1400,1000", "--dump-dom")
+    finally:
+        proxy.close()
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = re.search(r'data-layout="(\d+) (\d+) (\d+)"', out.stdout)
+    assert found, "the page did not lay out"
+    grouped, stages, height = map(int, found.groups())
+    assert grouped < height - 100, (grouped, height)  # seen without scrolling, with some of its rows
+    assert stages > grouped
