@@ -326,5 +326,38 @@ def curves_chart(curves: Curves, better: Mapping[str, str]) -> str:
     return _svg(fig, "curves")
 
 
+Groups = Mapping[str, Sequence[tuple[str, Sequence[float]]]]
+
+
+def groups_chart(groups: Groups, better: Mapping[str, str]) -> str:
+    """Per metric, a row per group: each member's value a small dot, the mean a bar-less marker with ± one
+    standard deviation. A dot plot shows differences of 0.002 that a bar from zero hides, and the spread that
+    tells whether they mean anything."""
+    plt = _pyplot()
+    names = list(groups)
+    per_row = min(2, max(1, len(names)))
+    rows = (len(names) + per_row - 1) // per_row
+    tallest = max(len(g) for g in groups.values())
+    fig, axes = plt.subplots(rows, per_row, figsize=(6.2 * per_row, (0.9 + 0.34 * tallest) * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(names):
+            ax.axis("off")
+            continue
+        metric = names[i]
+        shown = list(groups[metric])[::-1]  # the first group on top
+        for y, (_label, values) in enumerate(shown):
+            ax.scatter(values, [y] * len(values), s=16, color="#74c0fc", zorder=2)
+            mean = sum(values) / len(values)
+            std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+            ax.errorbar(mean, y, xerr=std, fmt="D", color="#1864ab", markersize=6, capsize=4, zorder=3)
+        ax.set_yticks(range(len(shown)), [_short(label, 32) for label, _v in shown], fontsize=8)
+        ax.set_ylim(-0.6, len(shown) - 0.4)
+        ax.set_title(f"{metric} ({better.get(metric, 'higher')} is better): mean ± std, dots are runs")
+        ax.grid(axis="x", color="#e9ecef", linewidth=0.8)
+        ax.set_axisbelow(True)
+    fig.tight_layout()
+    return _svg(fig, "groups")
+
+
 def _short(label: str, width: int = 40) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"

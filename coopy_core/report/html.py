@@ -419,6 +419,7 @@ def _results_section(data: ReportData) -> str:
         by = ", ".join(data.grouped.group_by)
         parts.append(f"<h3>Grouped by {e(by)} (mean ± std, n)</h3>")
         parts.append(_table_html(data.grouped, data.better, "grouped-table"))
+        parts.append(_groups_chart(data))
     what = f"run of {data.table.stage}" if data.table.stage else "configuration"
     parts.append(
         f"<h3>One row per {e(what)}</h3><p>Click a column to sort it; best values in bold. "
@@ -427,6 +428,25 @@ def _results_section(data: ReportData) -> str:
     parts.append(_table_html(data.table, data.better, "results-table"))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _groups_chart(data: ReportData) -> str:
+    """The grouped metrics as dots (each run) and mean ± std per group, when a group has more than one run."""
+    charts = _charts()
+    grouped = data.grouped
+    if charts is None or grouped is None or not any(r.n > 1 for r in grouped.rows):
+        return ""
+    by_task = {r.task: r for r in data.table.rows}
+    groups: dict[str, list[tuple[str, list[float]]]] = {}
+    for metric in grouped.metrics[:MAX_CURVE_METRICS]:
+        shown = []
+        for row in grouped.rows:
+            values = [by_task[m].metrics[metric] for m in row.members if m in by_task and metric in by_task[m].metrics]
+            if values:
+                shown.append((short_label(row.params, grouped.group_by, row.task), values))
+        if shown:
+            groups[metric] = shown
+    return f'<div class="groups">{charts.groups_chart(groups, data.better)}</div>' if groups else ""
 
 
 def _table_html(table: results.Table, better: dict[str, str], table_id: str) -> str:

@@ -113,3 +113,13 @@ def test_in_a_browser_the_grouped_results_are_on_the_first_screen(report: str, f
     grouped, stages, height = map(int, found.groups())
     assert grouped < height - 100, (grouped, height)  # seen without scrolling, with some of its rows
     assert stages > grouped
+
+
+def test_the_groups_are_drawn_as_dots_with_their_spread(report: str) -> None:
+    results = section(report, "results")
+    start = results.index('aria-label="groups"')
+    chart = results[start : results.index("</svg>", start)]
+    labels = re.findall(r">((?:cifar|mnist) · (?:cnn|mlp))<", chart)
+    assert sorted(labels) == ["cifar · cnn", "cifar · mlp", "mnist · cnn", "mnist · mlp"]
+    assert "mean ± std, dots are runs" in chart
+    assert results.index('id="grouped-table"') < start < results.index('id="results-table"')
