@@ -8,6 +8,8 @@ start adopts them) or, with `stop_running`, stopping them and queueing them agai
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 import sys
 import threading
@@ -62,6 +64,7 @@ async def execute(
     except BaseException:
         await engine.shutdown()
         raise
+    logging.getLogger("coopy.run").info("coopy run (pid %d) started: %s", os.getpid(), config.path)
     if printer is not None:
         printer.start()
     loop = asyncio.get_running_loop()

@@ -94,11 +94,17 @@ class Scripter(Plugin):
 
     def inputs(self, task: Task, attempt: int) -> list[str]:
         """The stage's `inputs` rendered once per member, in config order (paths as written, relative to
-        the run's working directory)."""
+        the run's working directory). A path two members render alike (a pattern without a member's
+        placeholder: `genome.fa`) is shared: it comes once, where it first appears."""
         out: list[str] = []
+        seen: set[str] = set()
         for member in task.configurations:
             values = placeholder_values(member, self.stage.name, attempt)
-            out.extend(templates.render(t, values) for t in self.stage.inputs)
+            for t in self.stage.inputs:
+                path = templates.render(t, values)
+                if path not in seen:
+                    seen.add(path)
+                    out.append(path)
         return out
 
     def outputs(self, task: Task, attempt: int) -> list[Path]:

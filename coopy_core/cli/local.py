@@ -7,12 +7,16 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coopy_core.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from coopy_core.cli.guard import run_whole
 from coopy_core.config import Config, dump_config, starter_toml
 from coopy_core.errors import CoopyError
 from coopy_core.loader import load_target
+
+if TYPE_CHECKING:
+    from coopy_core.runner import Ending
 
 
 def run(args: argparse.Namespace) -> int:
@@ -254,23 +258,42 @@ def _log_to_file(path: Path) -> None:
         logger.propagate = False
 
 
+def _how_it_ended(ending: Ending) -> str:
+    """The last line a `coopy run` writes to engine.log."""
+    if ending.remote_stop:
+        return "stopped by `coopy stop`"
+    if ending.signal is not None:
+        return f"interrupted by signal {ending.signal}"
+    return "every run passed" if ending.passed else "finished with failures"
+
+
 def _run(config: Config, config_path: str, stop_running: bool, take_over: bool, until: str | None) -> int:
+    import logging
+    import os
+
     from coopy_core.runner import execute
 
-    _log_to_file(config.state_dir / "engine.log")
+    _log_to_file(config.state_dir / "engine.log")  # the start line comes once the engine made the state dir
+    log = logging.getLogger("coopy.run")
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     live = sys.stdout.isatty()
-    ending = run_whole(
-        execute(
-            config,
-            stream=sys.stdout,
-            live=live,
-            stop_running=stop_running,
-            signals=signals,
-            take_over=take_over,
-            until=until,
+    try:
+        ending = run_whole(
+            execute(
+                config,
+                stream=sys.stdout,
+                live=live,
+                stop_running=stop_running,
+                signals=signals,
+                take_over=take_over,
+                until=until,
+            )
         )
-    )
+    except BaseException as exc:
+        if config.state_dir.exists():  # not when it stopped before writing anything (a plug-in that cannot be made)
+            log.info("coopy run (pid %d) ended: %s", os.getpid(), str(exc) or type(exc).__name__)
+        raise
+    log.info("coopy run (pid %d) ended: %s", os.getpid(), _how_it_ended(ending))
     if ending.left:
         waiting = ", ".join(f"{name} ({n} run{'s' if n != 1 else ''})" for name, n in ending.left)
         print(f"coopy: --until {until}: not run this time: {waiting}; `coopy run {config_path}` runs them")

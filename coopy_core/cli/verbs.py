@@ -249,7 +249,7 @@ LOCAL_VERBS: tuple[Verb, ...] = (
     ),
     Verb(
         "report",
-        "write one self-contained HTML file: stages, timeline, durations, results, curves, failures",
+        "write one self-contained HTML file: results, curves, stages, timeline, durations, failures",
         _report_args,
         local.report,
     ),

@@ -297,8 +297,9 @@ def curves_chart(curves: Curves, better: Mapping[str, str]) -> str:
             ax.barh(range(len(values)), values, color=colours, height=0.65)
             ax.set_yticks(range(len(values)), labels, fontsize=8)
             low, high = min(values), max(values)
-            pad = (high - low) * 0.15 or abs(high) * 0.05 or 1.0
-            ax.set_xlim(min(0.0, low) if low >= 0 and low < pad * 3 else low - pad, high + pad)
+            pad = (max(high, 0.0) - min(low, 0.0)) * 0.12 or 1.0
+            # the axis always holds zero: a bar's length is its value (0.979 is not a tenth of 1.0)
+            ax.set_xlim(min(0.0, low - pad if low < 0 else 0.0), max(0.0, high + pad if high > 0 else 0.0))
             for y, v in enumerate(values):
                 ax.text(v, y, f" {v:.4g}", va="center", fontsize=8, color="#343a40")
             ax.set_title(f"{metric} ({better[metric]} is better)")
@@ -323,6 +324,39 @@ def curves_chart(curves: Curves, better: Mapping[str, str]) -> str:
         ax.legend(fontsize=7.5, frameon=False, loc="best")
     fig.tight_layout()
     return _svg(fig, "curves")
+
+
+Groups = Mapping[str, Sequence[tuple[str, Sequence[float]]]]
+
+
+def groups_chart(groups: Groups, better: Mapping[str, str]) -> str:
+    """Per metric, a row per group: each member's value a small dot, the mean a bar-less marker with ± one
+    standard deviation. A dot plot shows differences of 0.002 that a bar from zero hides, and the spread that
+    tells whether they mean anything."""
+    plt = _pyplot()
+    names = list(groups)
+    per_row = min(2, max(1, len(names)))
+    rows = (len(names) + per_row - 1) // per_row
+    tallest = max(len(g) for g in groups.values())
+    fig, axes = plt.subplots(rows, per_row, figsize=(6.2 * per_row, (0.9 + 0.34 * tallest) * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(names):
+            ax.axis("off")
+            continue
+        metric = names[i]
+        shown = list(groups[metric])[::-1]  # the first group on top
+        for y, (_label, values) in enumerate(shown):
+            ax.scatter(values, [y] * len(values), s=16, color="#74c0fc", zorder=2)
+            mean = sum(values) / len(values)
+            std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+            ax.errorbar(mean, y, xerr=std, fmt="D", color="#1864ab", markersize=6, capsize=4, zorder=3)
+        ax.set_yticks(range(len(shown)), [_short(label, 32) for label, _v in shown], fontsize=8)
+        ax.set_ylim(-0.6, len(shown) - 0.4)
+        ax.set_title(f"{metric} ({better.get(metric, 'higher')} is better): mean ± std, dots are runs")
+        ax.grid(axis="x", color="#e9ecef", linewidth=0.8)
+        ax.set_axisbelow(True)
+    fig.tight_layout()
+    return _svg(fig, "groups")
 
 
 def _short(label: str, width: int = 40) -> str:

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from coopy_core.config import Config
+from coopy_core.graph import group_name
 from coopy_core.model import Run, RunState
 from coopy_core.report.status import pipeline_graph
 from coopy_core.state.store import DB_NAME, Store
@@ -34,13 +35,19 @@ def rows(config: Config) -> list[dict[str, Any]]:
     for name, params, removed in listed:
         stages: dict[str, dict[str, Any]] = {}
         for stage in config.stage_names:
-            key = (stage, name) if removed or not graph.is_group(stage) else graph.run_of(stage, name)
+            if not graph.is_group(stage):
+                key = (stage, name)
+            elif removed:  # the group it was a member of: the run over the remaining members, or its own
+                over = config.stage(stage).over or []
+                key = (stage, group_name({p: params.get(p) for p in over}))
+            else:
+                key = graph.run_of(stage, name)
             r = runs.get(key)
             duration = None
             if r is not None and r.started_at is not None and r.ended_at is not None:
                 duration = round(r.ended_at - r.started_at, 3)
             stages[stage] = {
-                "state": r.state.value if r else RunState.WAITING.value,
+                "state": r.state.value if r else (RunState.REMOVED if removed else RunState.WAITING).value,
                 "attempts": r.attempt if r else 0,
                 "duration_s": duration,
                 "exit_code": r.exit_code if r else None,

@@ -36,6 +36,8 @@ LOG_TAIL_BYTES = 64 * 1024
 MAX_FAILURES = 100  # failed attempts shown with their logs (the newest)
 MAX_CURVE_METRICS = 4
 MAX_LANES = 64  # per stage: a stage with workers = 1000 does not get 1000 empty lanes
+# params that repeat a configuration (a seed, a fold): a grid is summarised over them by default
+REPLICATE = re.compile(r"^(seed|seeds|rep|reps|repeat|repetition|replicate|fold|trial|run|rng|random_state)$", re.I)
 LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|perplex|ppl|wer|cer|time|latency|regret|distance|nll", re.I)
 
 
@@ -69,6 +71,7 @@ class ReportData:
     attempts: list[Attempt]
     table: results.Table  # per configuration (or per run of --stage), sorted
     grouped: results.Table | None
+    varying: list[str]  # the params whose value differs between configurations, in config order
     curves: dict[str, list[tuple[str, list[list[float]]]]]
     better: dict[str, str]  # metric -> "lower" | "higher"
     engine_pid: int | None
@@ -99,17 +102,55 @@ def gather(config: Config, options: ReportOptions) -> ReportData:
         ]
         values = {key: v for key, (_a, v) in last_values(store.metric_values() if store else []).items()}
         table = results.build(graph, config.stage_names, {k: r.state for k, r in runs.items()}, values, options.stage)
-        table = results.arrange(table, (), options.sort, options.metrics)
-        grouped = results.arrange(table, options.group_by, options.sort) if options.group_by else None
+        varying = varying_params(graph)
+        by = options.group_by or (default_group_by(varying) if table.metrics and options.stage is None else [])
+        table = results.arrange(_by_params(table, varying), (), options.sort, options.metrics)
+        grouped = results.arrange(table, by, options.sort) if by else None
         better = {m: better_direction(m, options.sort) for m in table.metrics}
         curves: dict[str, list[tuple[str, list[list[float]]]]] = {}
         if store is not None:
-            curves = _curves(store, graph, values, table.metrics, better, options)
+            curves = _curves(store, graph, values, table.metrics, better, options, varying)
     finally:
         if store is not None:
             store.close()
     pid = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
-    return ReportData(config, graph, runs, attempts, table, grouped, curves, better, pid, now)
+    return ReportData(config, graph, runs, attempts, table, grouped, varying, curves, better, pid, now)
+
+
+def varying_params(graph: Graph) -> list[str]:
+    """The params with more than one value across the configurations: what tells two runs apart."""
+    seen: dict[str, set[str]] = {}
+    for task in graph.tasks.values():
+        for name, value in task.params.items():
+            seen.setdefault(name, set()).add(repr(value))
+    return [name for name, values in seen.items() if len(values) > 1]
+
+
+def default_group_by(varying: Sequence[str]) -> list[str]:
+    """A grid with a replicate param (seed, fold) that varies is summarised over it: grouped by the other
+    varying params. Nothing to group otherwise (each row is already one point of the grid)."""
+    rest = [p for p in varying if not REPLICATE.match(p)]
+    return rest if rest and len(rest) < len(varying) else []
+
+
+def _by_params(table: results.Table, varying: Sequence[str]) -> results.Table:
+    """Rows of one value of the first varying param together (then of the second, ...), each value where it
+    first appears in the config (a matrix's order is kept); the varying params are the first columns."""
+    if not varying:
+        return table
+    first: dict[str, dict[str, int]] = {p: {} for p in varying}
+    for row in table.rows:
+        for p in varying:
+            first[p].setdefault(repr(row.params.get(p)), len(first[p]))
+    rows = sorted(table.rows, key=lambda r: tuple(first[p][repr(r.params.get(p))] for p in varying))
+    params = list(varying) + [p for p in table.params if p not in varying]
+    return results.Table(rows, params, table.stages, table.metrics, table.group_by, table.sort, table.stage)
+
+
+def short_label(params: dict[str, object], varying: Sequence[str], fallback: str) -> str:
+    """A run named by the values of the params that differ (`cifar · cnn · 3`), not by `dataset=cifar,…`."""
+    values = [str(params[p]) for p in varying if p in params]
+    return " · ".join(values) if values else fallback
 
 
 def _curves(
@@ -119,6 +160,7 @@ def _curves(
     metrics: Sequence[str],
     better: dict[str, str],
     options: ReportOptions,
+    varying: Sequence[str] = (),
 ) -> dict[str, list[tuple[str, list[list[float]]]]]:
     """Per metric (the first few), the series of the best N runs that reported it, best first."""
     out: dict[str, list[tuple[str, list[list[float]]]]] = {}
@@ -133,7 +175,8 @@ def _curves(
             series = {row[2]: row[6] for row in store.metric_series(stage, run)}
             points = series.get(metric) or []
             if points:
-                curves.append((f"{stage}/{run}" if several_stages else run, points))
+                label = short_label(graph.params((stage, run)), varying, run)
+                curves.append((f"{stage}/{label}" if several_stages else label, points))
         if curves:
             out[metric] = curves
     return out
@@ -164,7 +207,12 @@ def _bars(data: ReportData) -> tuple[list[Any], dict[str, int], float]:
                 free_at[lane] = end
             took = _duration(end - start)
             title = f"{name}/{task} · attempt {attempt} · {state} · {took}" + (f"\n{reason}" if reason else "")
-            bars.append(Bar(f"attempt:{name}/{task}/{attempt}", name, lane, start - t0, end - t0, state, title, task))
+            label = (
+                short_label(data.graph.params((name, task)), data.varying, task)
+                if data.graph.exists((name, task))
+                else task
+            )
+            bars.append(Bar(f"attempt:{name}/{task}/{attempt}", name, lane, start - t0, end - t0, state, title, label))
         cap = data.config.stage(stage).workers
         lanes[stage] = max(len(free_at), min(cap, MAX_LANES), 1)
     span = max(b.end for b in bars) if bars else 0.0
@@ -226,11 +274,11 @@ def render(data: ReportData, refresh: float | None = None) -> str:
         _head(data, refresh),
         _header(data, bars, span),
         _nav(),
+        _results_section(data),
+        _curves_section(data, charts),
         _stages_section(data, charts),
         _timeline_section(data, charts, bars, lanes, span),
         _durations_section(data, charts),
-        _results_section(data),
-        _curves_section(data, charts),
         _failures_section(data),
         f"<footer>Written by <code>coopy report</code> at {e(_when(data.now))}. One file: it opens with no "
         "network and fetches nothing.</footer>",
@@ -285,11 +333,11 @@ def _header(data: ReportData, bars: list[Any], span: float) -> str:
 
 def _nav() -> str:
     links = [
+        ("results", "Results"),
+        ("curves", "Curves"),
         ("stages", "Stages"),
         ("timeline", "Timeline"),
         ("durations", "Durations"),
-        ("results", "Results"),
-        ("curves", "Curves"),
         ("failures", "Failures"),
     ]
     return "<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in links) + "</nav>"
@@ -365,10 +413,13 @@ def _results_section(data: ReportData) -> str:
             '<code>$COOPY_METRICS</code>, or a stage names a file with <code>metrics = "out/{task}/metrics.json"'
             "</code>.</p>"
         )
+    if data.varying:
+        parts.append(f"<p>The configurations differ in {e(', '.join(data.varying))}.</p>")
     if data.grouped is not None:
         by = ", ".join(data.grouped.group_by)
         parts.append(f"<h3>Grouped by {e(by)} (mean ± std, n)</h3>")
         parts.append(_table_html(data.grouped, data.better, "grouped-table"))
+        parts.append(_groups_chart(data))
     what = f"run of {data.table.stage}" if data.table.stage else "configuration"
     parts.append(
         f"<h3>One row per {e(what)}</h3><p>Click a column to sort it; best values in bold. "
@@ -377,6 +428,25 @@ def _results_section(data: ReportData) -> str:
     parts.append(_table_html(data.table, data.better, "results-table"))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _groups_chart(data: ReportData) -> str:
+    """The grouped metrics as dots (each run) and mean ± std per group, when a group has more than one run."""
+    charts = _charts()
+    grouped = data.grouped
+    if charts is None or grouped is None or not any(r.n > 1 for r in grouped.rows):
+        return ""
+    by_task = {r.task: r for r in data.table.rows}
+    groups: dict[str, list[tuple[str, list[float]]]] = {}
+    for metric in grouped.metrics[:MAX_CURVE_METRICS]:
+        shown = []
+        for row in grouped.rows:
+            values = [by_task[m].metrics[metric] for m in row.members if m in by_task and metric in by_task[m].metrics]
+            if values:
+                shown.append((short_label(row.params, grouped.group_by, row.task), values))
+        if shown:
+            groups[metric] = shown
+    return f'<div class="groups">{charts.groups_chart(groups, data.better)}</div>' if groups else ""
 
 
 def _table_html(table: results.Table, better: dict[str, str], table_id: str) -> str:

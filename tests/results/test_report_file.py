@@ -142,7 +142,8 @@ def test_without_matplotlib_the_tables_are_there_and_say_how_to_get_charts(
     text = out.read_text()
     assert "pip install 'coopy[report]'" in line
     assert text.count("Charts need matplotlib") == 3  # timeline, durations, curves (the stages are a table too)
-    assert len(re.findall(r'<tr data-task="', text)) == 20
+    assert len(re.findall(r'<tr data-task="model=m\d,seed=\d"', text)) == 20
+    assert len(re.findall(r'<tr data-task="model=m\d"', text)) == 10  # summarised over the seeds by default
     assert "<svg" not in text
 
 
