@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-from coopy_core.config import load_config
-from coopy_core.engine import Engine
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.quit_screen import QuitScreen
 from tests.helpers.tui import wait_for
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
-
-
-async def started(path: Path) -> Engine:
-    engine = Engine(load_config(path))
-    await engine.start()
-    return engine
+from tests.helpers.tui_pipelines import started, write
 
 
 # ====================================================================== 7. the command palette

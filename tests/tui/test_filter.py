@@ -4,26 +4,13 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-from coopy_core.config import load_config
 from coopy_core.engine import Engine
 from coopy_core.model import RunState
 from coopy_tui.app import CoopyApp
 from tests.helpers.tui import FakeEngine, fixed_clock, screen_text, settle, wait_for
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
-
-
-async def started(path: Path) -> Engine:
-    engine = Engine(load_config(path))
-    await engine.start()
-    return engine
+from tests.helpers.tui_pipelines import started, write
 
 
 def stage_count(engine: Engine, stage: str, state: str) -> int:

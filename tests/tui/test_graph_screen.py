@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from coopy_core.config import load_config
@@ -11,12 +10,7 @@ from coopy_core.model import StageView
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.graph_screen import GraphScreen, drawing, layers
 from tests.helpers.tui import screen_text
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
+from tests.helpers.tui_pipelines import write
 
 
 def test_graph_layers() -> None:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from coopy_core.config import load_config
 from coopy_core.engine import Engine
 from coopy_tui.app import CoopyApp
 from coopy_tui.settings import load_settings
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
+from tests.helpers.tui_pipelines import write
 
 
 async def test_a_keymap_rebinds_keys(tmp_path: Path) -> None:

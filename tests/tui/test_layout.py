@@ -5,73 +5,17 @@ grows; a light theme shows the inactive borders (issue 14, defects 6 and 9).
 from __future__ import annotations
 
 import io
-import os
-import signal
-import textwrap
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
-from coopy_core.config import load_config
-from coopy_core.engine import Engine
 from coopy_tui.app import CoopyApp
 from coopy_tui.keys import KEYS
 from coopy_tui.widgets.help_screen import HelpScreen, help_table
 from tests.helpers.tui import FakeEngine, demo_engine, fixed_clock, screen_text, settle, wait_for
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
-
-
-async def started(path: Path) -> Engine:
-    engine = Engine(load_config(path))
-    await engine.start()
-    return engine
-
+from tests.helpers.tui_pipelines import started, write
 
 # ====================================================================== 2. fast ] / [ presses are lost
-@pytest.fixture
-def background(tmp_path: Path) -> Iterator[object]:
-    """A real background engine (a daemon, over the socket): what coopy-tui attaches to by default."""
-    from coopy_core.wire.daemon import ensure_engine
-
-    config = load_config(
-        write(
-            tmp_path,
-            """
-        [pipeline]
-        name = "burst"
-        poll_interval = 0.5
-        [tasks.matrix]
-        x = [1, 2, 3, 4]
-        [[stages]]
-        name = "work"
-        command = ["sleep", "600"]
-        workers = 1
-    """,
-        )
-    )
-    client, _started = ensure_engine(config, events=True)
-    pid = client.info.get("pid")
-    yield client
-    client.stop(stop_running=True)
-    client.close()
-    deadline = time.monotonic() + 30
-    while isinstance(pid, int) and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        if isinstance(pid, int):
-            os.kill(pid, signal.SIGKILL)
 
 
 def contrast(app: CoopyApp, widget: object) -> float:

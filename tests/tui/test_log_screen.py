@@ -2,66 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from coopy_core.config import load_config
 from coopy_core.engine import Engine
 from coopy_core.model import RunState, RunView
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.log_screen import LogScreen, attempt_log, attempts_of
 from tests.helpers.tui import FakeEngine, fixed_clock, settle, wait_for
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
-
-
-FAILING = """
-    [pipeline]
-    name = "failing"
-    poll_interval = 0.5
-    [tasks.matrix]
-    x = [1, 2, 3, 4]
-    [[stages]]
-    name = "first"
-    command = ["sh", "-c", "echo attempt $1 of $0; [ $0 -gt 2 ] || [ $1 -gt 1 ] || exit 3", "{x}", "{attempt}"]
-    workers = 4
-    [[stages]]
-    name = "second"
-    command = ["sh", "-c", "echo second $0; exit 4", "{x}"]
-    workers = 4
-"""
-
-
-@pytest.fixture
-async def failing(tmp_path: Path) -> AsyncIterator[Engine]:
-    """first: x=1 and x=2 fail their first attempt (a retry passes); second: every run fails."""
-    eng = Engine(load_config(write(tmp_path, FAILING)))
-    await eng.start()
-    yield eng
-    await eng.shutdown(stop_running=True)
-
-
-def state(engine: Engine, stage: str, task: str) -> RunView:
-    return next(r for r in engine.snapshot().runs if r.stage == stage and r.task == task)
-
-
-def failed(engine: Engine, stage: str) -> int:
-    return engine.stage_view(stage).counts.get("failed", 0)
-
-
-async def settled_failures(pilot: object, engine: Engine) -> None:
-    await wait_for(
-        pilot,
-        lambda: failed(engine, "first") == 2 and failed(engine, "second") == 2,
-        what="x=1, x=2 failed in first; x=3, x=4 in second",
-    )
+from tests.helpers.tui_pipelines import settled_failures, state
 
 
 def test_attempts_from_history_and_paths() -> None:

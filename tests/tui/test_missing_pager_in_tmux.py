@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.cli import status
-from tests.helpers.sleepy_pipeline import stop_everything, write_sleepy
 from tests.helpers.tmux import Tmux, alive, tui_command
 from tests.helpers.waiting import poll
 
@@ -21,13 +19,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
-
-
-@pytest.fixture
-def sleepy(tmp_path: Path) -> Iterator[Path]:
-    write_sleepy(tmp_path)
-    yield tmp_path
-    stop_everything(tmp_path)
 
 
 @pytest.mark.parametrize(("key", "env"), [("v", "PAGER=/nonexistent"), ("e", "EDITOR=/nonexistent VISUAL=")])

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.cli import status
-from tests.helpers.sleepy_pipeline import stop_everything, write_sleepy
 from tests.helpers.tmux import Tmux, tui_command
 from tests.helpers.waiting import poll
 
@@ -20,13 +18,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
-
-
-@pytest.fixture
-def sleepy(tmp_path: Path) -> Iterator[Path]:
-    write_sleepy(tmp_path)
-    yield tmp_path
-    stop_everything(tmp_path)
 
 
 def test_stop_from_a_second_viewer_is_prompt_and_the_engine_is_reaped(sleepy: Path) -> None:

@@ -16,54 +16,9 @@ from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.log_screen import LogScreen
 from coopy_tui.widgets.summary_screen import SummaryScreen, summary_table
 from tests.helpers.tui import demo_engine, fixed_clock, screen_text, settle, wait_for
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
-
+from tests.helpers.tui_pipelines import grid_config, started
 
 # train fails for good for lr in FAIL (a last line of its own in the log), fails once for lr=1
-TRAIN = """\
-echo "train lr=$1 attempt $2"
-for f in $FAIL; do
-    if [ "$1" = "$f" ]; then echo "RuntimeError: loss is NaN at lr=$1" >&2; exit 1; fi
-done
-if [ "$1" = 1 ] && [ "$2" = 1 ]; then echo "CUDA out of memory" >&2; exit 2; fi
-echo trained
-"""
-
-
-GRID = """
-    [pipeline]
-    name = "grid"
-    poll_interval = 0.5
-    [tasks.matrix]
-    lr = {lrs}
-    [[stages]]
-    name = "train"
-    command = ["sh", "train.sh", "{{lr}}", "{{attempt}}"]
-    env = {{ FAIL = "{fail}" }}
-    workers = 4
-    retries = {retries}
-    backoff = 0
-    [[stages]]
-    name = "evaluate"
-    command = ["sh", "-c", "echo evaluated"]
-    workers = 4
-"""
-
-
-def grid_config(root: Path, lrs: str, fail: str, retries: int) -> Path:
-    (root / "train.sh").write_text(TRAIN)
-    return write(root, GRID.format(lrs=lrs, fail=fail, retries=retries))
-
-
-async def started(path: Path) -> Engine:
-    engine = Engine(load_config(path))
-    await engine.start()
-    return engine
 
 
 @pytest.fixture

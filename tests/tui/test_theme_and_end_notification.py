@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from coopy_core.config import load_config
@@ -10,12 +9,7 @@ from coopy_core.engine import Engine
 from coopy_tui.app import CoopyApp
 from coopy_tui.settings import load_settings
 from tests.helpers.tui import wait_for
-
-
-def write(root: Path, body: str) -> Path:
-    path = root / "coopy.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
+from tests.helpers.tui_pipelines import write
 
 
 async def test_theme_and_the_end_notification(tmp_path: Path) -> None:
