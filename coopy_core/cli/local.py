@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -248,8 +249,13 @@ def _log_to_file(path: Path) -> None:
     skipped, never a traceback."""
     import logging
 
+    class SkippingFileHandler(logging.FileHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with contextlib.suppress(OSError):  # FileHandler opens its file (delay=True) outside its own guard
+                super().emit(record)
+
     logging.raiseExceptions = False
-    handler = logging.FileHandler(path, delay=True)
+    handler = SkippingFileHandler(path, delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     for name in ("coopy", "asyncio"):  # asyncio's own (an accept that failed, a task that raised) too
         logger = logging.getLogger(name)

@@ -133,11 +133,12 @@ def _can_write(folder: Path) -> bool:
 
 def store_problem(path: Path | None, exc: sqlite3.Error, doing: str = "write") -> str:
     """One line for a failed SQLite call that names what failed: a full disk is a write failure, never a read one.
-    `doing` is what was being done when the error code does not say (read, write, open)."""
+    `doing` is what was being done when the error code does not say (read, write, open); "read-only": a reader,
+    whose failures are never called writes."""
     base = _code(exc)
     where = f"{path}: " if path is not None else ""
-    if base in _WRITE_PROBLEMS and doing == "read" and base != "SQLITE_FULL":
-        return f"{where}cannot read the state store: {_WRITE_PROBLEMS[base]} ({exc})"  # a read never says "write"
+    if base in _WRITE_PROBLEMS and doing == "read-only":  # a reader, which writes nothing, never says "write"
+        return f"{where}cannot read the state store: {_WRITE_PROBLEMS[base]} ({exc})"
     if base in _WRITE_PROBLEMS:
         why = "the disk is full" if path is not None and _full(path.parent) else _WRITE_PROBLEMS[base]
         return f"{where}cannot write the state store: {why} ({exc})"
@@ -238,13 +239,13 @@ class Store:
                 if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                     self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
-            raise StateError(store_problem(self.path, exc, "read" if readonly else "open")) from None
+            raise StateError(store_problem(self.path, exc, "read-only" if readonly else "open")) from None
         self.conn.execute("PRAGMA busy_timeout=5000")
         self._depth = 0
         try:
             columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
         except sqlite3.Error as exc:
-            raise StateError(store_problem(self.path, exc, "read")) from None
+            raise StateError(store_problem(self.path, exc, "read-only" if readonly else "read")) from None
         self._extra_columns = ", ".join(c if c in columns else "NULL" for c in ("resources", "recipe", "signature"))
         self._has_metrics = (
             self.conn.execute(  # a read-only look at a store from before metrics has none
@@ -263,14 +264,18 @@ class Store:
             return conn
         except sqlite3.OperationalError as exc:
             conn.close()
-            if _code(exc) not in {"SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM"} or _can_write(self.state_dir):
-                raise
+            if _code(exc) not in _WRITE_PROBLEMS or (_can_write(self.state_dir) and not _full(self.path.parent)):
+                raise  # not about room or rights: a problem of the store itself
+            failed = exc
         wal = self.path.with_name(DB_NAME + "-wal")
         if wal.exists() and wal.stat().st_size > 0:
             copy = Path(tempfile.mkdtemp(prefix="coopy-read-"))
             weakref.finalize(self, shutil.rmtree, copy, True)
-            shutil.copyfile(self.path, copy / DB_NAME)
-            shutil.copyfile(wal, copy / wal.name)
+            try:
+                shutil.copyfile(self.path, copy / DB_NAME)
+                shutil.copyfile(wal, copy / wal.name)
+            except OSError:
+                raise failed from None  # no room for the copy either: the first problem is the one to say
             self._copy = copy
             conn = sqlite3.connect(f"file:{copy / DB_NAME}?mode=ro", uri=True, isolation_level=None)
         else:

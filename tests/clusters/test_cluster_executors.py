@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -318,7 +319,9 @@ def test_sigkilled_engine_readopts_running_job(tmp_path: Path, cluster: ClusterU
     shown = subprocess.run(
         [*coopy_argv(), "status", "coopy.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
-    assert f"running: train/t attempt 1: job {job_id}: {cluster.running_reason}" in shown.stdout, shown.stdout
+    # the running run named with how long it ran: `running: train/t attempt 1 (3s): job 86: RUNNING`
+    named = re.search(rf"running: train/t attempt 1 \(\d+[smhd][\dsmh]*\): job {re.escape(job_id)}: (.*)", shown.stdout)
+    assert named is not None and named.group(1).strip() == cluster.running_reason, shown.stdout
 
     second = coopy_run(tmp_path, env)
     assert second.returncode == 0, second.stdout + second.stderr + out.read_text()

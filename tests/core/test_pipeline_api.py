@@ -61,7 +61,11 @@ def _exec_pipeline(code: str, tmp: Path, name: str) -> Pipeline:
 
 
 # ==================================================================== the twins
-def test_every_readme_toml_example_has_a_python_twin_that_says_the_same(tmp_path: Path) -> None:
+def test_every_readme_toml_example_has_a_python_twin_that_says_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the examples describe a machine with GPUs: where NVML is missing, `gpus = "auto"` finds them as it always did
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     examples = _blocks(REPO / "README.md", "toml")
     docs = _blocks(REPO / "docs" / "python.md", "python")
     twins = [(line, code) for line, code in docs if "# twin of README" in code]
@@ -83,8 +87,10 @@ def test_every_readme_toml_example_has_a_python_twin_that_says_the_same(tmp_path
         assert tomllib.loads(from_toml.stdout)["stages"], "the dump is TOML"
 
 
-def test_every_python_example_in_the_docs_builds(tmp_path: Path) -> None:
-    """The README's and docs/python.md's examples that define a pipeline are valid as written."""
+def test_every_python_example_in_the_docs_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's and docs/python.md's examples that define a pipeline are valid as written (on a machine with
+    GPUs, as the GPU examples say: where NVML is missing, `gpus = "auto"` finds them as it always did)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     blocks = [(REPO / "README.md", b) for b in _blocks(REPO / "README.md", "python")]
     blocks += [(REPO / "docs" / "python.md", b) for b in _blocks(REPO / "docs" / "python.md", "python")]
     built = 0
