@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual.app import SuspendNotSupported
+from textual.app import ScreenStackError, SuspendNotSupported
 
 from coopy_core.errors import CoopyError
 from coopy_core.model import RunState, RunView
@@ -56,7 +56,10 @@ class LogFollowing:
 
     # ---------------------------------------------------------------- the log pane
     def log_screen(self) -> LogScreen | None:
-        screen = self.app.screen
+        try:
+            screen = self.app.screen
+        except ScreenStackError:  # the app is closing: a row's news came after its last screen went
+            return None
         return screen if isinstance(screen, LogScreen) else None
 
     def follow_selected(self) -> None:
