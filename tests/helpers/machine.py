@@ -51,8 +51,8 @@ def fill(disk: Path) -> Path:
 def descriptors_exhausted() -> Iterator[list[int]]:
     """This process (the in-process engine's) at its descriptor limit, for real: open /dev/null until EMFILE."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    used = len(os.listdir("/proc/self/fd"))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 64, hard))
+    used = max((int(fd) for fd in os.listdir("/proc/self/fd")), default=2) + 1  # the highest, not the count
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(used + 64, hard), hard))
     held: list[int] = []
     try:
         with contextlib.suppress(OSError):
