@@ -19,6 +19,7 @@ class PipelineConfig(Strict):
     log_dir: str | None = None
     detector_timeout: float = Field(default=60.0, gt=0)
     on_finished: list[StrictStr] | StrictStr | None = None  # hook: {pipeline}, {state} = passed | failed
+    notify: list[StrictStr] | StrictStr | None = None  # apprise URLs: a run failed for good, the pipeline's end
 
 
 class TasksConfig(Strict):
