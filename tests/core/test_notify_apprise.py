@@ -105,6 +105,7 @@ def test_a_note_is_sent_once_across_an_engine_that_died_around_its_start(tmp_pat
     mark_pending()  # started before the crash: its exit status is there
     assert coopy("run", str(cfg), cwd=tmp_path).returncode == 1
     assert note_hooks(state)[note] == "fired"
+    _all_sent(state)  # a sender started again would have reset its status file: this waits for its post
     assert len(server.received()) == 2
 
     mark_pending()  # never started: no status file, no sender alive
