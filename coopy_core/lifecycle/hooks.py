@@ -4,6 +4,7 @@ A hook is owed the moment its event is committed (it is written to the store in 
 transaction); it is then started detached like any run, through the local executor, with its output in
 `log_dir/hooks/<id>.log`. It runs once per event even across an engine restart: a hook still marked
 pending at start is looked for (by its run id in /proc, or its exit-status file) before it is started.
+The `notify` notes (lifecycle/notes.py) are hooks too, owed with their command as it is (`owe_argv`).
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ class HookRunner:
             if code == 0:
                 self.notify(f"{_named(spec)} {'sent' if 'label' in spec else 'ran'}", "info")
             else:
-                self.notify(f"{_named(spec)} failed (exit {code}); see {log_path}", "warning")
+                failed = "not sent" if "label" in spec else "failed"
+                self.notify(f"{_named(spec)} {failed} (exit {code}); see {log_path}", "warning")
 
         return ended
 
@@ -130,5 +132,7 @@ class HookRunner:
 
 
 def _named(spec: dict[str, Any]) -> str:
-    """`hook on_failed train/a`, or `notification train/a failed`."""
-    return f"{spec.get('label', 'hook')} {spec['what']}"
+    """`hook on_failed train/a`, or `notification 'coopy: train/a failed'`."""
+    if "label" in spec:
+        return f"{spec['label']} {spec['what']!r}"
+    return f"hook {spec['what']}"

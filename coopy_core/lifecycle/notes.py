@@ -30,7 +30,7 @@ def run_failed(hooks: HookRunner, run: Run, reason: str) -> None:
     body = f"{reason}\nattempt {run.attempt} · pipeline {hooks.config.pipeline.name}\nlog: {run.log}"
     argv = _command(title, body, ["--kind", "failure", *(["--log", run.log] if run.log else [])])
     hook_id = f"notify.failed.{run.stage}.{run.name}.{run.attempt}"
-    hooks.owe_argv(hook_id, argv, f"{run.stage}/{run.name} failed", {URLS_VAR: json.dumps(urls)}, "notification")
+    hooks.owe_argv(hook_id, argv, title, {URLS_VAR: json.dumps(urls)}, "notification")
 
 
 def pipeline_finished(hooks: HookRunner, counts: Mapping[str, int], failed: list[Run], passed: bool) -> None:
@@ -47,7 +47,7 @@ def pipeline_finished(hooks: HookRunner, counts: Mapping[str, int], failed: list
     n = hooks.store.count_hooks("notify.finished.") + 1
     env = {URLS_VAR: json.dumps(urls)}
     argv = _command(title, body, ["--kind", "success" if passed else "failure"])
-    hooks.owe_argv(f"notify.finished.{n}", argv, "pipeline finished", env, "notification")
+    hooks.owe_argv(f"notify.finished.{n}", argv, title, env, "notification")
 
 
 def summary(counts: Mapping[str, int]) -> str:

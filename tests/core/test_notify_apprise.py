@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from coopy_core import Matrix, Pipeline, Stage
+from coopy_core.model import Event, EventKind
 from tests.helpers.cli import coopy
-from tests.helpers.engine import write_config
+from tests.helpers.engine import EngineFactory, wait_finished, wait_until, write_config
 from tests.helpers.note_server import NoteServer, exit_status, note_hooks, senders_ended
 from tests.helpers.waiting import poll
 
@@ -129,6 +130,38 @@ def test_a_service_that_does_not_answer_fails_the_sender_not_the_others(tmp_path
     assert exit_status(state, "notify.failed.s.i=1.2") == 1
     log = (state / "logs" / "hooks" / "notify.failed.s.i=1.2.log").read_text()
     assert "not sent to every service" in log
+
+
+@needs_apprise
+async def test_the_screens_hear_each_note_sent_or_not(
+    tmp_path: Path, server: NoteServer, start_engine: EngineFactory
+) -> None:
+    """What `coopy-tui` shows: a hook's news, one per note, sent or not sent (a service that did not answer)."""
+    dead = NoteServer()
+    dead_url = dead.url("gone")
+    dead.close()
+    news: dict[str, list[str]] = {}
+    for name, url in (("fine", server.url()), ("dead", dead_url)):
+        folder = tmp_path / name
+        folder.mkdir()
+        heard = news[name] = []
+
+        def hear(event: Event, heard: list[str] = heard) -> None:
+            if event.kind == EventKind.MESSAGE and event.data.get("source") == "hook":
+                heard.append(event.message)
+
+        engine = await start_engine(_config(folder, f'["{url}"]'), hear)
+        assert not await wait_finished(engine)  # finished, with s/i=1 failed
+        await wait_until(lambda heard=heard: len(heard) == 2, f"two notes told ({name})")
+    assert sorted(news["fine"]) == [
+        "notification 'coopy: notes finished: 2 done, 1 failed' sent",
+        "notification 'coopy: s/i=1 failed' sent",
+    ]
+    assert sorted(line.split(" (exit")[0] for line in news["dead"]) == [
+        "notification 'coopy: notes finished: 2 done, 1 failed' not sent",
+        "notification 'coopy: s/i=1 failed' not sent",
+    ]
+    assert all("; see " in line and "/hooks/notify." in line for line in news["dead"])
 
 
 @needs_apprise
