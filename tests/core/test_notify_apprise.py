@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from coopy_core import Matrix, Pipeline, Stage
+from coopy_core import ConfigError, Matrix, Pipeline, Stage
 from coopy_core.model import Event, EventKind
 from tests.helpers.cli import coopy
 from tests.helpers.engine import EngineFactory, wait_finished, wait_until, write_config
@@ -237,3 +237,12 @@ def test_apprise_is_imported_only_by_a_config_that_uses_it() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@needs_apprise
+def test_python_names_the_keyword_as_written() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Pipeline(notify=["ntfys://topic", "foo://bar"], matrix=Matrix(i=[1]), stages=[Stage("s", ["true"])])
+    where, _, problem = str(caught.value).partition(": ")
+    assert where.rpartition(":")[0].endswith("test_notify_apprise.py"), where  # the file:line of the Pipeline(...)
+    assert problem.startswith("notify[1]: unknown scheme 'foo://'"), problem
