@@ -64,6 +64,8 @@ def config_from_dict(
     path = path or base_dir
     pools, gpus = check_pools(parsed, shown)
     check_notify(parsed.pipeline.notify, shown)  # last: it imports apprise when the key is used
+    for i, stage in enumerate(parsed.stages):
+        check_notify(stage.notify, shown, f"stages[{i}].notify")
     return Config(
         path=path,
         base_dir=base_dir,

@@ -76,6 +76,7 @@ class StageConfig(Strict):
     resources: dict[str, StrictInt | StrictFloat] = Field(default_factory=dict)  # per run, from [resources]
     on_done: list[StrictStr] | StrictStr | None = None  # hooks: the run's placeholders + {state} {exit_code}
     on_failed: list[StrictStr] | StrictStr | None = None  # {reason} {log}; run detached, output logged
+    notify: list[StrictStr] | StrictStr | None = None  # apprise URLs for its failures, instead of [pipeline]'s
     slurm: SlurmOptions | None = None
     ray: RayOptions | None = None
 

@@ -1,6 +1,6 @@
-"""`[pipeline] notify`: apprise URLs, checked when the config is loaded so a URL apprise cannot use is one line
-naming the key before anything starts. apprise (the optional `notify` extra) is imported only here and only when
-the key is used: `import coopy_core` stays light."""
+"""`notify` (`[pipeline]`'s, and a stage's own): apprise URLs, checked when the config is loaded so a URL apprise
+cannot use is one line naming the key before anything starts. apprise (the optional `notify` extra) is imported
+only here and only when the key is used: `import coopy_core` stays light."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def notify_urls(value: list[str] | str | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def check_notify(value: list[str] | str | None, shown: str) -> None:
+def check_notify(value: list[str] | str | None, shown: str, key: str = "pipeline.notify") -> None:
     """Every URL one apprise understands; apprise installed when the key names any URL."""
     urls = notify_urls(value)
     if not urls:
@@ -30,14 +30,14 @@ def check_notify(value: list[str] | str | None, shown: str) -> None:
     many = not isinstance(value, str)
     for i, url in enumerate(urls):
         if not url.strip():
-            raise ConfigError(shown, _key(i, many), "is empty (an apprise URL: ntfys://topic, mailto://...)")
+            raise ConfigError(shown, _key(key, i, many), "is empty (an apprise URL: ntfys://topic, mailto://...)")
     apprise = import_apprise()
     if apprise is None:
-        raise ConfigError(shown, "pipeline.notify", f"sending notifications needs apprise: {INSTALL_HINT}")
+        raise ConfigError(shown, key, f"sending notifications needs apprise: {INSTALL_HINT}")
     with _quiet():
         for i, url in enumerate(urls):
             if apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True) is None:
-                raise ConfigError(shown, _key(i, many), _why_not(apprise, url.strip()))
+                raise ConfigError(shown, _key(key, i, many), _why_not(apprise, url.strip()))
 
 
 def import_apprise() -> Any:
@@ -49,8 +49,8 @@ def import_apprise() -> Any:
     return apprise
 
 
-def _key(i: int, many: bool) -> str:
-    return f"pipeline.notify[{i}]" if many else "pipeline.notify"
+def _key(key: str, i: int, many: bool) -> str:
+    return f"{key}[{i}]" if many else key
 
 
 def _why_not(apprise: Any, url: str) -> str:

@@ -11,7 +11,7 @@ the ended attempt and either lets the next rule look too (it returns False) or e
   rerun                what it is made of changed while it ran: it runs again, its result does not count
   settle               the run takes its final state
   hooks                on_done / on_failed is owed, in the same commit
-  notes                a run failed for good: its notification is owed ([pipeline] notify), in the same commit
+  notes                a run failed for good: its notification is owed (`notify`), in the same commit
   tell_readiness       Readiness is told; what may start now joins its queue; a failure is said
 
 After the rules, `end` dispatches (unless a rule said nothing may start now): the path of a run goes
@@ -220,7 +220,7 @@ def hooks(x: Endings, e: Ended) -> bool:
 
 def notes(x: Endings, e: Ended) -> bool:
     if e.ending.state == RunState.FAILED and x.hooks is not None:
-        notifications.run_failed(x.hooks, e.run, e.reason)
+        notifications.run_failed(x.hooks, e.run, e.reason, e.cfg.notify)
     return False
 
 

@@ -21,9 +21,10 @@ from coopy_core.model import Run, RunState
 LISTED = 10  # failed runs named in the pipeline's end note; the rest are counted
 
 
-def run_failed(hooks: HookRunner, run: Run, reason: str) -> None:
-    """A run failed for good (its retries used): one note per run and attempt."""
-    urls = notify_urls(hooks.config.pipeline.notify)
+def run_failed(hooks: HookRunner, run: Run, reason: str, stage_notify: list[str] | str | None) -> None:
+    """A run failed for good (its retries used): one note per run and attempt, to its stage's `notify` when the
+    stage has one (`notify = []` keeps a stage's failures quiet), else to the pipeline's."""
+    urls = notify_urls(hooks.config.pipeline.notify if stage_notify is None else stage_notify)
     if not urls:
         return
     title = f"coopy: {run.stage}/{run.name} failed"

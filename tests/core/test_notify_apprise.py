@@ -246,3 +246,38 @@ def test_python_names_the_keyword_as_written() -> None:
     where, _, problem = str(caught.value).partition(": ")
     assert where.rpartition(":")[0].endswith("test_notify_apprise.py"), where  # the file:line of the Pipeline(...)
     assert problem.startswith("notify[1]: unknown scheme 'foo://'"), problem
+
+
+@needs_apprise
+def test_a_stages_own_notify_takes_its_failures(tmp_path: Path, server: NoteServer) -> None:
+    """A stage's `notify` replaces the pipeline's for its failures (`[]`: quiet); the end goes to the pipeline's."""
+    body = f"""
+        [pipeline]
+        name = "routes"
+        poll_interval = 0.2
+        notify = "{server.url("pipeline")}"
+
+        [tasks.matrix]
+        i = [0, 1, 2]
+
+        [[stages]]
+        name = "a"
+        command = ["sh", "-c", "[ $0 != 1 ]", "{{i}}"]
+        notify = ["{server.url("stage-a")}"]
+
+        [[stages]]
+        name = "b"
+        needs = []
+        command = ["sh", "-c", "[ $0 != 2 ]", "{{i}}"]
+        notify = BAD
+        """
+    cfg = write_config(tmp_path, body.replace("BAD", '["ntfys://t", "nope://x"]'))
+    out = coopy("run", str(cfg), cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.startswith(f"coopy: {cfg}: stages[1].notify[1]: unknown scheme"), out
+    assert not (tmp_path / ".coopy").exists()
+
+    cfg = write_config(tmp_path, body.replace("BAD", "[]"))
+    assert coopy("run", str(cfg), cwd=tmp_path).returncode == 1
+    _all_sent(tmp_path / ".coopy")
+    got = sorted((post["path"], post["title"]) for post in server.received())
+    assert got == [("/pipeline", "coopy: routes finished: 4 done, 2 failed"), ("/stage-a", "coopy: a/i=1 failed")]
