@@ -58,15 +58,24 @@ def _why_not(apprise: Any, url: str) -> str:
     scheme, sep, _ = url.partition("://")
     if not sep or not scheme:
         return f"not an apprise URL (scheme://...: ntfys://topic, mailto://user:pass@host; {WIKI})"
+    shown = scheme if len(scheme) <= 24 else scheme[:24] + "…"
     try:
         from apprise.manager_plugins import NotificationManager
 
-        known = scheme.lower() in NotificationManager().schemas()
+        manager = NotificationManager()
+        plugin = manager[scheme.lower()] if scheme.lower() in manager.schemas() else None
+        lacking = (
+            ""
+            if plugin is None or getattr(plugin, "enabled", True)
+            else str(plugin.requirements["details"]).rstrip(".")
+        )
     except Exception:  # apprise's internals moved: say the general thing
-        known = False
-    if known:
-        return f"apprise cannot use this {scheme}:// URL (is it written as {WIKI} shows for {scheme}?)"
-    return f"unknown scheme {scheme + '://'!r}: apprise does not know it ({WIKI})"
+        plugin, lacking = None, ""
+    if lacking:
+        return f"apprise cannot send to {shown}:// here: {lacking}"
+    if plugin is not None:
+        return f"apprise cannot use this {shown}:// URL (is it written as {WIKI} shows for {shown}?)"
+    return f"unknown scheme {shown + '://'!r}: apprise does not know it ({WIKI})"
 
 
 @contextmanager

@@ -190,6 +190,7 @@ def test_a_pipeline_that_passes_says_so(tmp_path: Path, server: NoteServer) -> N
         ('"mailto://"', "pipeline.notify: apprise cannot use this mailto:// URL"),
         ('["ntfys://topic", " "]', "pipeline.notify[1]: is empty"),
         ('"no scheme"', "pipeline.notify: not an apprise URL"),
+        ('"windows://"', "pipeline.notify: apprise cannot send to windows:// here: A local Microsoft Windows"),
     ],
 )
 def test_a_url_apprise_cannot_use_is_one_line_and_nothing_starts(tmp_path: Path, notify: str, says: str) -> None:
