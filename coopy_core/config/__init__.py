@@ -5,9 +5,10 @@ CLIs can print one line and exit 2 before anything is started or written.
 
 One job per module: `models` (the tables of the file) and `cluster` (a stage's slurm / ray options) over the
 strict base in `fields`; `load` (TOML or plain data in, Config out: the one validation path of the TOML and
-the Python API) with `checks` (graph, placeholders, hooks, executors), `pools` ([resources]) and `messages`
-(pydantic's errors in one line); `validated` (the Config every front end gets); `dump` (TOML out, the
-starter); `plugin_refs` (`module:Class`). Import the names from here.
+the Python API) with `checks` (graph, placeholders, hooks, executors), `pools` ([resources]), `notify` (apprise
+URLs: apprise imported only when the key is used) and `messages` (pydantic's errors in one line); `validated`
+(the Config every front end gets); `dump` (TOML out, the starter); `plugin_refs` (`module:Class`). Import the
+names from here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from coopy_core.config.dump import STARTER_CONFIG, dump_config, starter_toml
 from coopy_core.config.fields import NAME_PATTERN, Name, ParamValue
 from coopy_core.config.load import config_from_dict, load_config, load_tui_file
 from coopy_core.config.models import ConfigFile, PipelineConfig, StageConfig, TasksConfig, TuiConfig
+from coopy_core.config.notify import notify_urls
 from coopy_core.config.plugin_refs import import_ref
 from coopy_core.config.pools import MAX_AMOUNT
 from coopy_core.config.validated import Config
@@ -48,6 +50,7 @@ __all__ = [
     "import_ref",
     "load_config",
     "load_tui_file",
+    "notify_urls",
     "stage_placeholders",
     "starter_toml",
 ]

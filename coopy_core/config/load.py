@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from coopy_core.config.checks import check_graph, check_stages
 from coopy_core.config.messages import describe, key_path
 from coopy_core.config.models import ConfigFile, TuiConfig
+from coopy_core.config.notify import check_notify
 from coopy_core.config.pools import check_pools
 from coopy_core.config.validated import Config
 from coopy_core.errors import ConfigError
@@ -62,6 +63,9 @@ def config_from_dict(
     log_dir = (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
     path = path or base_dir
     pools, gpus = check_pools(parsed, shown)
+    check_notify(parsed.pipeline.notify, shown)  # last: it imports apprise when the key is used
+    for i, stage in enumerate(parsed.stages):
+        check_notify(stage.notify, shown, f"stages[{i}].notify")
     return Config(
         path=path,
         base_dir=base_dir,

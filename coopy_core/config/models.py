@@ -19,6 +19,7 @@ class PipelineConfig(Strict):
     log_dir: str | None = None
     detector_timeout: float = Field(default=60.0, gt=0)
     on_finished: list[StrictStr] | StrictStr | None = None  # hook: {pipeline}, {state} = passed | failed
+    notify: list[StrictStr] | StrictStr | None = None  # apprise URLs: a run failed for good, the pipeline's end
 
 
 class TasksConfig(Strict):
@@ -75,6 +76,7 @@ class StageConfig(Strict):
     resources: dict[str, StrictInt | StrictFloat] = Field(default_factory=dict)  # per run, from [resources]
     on_done: list[StrictStr] | StrictStr | None = None  # hooks: the run's placeholders + {state} {exit_code}
     on_failed: list[StrictStr] | StrictStr | None = None  # {reason} {log}; run detached, output logged
+    notify: list[StrictStr] | StrictStr | None = None  # apprise URLs for its failures, instead of [pipeline]'s
     slurm: SlurmOptions | None = None
     ray: RayOptions | None = None
 

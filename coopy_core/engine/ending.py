@@ -11,6 +11,7 @@ the ended attempt and either lets the next rule look too (it returns False) or e
   rerun                what it is made of changed while it ran: it runs again, its result does not count
   settle               the run takes its final state
   hooks                on_done / on_failed is owed, in the same commit
+  notes                a run failed for good: its notification is owed (`notify`), in the same commit
   tell_readiness       Readiness is told; what may start now joins its queue; a failure is said
 
 After the rules, `end` dispatches (unless a rule said nothing may start now): the path of a run goes
@@ -29,6 +30,7 @@ from coopy_core.engine.book import Book
 from coopy_core.engine.outputs import Outputs
 from coopy_core.engine.settle import Settle
 from coopy_core.graph import Progress, RunKey
+from coopy_core.lifecycle import notes as notifications
 from coopy_core.lifecycle.files import disk_full_note
 from coopy_core.lifecycle.hooks import HookRunner
 from coopy_core.lifecycle.live import Ending
@@ -216,6 +218,12 @@ def hooks(x: Endings, e: Ended) -> bool:
     return False
 
 
+def notes(x: Endings, e: Ended) -> bool:
+    if e.ending.state == RunState.FAILED and x.hooks is not None:
+        notifications.run_failed(x.hooks, e.run, e.reason, e.cfg.notify)
+    return False
+
+
 def tell_readiness(x: Endings, e: Ended) -> bool:
     run, key = e.run, e.run.key
     passed = e.ending.state == RunState.DONE
@@ -240,5 +248,6 @@ RULES: tuple[Rule, ...] = (
     rerun,
     settle,
     hooks,
+    notes,
     tell_readiness,
 )

@@ -4,6 +4,7 @@ A hook is owed the moment its event is committed (it is written to the store in 
 transaction); it is then started detached like any run, through the local executor, with its output in
 `log_dir/hooks/<id>.log`. It runs once per event even across an engine restart: a hook still marked
 pending at start is looked for (by its run id in /proc, or its exit-status file) before it is started.
+The `notify` notes (lifecycle/notes.py) are hooks too, owed with their command as it is (`owe_argv`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,19 @@ class HookRunner:
         except templates.TemplateError as exc:
             self.notify(f"hook {what}: {exc}", "error")
             return
-        self.journal.hook(hook_id, {"argv": rendered, "what": what})
+        self.owe_argv(hook_id, rendered, what)
+
+    def owe_argv(
+        self, hook_id: str, argv: list[str], what: str, env: Mapping[str, str] | None = None, label: str = "hook"
+    ) -> None:
+        """Record a command as it is (a notification: nothing to render), with `env` for it alone; `label` names
+        it in the messages ("hook ... ran", "notification ... sent")."""
+        spec: dict[str, Any] = {"argv": argv, "what": what}
+        if env:
+            spec["env"] = dict(env)
+        if label != "hook":
+            spec["label"] = label
+        self.journal.hook(hook_id, spec)
         if not self._firing:
             self._firing = True
             self.journal.after_commit(self.fire_pending)
@@ -65,7 +78,8 @@ class HookRunner:
             if self.executor.find_started(run_id, status) is not None:
                 self.journal.hook_state(hook_id, "fired")  # it started before a crash: never twice
                 continue
-            launch = Launch(argv=spec["argv"], cwd=self.config.base_dir, env={"COOPY_HOOK": spec["what"]})
+            env = {"COOPY_HOOK": spec["what"], **spec.get("env", {})}
+            launch = Launch(argv=spec["argv"], cwd=self.config.base_dir, env=env)
             log_path = self.config.log_dir / "hooks" / f"{hook_id}.log"
             try:
                 handle = self.executor.start(LaunchSpec(run_id=run_id, launch=launch, log=log_path, status=status))
@@ -73,11 +87,11 @@ class HookRunner:
                 if exc.transient:  # the machine refused it for now: it stays owed and is tried again
                     if not self._refused_said:
                         self._refused_said = True
-                        self.notify(f"hook {spec['what']} could not start yet: {exc}; trying again", "warning")
+                        self.notify(f"{_named(spec)} could not start yet: {exc}; trying again", "warning")
                     self._try_again()
                     continue
                 self.journal.hook_state(hook_id, "failed")
-                self.notify(f"hook {spec['what']} could not start: {exc}", "error")
+                self.notify(f"{_named(spec)} could not start: {exc}", "error")
                 continue
             self._refused_said = False
             self.journal.hook_state(hook_id, "fired")  # after the start: a crash in between is found above
@@ -103,9 +117,10 @@ class HookRunner:
     def _on_end(self, spec: dict[str, Any], log_path: Path) -> Callable[[int | None], None]:
         def ended(code: int | None) -> None:
             if code == 0:
-                self.notify(f"hook {spec['what']} ran", "info")
+                self.notify(f"{_named(spec)} {'sent' if 'label' in spec else 'ran'}", "info")
             else:
-                self.notify(f"hook {spec['what']} failed (exit {code}); see {log_path}", "warning")
+                failed = "not sent" if "label" in spec else "failed"
+                self.notify(f"{_named(spec)} {failed} (exit {code}); see {log_path}", "warning")
 
         return ended
 
@@ -114,3 +129,10 @@ class HookRunner:
 
     def _status(self, hook_id: str) -> Path:
         return self.config.state_dir / "hooks" / f"{hook_id}.status"
+
+
+def _named(spec: dict[str, Any]) -> str:
+    """`hook on_failed train/a`, or `notification 'coopy: train/a failed'`."""
+    if "label" in spec:
+        return f"{spec['label']} {spec['what']!r}"
+    return f"hook {spec['what']}"

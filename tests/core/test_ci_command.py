@@ -24,7 +24,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_the_test_command_checks_lint_format_types_and_layers_first() -> None:
     command = _readme_test_command()
     steps = [step.strip() for step in command.split("&&")]
-    assert "pip install -q -e '.[test,ray,dev,gpu]'" in steps  # gpu: nvidia-ml-py for tests/gpu
+    assert "pip install -q -e '.[test,ray,dev,gpu,notify]'" in steps  # gpu: nvidia-ml-py for tests/gpu; notify: apprise
     checks = ["ruff check .", "ruff format --check .", "mypy", "lint-imports"]
     assert [s for s in steps if s in checks] == checks
     assert steps.index("lint-imports") < steps.index("pytest -q")

@@ -373,6 +373,12 @@ def _either(draw: st.DrawFn, good: st.SearchStrategy[Any], bad: st.SearchStrateg
     return draw(bad if draw(st.integers(0, odds - 1)) == 1 else good)  # not 0: hypothesis favours it
 
 
+# apprise URLs (`notify`): checked at load, never sent by the loader
+NOTIFY = (
+    st.sampled_from([[], "json://127.0.0.1:9/x", ["ntfys://t", "json://127.0.0.1:9/y"]]),
+    st.sampled_from(["foo://x", "", ["mailto://"], " ", "://", "json://", ["json://h/p", 3]]) | TEMPLATES | VALUES,
+)
+
 # per key: (plausible, anything)
 STAGE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "workers": (st.integers(1, 8), st.integers(-2, 20) | HUGE_INTS | VALUES),
@@ -415,6 +421,7 @@ STAGE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
         st.sampled_from(["json:Nope", "no_such_module_q9:Det", "JustAName", ":", "..x:Y", "json:dumps"]),
     ),
     "scripter": (st.just("coopy_core.scripter:Scripter"), st.sampled_from(["no_such_module_q9:S", "a:b:c", ""])),
+    "notify": NOTIFY,
 }
 PIPELINE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "name": (st.sampled_from(["demo", "p-1", "x.y"]), st.sampled_from(["a b", "", "x" * 201]) | TEMPLATES | VALUES),
@@ -423,6 +430,7 @@ PIPELINE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] 
     "log_dir": (st.sampled_from(["logs", "/tmp/coopy-fuzz-never-written"]), TEMPLATES | VALUES),
     "detector_timeout": (st.floats(0.1, 100), st.floats() | VALUES),
     "on_finished": (st.just(["echo", "{pipeline}", "{state}"]), COMMANDS),
+    "notify": NOTIFY,
 }
 
 
