@@ -53,7 +53,7 @@ GAP = 2
 
 
 def graph_rows(views: list[StageView], total: int, busy: bool) -> list[tuple[str, ...]]:
-    rows = [HEADINGS]
+    rows: list[tuple[str, ...]] = [HEADINGS]
     for v in views:
         runs = stage_total(v, total)
         status = stage_status(v, total, busy)
