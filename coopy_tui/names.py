@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from coopy_tui.format import cut, middle_truncate
 
@@ -113,11 +114,16 @@ class Names:
         split = pairs(name)
         if split is None or not self.constants:
             return name
-        constant = set(self.constants)
+        constant = self._known[1]
         kept = [f"{k}={v}" for k, v in split if (k, v) not in constant]
         return ",".join(kept) if kept else name
 
-    def fitted(self, width: int) -> list[int]:
+    @cached_property
+    def _known(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+        return frozenset(self.keys), frozenset(self.constants)
+
+    @lru_cache(maxsize=8)  # noqa: B019 (a few Names live at a time; each list asks at one or two widths)
+    def fitted(self, width: int) -> tuple[int, ...]:
         """Each value column's width in `width` cells: a key wider than its values gives up cells first
         (its header is cut, no value is), then the widest column, one cell at a time."""
         columns = self._columns()
@@ -130,7 +136,7 @@ class Names:
                 columns[columns.index(max(columns))] -= 1
             else:
                 break
-        return columns
+        return tuple(columns)
 
     def values(self, name: str, width: int) -> str:
         """The name's values aligned in columns of `fitted(width)`; a name not of these keys as it is."""
@@ -138,7 +144,7 @@ class Names:
         if split is None:
             return cut(name, width)
         by_key = dict(split)
-        keys, constant = set(self.keys), set(self.constants)
+        keys, constant = self._known
         if any(k not in keys and (k, v) not in constant for k, v in split):
             return cut(self.short(name), width)
         cells = []
