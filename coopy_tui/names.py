@@ -154,7 +154,10 @@ class Names:
 
     def header(self, width: int) -> str:
         """The keys over the aligned values."""
-        cells = [cut(key, column).ljust(column) for key, column in zip(self.keys, self.fitted(width), strict=True)]
+        cells = [
+            (cut(key, column) if column > 2 else key[:column]).ljust(column)  # `s`, not `…`, over a 1-cell column
+            for key, column in zip(self.keys, self.fitted(width), strict=True)
+        ]
         return (" " * GAP).join(cells).rstrip()
 
     def show(self, name: str, width: int, wide: bool = False) -> str:

@@ -119,16 +119,18 @@ def fit(columns: Sequence[Column], width: int, task_width: int | Sequence[int]) 
 
     `task_width` is what the name reads well at, widest first (its `key=value` pairs, then its values
     aligned under the keys: coopy_tui.names). The widest that leaves the growing column (the last
-    line) room is taken; the last one is the floor the name is cut from.
+    line) room is taken; when none does, the one that shows the most columns (the widest of those).
     """
     wants = (task_width,) if isinstance(task_width, int) else tuple(task_width)
     grow = [i for i, c in enumerate(columns) if c.grow]
-    widths: list[int] = []
+    best: list[int] = []
     for want in wants:
         widths = _fit(columns, width, want)
         if not grow or widths[grow[0]] > 0:
-            break
-    return widths
+            return widths
+        if not best or sum(w > 0 for w in widths) > sum(w > 0 for w in best):
+            best = widths
+    return best
 
 
 def _fit(columns: Sequence[Column], width: int, task_width: int) -> list[int]:

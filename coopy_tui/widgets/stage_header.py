@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from coopy_core.model import StageView
-from coopy_tui.format import bar, passed, stage_status, stage_total
+from coopy_tui.format import bar, cut, passed, stage_status, stage_total
 
 GLYPHS = {
     "queued": "·",
@@ -86,7 +86,7 @@ class StageHeader(Widget):
         return text
 
     def shared_text(self, width: int) -> Text:
-        return Text(f"same in every run: {self.shared}", style="dim", no_wrap=True, overflow="ellipsis")
+        return Text(cut(f"same in every run: {self.shared}", width), style="dim")
 
     def render(self) -> Text:
         width = self.content_region.width or 40
