@@ -29,13 +29,13 @@ from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 
 from coopy_core.model import RunState, RunView
-from coopy_tui.format import STATE_GLYPHS, STATE_STYLES
 from coopy_tui.listing import parse
 from coopy_tui.names import Names
 from coopy_tui.sorting import SortMode
 from coopy_tui.widgets.cell_table import SCROLLBAR, CellTable
 from coopy_tui.widgets.metric_columns import MetricColumns, with_metrics
-from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, STATE, Column, Row, slurm_text
+from coopy_tui.widgets.name_column import NameColumn
+from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column, Row, slurm_text
 from coopy_tui.widgets.run_rows import RunRows
 from coopy_tui.widgets.scrolling import set_virtual_size
 
@@ -124,10 +124,8 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
         metrics: Sequence[str] | None = None,
         names: Names | None = None,
     ) -> None:
-        self.names = names  # how names are shown (coopy_tui.names); None: whole, cut to task_width
-        self.wide = False  # `W`: every name whole, the list scrolls sideways (shift+arrows) when it must
-        self._task_column = Column("task", "task", 0, self._task_cell, required=True)
-        columns = self._own(columns)
+        self.name_column = NameColumn(names)  # how names are shown (coopy_tui.names), wide or not
+        columns = self.name_column.own(columns)
         super().__init__(task_width, columns, id=id)
         self.stage = stage
         self.clock = clock
@@ -178,39 +176,30 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
     def _row_cells(self, task: str) -> list[Text]:
         return self._cells(self.rows.runs[task], self.clock())
 
-    # ------------------------------------------------------------------ names
-    def _own(self, columns: Sequence[Column]) -> tuple[Column, ...]:
-        """The columns with the name column that shows names as `self.names` says."""
-        return tuple(self._task_column if c.key == "task" and self.names is not None else c for c in columns)
-
-    def _task_cell(self, run: RunView, row: Row) -> Text:
-        glyph = (f"{STATE_GLYPHS[run.state]} ", STATE_STYLES[run.state])
-        assert self.names is not None
-        return Text.assemble(glyph, (self.names.show(run.task, max(1, row.width - 3), self.wide), ""))
-
+    # ------------------------------------------------------------------ names (name_column.py)
     def _task_wants(self) -> tuple[int, ...]:
-        if self.names is None:
-            return (self.task_width,)
-        return (self.names.longest,) if self.wide else self.names.wants()
+        return self.name_column.wants(self.task_width)
 
     def _least_width(self) -> int:
-        return self.names.longest + 3 + STATE.width if self.wide and self.names is not None else 0
+        return self.name_column.least_width()
 
     def _label(self, column: Column, width: int) -> str:
-        if column.key != "task" or self.names is None or self.names.mode(width - 3, self.wide) != "values":
-            return column.label
-        return "  " + self.names.header(width - 3)
+        return self.name_column.label(column, width)
+
+    @property
+    def wide(self) -> bool:
+        return self.name_column.wide
 
     def set_names(self, names: Names) -> None:
         """Show names this way from now on (a configuration was added): every row redrawn."""
-        if names != self.names:
-            self.names = names
+        if names != self.name_column.names:
+            self.name_column.names = names
             self.set_columns(self.all_columns)
 
     def set_wide(self, wide: bool) -> None:
         """`W`: whole names (the list scrolls sideways with shift+arrows when they are wider than it)."""
         if wide != self.wide:
-            self.wide = wide
+            self.name_column.wide = wide
             self.set_columns(self.all_columns)
             if not wide:
                 self.scroll_to(x=0, animate=False)
@@ -221,7 +210,7 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
     # ------------------------------------------------------------------ columns
     def set_columns(self, columns: Sequence[Column]) -> None:
         """Show these columns from now on (a metric appeared, say): fitted to the width, every row redrawn."""
-        self.all_columns = self._own(columns)
+        self.all_columns = self.name_column.own(columns)
         width = self._fitted_to if self._fitted_to >= 0 else self.size.width - SCROLLBAR
         self._fitted_to = -1
         self._kept = {}
