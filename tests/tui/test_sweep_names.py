@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from coopy_core.model import EventKind
 from coopy_tui.app import CoopyApp
 from coopy_tui.names import Names, pairs
+from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, fit
 from tests.helpers.tui import fixed_clock, screen_text, settle, wait_for
 from tests.helpers.tui_pipelines import DATASET, SWEEP_TASKS, sweep_engine
 
@@ -56,7 +58,7 @@ async def test_every_row_shows_what_tells_its_run_apart(in_tmp: Path, size: tupl
 
 async def test_wide_mode_shows_the_whole_name(in_tmp: Path) -> None:
     app = CoopyApp(sweep_engine(in_tmp), clock=fixed_clock)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(60, 20)) as pilot:  # the whole name is wider than the list
         await settle(app)(pilot)
         await pilot.press("tab")
         await settle(app)(pilot)
@@ -64,14 +66,41 @@ async def test_wide_mode_shows_the_whole_name(in_tmp: Path) -> None:
         await pilot.press("W")
         await wait_for(pilot, lambda: app.panel.table.wide, what="wide mode")
         await settle(app)(pilot)
-        head, tail = task[:60], task[-20:]
-        assert head in table_lines(app)[0][1]
+        head, tail = task[:40], task[-20:]
+        assert head in table_lines(app)[0][1] and tail not in table_lines(app)[0][1]
         await pilot.press("shift+right", "shift+right", "shift+right")
         await settle(app)(pilot)
         assert tail in table_lines(app)[0][1], table_lines(app)[0]
         await pilot.press("W")
         await settle(app)(pilot)
         assert tells_apart(task, table_lines(app)[0][1]) and DATASET not in table_lines(app)[0][1]
+
+
+async def test_a_configuration_added_with_another_dataset_shows_the_dataset(in_tmp: Path) -> None:
+    """What every configuration shared is shared no more: the header stops saying it, the rows show it."""
+    engine = sweep_engine(in_tmp)
+    app = CoopyApp(engine, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app)(pilot)
+        await pilot.press("tab")
+        await settle(app)(pilot)
+        assert DATASET not in table_lines(app)[0][1]
+        added = "dataset=imagenet,model=resnet18,lr=0.1,seed=0"
+        engine.tasks.append(added)
+        engine.emit(EventKind.TASK_ADDED, task=added)
+        await wait_for(pilot, lambda: "same in every run" not in screen_text(app), what="the shared line gone")
+        await settle(app)(pilot)
+        assert all(DATASET in line for _task, line in table_lines(app)), table_lines(app)[:2]
+
+
+def test_a_list_takes_the_widest_name_that_leaves_its_last_line_room() -> None:
+    keys = [c.key for c in DEFAULT_COLUMNS]
+    wide = dict(zip(keys, fit(DEFAULT_COLUMNS, 120, (37, 27)), strict=True))
+    assert wide["task"] == 40 and wide["last"] >= 12  # pairs: everything fits
+    narrow = dict(zip(keys, fit(DEFAULT_COLUMNS, 70, (37, 27)), strict=True))
+    assert narrow["task"] == 30 and narrow["last"] >= 12  # aligned values, and the last line still shows
+    tight = dict(zip(keys, fit(DEFAULT_COLUMNS, 40, (37, 27)), strict=True))
+    assert tight["state"] == 10 and tight["last"] == 0
 
 
 def test_names_keep_what_differs() -> None:
