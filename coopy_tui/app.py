@@ -32,6 +32,7 @@ from coopy_tui.format import busy
 from coopy_tui.heap import HeapFreezer
 from coopy_tui.log_following import LogFollowing
 from coopy_tui.logs import LastLines, LogFollower
+from coopy_tui.names import Names
 from coopy_tui.notices import NoticeLog, Toaster, failure_toast
 from coopy_tui.settings import Settings
 from coopy_tui.state import Changes, PipelineState
@@ -133,12 +134,13 @@ class CoopyApp(App[QuitChoice | None]):
         views = self.views()
         total = self.state.task_count
         task_width = min(32, max([len(t) for t in self._run_names()] + [8]))
+        self.names = Names.of(self.state.tasks)  # the params that differ, and the ones every configuration shares
         with Vertical(id="body"):
             yield self.pipeline_bar
             yield self._tabs
             with Horizontal(id="stages"):
                 for view in views:
-                    panel = StagePanel(view, total, self.clock, task_width, self.columns, self.metrics)
+                    panel = StagePanel(view, total, self.clock, task_width, self.columns, self.metrics, self.names)
                     self.panels.append(panel)
                     yield panel
             yield self._spark
@@ -289,6 +291,12 @@ class CoopyApp(App[QuitChoice | None]):
 
     def _apply_changes(self, changes: Changes) -> None:
         total = self.state.task_count
+        if changes.tasks_added:
+            names = Names.of(self.state.tasks)
+            if names != self.names:  # a new configuration may make a shared param differ
+                self.names = names
+                for panel in self.panels:
+                    panel.set_names(names)
         stages = set(changes.stages) | set(changes.runs)
         views = self.views()
         moving = busy(views)
@@ -321,7 +329,9 @@ class CoopyApp(App[QuitChoice | None]):
         self._unsubscribe = self.client.subscribe(self._on_event)
         total = state.task_count
         moving = busy(self.views())
+        self.names = Names.of(state.tasks)
         for panel in self.panels:
+            panel.set_names(self.names)
             panel.table.load(state.runs[panel.stage].values())
             panel.update_view(state.stages[panel.stage], total, moving)
             panel.update_subtitle()

@@ -93,6 +93,18 @@ class CellTable(ScrollView):
     def _row_cells(self, task: str) -> list[Text]:
         raise NotImplementedError
 
+    def _task_wants(self) -> tuple[int, ...]:
+        """The widths the name column reads well at, widest first (run_columns.fit)."""
+        return (self.task_width,)
+
+    def _least_width(self) -> int:
+        """Lay the columns out at least this wide (wider than the widget: it scrolls sideways)."""
+        return 0
+
+    def _label(self, column: Column, width: int) -> str:
+        """A column's header text at `width` cells."""
+        return column.label
+
     # ------------------------------------------------------------------ columns
     def _fit(self, width: int) -> None:
         """Choose the columns and their widths for `width` cells (a resize, or a longer task name)."""
@@ -103,7 +115,7 @@ class CellTable(ScrollView):
             while len(self._kept) > KEPT_WIDTHS:
                 del self._kept[next(iter(self._kept))]
         self._fitted_to = width
-        widths = fit(self.all_columns, width, self.task_width)
+        widths = fit(self.all_columns, max(width, self._least_width()), self._task_wants())
         shown = [(c, w) for c, w in zip(self.all_columns, widths, strict=True) if w > 0]
         self.columns = tuple(c for c, _w in shown)
         self.widths = [w for _c, w in shown]
@@ -323,7 +335,7 @@ class CellTable(ScrollView):
     def _header_cells(self) -> list[list[Segment]]:
         if self._header is None:
             self._header = [
-                self._render_cell(Text(c.label, justify="right" if c.right else "left"), width)
+                self._render_cell(Text(self._label(c, width), justify="right" if c.right else "left"), width)
                 for c, width in zip(self.columns, self.widths, strict=True)
             ]
         return self._header

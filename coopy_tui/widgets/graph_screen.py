@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from coopy_core.model import StageView
-from coopy_tui.format import passed, stage_status, stage_total
+from coopy_tui.format import cut, passed, stage_status, stage_total
 from coopy_tui.widgets.stage_tabs import marks
 
 
@@ -46,28 +47,54 @@ def over_text(view: StageView) -> str:
     return "per " + " × ".join(view.over)
 
 
-def graph_table(views: list[StageView], total: int, busy: bool) -> Text:
-    rows = [("stage", "needs", "runs", "of", "progress")]
+HEADINGS = ("stage", "needs", "runs", "of", "done", "status")
+SHRINK = ((3, 8), (1, 6), (5, 6), (0, 8))  # (column, fewest cells): what gives up cells first when narrow
+GAP = 2
+
+
+def graph_rows(views: list[StageView], total: int, busy: bool) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [HEADINGS]
     for v in views:
         runs = stage_total(v, total)
-        progress = f"{passed(v)}/{runs} done  {stage_status(v, total, busy)}"
+        status = stage_status(v, total, busy)
         if m := marks(v):
-            progress += f"  {m}"
-        rows.append((v.name, ", ".join(v.needs) or "–", str(runs), over_text(v), progress))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    text = Text(no_wrap=True, overflow="ellipsis")
+            status += f"  {m}"
+        rows.append((v.name, ", ".join(v.needs) or "–", str(runs), over_text(v), f"{passed(v)}/{runs}", status))
+    return rows
+
+
+def graph_table(views: list[StageView], total: int, busy: bool, width: int = 1000) -> Text:
+    """One line per stage, each cell under its heading at any width: the widest texts are cut (`…`), a
+    line is never wrapped (it would land under another column)."""
+    rows = graph_rows(views, total, busy)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADINGS))]
+    for column, fewest in SHRINK:
+        over = sum(widths) + GAP * (len(widths) - 1) - width
+        if over > 0:
+            widths[column] = max(fewest, widths[column] - over)
+    text = Text(no_wrap=True, overflow="crop")
     for i, row in enumerate(rows):
         if i:
             text.append("\n")
         cells = [
-            row[0].ljust(widths[0]),
-            row[1].ljust(widths[1]),
-            row[2].rjust(widths[2]),
-            row[3].ljust(widths[3]),
-            row[4],
+            cut(cell, w).rjust(w) if c in (2, 4) else cut(cell, w).ljust(w)
+            for c, (cell, w) in enumerate(zip(row, widths, strict=True))
         ]
-        text.append("  ".join(cells), style="bold" if i == 0 else "")
+        text.append((" " * GAP).join(cells).rstrip()[:width], style="bold" if i == 0 else "")
     return text
+
+
+class GraphTable(Widget):
+    """The table under the drawing, laid out for the width it gets."""
+
+    DEFAULT_CSS = "GraphTable { height: auto; }"
+
+    def __init__(self, views: list[StageView], total: int, busy: bool, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.views, self.total, self.busy = views, total, busy
+
+    def render(self) -> Text:
+        return graph_table(self.views, self.total, self.busy, self.content_region.width or 1000)
 
 
 class GraphScreen(ModalScreen[None]):
@@ -84,7 +111,7 @@ class GraphScreen(ModalScreen[None]):
             box.border_title = "pipeline graph"
             box.border_subtitle = "esc close"
             yield Static(Text(drawing(self.views), style="bold"), id="graph-drawing")
-            yield Static(graph_table(self.views, self.total, self.busy), id="graph-table")
+            yield GraphTable(self.views, self.total, self.busy, id="graph-table")
 
     def action_close(self) -> None:
         self.dismiss(None)

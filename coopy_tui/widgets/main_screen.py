@@ -96,6 +96,15 @@ class MainScreen(Screen[None]):
         panel.update_subtitle()
         self.coopy.say(f"{panel.stage}: sorted by {panel.table.sort.name} (o: the next order)", kind="info")
 
+    def action_wide(self) -> None:
+        """`W`: every list shows whole names (shift+arrows scroll sideways), or again only what differs."""
+        app = self.coopy
+        wide = not app.panel.table.wide
+        for panel in app.panels:
+            panel.table.set_wide(wide)
+        what = "whole names (shift+← →: scroll; W: back)" if wide else "names: what differs (W: whole names)"
+        app.say(what, kind="info")
+
     def action_next_failed(self) -> None:
         self.coopy.toaster.drop_pending()  # looking at them now; the toast would cover the log of the run
         self._jump_failed(True)

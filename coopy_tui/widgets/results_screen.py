@@ -1,9 +1,12 @@
 """ResultsScreen (`m`): the results table (`coopy results`) in a DataTable, grouped and sorted by keys.
 
-`g` groups by the next param (then by none again), `o` sorts by the next metric, `O` turns the order round, a
-click on a column's header sorts by it. The rows come from the engine's `results` command (the same table as
-`coopy results --format json`), asked again every REFRESH seconds while the screen is open: numbers move while
-runs train.
+`g` groups by the next param (then by none again), `o` sorts by the next metric (its column scrolled into
+view), `O` turns the order round, a click on a column's header sorts by it; `j` / `k` move the cursor.
+A screen is narrower than `coopy results`'s table, so it shows the params that differ (the ones every row
+shares are said once in the caption), then the metrics, then each stage's state; no name column repeating
+the params (only configurations without params are named). The rows come from the engine's `results`
+command (the same table as `coopy results --format json`), asked again every REFRESH seconds while the
+screen is open: numbers move while runs train.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class ResultsScreen(ModalScreen[None]):
         Binding("g", "next_group", "group by"),
         Binding("o", "next_sort", "sort by"),
         Binding("O", "reverse", "reverse"),
+        Binding("j", "cursor(1)", "down", show=False),
+        Binding("k", "cursor(-1)", "up", show=False),
     ]
 
     def __init__(self, fetch: Fetch, title: str, refresh: float = REFRESH) -> None:
@@ -75,27 +80,50 @@ class ResultsScreen(ModalScreen[None]):
         table = self.table
         assert table is not None
         grid = self.query_one(DataTable)
-        columns = results.columns(table)
-        shape = tuple(c.key for c in columns)
+        columns, shared = screen_columns(table)
+        labels = [c.label + self._arrow(c) for c in columns]
+        shape = tuple(f"{c.key}\0{label}" for c, label in zip(columns, labels, strict=True))
         cursor = grid.cursor_row
-        if shape != self._shape:  # grouping changed, or a metric appeared: new columns
+        if shape != self._shape:  # grouping or sorting changed, or a metric appeared: new columns, new widths
+            scroll_x = grid.scroll_x
             grid.clear(columns=True)
-            for c in columns:
-                label = c.label + self._arrow(c)
+            for c, label in zip(columns, labels, strict=True):
                 grid.add_column(label, key=c.key)
+            grid.scroll_x = scroll_x
             self._shape = shape
         else:
             grid.clear()
-            for c in columns:
-                grid.columns[c.key].label = _text(c.label + self._arrow(c))  # type: ignore[index]
         self._columns = columns
         for row in table.rows:
             grid.add_row(*(_text(results.cell(table, row, c), c.numeric) for c in columns), key=row.task)
         if table.rows:
             grid.move_cursor(row=min(cursor, len(table.rows) - 1))
-        what = f"grouped by {', '.join(self.group_by)}" if self.group_by else "one row per configuration"
-        order = f"; sorted by {self.sort}" if self.sort else ""
-        self.query_one("#results-caption", Static).update(f"{len(table.rows)} rows, {what}{order}")
+        what = f" grouped by {', '.join(self.group_by)}" if self.group_by else ""
+        order = f", sorted by {self.sort}" if self.sort else ""
+        same = f" · same in every row: {shared}" if shared else ""
+        self.query_one("#results-caption", Static).update(f"{len(table.rows)} rows{what}{order}{same}")
+        self.call_after_refresh(self._show_sorted)
+
+    def _show_sorted(self) -> None:
+        """Scroll the sorted column into view (the table may be wider than the screen)."""
+        if not self.sort or not self.is_mounted:
+            return
+        grid = self.query_one(DataTable)
+        name = self.sort.lstrip("-")
+        keys = [c.key for c in self._columns]
+        for key in (f"metric:{name}", f"param:{name}", name):
+            if key in keys:
+                index = keys.index(key)
+                break
+        else:
+            return
+        x = sum(c.get_render_width(grid) for c in grid.ordered_columns[:index])
+        width = grid.ordered_columns[index].get_render_width(grid)
+        seen = grid.scrollable_content_region.width
+        if x < grid.scroll_x:
+            grid.scroll_to(x=x, animate=False)
+        elif x + width > grid.scroll_x + seen:
+            grid.scroll_to(x=x + width - seen, animate=False)
 
     def _arrow(self, column: results.Column) -> str:
         if not self.sort:
@@ -143,8 +171,32 @@ class ResultsScreen(ModalScreen[None]):
         self.sort = f"-{name}" if self.sort == name else name
         self.reload()
 
+    def action_cursor(self, rows: int) -> None:
+        grid = self.query_one(DataTable)
+        (grid.action_cursor_down if rows > 0 else grid.action_cursor_up)()
+
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def screen_columns(table: results.Table) -> tuple[list[results.Column], str]:
+    """The columns a screen shows, and the params every row shares (`dataset=cifar10`) to say once."""
+    shared: list[str] = []
+    out: list[results.Column] = []
+    for column in results.columns(table):
+        kind, _, name = column.key.partition(":")
+        if kind == "task" and table.params:
+            continue  # the name is the params again
+        if kind == "param" and not table.grouped and len(table.rows) > 1:
+            values = {results.cell(table, row, column) for row in table.rows}
+            if len(values) == 1:
+                shared.append(f"{name}={values.pop()}")
+                continue
+        out.append(column)
+    metrics = [c for c in out if c.key.startswith("metric:")]
+    stages = [c for c in out if c.key.startswith("stage:")]
+    rest = [c for c in out if c not in metrics and c not in stages]
+    return rest + metrics + stages, ",".join(shared)
 
 
 def _text(text: str, right: bool = False) -> Any:

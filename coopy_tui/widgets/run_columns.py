@@ -1,8 +1,8 @@
 """The task list's columns: one list of `Column`s, each saying how wide it is and what a row shows in it.
 
 A panel narrower than every column keeps `task` and `state` (never clipped: the task name is
-shortened first, in the middle, so both ends stay readable), then the optional columns by rank while
-they fit, and gives what is left to the column that grows (the last log line). A new column (a
+shortened first, coopy_tui.names says how), then the optional columns by rank while they fit, and
+gives what is left to the column that grows (the last log line). A new column (a
 metric, say) is one more entry in a list passed to RunTable.
 """
 
@@ -114,10 +114,27 @@ DEFAULT_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def fit(columns: Sequence[Column], width: int, task_width: int) -> list[int]:
+def fit(columns: Sequence[Column], width: int, task_width: int | Sequence[int]) -> list[int]:
     """Each column's width for a list `width` cells wide (0: hidden), in column order.
 
-    The task column wants `task_width + 3` (glyph, space, name, gap): it gives up cells before a
+    `task_width` is what the name reads well at, widest first (its `key=value` pairs, then its values
+    aligned under the keys: coopy_tui.names). The widest that leaves the growing column (the last
+    line) room is taken; when none does, the one that shows the most columns (the widest of those).
+    """
+    wants = (task_width,) if isinstance(task_width, int) else tuple(task_width)
+    grow = [i for i, c in enumerate(columns) if c.grow]
+    best: list[int] = []
+    for want in wants:
+        widths = _fit(columns, width, want)
+        if not grow or widths[grow[0]] > 0:
+            return widths
+        if not best or sum(w > 0 for w in widths) > sum(w > 0 for w in best):
+            best = widths
+    return best
+
+
+def _fit(columns: Sequence[Column], width: int, task_width: int) -> list[int]:
+    """The task column wants `task_width + 3` (glyph, space, name, gap): it gives up cells before a
     required column is clipped, and optional columns come only while it keeps its full width, by
     rank (a growing column counts as MIN_GROW wide there, and takes what is left at the end).
     """

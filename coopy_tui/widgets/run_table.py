@@ -30,9 +30,11 @@ from textual.message import Message
 
 from coopy_core.model import RunState, RunView
 from coopy_tui.listing import parse
+from coopy_tui.names import Names
 from coopy_tui.sorting import SortMode
 from coopy_tui.widgets.cell_table import SCROLLBAR, CellTable
 from coopy_tui.widgets.metric_columns import MetricColumns, with_metrics
+from coopy_tui.widgets.name_column import NameColumn
 from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column, Row, slurm_text
 from coopy_tui.widgets.run_rows import RunRows
 from coopy_tui.widgets.scrolling import set_virtual_size
@@ -62,6 +64,8 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home,g", "scroll_top", "First", show=False),
         Binding("end,G", "scroll_bottom", "Last", show=False),
+        Binding("shift+right", "scroll_names(8)", "Scroll right", show=False),
+        Binding("shift+left", "scroll_names(-8)", "Scroll left", show=False),
     ]
     COMPONENT_CLASSES = {"runtable--header", "runtable--cursor"}
     # DataTable's own look (the rules that apply to a row cursor, no zebra stripes, no hover)
@@ -118,7 +122,10 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
         columns: Sequence[Column] = DEFAULT_COLUMNS,
         id: str | None = None,
         metrics: Sequence[str] | None = None,
+        names: Names | None = None,
     ) -> None:
+        self.name_column = NameColumn(names)  # how names are shown (coopy_tui.names), wide or not
+        columns = self.name_column.own(columns)
         super().__init__(task_width, columns, id=id)
         self.stage = stage
         self.clock = clock
@@ -169,10 +176,41 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
     def _row_cells(self, task: str) -> list[Text]:
         return self._cells(self.rows.runs[task], self.clock())
 
+    # ------------------------------------------------------------------ names (name_column.py)
+    def _task_wants(self) -> tuple[int, ...]:
+        return self.name_column.wants(self.task_width)
+
+    def _least_width(self) -> int:
+        return self.name_column.least_width()
+
+    def _label(self, column: Column, width: int) -> str:
+        return self.name_column.label(column, width)
+
+    @property
+    def wide(self) -> bool:
+        return self.name_column.wide
+
+    def set_names(self, names: Names) -> None:
+        """Show names this way from now on (a configuration was added): every row redrawn."""
+        if names != self.name_column.names:
+            self.name_column.names = names
+            self.set_columns(self.all_columns)
+
+    def set_wide(self, wide: bool) -> None:
+        """`W`: whole names (the list scrolls sideways with shift+arrows when they are wider than it)."""
+        if wide != self.wide:
+            self.name_column.wide = wide
+            self.set_columns(self.all_columns)
+            if not wide:
+                self.scroll_to(x=0, animate=False)
+
+    def action_scroll_names(self, cells: int) -> None:
+        self.scroll_to(x=max(0, int(self.scroll_x) + cells), animate=False, force=True)
+
     # ------------------------------------------------------------------ columns
     def set_columns(self, columns: Sequence[Column]) -> None:
         """Show these columns from now on (a metric appeared, say): fitted to the width, every row redrawn."""
-        self.all_columns = tuple(columns)
+        self.all_columns = self.name_column.own(columns)
         width = self._fitted_to if self._fitted_to >= 0 else self.size.width - SCROLLBAR
         self._fitted_to = -1
         self._kept = {}

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from coopy_core.model import StageView
-from coopy_tui.format import bar, passed, stage_status, stage_total
+from coopy_tui.format import bar, cut, passed, stage_status, stage_total
 
 GLYPHS = {
     "queued": "·",
@@ -39,13 +39,23 @@ def count_items(view: StageView) -> list[tuple[str, int, str]]:
 
 
 class StageHeader(Widget):
-    """Two lines: `queued 3  done 2  failed 1  cancelled 0`, then `████░░░░ 3/6  ETA 40s`."""
+    """Two lines: `queued 3  done 2  failed 1  cancelled 0`, then `████░░░░ 3/6  ETA 40s`; a third with the
+    params every configuration shares, when some are."""
 
-    def __init__(self, view: StageView, total: int, *, id: str | None = None) -> None:
+    def __init__(self, view: StageView, total: int, *, shared: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = view
         self.total = total
         self.busy = True  # the pipeline still moves (something queued or running somewhere)
+        self.shared = ""  # the params every configuration shares (`dataset=cifar10`): said here, not in each row
+        self.set_shared(shared)
+
+    def set_shared(self, shared: str) -> None:
+        """A third line with what every configuration shares (the run list shows only what differs)."""
+        if shared != self.shared:
+            self.shared = shared
+            self.styles.height = 3 if shared else 2
+            self.refresh()
 
     def update_view(self, view: StageView, total: int, busy: bool = True) -> None:
         if view != self.view or total != self.total or busy != self.busy:
@@ -75,6 +85,12 @@ class StageHeader(Widget):
         text.append(suffix)
         return text
 
+    def shared_text(self, width: int) -> Text:
+        return Text(cut(f"same in every run: {self.shared}", width), style="dim")
+
     def render(self) -> Text:
         width = self.content_region.width or 40
-        return Text("\n").join([self.counts_text(width), self.bar_text(width)])
+        lines = [self.counts_text(width), self.bar_text(width)]
+        if self.shared:
+            lines.append(self.shared_text(width))
+        return Text("\n").join(lines)

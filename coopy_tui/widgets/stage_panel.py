@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from coopy_core.model import StageView
+from coopy_tui.names import Names
 from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column
 from coopy_tui.widgets.run_table import RunTable
 from coopy_tui.widgets.stage_header import StageHeader
@@ -25,14 +26,23 @@ class StagePanel(Vertical):
         task_width: int,
         columns: Sequence[Column] = DEFAULT_COLUMNS,
         metrics: Sequence[str] | None = None,
+        names: Names | None = None,
     ) -> None:
         super().__init__(id=f"stage-{view.index}", classes="stage-panel")
         self.stage = view.name
         self.index = view.index
         self.view = view
         self.total = total
-        self.header = StageHeader(view, total)
-        self.table = RunTable(view.name, clock, task_width, columns=columns, id=f"runs-{view.index}", metrics=metrics)
+        self.header = StageHeader(view, total, shared=names.constants_text() if names else "")
+        self.table = RunTable(
+            view.name,
+            clock,
+            task_width,
+            columns=columns,
+            id=f"runs-{view.index}",
+            metrics=metrics,
+            names=names.for_stage(view.over) if names else None,
+        )
         self._title = ""
         self._subtitle = ""
         self._note = ("", "")  # (task, text): see note()
@@ -43,6 +53,11 @@ class StagePanel(Vertical):
 
     def on_mount(self) -> None:
         self._set_title()
+
+    def set_names(self, names: Names) -> None:
+        """The configurations changed: what they share (the header) and how names show (the list)."""
+        self.header.set_shared(names.constants_text())
+        self.table.set_names(names.for_stage(self.view.over))
 
     def update_view(self, view: StageView, total: int, busy: bool = True) -> None:
         changed = view != self.view

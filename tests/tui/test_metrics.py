@@ -88,18 +88,18 @@ async def test_results_screen_groups_and_sorts_by_keys(engine: MetricsEngine) ->
         screen = app.screen
         assert isinstance(screen, ResultsScreen)
         rows = screen.rows()
-        assert [r[0] for r in rows] == TASKS
-        assert rows[0][-2:] == ["0.37", "0.71"] and rows[1][-2:] == ["0.31", ""]
+        assert [f"model={r[0]},seed={r[1]}" for r in rows] == TASKS  # the params, then the metrics, then states
+        assert rows[0][2:4] == ["0.37", "0.71"] and rows[1][2:4] == ["0.31", ""]
         await pilot.press("g")  # group by model
         await wait_for(pilot, lambda: len(screen.rows()) == 3, what="one row per model")
         assert screen.group_by == ["model"]
         mlp = screen.rows()[0]
-        assert mlp[:2] == ["mlp", "2"] and mlp[-2] == "0.34 ± 0.042"
-        assert mlp[-1] == "0.71 (n=1)"  # one of its two runs reported it
+        assert mlp[:2] == ["mlp", "2"] and mlp[2] == "0.34 ± 0.042"
+        assert mlp[3] == "0.71 (n=1)"  # one of its two runs reported it
         await pilot.press("o")  # sort by the first metric, loss
         await wait_for(pilot, lambda: screen.sort == "loss", what="sorted by loss")
         assert [r[0] for r in screen.rows()] == ["mlp", "cnn", "resnet"]  # resnet has no loss: last
-        assert screen.rows()[1][-2] == "0.95 (n=1)"
+        assert screen.rows()[1][2] == "0.95 (n=1)"
         await pilot.press("O")
         await wait_for(pilot, lambda: screen.sort == "-loss", what="reversed")
         assert [r[0] for r in screen.rows()] == ["cnn", "mlp", "resnet"]

@@ -77,7 +77,11 @@ QUEUE = """\
 [pipeline]
 name = "queue"
 [tasks.matrix]
-dataset = ["cifar10-augmented-large-1", "cifar10-augmented-large-2", "cifar10-augmented-large-3"]
+dataset = [
+    "cifar10-augmented-large-with-crops-1",
+    "cifar10-augmented-large-with-crops-2",
+    "cifar10-augmented-large-with-crops-3",
+]
 [[stages]]
 name = "nap"
 command = ["sleep", "60"]

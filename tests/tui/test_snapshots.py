@@ -9,9 +9,16 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from coopy_core.model import EventKind, RunState
 from coopy_tui.app import CoopyApp
+from coopy_tui.widgets.graph_screen import GraphScreen
+from coopy_tui.widgets.results_screen import ResultsScreen
 from tests.helpers.tui import NOW, TASKS, FakeEngine, counts, demo_engine, fixed_clock, settle, wait_for, write_log
+from tests.helpers.tui_pipelines import sweep_engine
+
+SIZES = [(80, 24), (120, 40), (200, 60)]
 
 
 def make_app(engine: FakeEngine) -> CoopyApp:
@@ -198,3 +205,45 @@ class TestScreens:
             await settle(app)(pilot)
 
         assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+class TestSweep:
+    """A 400-configuration sweep whose names share `dataset=cifar10-augmented-large`: the train stage's list (the
+    values that differ, the shared param in the header), the results screen (`m`) and the graph (`d`)."""
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_sweep_main(self, in_tmp: Path, snap_compare: Any, size: tuple[int, int]) -> None:
+        app = make_app(sweep_engine(in_tmp))
+
+        async def run_before(pilot: Any) -> None:
+            await settle(app)(pilot)
+            await pilot.press("tab")
+            await settle(app)(pilot)
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_sweep_results(self, in_tmp: Path, snap_compare: Any, size: tuple[int, int]) -> None:
+        app = make_app(sweep_engine(in_tmp))
+
+        async def run_before(pilot: Any) -> None:
+            await settle(app)(pilot)
+            await pilot.press("m")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen) and bool(app.screen.rows()))
+            await pilot.press("o")  # sorted by loss
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.sort == "loss")
+            await pilot.pause(0.2)
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_sweep_graph(self, in_tmp: Path, snap_compare: Any, size: tuple[int, int]) -> None:
+        app = make_app(sweep_engine(in_tmp))
+
+        async def run_before(pilot: Any) -> None:
+            await settle(app)(pilot)
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, GraphScreen))
+            await pilot.pause(0.2)
+
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
