@@ -10,6 +10,7 @@ every suite green):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -122,7 +123,7 @@ async def test_a_reused_pid_is_never_taken_for_the_run(tmp_path: Path, start_eng
     os.killpg(running.pid or 0, signal.SIGKILL)
     other = subprocess.Popen(["sleep", "60"], start_new_session=True)  # a session leader, like a wrapper
     try:
-        with sqlite3.connect(tmp_path / ".coopy" / "state.sqlite") as db:
+        with contextlib.closing(sqlite3.connect(tmp_path / ".coopy" / "state.sqlite")) as db, db:
             (text,) = db.execute("SELECT handle FROM runs WHERE stage = 's'").fetchone()
             handle = json.loads(text)
             handle["pid"] = other.pid  # the start time stays the wrapper's
