@@ -218,30 +218,37 @@ class EngineLock:
         return None
 
 
+@contextlib.contextmanager
+def _closed_on_failure(conn: sqlite3.Connection) -> Iterator[None]:
+    """A store refused while it opens (newer, unreadable) closes its connection now: an unclosed one holds its
+    descriptors until the garbage collector happens to run (a connection sits in a reference cycle), so a
+    program that opens stores over and over (the Python API, the TUI) would run out of them."""
+    try:
+        yield
+    except BaseException:
+        conn.close()
+        raise
+
+
 class Store:
     def __init__(self, state_dir: Path, readonly: bool = False) -> None:
         self.state_dir = state_dir
         self.path = state_dir / DB_NAME
         self._copy: Path | None = None  # a read-only place's store with a write-ahead log, read from a copy
+        self._depth = 0
         try:
-            if readonly:
-                self.conn = self._connect_read_only()
-            else:
-                self.conn = sqlite3.connect(self.path, isolation_level=None)
-                self._check_version()
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                self.conn.executescript(SCHEMA)
-                columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
-                for column in ("resources", "recipe", "signature"):  # a state dir from before these existed
-                    if column not in columns:
-                        self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
-                if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.conn = self._connect_read_only() if readonly else self._connect_for_writing()
         except sqlite3.Error as exc:
             raise StateError(store_problem(self.path, exc, "read-only" if readonly else "open")) from None
+        try:
+            self._look(readonly)
+        except BaseException:
+            self.close()
+            raise
+
+    def _look(self, readonly: bool) -> None:
+        """What this version needs to know of the store it opened (older stores lack columns and tables)."""
         self.conn.execute("PRAGMA busy_timeout=5000")
-        self._depth = 0
         try:
             columns = {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
         except sqlite3.Error as exc:
@@ -254,16 +261,31 @@ class Store:
             is not None
         )
 
+    def _connect_for_writing(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        with _closed_on_failure(conn):
+            self._check_version(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            for column in ("resources", "recipe", "signature"):  # a state dir from before these existed
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return conn
+
     def _connect_read_only(self) -> sqlite3.Connection:
         """Reading a WAL store needs its -shm file, which SQLite creates beside it: where the state dir cannot be
         written (an archive, a read-only mount), a store with no pending log is opened as immutable, and one
         whose log holds the newest transactions (its engine was killed) is read from a private copy of both."""
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
         try:
-            self._check_version(conn)
+            with _closed_on_failure(conn):
+                self._check_version(conn)
             return conn
         except sqlite3.OperationalError as exc:
-            conn.close()
             if _code(exc) not in _WRITE_PROBLEMS or (_can_write(self.state_dir) and not _full(self.path.parent)):
                 raise  # not about room or rights: a problem of the store itself
             failed = exc
@@ -280,13 +302,13 @@ class Store:
             conn = sqlite3.connect(f"file:{copy / DB_NAME}?mode=ro", uri=True, isolation_level=None)
         else:
             conn = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, isolation_level=None)
-        self._check_version(conn)
+        with _closed_on_failure(conn):
+            self._check_version(conn)
         return conn
 
-    def _check_version(self, conn: sqlite3.Connection | None = None) -> None:
+    def _check_version(self, conn: sqlite3.Connection) -> None:
         """A store written by a newer CooPy (a higher schema version, or a column this one does not know) is
         refused in one line, before anything is read or written: that is permanent, not a passing failure."""
-        conn = conn or self.conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         unknown = sorted(
             f"{table}.{row[1]}"

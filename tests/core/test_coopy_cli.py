@@ -18,7 +18,8 @@ import pytest
 from coopy_core import Engine, RunState, StateError, load_config
 from tests.helpers.cli import coopy, coopy_popen
 from tests.helpers.engine import EngineFactory, run_of, wait_finished, wait_state, wait_until, write_config
-from tests.helpers.processes import kill_all, processes_mentioning, session_members
+from tests.helpers.processes import kill_all, processes_mentioning, session_members, wait_gone
+from tests.helpers.waiting import poll
 
 
 @pytest.mark.parametrize("heavy", ["textual", "ray"])
@@ -219,8 +220,7 @@ async def test_stop_running_starts_nothing_while_stopping(tmp_path: Path, start_
     try:
         os.kill(slow.pid or 0, signal.SIGSTOP)  # its wrapper now dies only at the SIGKILL after the grace
         await engine.shutdown(stop_running=True)
-        await asyncio.sleep(0.2)
-        assert processes_mentioning(marker) == []
+        await wait_gone(lambda: processes_mentioning(marker), "the runs shutdown stopped")  # none started meanwhile
     finally:
         kill_all(processes_mentioning(marker))
     again = await start_engine(path)  # both are back in the queue, nothing is running unwatched
@@ -243,7 +243,7 @@ async def test_stop_running_keeps_a_run_that_had_already_finished(tmp_path: Path
     deadline = time.monotonic() + 20
     while not (tmp_path / "ran.txt").exists() and time.monotonic() < deadline:
         time.sleep(0.02)  # blocking on purpose: the engine cannot see the end yet
-    time.sleep(0.3)  # let the wrapper record the exit status and end
+    poll(lambda: not processes_mentioning("gates/go"), 20, "the wrapper to record the exit status and end", 0.02)
     await engine.shutdown(stop_running=True)
     again = await start_engine(path)
     assert await wait_finished(again)

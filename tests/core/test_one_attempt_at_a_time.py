@@ -7,6 +7,7 @@ another attempt of its run, or of a run it needs, is still alive."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -233,7 +234,7 @@ def test_wrapper_killed_while_no_engine_runs_the_restart_waits_for_the_old_comma
     wrapper = next(r["pid"] for r in status(cfg)["runs"] if r["stage"] == "s")
     os.kill(wrapper, signal.SIGKILL)
     if not handle_saved:
-        with sqlite3.connect(tmp_path / ".coopy" / "state.sqlite") as db:
+        with contextlib.closing(sqlite3.connect(tmp_path / ".coopy" / "state.sqlite")) as db, db:
             db.execute("UPDATE runs SET handle = NULL WHERE stage = 's'")
     again = coopy("run", str(cfg), cwd=tmp_path, timeout=60)
     assert again.returncode == 0, again.stderr

@@ -325,7 +325,9 @@ async def test_a_screen_that_attaches_later_gets_what_happens_after_and_only_the
     await wait_state(engine, "t0", "s", RunState.DONE)
     engine.resume("s")
     await wait_state(engine, "t1", "s", RunState.RUNNING)
-    await asyncio.sleep(0.2)  # the turn's events are delivered after its commit
+    await wait_until(  # the turn's events are delivered after its commit
+        lambda: any(e.run and (e.run.task, e.run.state) == ("t1", RunState.RUNNING) for e in every), "t1's start heard"
+    )
 
     assert [e.kind for e in stages] == [EventKind.STAGE, EventKind.STAGE]
     assert [e.stage.paused for e in stages if e.stage] == [True, False]

@@ -7,6 +7,7 @@ lines."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import sqlite3
@@ -140,7 +141,7 @@ def _finished(folder: Path) -> bool:
     db = folder / ".coopy" / "state.sqlite"
     if not db.exists():
         return False
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn, conn:
         states = [s for (s,) in conn.execute("SELECT state FROM runs")]
     return len(states) == 3 and all(s == "done" for s in states)
 
@@ -183,7 +184,7 @@ def test_a_recipe_stored_with_another_spelling_of_this_interpreter_is_still_curr
     folder = ran(tmp_path, "python file.py")
     spelled = str(BIN / "python3")
     db = folder / ".coopy" / "state.sqlite"
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         for task, stage, recipe in conn.execute("SELECT task, stage, recipe FROM runs").fetchall():
             data = json.loads(recipe)
             token = data["command"]["argv"][0]
@@ -206,7 +207,7 @@ def test_another_interpreter_is_still_another_recipe(tmp_path: Path) -> None:
     folder = ran(tmp_path, "python file.py")
     db = folder / ".coopy" / "state.sqlite"
     base = os.path.realpath(sys.executable)
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         recipe = conn.execute("SELECT recipe FROM runs WHERE stage = 'a' AND task = 'x=1'").fetchone()[0]
         data = json.loads(recipe)
         data["command"]["argv"][0] = base

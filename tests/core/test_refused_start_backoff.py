@@ -11,8 +11,6 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
 from coopy_core import Engine, Event, EventKind, RunState, load_config
 from tests.helpers.engine import run_of, wait_finished, wait_until, write_config
 from tests.helpers.machine import descriptors_exhausted
@@ -76,12 +74,6 @@ async def refused_in_a_row(tmp_path: Path, times: int, timeout: float = 60) -> t
     return engine, refusals(events)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="passes alone and in every subset of tests/core tried; after about three minutes of the other in-process "
-    "engine tests of tests/core it waits 60 s for refusals that do not come (open in issue 23: not understood yet; "
-    "the 30 s cap itself is checked by the next test, which passes in the whole suite)",
-)
 async def test_a_refused_start_backs_off_doubling_up_to_30s(tmp_path: Path) -> None:
     engine, seen = await refused_in_a_row(tmp_path, 8)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import resource
 import subprocess
@@ -49,7 +50,13 @@ def fill(disk: Path) -> Path:
 
 @contextlib.contextmanager
 def descriptors_exhausted() -> Iterator[list[int]]:
-    """This process (the in-process engine's) at its descriptor limit, for real: open /dev/null until EMFILE."""
+    """This process (the in-process engine's) at its descriptor limit, for real: open /dev/null until EMFILE.
+    It stays there until the block ends: garbage that holds descriptors (an earlier test's SQLite connection
+    never closed sits in a reference cycle) is collected first, and the collector is off meanwhile, so no
+    descriptor comes free behind the test's back (one collection in the middle let a refused start through)."""
+    gc.collect()
+    collecting = gc.isenabled()
+    gc.disable()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     used = max((int(fd) for fd in os.listdir("/proc/self/fd")), default=2) + 1  # the highest, not the count
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(used + 64, hard), hard))
@@ -63,3 +70,5 @@ def descriptors_exhausted() -> Iterator[list[int]]:
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        if collecting:
+            gc.enable()
