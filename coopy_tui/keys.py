@@ -66,7 +66,7 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first comes first
-    Key("help", "question_mark", "?", "keys", "Show every key and what it does"),
+    Key("help", "question_mark", "?", "keys", "Show the keys of the view you are in and what they do"),
     Key("quit", "q", "q", "quit", "Quit: detach (running commands go on) or stop them; asks when any run"),
     Key("open_log", "enter", "enter", "log", "Open the selected run's log full screen (its attempts, search)", "⏎"),
     Key("next_failed", "f", "f", "", "Jump to the next failed run, in any stage", "f", FAILED_GROUP),
