@@ -37,6 +37,9 @@ class Key:
     palette: bool = True
     show: bool = True  # in the footer
     prefix: str = "coopy"  # binding ids are `<prefix>.<action>`
+    # a key added after keymaps were written (issue 24): a keymap binding it to another action takes it from this
+    # one (that keymap was valid before this key existed), where any other clash is an error
+    yields: bool = False
 
     @property
     def id(self) -> str:
@@ -77,9 +80,23 @@ KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first com
     Key("retry", "r", "r", "retry", "Retry the selected failed or cancelled run (the marked ones: asks once)"),
     Key("retry_all", "R", "R", "retry all", "Retry every failed or cancelled run of the stage or pipeline (asks)"),
     Key("cancel", "c", "c", "cancel", "Cancel the selected queued or running run, or the marked ones (asks first)"),
-    Key("cancel_stage", "C", "C", "cancel all", "Cancel every run of the stage that has not ended (asks)", show=False),
     Key(
-        "mark_all", "ctrl+a", "ctrl+a", "mark all", "Mark every run listed in the stage; again: unmark them", show=False
+        "cancel_stage",
+        "C",
+        "C",
+        "cancel all",
+        "Cancel every run of the stage that has not ended (asks)",
+        show=False,
+        yields=True,
+    ),
+    Key(
+        "mark_all",
+        "ctrl+a",
+        "ctrl+a",
+        "mark all",
+        "Mark every run listed in the stage; again: unmark them",
+        show=False,
+        yields=True,
     ),
     Key("rerun", "a", "a", "again", "Run the selected finished run again, and what consumes it (asks)", show=False),
     Key("toggle_pause", "p", "p", "pause", "Pause or resume the stage (running commands go on)"),
@@ -99,8 +116,23 @@ KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first com
     Key("editor", "e", "e", "editor", "Open the selected run's log in $EDITOR"),
     Key("copy_path", "y", "y", "copy path", "Copy the selected run's log path to the clipboard"),
     Key("results", "m", "m", "results", "Results: the metrics per configuration, grouped and sorted"),
-    Key("mark", "space", "space", "mark", "Mark or unmark the selected run; c, r, + and - then act on the marked", "␣"),
-    Key("waits_on", "J", "J", "waits on", "Jump to the run the selected one waits on (a blocked one: what failed)"),
+    Key(
+        "mark",
+        "space",
+        "space",
+        "mark",
+        "Mark or unmark the selected run; c, r, + and - then act on the marked",
+        "␣",
+        yields=True,
+    ),
+    Key(
+        "waits_on",
+        "J",
+        "J",
+        "waits on",
+        "Jump to the run the selected one waits on (a blocked one: what failed)",
+        yields=True,
+    ),
     Key("cursor_up", "up,k", "↑  k", "", "Previous task in the stage", "↑", TASK_GROUP, palette=False, show=False),
     Key("cursor_down", "down,j", "↓  j", "", "Next task in the stage", "↓", TASK_GROUP, palette=False, show=False),
 )

@@ -40,7 +40,7 @@ def shown_keys(key: Key, keymap: Mapping[str, str]) -> str:
     keys = [k.strip() for k in rebound.split(",") if k.strip()]
     if key.priority_keys:
         keys.insert(0, key.priority_keys)
-    return "  ".join(keys)
+    return "  ".join(keys) or "(ctrl+p)"  # its key went to another action (Key.yields): the palette has it
 
 
 def main_rows(keymap: Mapping[str, str] | None = None) -> list[Row]:
