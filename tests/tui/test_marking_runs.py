@@ -5,6 +5,7 @@ blocked run to the run that failed."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from coopy_core.engine import Engine
 from coopy_core.model import RunState
@@ -156,3 +157,24 @@ async def test_J_on_a_run_that_waits_on_nothing_says_so(tmp_path: Path, start_en
         await pilot.press("J")
         assert app.panel.stage == "first"
         assert any("is running: it waits on no run" in n.message for n in app._notifications)
+
+
+async def test_marked_runs_are_cancelled_in_a_background_engine_over_the_socket(background: Any) -> None:
+    app = CoopyApp(background, background=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.panel.table
+        await wait_for(pilot, lambda: table.shown_tasks()[-2:] == ["x=3", "x=4"], what="the queue listed")
+        await pilot.press("end", "k", "space", "space")
+        assert table.marked == {"x=3", "x=4"}
+        await pilot.press("c")
+        assert question(app).startswith("Cancel 2 runs?")
+        await pilot.press("y")
+
+        def engine_states() -> dict[str, str]:
+            return {r.task: r.state.value for r in background.snapshot().runs}
+
+        await wait_for(
+            pilot,
+            lambda: engine_states() == {"x=1": "running", "x=2": "queued", "x=3": "cancelled", "x=4": "cancelled"},
+            what="x=3 and x=4 cancelled in the background engine",
+        )
