@@ -58,6 +58,7 @@ class Selection:
             return
         table.set_marked([task], task not in table.marked)
         table.move(1)
+        self.app.panel.update_subtitle()
 
     def mark_all(self) -> None:
         """ctrl+a: mark every run the stage lists (the filter's); when all are marked already, unmark them."""
@@ -69,6 +70,7 @@ class Selection:
             return
         unmark = all(t in table.marked for t in shown)
         table.set_marked(shown, not unmark)
+        app.panel.update_subtitle()
         what = "unmarked" if unmark else "marked"
         app.say(
             f"{app.panel.stage}: {runs_text(len(shown))} {what}; {runs_text(self.count())} marked in all (esc clears)"
@@ -138,6 +140,7 @@ class Selection:
     def clear_quietly(self) -> None:
         for panel in self.app.panels:
             panel.table.set_marked(list(panel.table.marked), False)
+            panel.update_subtitle()
 
     # ---------------------------------------------------------------- a whole stage
     def cancel_stage(self) -> None:

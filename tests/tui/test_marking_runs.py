@@ -59,6 +59,7 @@ async def test_three_marked_runs_are_cancelled_after_one_question(tmp_path: Path
         for task in table.shown_tasks():
             assert table.row_text(task)[0].startswith(MARK) == (task in marked), task
         assert sum(line.lstrip("┃│ ").startswith(MARK) for line in screen_text(app).splitlines()) == 3
+        assert f"{MARK} 3 marked" in screen_text(app)  # on the panel's bottom border
         await pilot.press("c")
         assert question(app).startswith("Cancel 3 runs?")
         await pilot.press("y")
@@ -71,6 +72,7 @@ async def test_three_marked_runs_are_cancelled_after_one_question(tmp_path: Path
         after = states(engine)
         assert all(after[t] == RunState.RUNNING for t in TASKS[:7] if t not in marked)  # the others go on
         await wait_for(pilot, lambda: not table.marked, what="the marks to go once done")
+        assert "marked" not in str(app.panel.border_subtitle)
 
 
 async def test_marks_all_listed_retry_once_and_esc_clears_marks_before_the_filter(
