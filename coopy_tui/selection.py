@@ -115,7 +115,12 @@ class Selection:
         if not todo:
             self.app.say(f"None of the {runs_text(len(runs))} marked is {what}.", "warning")
         others = len(runs) - len(todo)
-        return todo, (f"\n{runs_text(others)} marked but not {what}: left as they are." if others else "")
+        note = f"\n{runs_text(others)} marked but not {what}: left as they are." if others else ""
+        tables = {p.stage: p.table for p in self.app.panels}
+        hidden = sum(1 for r in todo if tables[r.stage].rows.row_of(r.task) is None)
+        if hidden:  # marked, then filtered out: said, so no run is acted on unseen
+            note += f"\n{hidden} of them not listed now (the filter hides them)."
+        return todo, note
 
     def _ask(
         self, question: str, yes: str, todo: list[RunView], command: str, done: str, *args: int, keep: bool = False

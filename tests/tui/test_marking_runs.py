@@ -91,8 +91,11 @@ async def test_marks_all_listed_retry_once_and_esc_clears_marks_before_the_filte
         assert table.marked == {"x=2", "x=3"}  # only the runs listed
         await pilot.press("escape")  # the marks go first, the filter stays
         assert not table.marked and table.filter_text
-        await pilot.press("ctrl+a", "r")
+        await pilot.press("ctrl+a", "slash", "escape", "slash", "2", "enter")  # x=3 stays marked, out of the list
+        await wait_for(pilot, lambda: table.shown_tasks() == ["x=2"], what="only x=2 listed")
+        await pilot.press("r")
         assert question(app).startswith("Retry 2 runs")
+        assert "1 of them not listed now (the filter hides them)" in question(app)
         await pilot.press("y")
         await wait_for(
             pilot,
@@ -102,6 +105,7 @@ async def test_marks_all_listed_retry_once_and_esc_clears_marks_before_the_filte
         assert states(engine)["x=1"] == RunState.RUNNING
         await pilot.press("escape")  # no marks left: the filter goes
         assert not table.filter_text and len(table.shown_tasks()) == 8
+        assert state_of(engine, "x=4", "first") == RunState.RUNNING
 
 
 async def test_plus_raises_the_priority_of_the_marked_queued_runs(tmp_path: Path, start_engine: EngineFactory) -> None:
