@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from coopy_core.engine import Engine
 from coopy_core.model import RunState
 from coopy_tui.app import CoopyApp
@@ -46,10 +48,14 @@ def question(app: CoopyApp) -> str:
     return app.screen.question
 
 
-async def test_three_marked_runs_are_cancelled_after_one_question(tmp_path: Path, start_engine: EngineFactory) -> None:
+async def test_three_marked_runs_are_cancelled_after_one_question(
+    tmp_path: Path, start_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # the mark is a symbol: it reads without colour
     engine = await start_engine(write(tmp_path, pipeline(workers=7)))
     app = CoopyApp(engine)
     async with app.run_test(size=(120, 40)) as pilot:
+        assert app.no_color
         table = app.panel.table
         await wait_for(pilot, lambda: engine.stage_view("first").running == 7, what="seven runs running")
         await pilot.press("j")  # the second row: mark three rows from there
