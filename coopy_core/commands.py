@@ -77,6 +77,29 @@ class Commands(Protocol):
         """Cancel a waiting or queued run, or stop a running one and everything it started."""
         return _send(self, "cancel", task=task, stage=stage)
 
+    def cancel_runs(self, runs: list[list[str]]) -> int:
+        """Cancel each of these runs ([stage, task] pairs) that is waiting, queued or running; returns how many."""
+        return int(_send(self, "cancel_runs", runs=runs))
+
+    def cancel_stage(self, stage: str) -> int:
+        """Cancel every waiting, queued or running run of a stage, those not reached yet too; returns how many."""
+        return int(_send(self, "cancel_stage", stage=stage))
+
+    def retry_runs(self, runs: list[list[str]]) -> int:
+        """Queue again each of these runs ([stage, task] pairs) that failed or was cancelled; returns how many."""
+        return int(_send(self, "retry_runs", runs=runs))
+
+    def bump_runs(self, runs: list[list[str]], delta: int = 1) -> int:
+        """Change the priority of each of these runs ([stage, task] pairs) that is queued by `delta`; returns how
+        many (none changes when one would leave the range)."""
+        return int(_send(self, "bump_runs", runs=runs, delta=delta))
+
+    def waits_on(self, stage: str, task: str) -> list[str] | None:
+        """The run a waiting or blocked run waits on, as [stage, task] (None: it waits on nothing): a run it needs
+        that failed or was cancelled, else the start of a blocked one's chain, else one running or queued."""
+        found = _send(self, "waits_on", stage=stage, task=task)
+        return [str(x) for x in found] if found is not None else None
+
     def retry_failed(self, stage: str | None = None) -> int:
         """Retry every failed or cancelled run of a stage, or of every stage; returns how many."""
         return int(_send(self, "retry_failed", stage=stage))
@@ -242,6 +265,7 @@ def _stopping(values: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- the table
 _STAGE = Arg("stage", (str,), "the stage's name")
 _TASK = Arg("task", (str,), "the run's name: a configuration's, or a group's (e.g. model=cnn, all)")
+_RUNS = Arg("runs", (list,), "the runs, as [stage, task] pairs")
 _SNAPSHOT_DOC = "Every stage and run as the engine sees them now, with the seq of the last event in it."
 
 COMMANDS: dict[str, Command] = {
@@ -297,6 +321,11 @@ COMMANDS: dict[str, Command] = {
         Command("top", (_STAGE, _TASK), "top", "{stage}/{task}: priority {result} (first in line)"),
         Command("retry", (_STAGE, _TASK), "retry", "{stage}/{task}: queued again"),
         Command("cancel", (_STAGE, _TASK), "cancel", "{stage}/{task}: cancelled"),
+        Command("cancel_runs", (_RUNS,)),
+        Command("cancel_stage", (_STAGE,), "cancel-stage", "{stage}: {result} run(s) cancelled"),
+        Command("retry_runs", (_RUNS,)),
+        Command("bump_runs", (_RUNS, Arg("delta", (int,), "how much to raise each (negative: lower)", 1))),
+        Command("waits_on", (_STAGE, _TASK)),
         Command(
             "retry_failed",
             (Arg("stage", (str, type(None)), "only this stage (default: every stage)", None, "--stage"),),

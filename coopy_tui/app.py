@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import DescendantFocus, Resize
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from coopy_core.model import Event, RunView, StageView
 from coopy_tui.announcer import Announcer
@@ -37,6 +37,7 @@ from coopy_tui.notices import NoticeLog, Toaster, failure_toast
 from coopy_tui.settings import Settings
 from coopy_tui.state import Changes, PipelineState
 from coopy_tui.widgets.filter_bar import FilterBar
+from coopy_tui.widgets.help_screen import HelpScreen
 from coopy_tui.widgets.key_bar import KeyBar
 from coopy_tui.widgets.log_view import LogView
 from coopy_tui.widgets.main_screen import HIDDEN_SYSTEM_COMMANDS, MainScreen
@@ -126,8 +127,11 @@ class CoopyApp(App[QuitChoice | None]):
         return self.main_screen
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and isinstance(self.screen, MainScreen):
-            self.screen.key_pressed()  # its answer is drawn at once, not at the next 60 Hz tick
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if isinstance(self.screen, MainScreen):
+                self.screen.key_pressed()  # its answer is drawn at once, not at the next 60 Hz tick
+            elif event.key == "question_mark" and self.action_view_help():
+                return
         await super().on_event(event)
 
     def compose(self) -> ComposeResult:
@@ -372,6 +376,16 @@ class CoopyApp(App[QuitChoice | None]):
                 self.exit(choice)
 
         self.push_screen(QuitScreen(running, background=self.background), chosen)
+
+    def action_view_help(self) -> bool:
+        """`?` on a screen other than the pipeline view (which binds its own, from the key table): the keys of
+        that screen. Not a binding: a dialog's bindings hide the app's, and a priority binding would show over
+        the pipeline view's `?` in its footer. False where `?` is that screen's (the help, a text field)."""
+        screen = self.screen
+        if isinstance(screen, MainScreen | HelpScreen) or isinstance(screen.focused, Input):
+            return False
+        self.push_screen(HelpScreen.of(screen, self.settings.keymap))
+        return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Our commands (quit among them: it asks first), and of Textual's only those that apply."""

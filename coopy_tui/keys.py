@@ -37,6 +37,9 @@ class Key:
     palette: bool = True
     show: bool = True  # in the footer
     prefix: str = "coopy"  # binding ids are `<prefix>.<action>`
+    # a key added after keymaps were written (issue 24): a keymap binding it to another action takes it from this
+    # one (that keymap was valid before this key existed), where any other clash is an error
+    yields: bool = False
 
     @property
     def id(self) -> str:
@@ -66,7 +69,7 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first comes first
-    Key("help", "question_mark", "?", "keys", "Show every key and what it does"),
+    Key("help", "question_mark", "?", "keys", "Show the keys of the view you are in and what they do"),
     Key("quit", "q", "q", "quit", "Quit: detach (running commands go on) or stop them; asks when any run"),
     Key("open_log", "enter", "enter", "log", "Open the selected run's log full screen (its attempts, search)", "⏎"),
     Key("next_failed", "f", "f", "", "Jump to the next failed run, in any stage", "f", FAILED_GROUP),
@@ -74,15 +77,35 @@ KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first com
     Key("notices", "exclamation_mark,n", "!  n", "news", "Notifications: failures, messages; enter: to the run", "!"),
     Key("filter", "slash", "/", "filter", "Filter tasks: words of the name or state; lr=1: exactly 1 (esc clears)"),
     Key("summary", "s", "s", "summary", "Summary: per stage counts and durations, failures with their last line"),
-    Key("retry", "r", "r", "retry", "Retry the selected failed or cancelled run"),
+    Key("retry", "r", "r", "retry", "Retry the selected failed or cancelled run (the marked ones: asks once)"),
     Key("retry_all", "R", "R", "retry all", "Retry every failed or cancelled run of the stage or pipeline (asks)"),
-    Key("cancel", "c", "c", "cancel", "Cancel the selected queued or running run (asks first)"),
+    Key("cancel", "c", "c", "cancel", "Cancel the selected queued or running run, or the marked ones (asks first)"),
+    Key(
+        "cancel_stage",
+        "C",
+        "C",
+        "cancel all",
+        "Cancel every run of the stage that has not ended (asks)",
+        show=False,
+        yields=True,
+    ),
+    Key(
+        "mark_all",
+        "ctrl+a",
+        "ctrl+a",
+        "mark all",
+        "Mark every run listed in the stage; again: unmark them",
+        show=False,
+        yields=True,
+    ),
     Key("rerun", "a", "a", "again", "Run the selected finished run again, and what consumes it (asks)", show=False),
     Key("toggle_pause", "p", "p", "pause", "Pause or resume the stage (running commands go on)"),
     Key("more_workers", "right_square_bracket", "]", "", "Raise the stage's worker cap by one", "]", WORKERS_GROUP),
     Key("fewer_workers", "left_square_bracket", "[", "", "Lower the stage's worker cap by one", "[", WORKERS_GROUP),
-    Key("raise_priority", "plus", "+", "", "Raise the selected queued run's priority", "+", PRIORITY_GROUP),
-    Key("lower_priority", "minus", "-", "", "Lower the selected queued run's priority", "-", PRIORITY_GROUP),
+    Key("raise_priority", "plus", "+", "", "Raise the selected (or marked) queued runs' priority", "+", PRIORITY_GROUP),
+    Key(
+        "lower_priority", "minus", "-", "", "Lower the selected (or marked) queued runs' priority", "-", PRIORITY_GROUP
+    ),
     Key("top", "t", "t", "top", "Move the selected queued run to the top of its queue"),
     Key("next_stage", "right,l", "tab  →  l", "", "Next stage", "⇥", STAGE_GROUP, priority_keys="tab"),
     Key("prev_stage", "left,h", "shift+tab  ←  h", "", "Previous stage", "⇤", STAGE_GROUP, priority_keys="shift+tab"),
@@ -101,6 +124,23 @@ KEYS: tuple[Key, ...] = (  # in the footer's order: what is looked for first com
     Key("editor", "e", "e", "editor", "Open the selected run's log in $EDITOR"),
     Key("copy_path", "y", "y", "copy path", "Copy the selected run's log path to the clipboard"),
     Key("results", "m", "m", "results", "Results: the metrics per configuration, grouped and sorted"),
+    Key(
+        "mark",
+        "space",
+        "space",
+        "mark",
+        "Mark or unmark the selected run; c, r, + and - then act on the marked",
+        "␣",
+        yields=True,
+    ),
+    Key(
+        "waits_on",
+        "J",
+        "J",
+        "waits on",
+        "Jump to the run the selected one waits on (a blocked one: what failed)",
+        yields=True,
+    ),
     Key("cursor_up", "up,k", "↑  k", "", "Previous task in the stage", "↑", TASK_GROUP, palette=False, show=False),
     Key("cursor_down", "down,j", "↓  j", "", "Next task in the stage", "↓", TASK_GROUP, palette=False, show=False),
 )
@@ -144,7 +184,7 @@ EXTRA_HELP: tuple[tuple[str, str], ...] = (
     ("G  end", "Last task of the list"),
     ("pgup  pgdn", "Scroll the task list"),
     ("ctrl+p", "Command palette (every command above, by name)"),
-    ("esc", "Close a dialog, the log view or the filter; on the list: clear a kept filter"),
+    ("esc", "Close a dialog, the log view or the filter; on the list: clear the marks, then a kept filter"),
 )
 
 NAVIGATION = ("next_stage", "prev_stage", "cursor_up", "cursor_down")

@@ -110,12 +110,24 @@ def _check_clashes(keymap: dict[str, str], where: dict[str, tuple[str, str]]) ->
             for name in (n.strip() for n in keys_of[binding_id].split(",") if n.strip()):
                 other = owner.get(name)
                 clash = reserved.get(name) if binding_id in where else None
+                if other is not None and other != binding_id and binding_id in where and _yields(other, where):
+                    keymap[other] = ",".join(
+                        k for k in keymap.get(other, keys_of[other]).split(",") if k.strip() != name
+                    )
+                    owner[name] = binding_id  # the keymap's action takes the key (see Key.yields)
+                    continue
                 if other is not None and other != binding_id:
                     clash = "the key of " + other.removeprefix(table)
                 if clash and binding_id in where:
                     shown, at = where[binding_id]
                     raise ConfigError(shown, at, f"{name!r} is already {clash}")
                 owner.setdefault(name, binding_id)
+
+
+def _yields(binding_id: str, where: dict[str, tuple[str, str]]) -> bool:
+    """A default key (the keymap did not set it) of an action added after keymaps were written."""
+    key = next((k for k in actions().values() if k.id == binding_id), None)
+    return binding_id not in where and key is not None and key.yields
 
 
 def check_theme(settings: Settings, available: set[str]) -> None:

@@ -218,13 +218,9 @@ class EngineCommands:
 
     def cancel(self, task: str, stage: str) -> None:
         """Cancel a waiting or queued run, or stop a running one and its whole process group."""
-        book = self.book
-        run = book.get(task, stage, create=True)
+        run = self.book.get(task, stage, create=True)
         if run.state in (RunState.QUEUED, RunState.WAITING):
-            book.unqueue(run)
-            run.ended_at = book.clock()
-            book.move(run, RunState.CANCELLED, f"cancelled while {run.state.value}")
-            self.settle.apply(self.readiness.set(run.key, Progress.STOPPED))
+            self.cancel_waiting(run)
             self.dispatch()
         elif run.state == RunState.RUNNING:
             self.attempts.cancel(run, "cancelled by user")
@@ -232,6 +228,13 @@ class EngineCommands:
             raise CommandError(
                 f"{stage}/{task} is {run.state.value}; only waiting, queued or running runs can be cancelled"
             )
+
+    def cancel_waiting(self, run: Run) -> None:
+        """Cancel a waiting or queued run (no dispatch: a caller cancelling many dispatches once)."""
+        self.book.unqueue(run)
+        run.ended_at = self.book.clock()
+        self.book.move(run, RunState.CANCELLED, f"cancelled while {run.state.value}")
+        self.settle.apply(self.readiness.set(run.key, Progress.STOPPED))
 
     def carry_out(self, pending: list[dict[str, Any]]) -> None:
         """The commands given while no engine ran (`coopy retry-failed` offline), in order, at start once every

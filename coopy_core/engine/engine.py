@@ -30,6 +30,7 @@ from coopy_core.engine.finish import Finish
 from coopy_core.engine.outputs import Outputs
 from coopy_core.engine.queries import Queries
 from coopy_core.engine.reconcile import Reconcile
+from coopy_core.engine.selection import SelectionCommands
 from coopy_core.engine.settle import Settle
 from coopy_core.errors import StateError
 from coopy_core.executors import Executors
@@ -57,7 +58,7 @@ def _unwired(run: Run, ending: Ending) -> None:
     raise AssertionError("the engine's ending rules are wired at start, before any attempt starts")
 
 
-class Engine:
+class Engine(SelectionCommands):
     def __init__(
         self,
         config: Config,

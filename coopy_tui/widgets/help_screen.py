@@ -1,18 +1,23 @@
-"""HelpScreen (`?`): every key, from the same tables the bindings are made of, as bound now.
+"""HelpScreen (`?`): the keys of the view you are in, as bound now, from the same tables the bindings are made of.
 
-A keymap (`[tui.keys]`) shows through: the keys listed are the ones that work.
+On the pipeline view: the key table (coopy_tui.keys), the list's own keys and the state symbols. On any other
+screen (the log view, results, graph, a dialog): that screen's bindings, each with the key table's help when it
+is a key of the table (the log view's are), else its own description. A keymap (`[tui.keys]`) shows through:
+the keys listed are the ones that work there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from coopy_tui.keys import EXTRA_HELP, KEYS, LOG_KEYS, NAVIGATION, Key
@@ -20,8 +25,11 @@ from coopy_tui.keys import EXTRA_HELP, KEYS, LOG_KEYS, NAVIGATION, Key
 LEGEND = (
     "▶ running   · queued   ◦ waiting for what it needs   ✓ done   ↷ skipped\n"
     "✗ failed   ⊘ cancelled   ⊗ blocked (a run it needs failed for good; retry that one)\n"
+    "● marked (space; ctrl+a: every run listed; esc clears): c r + - act on the marked runs\n"
     "state 'retry 5s': queued, waiting out the backoff before its next attempt"
 )
+THIS_HELP = ("?", "These keys (the keys of the view you are in)")
+Row = tuple[str, str]
 
 
 def shown_keys(key: Key, keymap: Mapping[str, str]) -> str:
@@ -32,23 +40,50 @@ def shown_keys(key: Key, keymap: Mapping[str, str]) -> str:
     keys = [k.strip() for k in rebound.split(",") if k.strip()]
     if key.priority_keys:
         keys.insert(0, key.priority_keys)
-    return "  ".join(keys)
+    return "  ".join(keys) or "(ctrl+p)"  # its key went to another action (Key.yields): the palette has it
 
 
-def help_table(keymap: Mapping[str, str] | None = None) -> Table:
+def main_rows(keymap: Mapping[str, str] | None = None) -> list[Row]:
+    """The pipeline view's keys: moving around first, then the key table in its order, then the list's own."""
     keymap = keymap or {}
+    navigation = [k for k in KEYS if k.action in NAVIGATION]
+    rows = [(shown_keys(k, keymap), k.help) for k in navigation + [k for k in KEYS if k.action not in NAVIGATION]]
+    return rows + list(EXTRA_HELP)
+
+
+def screen_rows(screen: Screen[Any], keymap: Mapping[str, str] | None = None) -> list[Row]:
+    """Another screen's keys: its bindings in their order, the keys of one action on one row."""
+    keymap = keymap or {}
+    table = {k.id: k for k in (*KEYS, *LOG_KEYS)}
+    rows: list[Row] = []
+    at: dict[str, int] = {}  # action -> its row
+    for binding in Binding.make_bindings(type(screen).BINDINGS):
+        known = table.get((binding.id or "").removesuffix(".priority"))
+        if known is not None:
+            if known.id not in at:
+                at[known.id] = len(rows)
+                rows.append((shown_keys(known, keymap), known.help))
+            continue
+        if not binding.description:
+            continue  # moving focus between a dialog's buttons: nothing to say
+        shown = screen.app.get_key_display(dataclasses.replace(binding, key_display=None))
+        name = f"{binding.action}|{binding.description}"
+        if name in at:
+            keys, text = rows[at[name]]
+            rows[at[name]] = (f"{keys}  {shown}", text)
+        else:
+            at[name] = len(rows)
+            rows.append((shown, binding.description))
+    return [*rows, THIS_HELP]
+
+
+def help_table(keymap: Mapping[str, str] | None = None, rows: Sequence[Row] | None = None) -> Table:
+    """The rows as a two-column table (default: the pipeline view's keys)."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    navigation = [k for k in KEYS if k.action in NAVIGATION]
-    for key in navigation + [k for k in KEYS if k.action not in NAVIGATION]:
-        table.add_row(shown_keys(key, keymap), key.help)
-    for keys, text in EXTRA_HELP:
+    for keys, text in main_rows(keymap) if rows is None else rows:
         table.add_row(keys, text)
-    table.add_row("", "")
-    table.add_row(Text("in the log view", style="italic"), "")
-    for key in LOG_KEYS:
-        table.add_row(shown_keys(key, keymap), key.help)
     return table
 
 
@@ -61,16 +96,33 @@ class HelpScreen(ModalScreen[None]):
         Binding("up,k", "scroll_up", show=False),
     ]
 
-    def __init__(self, keymap: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        keymap: Mapping[str, str] | None = None,
+        *,
+        rows: Sequence[Row] | None = None,
+        title: str = "CooPy keys: the pipeline view",
+        legend: bool = True,
+    ) -> None:
         super().__init__()
         self.keymap = dict(keymap or {})
+        self.rows = list(rows) if rows is not None else main_rows(self.keymap)
+        self.title_text = title
+        self.legend = legend
+
+    @classmethod
+    def of(cls, screen: Screen[Any], keymap: Mapping[str, str] | None = None) -> HelpScreen:
+        """The keys of another screen than the pipeline view (named after it: `LogScreen` is "log")."""
+        view = type(screen).__name__.removesuffix("Screen").lower() or "this"
+        return cls(keymap, rows=screen_rows(screen, keymap), title=f"CooPy keys: the {view} view", legend=False)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box") as box:
-            box.border_title = "CooPy keys"
+            box.border_title = self.title_text
             box.border_subtitle = "↑↓ scroll · esc close"
-            yield Static(help_table(self.keymap), id="help-keys")
-            yield Static(Text(LEGEND, style="dim"), id="help-legend")
+            yield Static(help_table(self.keymap, self.rows), id="help-keys")
+            if self.legend:
+                yield Static(Text(LEGEND, style="dim"), id="help-legend")
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -4,7 +4,8 @@ Textual's Footer gives every key a widget and cuts the line where the screen end
 the summary, pools and stage keys were simply gone), and re-composes on every focus change. This
 one is a single widget that renders text: keys as bound (a keymap shows through), grouped keys
 merged (`][ workers`), wrapped onto a second line when the bar may be two lines tall, and whatever
-does not fit is one `?` away (the help screen lists every key). A click on a key runs it.
+does not fit is one `?` away: the bar then ends with `… ? more` (the help screen lists the view's keys).
+A click on a key runs it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 Item = tuple[str, str, str]  # key shown, label, action to run on a click
+MORE_WIDTH = len("… ? more")  # the mark that ends a bar some keys did not fit in
 
 
 class KeyBar(Widget):
@@ -119,22 +121,43 @@ class KeyBar(Widget):
         width = self.size.width or 80
         lines: list[Text] = [Text(no_wrap=True, overflow="crop")]
         spans = []
+        starts: list[int] = []  # where each piece of the last line starts
+        cut = False
         for key, label, action in self._items:
             piece = Text.assemble((key, "bold reverse"), f" {label} " if label else " ")
             if lines[-1].cell_len + piece.cell_len > width:
                 if len(lines) >= self.max_lines:
+                    cut = True
                     break
                 lines.append(Text(no_wrap=True, overflow="crop"))
+                starts = []
             start = lines[-1].cell_len
+            starts.append(start)
             lines[-1].append_text(piece)
             if action:
                 spans.append((len(lines) - 1, start, lines[-1].cell_len, action))
+        if cut:
+            self._more(lines, spans, starts, width)
         self._lines = lines
         self._spans = spans
         height = len(lines)
         if self.styles.height is None or self.styles.height.value != height:
             self.styles.height = height
         self.refresh()
+
+    def _more(self, lines: list[Text], spans: list[tuple[int, int, int, str]], starts: list[int], width: int) -> None:
+        """Keys were left out: the last line ends with `… ? more` (the keys that did not fit make room for it)."""
+        last = lines[-1]
+        row = len(lines) - 1
+        while starts and last.cell_len + MORE_WIDTH > width:
+            start = starts.pop()
+            last.right_crop(last.cell_len - start)
+            while spans and spans[-1][0] == row and spans[-1][1] >= start:
+                spans.pop()
+        start = last.cell_len
+        last.append_text(Text.assemble("… ", ("?", "bold reverse"), " more"))
+        help_action = "help" if any(action == "help" for _k, _l, action in self._items) else "app.view_help"
+        spans.append((row, start, last.cell_len, help_action))
 
     async def on_click(self, event: events.Click) -> None:
         """A click on a key runs it, as the key would (on the node that binds it)."""

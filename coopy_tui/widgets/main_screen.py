@@ -29,6 +29,7 @@ from coopy_core.model import RunState
 from coopy_tui.format import stage_total
 from coopy_tui.keys import KEYS, main_bindings
 from coopy_tui.matching import count_text
+from coopy_tui.selection import Selection
 from coopy_tui.sorting import next_sort
 from coopy_tui.widgets.filter_bar import FilterBar
 from coopy_tui.widgets.help_screen import HelpScreen
@@ -49,6 +50,7 @@ class MainScreen(Screen[None]):
         super().__init__(id="_default")
         self._key_at: float | None = None
         self._filter_text = ""  # the filter's counts as shown
+        self.selection = Selection(lambda: self.coopy)  # the marked runs (space, ctrl+a)
 
     @property
     def coopy(self) -> CoopyApp:
@@ -147,7 +149,9 @@ class MainScreen(Screen[None]):
         self.coopy.filter_bar.focus()
 
     def action_clear_filter(self) -> None:
-        """esc on the list: a kept filter is cleared (as esc in the filter bar does)."""
+        """esc on the list: the marks are cleared first; then a kept filter (as esc in the filter bar does)."""
+        if self.selection.clear():
+            return
         if self.coopy.filter_bar.value:
             self.coopy.filter_bar.value = ""  # calls filter_changed
         self.filter_row_visible(False)
@@ -184,24 +188,64 @@ class MainScreen(Screen[None]):
             self.filter_row_visible(False)
         self.coopy.panel.table.focus()
 
+    # ================================================================ marking runs, and what they wait on
+    def action_mark(self) -> None:
+        self.selection.toggle()
+
+    def action_mark_all(self) -> None:
+        self.selection.mark_all()
+
+    def action_cancel_stage(self) -> None:
+        self.selection.cancel_stage()
+
+    def action_waits_on(self) -> None:
+        """J: to the run the selected one waits on (a blocked one: the failed run at the start of its chain)."""
+        app = self.coopy
+        run = app.commands.need_run()
+        if run is None:
+            return
+        if run.state not in (RunState.WAITING, RunState.BLOCKED):
+            app.say(f"{run.stage}/{run.task} is {run.state.value}: it waits on no run", "warning")
+            return
+        found = app.commands.call(app.client.waits_on, run.stage, run.task)
+        if found is None:
+            app.say(f"{run.stage}/{run.task} waits on no run now")
+        elif len(found) == 2 and app.jump_to(*found):
+            upstream = app.state.run(*found)
+            app.say(
+                f"{run.stage}/{run.task} waits on {found[0]}/{found[1]} ({upstream.state.value if upstream else ''})"
+            )
+
     # ================================================================ engine commands
     def action_raise_priority(self) -> None:
-        self.coopy.commands.bump(1)
+        if self.selection.count():
+            self.selection.bump(1)
+        else:
+            self.coopy.commands.bump(1)
 
     def action_lower_priority(self) -> None:
-        self.coopy.commands.bump(-1)
+        if self.selection.count():
+            self.selection.bump(-1)
+        else:
+            self.coopy.commands.bump(-1)
 
     def action_top(self) -> None:
         self.coopy.commands.top()
 
     def action_retry(self) -> None:
-        self.coopy.commands.retry()
+        if self.selection.count():
+            self.selection.retry()
+        else:
+            self.coopy.commands.retry()
 
     def action_retry_all(self) -> None:
         self.coopy.commands.retry_all()
 
     def action_cancel(self) -> None:
-        self.coopy.commands.cancel()
+        if self.selection.count():
+            self.selection.cancel()
+        else:
+            self.coopy.commands.cancel()
 
     def action_rerun(self) -> None:
         self.coopy.commands.rerun()

@@ -30,6 +30,7 @@ from textual.message import Message
 
 from coopy_core.model import RunState, RunView
 from coopy_tui.listing import parse
+from coopy_tui.marks import marked_cells
 from coopy_tui.names import Names
 from coopy_tui.sorting import SortMode
 from coopy_tui.widgets.cell_table import SCROLLBAR, CellTable
@@ -137,6 +138,7 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
         self.filter_text = ""
         self.sorts = 0  # how many times the whole order was built (start-up, `o`): for tests and measurements
         self.pinned = False  # the user chose a row: follow that run instead of staying on top
+        self.marked: set[str] = set()  # runs marked for a command on many (coopy_tui.selection)
 
     @property
     def sort(self) -> SortMode:
@@ -320,7 +322,18 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
     # ------------------------------------------------------------------ content
     def _cells(self, run: RunView, now: float) -> list[Text]:
         last = self._last.get(run.task, "")
-        return [c.cell(run, Row(now, last, w)) for c, w in zip(self.columns, self.widths, strict=True)]
+        cells = [c.cell(run, Row(now, last, w)) for c, w in zip(self.columns, self.widths, strict=True)]
+        return marked_cells(cells, self.widths) if run.task in self.marked else cells
+
+    def set_marked(self, tasks: Iterable[str], marked: bool) -> None:
+        """Mark (unmark) these runs: their rows on screen are drawn again with (without) the mark."""
+        changed = [t for t in tasks if (t in self.marked) != marked]
+        if marked:
+            self.marked.update(changed)
+        else:
+            self.marked.difference_update(changed)
+        self._stale.update(changed)
+        self._refresh_tasks(changed)
 
     def _is_timed(self, run: RunView) -> bool:
         return run.state == RunState.RUNNING or (run.state == RunState.QUEUED and run.not_before is not None)

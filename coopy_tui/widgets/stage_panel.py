@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from coopy_core.model import StageView
+from coopy_tui.marks import MARK
 from coopy_tui.names import Names
 from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column
 from coopy_tui.widgets.run_table import RunTable
@@ -84,11 +85,14 @@ class StagePanel(Vertical):
 
     def update_subtitle(self) -> None:
         """`sort: name` when the list is not in its default order (the filter row has the filter's counts),
-        after the note about the selected run, if any."""
+        after the note about the selected run, if any, and how many runs are marked."""
         subtitle = f"sort: {self.table.sort.name}" if self.table.sort.name != "queue" else ""
         task, text = self._note
         if task and task == self.table.selected_task:
             subtitle = f"{text} · {subtitle}" if subtitle else text
+        if self.table.marked:  # what c / r / + / - act on now
+            marked = f"{MARK} {len(self.table.marked)} marked"
+            subtitle = f"{marked} · {subtitle}" if subtitle else marked
         if subtitle != self._subtitle:
             self._subtitle = subtitle
             self.border_subtitle = subtitle
