@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 from rich.text import Text
 
@@ -22,6 +23,9 @@ __all__ = [
     "STATE_GLYPHS",
     "bar",
     "stage_eta",
+    "Estimate",
+    "estimates",
+    "pipeline_estimate",
     "pipeline_eta",
     "state_text",
     "elapsed",
@@ -113,62 +117,110 @@ def bar(fraction: float, width: int) -> str:
     return ("█" * full + partial).ljust(width, "░")[:width]
 
 
+MIN_TIMED_RUNS = 2  # a stage's ETA needs this many of its runs done (this session's or stored ones): one
+# quick first run said `ETA 2s` of a five-minute pipeline
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """When a stage (or the pipeline) will have ended, as far as can be said: `seconds` None when it cannot
+    be (a stage with too few runs done to go by, or waiting on one), `paused` the paused stages it waits on
+    (itself included): nothing moves there until they resume, so no number is given."""
+
+    seconds: float | None = None
+    paused: tuple[str, ...] = ()
+
+    def text(self, stage: str = "") -> str:
+        """`ETA 40s`, `ETA --`, `ETA paused` (this stage is), `ETA -- (train paused)` (what it waits on is)."""
+        if stage and stage in self.paused:
+            return "ETA paused"
+        if self.paused:
+            return f"ETA -- ({', '.join(self.paused)} paused)"
+        if self.seconds is None:
+            return "ETA --"
+        return f"ETA {format_duration(self.seconds)}"
+
+
 def stage_eta(view: StageView, total: int) -> float | None:
-    """Seconds until every run of this stage that can still happen has ended, from the mean run time;
-    0 when nothing can happen any more, None when unknown (no run done yet, or paused)."""
+    """Seconds until every run of this stage that can still happen has ended, from the mean run time, as if
+    what it needs were there; 0 when nothing can happen any more, None when unknown (fewer than
+    MIN_TIMED_RUNS runs done to go by, or paused)."""
     remaining = open_runs(view, total)
     if remaining == 0:
         return 0.0
-    if view.mean_duration is None or view.paused:
+    timed = view.counts.get("done", 0) >= min(MIN_TIMED_RUNS, stage_total(view, total))
+    if view.mean_duration is None or view.paused or not timed:
         return None
     return math.ceil(remaining / max(1, view.workers)) * view.mean_duration
 
 
+def estimates(views: list[StageView], total: int) -> dict[str, Estimate]:
+    """Each stage's Estimate along the graph: a stage ends no sooner than its own work allows, nor than a
+    run after the last of what it needs has ended (a downstream stage's `ETA 2m59s` stayed while what it
+    waited on was paused); a stage waiting on a paused one, or on one with no estimate, has none."""
+    by_name = {v.name: v for v in views}
+    out: dict[str, Estimate] = {}
+
+    def of(view: StageView) -> Estimate:
+        if view.name in out:
+            return out[view.name]
+        out[view.name] = Estimate()  # a cycle (never in a valid config) ends here
+        if open_runs(view, total) == 0:
+            out[view.name] = Estimate(0.0)
+            return out[view.name]
+        ups = [of(by_name[n]) for n in view.needs if n in by_name and open_runs(by_name[n], total)]
+        paused = ((view.name,) if view.paused else ()) + tuple(p for up in ups for p in up.paused)
+        own = stage_eta(view, total)
+        if paused:
+            estimate = Estimate(None, tuple(sorted(set(paused), key=lambda n: by_name[n].index)))
+        elif own is None or any(up.seconds is None for up in ups):
+            estimate = Estimate()
+        else:
+            last_need = max((up.seconds for up in ups if up.seconds is not None), default=None)
+            after = own if last_need is None else last_need + (view.mean_duration or 0.0)
+            estimate = Estimate(max(own, after))
+        out[view.name] = estimate
+        return estimate
+
+    for view in views:
+        of(view)
+    return out
+
+
+def pipeline_estimate(views: list[StageView], total: int) -> Estimate:
+    """The last stage to end bounds the pipeline; no number while any stage with work left has none."""
+    each = estimates(views, total)
+    stages = [each[v.name] for v in views if open_runs(v, total)]
+    paused = tuple(dict.fromkeys(p for e in stages for p in e.paused))
+    if paused:
+        order = {v.name: v.index for v in views}
+        return Estimate(None, tuple(sorted(paused, key=lambda n: order.get(n, 0))))
+    if any(e.seconds is None for e in stages):
+        return Estimate()
+    return Estimate(max((e.seconds for e in stages if e.seconds is not None), default=0.0))
+
+
 def pipeline_eta(views: list[StageView], total: int) -> float | None:
-    """The slowest stage bounds the pipeline (stages overlap, so this is not a sum)."""
-    etas = [stage_eta(v, total) for v in views]
-    if any(e is None for e in etas):
-        return None
-    return max((e for e in etas if e is not None), default=0.0)
+    return pipeline_estimate(views, total).seconds
 
 
 def pipeline_eta_text(views: list[StageView], total: int) -> str:
-    """`ETA 1m20s`; `ETA 45s+` when some stage with work left has no run time to go by yet (at least
-    that long); `ETA --` when none has; `ETA paused` when only paused stages are left."""
-    known: list[float] = []
-    unknown = paused = False
-    for v in views:
-        if open_runs(v, total) == 0:
-            continue
-        eta = stage_eta(v, total)
-        if eta is None:
-            paused |= v.paused
-            unknown |= not v.paused
-        else:
-            known.append(eta)
-    if not known:
-        return "ETA paused" if paused and not unknown else "ETA --"
-    text = f"ETA {format_duration(max(known))}"
-    return text + "+" if unknown or paused else text
+    """`ETA 1m20s`; `ETA --` while some stage with work left has no estimate yet (never a lower bound
+    from the stages that have one: `ETA 2s+` was said of a five-minute pipeline); `ETA -- (train
+    paused)` while work waits on a paused stage."""
+    return pipeline_estimate(views, total).text()
 
 
-def eta_text(seconds: float | None, paused: bool = False) -> str:
-    if paused:
-        return "ETA paused"
-    if seconds is None:
-        return "ETA --"
-    if seconds <= 0:
-        return "done"
-    return f"ETA {format_duration(seconds)}"
-
-
-def stage_status(view: StageView, total: int, busy: bool = True) -> str:
-    """The end of a stage's progress line: `ETA 40s`, `ETA --`, `ETA paused`, or, once nothing of it can
-    happen any more (or the pipeline stopped moving: `busy` False), `done` when every run passed and
-    `ended` when some did not. Never an ETA for work that cannot start."""
+def stage_status(view: StageView, total: int, busy: bool = True, estimate: Estimate | None = None) -> str:
+    """The end of a stage's progress line: `ETA 40s`, `ETA --`, `ETA paused`, `ETA -- (train paused)`, or,
+    once nothing of it can happen any more (or the pipeline stopped moving: `busy` False), `done` when
+    every run passed and `ended` when some did not. Never an ETA for work that cannot start. `estimate`
+    is the stage's from `estimates` over every stage (without it, the stage alone is judged)."""
     if open_runs(view, total) == 0 or not busy:
         return "done" if passed(view) >= stage_total(view, total) else "ended"
-    return eta_text(stage_eta(view, total), view.paused)
+    if estimate is None:
+        estimate = estimates([view], total)[view.name]
+    return estimate.text(view.name)
 
 
 def busy(views: list[StageView]) -> bool:

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from coopy_core.model import StageView
-from coopy_tui.format import passed, stage_status, stage_total
+from coopy_tui.format import estimates, passed, stage_status, stage_total
 from coopy_tui.widgets.stage_tabs import marks
 
 
@@ -48,9 +48,10 @@ def over_text(view: StageView) -> str:
 
 def graph_table(views: list[StageView], total: int, busy: bool) -> Text:
     rows = [("stage", "needs", "runs", "of", "progress")]
+    etas = estimates(views, total)
     for v in views:
         runs = stage_total(v, total)
-        progress = f"{passed(v)}/{runs} done  {stage_status(v, total, busy)}"
+        progress = f"{passed(v)}/{runs} done  {stage_status(v, total, busy, etas[v.name])}"
         if m := marks(v):
             progress += f"  {m}"
         rows.append((v.name, ", ".join(v.needs) or "–", str(runs), over_text(v), progress))

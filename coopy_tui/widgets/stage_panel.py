@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from coopy_core.model import StageView
+from coopy_tui.format import Estimate
 from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column
 from coopy_tui.widgets.run_table import RunTable
 from coopy_tui.widgets.stage_header import StageHeader
@@ -44,11 +45,11 @@ class StagePanel(Vertical):
     def on_mount(self) -> None:
         self._set_title()
 
-    def update_view(self, view: StageView, total: int, busy: bool = True) -> None:
+    def update_view(self, view: StageView, total: int, busy: bool = True, estimate: Estimate | None = None) -> None:
         changed = view != self.view
         self.view = view
         self.total = total
-        self.header.update_view(view, total, busy)
+        self.header.update_view(view, total, busy, estimate)
         if changed:
             self._set_title()
 
