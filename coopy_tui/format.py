@@ -10,6 +10,7 @@ nothing left that can happen shows no ETA.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ __all__ = [
     "pipeline_eta",
     "state_text",
     "elapsed",
+    "reason_now",
     "ended",
     "passed",
     "stopped",
@@ -73,6 +75,24 @@ def state_text(run: RunView, now: float) -> Text:
     if run.state == RunState.QUEUED and run.not_before is not None:
         return Text(f"retry {format_duration(max(0.0, run.not_before - now))}", style="italic")
     return Text(run.state.value, style=STATE_STYLES[run.state])
+
+
+_RETRY_IN = re.compile(r"\b(retry \d+/\d+|trying again) in \d+(?:\.\d+)?s\b")
+
+
+def reason_now(run: RunView, now: float, paused: bool = False) -> str:
+    """A queued run's reason as it is now, not as the engine said it when the attempt ended (`exit code 1;
+    retry 1/2 in 2s` was still shown 20 s later): the wait counted down (`retry 1/2 in 1s`), then `retry 1/2:
+    queued` once the backoff is over, or `retry 1/2 waits for the stage to resume` while it is paused."""
+    if run.state != RunState.QUEUED or not (said := _RETRY_IN.search(run.reason)):
+        return run.reason
+    if paused:
+        when = " waits for the stage to resume"
+    elif run.not_before is not None and run.not_before > now:
+        when = f" in {format_duration(run.not_before - now)}"
+    else:
+        when = ": queued"
+    return f"{run.reason[: said.start()]}{said.group(1)}{when}{run.reason[said.end() :]}"
 
 
 def elapsed(run: RunView, now: float) -> str:

@@ -11,6 +11,7 @@ came in below since), and whether long lines wrap (`w`); space / b page as in le
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from coopy_core.model import RunState, RunView
-from coopy_tui.format import clock_time, format_duration
+from coopy_tui.format import clock_time, format_duration, reason_now
 from coopy_tui.keys import LOG_KEYS, log_bindings
 from coopy_tui.widgets.key_bar import KeyBar
 from coopy_tui.widgets.log_view import LogView
@@ -126,6 +127,8 @@ class LogScreen(ModalScreen[None]):
         self._copy = copy
         self.initial = lines  # the lines read so far, asked for when the screen is up (the app feeds the rest)
         self.extra = ""  # the app's news of the current attempt (Slurm job, resources)
+        self.paused = False  # the run's stage is paused (a queued retry waits for it to resume)
+        self._shown_details = ""
         self.message = ""  # the last answer to a key (a search's match, an attempt's number), after the place
         self.log_view = LogView(max_lines=max_lines, placeholder="(no output yet)", id="log-full")
         self.search_input = Input(
@@ -148,8 +151,13 @@ class LogScreen(ModalScreen[None]):
         return f"{self.run.stage}/{self.run.task} · attempt {self.info.number}{of}"
 
     def details(self) -> str:
-        text = details_text(self.info, self.now())
-        if self.shown == len(self.attempts) - 1 and self.extra:
+        now = self.now()
+        info = self.info
+        latest = self.shown == len(self.attempts) - 1
+        if latest and (waiting := reason_now(self.run, now, self.paused)) != self.run.reason:
+            info = dataclasses.replace(info, reason=waiting)  # a retry's wait as it is now
+        text = details_text(info, now)
+        if latest and self.extra:
             text += f" · {self.extra}"
         if len(self.attempts) > 1:
             text += " · [ ] other attempts"
@@ -184,11 +192,17 @@ class LogScreen(ModalScreen[None]):
         self.shown = min(self.shown, len(self.attempts) - 1)
         self._set_header()
 
+    def tick(self) -> None:
+        """The clock moved: a running attempt's time, a retry's countdown."""
+        if self.details() != self._shown_details:
+            self._set_header()
+
     def _set_header(self) -> None:
         if not self.is_mounted:
             return
+        self._shown_details = self.details()
         self.query_one("#log-title", Static).update(self.title_text())
-        self.query_one("#log-details", Static).update(self.details())
+        self.query_one("#log-details", Static).update(self._shown_details)
         self.query_one("#log-path", Static).update(self.path or "(no log file yet)")
 
     def set_title(self, title: str, path: str) -> None:
