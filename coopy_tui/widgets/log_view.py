@@ -137,10 +137,11 @@ class LogView(ScrollView):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        following = self._follow
         if new_value < old_value or new_value >= self.max_scroll_y:
             self._set_follow(new_value >= self.max_scroll_y)
-        elif not self._follow and new_value != old_value:
-            self.post_message(self.Moved())
+        if following == self._follow and not self._follow and new_value != old_value:
+            self.post_message(self.Moved())  # the reader moved: the place shown changes
 
     def _set_follow(self, follow: bool) -> None:
         if follow != self._follow:

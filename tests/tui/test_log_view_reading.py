@@ -64,8 +64,10 @@ async def test_space_and_b_page_and_a_burst_of_pages_lands_exactly(in_tmp: Path)
         height = view.scrollable_content_region.height
         await pilot.press("space")
         assert view.scroll_y == height
+        assert f"paused at line {height + 1} of 400" in status(screen)
         await pilot.press("b")
         assert view.scroll_y == 0
+        assert "paused at line 1 of 400" in status(screen), "the place follows the reader up too"
         burst(app, "pagedown", 5)  # five keys in one read, before the app handles the first
         await wait_for(pilot, lambda: view.scroll_y == 5 * height, timeout=5, what=f"5 pages ({5 * height})")
         burst(app, "space", 3)
