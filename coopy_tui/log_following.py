@@ -149,7 +149,7 @@ class LogFollowing:
             views.append(screen.log_view)
         for view in views:
             if update.reset:
-                view.replace(update.lines, update.partial)
+                view.replace(update.lines, update.partial, cut=update.cut)
             else:
                 view.append(update.lines, update.partial)
 
@@ -189,7 +189,7 @@ class LogFollowing:
         screen = LogScreen(
             run,
             attempts,
-            lambda: (pane.complete_lines, pane.partial),  # read when it is up: lines may come in meanwhile
+            lambda: (pane.complete_lines, pane.partial, pane.cut),  # read when it is up: lines may come in meanwhile
             app.log_lines,
             now=app.clock,
             follow=self._follow_path,

@@ -107,7 +107,7 @@ class LogScreen(ModalScreen[None]):
         self,
         run: RunView,
         attempts: list[AttemptInfo],
-        lines: Callable[[], tuple[list[str], str]],
+        lines: Callable[[], tuple[list[str], str, bool]],
         max_lines: int,
         *,
         now: Callable[[], float],
@@ -173,8 +173,8 @@ class LogScreen(ModalScreen[None]):
         yield KeyBar(max_lines=1, palette=False, id="log-keys")
 
     def on_mount(self) -> None:
-        lines, partial = self.initial()
-        self.log_view.replace(lines, partial)
+        lines, partial, cut = self.initial()
+        self.log_view.replace(lines, partial, cut)
         self.log_view.focus()
         self._show_status()
 

@@ -72,6 +72,7 @@ class LogView(ScrollView):
         self._rows: list[tuple[int, int]] | None = None  # wrapped: (line, first cell) of each row; None: stale
         self._rows_width = 0
         self._mark = 0  # lines ever added when the reader stopped following (new lines below are counted)
+        self._cut = False  # the first line shown is not the log's first: lines are numbered `of the last N`
 
     def set_placeholder(self, text: str) -> None:
         """What to show while there are no lines (no run selected, no log yet)."""
@@ -97,6 +98,7 @@ class LogView(ScrollView):
         return len(self._lines) + (1 if self._partial else 0)
 
     def clear(self) -> None:
+        self._cut = False
         self._lines.clear()
         self._partial = ""
         self._width = 0
@@ -105,8 +107,9 @@ class LogView(ScrollView):
         self._resize()
         self.scroll_to(0, 0, animate=False, immediate=True)
 
-    def replace(self, lines: Iterable[str], partial: str = "") -> None:
-        """Show exactly `lines` (the pane switched to another log)."""
+    def replace(self, lines: Iterable[str], partial: str = "", cut: bool = False) -> None:
+        """Show exactly `lines` (the pane switched to another log); `cut`: the file has lines before them."""
+        self._cut = cut
         self._lines.clear()
         self._width = 0
         self._partial = ""
@@ -148,6 +151,11 @@ class LogView(ScrollView):
             self._follow = follow
             self._mark = self._added
             self.post_message(self.Moved())
+
+    @property
+    def cut(self) -> bool:
+        """The first line shown is not the log's first (only its tail was read, or lines fell off the front)."""
+        return self._cut or self._dropped > 0
 
     @property
     def following(self) -> bool:
@@ -222,7 +230,8 @@ class LogView(ScrollView):
         if self._follow or not self.line_count:
             return "following"
         top = self._line_at(int(self.scroll_y)) + 1
-        text = f"paused at line {top} of {self.line_count}"
+        of = f"the last {self.line_count}" if self.cut else str(self.line_count)
+        text = f"paused at line {top} of {of}"
         new = self._added - self._mark
         return text + (f" · {new} new line{'s' if new != 1 else ''} below" if new > 0 else "")
 

@@ -28,10 +28,11 @@ async def open_log(pilot: object, app: CoopyApp, lines: int) -> LogScreen:
     return screen
 
 
-def app_on(root: Path, lines: list[str]) -> tuple[CoopyApp, Path]:
+def app_on(root: Path, lines: list[str], log_lines: int = 2000) -> tuple[CoopyApp, Path]:
     log = write_log(root, "s", "t", 1, lines)
     runs = [RunView("t", "s", 1, RunState.RUNNING, 0, log=log, started_at=0)]
-    return CoopyApp(FakeEngine("p", [("s", 1, False, None)], runs, ["t"]), clock=fixed_clock), root / log
+    engine = FakeEngine("p", [("s", 1, False, None)], runs, ["t"])
+    return CoopyApp(engine, clock=fixed_clock, log_lines=log_lines), root / log
 
 
 async def test_the_status_says_following_or_where_the_reader_stopped_and_what_came_below(in_tmp: Path) -> None:
@@ -108,3 +109,13 @@ async def test_search_finds_a_match_below_wrapped_lines(in_tmp: Path) -> None:
         await pilot.press("w", "g", "slash", *"target", "enter")
         assert "match 1 of 1" in status(screen)
         assert "the TARGET line" in screen_text(app), "the view moved to the match's row"
+
+
+async def test_a_log_longer_than_what_is_kept_numbers_its_lines_of_the_last_n(in_tmp: Path) -> None:
+    """Only the last 50 lines of a 120-line log are kept: the top one is not the file's line 1."""
+    app, log = app_on(in_tmp, [f"line {i}" for i in range(120)], log_lines=50)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_log(pilot, app, 50)
+        await pilot.press("g")
+        assert "paused at line 1 of the last 50" in status(screen), status(screen)
+        assert "line 70" in screen_text(app)
