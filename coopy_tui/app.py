@@ -28,7 +28,7 @@ from coopy_tui.announcer import Announcer
 from coopy_tui.client import EngineClient
 from coopy_tui.engine_commands import EngineCommands
 from coopy_tui.engine_link import EngineLink, Reconnect
-from coopy_tui.format import busy
+from coopy_tui.format import busy, estimates
 from coopy_tui.heap import HeapFreezer
 from coopy_tui.log_following import LogFollowing
 from coopy_tui.logs import LastLines, LogFollower
@@ -139,12 +139,14 @@ class CoopyApp(App[QuitChoice | None]):
         total = self.state.task_count
         task_width = min(32, max([len(t) for t in self._run_names()] + [8]))
         self.names = Names.of(self.state.tasks)  # the params that differ, and the ones every configuration shares
+        etas = estimates(views, total)
         with Vertical(id="body"):
             yield self.pipeline_bar
             yield self._tabs
             with Horizontal(id="stages"):
                 for view in views:
                     panel = StagePanel(view, total, self.clock, task_width, self.columns, self.metrics, self.names)
+                    panel.header.estimate = etas[view.name]
                     self.panels.append(panel)
                     yield panel
             yield self._spark
@@ -304,6 +306,7 @@ class CoopyApp(App[QuitChoice | None]):
         stages = set(changes.stages) | set(changes.runs)
         views = self.views()
         moving = busy(views)
+        etas = estimates(views, total)  # a stage's ETA depends on what it needs: a pause upstream changes it
         left: list[tuple[str, RunView]] = []
         for panel in self.panels:
             tasks = changes.runs.get(panel.stage)
@@ -315,8 +318,14 @@ class CoopyApp(App[QuitChoice | None]):
                 for run in runs:
                     self.logs.watch_last_line(run)
                 panel.update_subtitle()
-            if panel.stage in stages or changes.tasks_added or panel.header.busy != moving:
-                panel.update_view(self.state.stages[panel.stage], total, moving)
+            eta = etas[panel.stage]
+            if (
+                panel.stage in stages
+                or changes.tasks_added
+                or panel.header.busy != moving
+                or panel.header.estimate != eta
+            ):
+                panel.update_view(self.state.stages[panel.stage], total, moving, eta)
         self.pipeline_bar.update_views(views, total)
         self._tabs.update_views(views, total, self.current)
         if changes.runs:
@@ -334,10 +343,11 @@ class CoopyApp(App[QuitChoice | None]):
         total = state.task_count
         moving = busy(self.views())
         self.names = Names.of(state.tasks)
+        etas = estimates(self.views(), total)
         for panel in self.panels:
             panel.set_names(self.names)
             panel.table.load(state.runs[panel.stage].values())
-            panel.update_view(state.stages[panel.stage], total, moving)
+            panel.update_view(state.stages[panel.stage], total, moving, etas[panel.stage])
             panel.update_subtitle()
         self.pipeline_bar.update_views(self.views(), total)
         self._tabs.update_views(self.views(), total, self.current)

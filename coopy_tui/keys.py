@@ -177,6 +177,9 @@ LOG_KEYS: tuple[Key, ...] = (
     Key("end", "G,end", "G  end", "end", "Last line, and follow the log", prefix="coopy.log"),
     Key("scroll_down", "j,down", "↓  j", "", "Scroll down", prefix="coopy.log", palette=False, show=False),
     Key("scroll_up", "k,up", "↑  k", "", "Scroll up", prefix="coopy.log", palette=False, show=False),
+    Key("page_down", "space,pagedown", "space  pgdn", "", "Page down (as in less)", prefix="coopy.log", show=False),
+    Key("page_up", "b,pageup", "b  pgup", "", "Page up (as in less)", prefix="coopy.log", show=False),
+    Key("wrap", "w", "w", "wrap", "Wrap long lines, or cut them (← → scroll sideways)", prefix="coopy.log"),
 )
 
 EXTRA_HELP: tuple[tuple[str, str], ...] = (

@@ -15,6 +15,7 @@ from textual.app import ScreenStackError, SuspendNotSupported
 from coopy_core.errors import CoopyError
 from coopy_core.model import RunState, RunView
 from coopy_tui import external
+from coopy_tui.format import reason_now
 from coopy_tui.widgets.log_screen import LogScreen, attempts_of, timing_text
 from coopy_tui.widgets.run_table import resources_text
 
@@ -106,8 +107,13 @@ class LogFollowing:
         running = run.state == RunState.RUNNING
         if timing := timing_text(run.started_at, run.ended_at, self.app.clock(), running):
             parts.append(timing)
-        parts += run_extra(run) if running else ([run.reason] if run.reason else [])
+        reason = reason_now(run, self.app.clock(), self._paused(run.stage))
+        parts += run_extra(run) if running else ([reason] if reason else [])
         return " · ".join(parts)
+
+    def _paused(self, stage: str) -> bool:
+        view = self.app.state.stages.get(stage)
+        return view is not None and view.paused
 
     def _update_log_screen(self, screen: LogScreen, run: RunView) -> None:
         attempts = None
@@ -117,8 +123,11 @@ class LogFollowing:
         elif run != screen.run:
             attempts = [*screen.attempts[: run.attempt - 1], *attempts_of(run, [])[run.attempt - 1 :]]
         extra = " · ".join(run_extra(run)) if run.state == RunState.RUNNING else ""
+        screen.paused = self._paused(run.stage)
         if attempts is not None or run != screen.run or extra != screen.extra:
             screen.update_run(run, attempts, extra)
+        else:
+            screen.tick()
 
     def history(self, stage: str, task: str | None = None) -> list[dict[str, Any]]:
         """The engine's record of ended attempts ([] when it has none to give)."""
@@ -140,7 +149,7 @@ class LogFollowing:
             views.append(screen.log_view)
         for view in views:
             if update.reset:
-                view.replace(update.lines, update.partial)
+                view.replace(update.lines, update.partial, cut=update.cut)
             else:
                 view.append(update.lines, update.partial)
 
@@ -180,7 +189,7 @@ class LogFollowing:
         screen = LogScreen(
             run,
             attempts,
-            lambda: (pane.complete_lines, pane.partial),  # read when it is up: lines may come in meanwhile
+            lambda: (pane.complete_lines, pane.partial, pane.cut),  # read when it is up: lines may come in meanwhile
             app.log_lines,
             now=app.clock,
             follow=self._follow_path,

@@ -38,6 +38,13 @@ def _decode(data: bytes) -> str:
 
 def read_tail(path: str, max_lines: int, max_bytes: int = TAIL_BYTES) -> tuple[list[str], int, str]:
     """The last `max_lines` complete lines of `path`, the offset read up to, and a trailing partial line."""
+    lines, offset, partial, _cut = read_tail_cut(path, max_lines, max_bytes)
+    return lines, offset, partial
+
+
+def read_tail_cut(path: str, max_lines: int, max_bytes: int = TAIL_BYTES) -> tuple[list[str], int, str, bool]:
+    """`read_tail`, and whether lines before the first one returned were left out (the log view then numbers
+    its lines `of the last N`, not as the file's)."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         start = max(0, size - max_bytes)
@@ -48,7 +55,8 @@ def read_tail(path: str, max_lines: int, max_bytes: int = TAIL_BYTES) -> tuple[l
     if start > 0 and lines:
         lines = lines[1:]  # the first one is cut
     partial = lines.pop() if lines else ""
-    return [_clean(line) for line in lines[-max_lines:]], start + len(data), partial
+    cut = start > 0 or len(lines) > max_lines
+    return [_clean(line) for line in lines[-max_lines:]], start + len(data), partial, cut
 
 
 def last_line(path: str, max_bytes: int = LAST_LINE_BYTES) -> str:
@@ -72,13 +80,15 @@ class TailUpdate:
     """New lines for the log pane; `reset` means replace what is shown.
 
     `partial` is the unfinished last line (a progress bar without its newline
-    yet); it replaces the partial line shown before.
+    yet); it replaces the partial line shown before. `cut`, with `reset`: the
+    lines do not start at the file's first line (only its tail is shown).
     """
 
     path: str | None
     reset: bool
     lines: list[str] = field(default_factory=list)
     partial: str = ""
+    cut: bool = False
 
 
 class _ReaderThread:
@@ -130,6 +140,7 @@ class LogFollower(_ReaderThread):
         self._pending_partial = ""
         self._changed = False
         self._reset = False
+        self._cut = False  # the reset's lines start after the file's first line
         self._pending_path: str | None = None
         self._published_generation = -1
         self._busy = False
@@ -153,10 +164,13 @@ class LogFollower(_ReaderThread):
         with self._lock:
             if not self._changed:
                 return None
-            update = TailUpdate(self._pending_path, self._reset, list(self._pending), self._pending_partial)
+            update = TailUpdate(
+                self._pending_path, self._reset, list(self._pending), self._pending_partial, self._reset and self._cut
+            )
             self._pending.clear()
             self._changed = False
             self._reset = False
+            self._cut = False
             return update
 
     @property
@@ -187,7 +201,7 @@ class LogFollower(_ReaderThread):
             with self._lock:
                 self._busy = False
 
-    def _publish(self, generation: int, lines: list[str], partial: str, reset: bool) -> None:
+    def _publish(self, generation: int, lines: list[str], partial: str, reset: bool, cut: bool = False) -> None:
         with self._lock:
             if generation != self._generation:
                 return  # the target moved on while we read
@@ -195,9 +209,11 @@ class LogFollower(_ReaderThread):
             if reset:
                 self._pending.clear()
                 self._reset = True
+                self._cut = cut
                 self._pending_path = self._target
             elif len(self._pending) + len(lines) > self.max_lines:
                 self._reset = True  # lines fell out of the buffer: the pane must start over
+                self._cut = True
             self._pending.extend(lines)
             self._pending_partial = partial
             self._changed = True
@@ -213,7 +229,7 @@ class LogFollower(_ReaderThread):
             return
         try:
             st = os.stat(target)
-            lines, offset, partial = read_tail(target, self.max_lines)
+            lines, offset, partial, cut = read_tail_cut(target, self.max_lines)
         except FileNotFoundError:
             self._publish(generation, [], "", reset=True)  # not written yet: keep looking
             return
@@ -223,7 +239,7 @@ class LogFollower(_ReaderThread):
         self._inode = (st.st_dev, st.st_ino)
         self._offset = offset
         self._partial = partial
-        self._publish(generation, lines, _clean(partial), reset=True)
+        self._publish(generation, lines, _clean(partial), reset=True, cut=cut)
 
     def _read_more(self, target: str, generation: int) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from coopy_core.engine import Engine
@@ -32,14 +33,41 @@ def format_rate(per_second: float) -> str:
     return f"{per_minute:.1f}/min" if per_minute >= 1 else f"{per_minute * 60:.1f}/h"
 
 
-def stage_line(view: StageView, active: float | None, width: int = 0, done_before: int = 0) -> str:
+def paused_upstream(views: Sequence[StageView]) -> dict[str, tuple[str, ...]]:
+    """Each stage's paused stages with work left that it waits on through what it needs (directly or
+    further up): until they resume, its waiting runs cannot start, so an ETA from its rate would stand still."""
+    by_name = {v.name: v for v in views}
+    found: dict[str, tuple[str, ...]] = {}
+
+    def left(v: StageView) -> bool:
+        return any(v.counts.get(s, 0) for s in ("queued", "running", "waiting"))
+
+    def of(name: str, seen: frozenset[str]) -> tuple[str, ...]:
+        if name in found:
+            return found[name]
+        out: list[str] = []
+        for need in by_name[name].needs:
+            up = by_name.get(need)
+            if up is None or need in seen or not left(up):
+                continue
+            out += ([need] if up.paused else []) + list(of(need, seen | {need}))
+        found[name] = tuple(sorted(set(out), key=lambda n: by_name[n].index))
+        return found[name]
+
+    return {v.name: of(v.name, frozenset({v.name})) for v in views}
+
+
+def stage_line(
+    view: StageView, active: float | None, width: int = 0, done_before: int = 0, held_by: Sequence[str] = ()
+) -> str:
     """`train [2/2] waiting 1  queued 3  running 2  done 4/10  failed 0  12.0/min  ETA 25s`.
 
     Rates and ETAs only where they mean something: the rate counts the runs done in this session
     (`done_before` were done already; skipped ones took no time) over the time since the stage's first
     start in it (`active` seconds; None: none yet), from two runs on; a finished stage says `done` and
     no rate, a paused one no ETA, one with nothing queued or running (only waiting on other stages) no
-    ETA. States with no runs are left out, except queued, running, done and failed."""
+    ETA, nor one whose waiting runs wait on a paused stage (`held_by`: it says so instead). States with no
+    runs are left out, except queued, running, done and failed."""
     c = view.counts
     total = view.total
     queued, running, waiting = c.get("queued", 0), c.get("running", 0), c.get("waiting", 0)
@@ -62,8 +90,10 @@ def stage_line(view: StageView, active: float | None, width: int = 0, done_befor
     if active is not None and active >= MIN_RATE_SECONDS and done_now >= MIN_RATE_RUNS:
         rate = done_now / active
         parts.append(format_rate(rate))
-        if not view.paused and (queued or running):
+        if not view.paused and (queued or running) and not (held_by and waiting):
             parts.append("ETA " + format_duration(left / rate))
+    if held_by and waiting:
+        parts.append(f"waits for {', '.join(held_by)} (paused)")
     return head + "  ".join(parts)
 
 
@@ -145,9 +175,11 @@ class ProgressPrinter:
         now = time.monotonic()
         lines = []
         held = set(self.engine.held_stages())  # `coopy run --until`: these start nothing this time
+        paused = paused_upstream(snap_stages)
         for v in snap_stages:
             since = self._active_since.get(v.name)
-            line = stage_line(v, None if since is None else now - since, width, self._done_before.get(v.name, 0))
+            active = None if since is None else now - since
+            line = stage_line(v, active, width, self._done_before.get(v.name, 0), paused[v.name])
             lines.append(line + ("  (not run: --until)" if v.name in held else ""))
         return lines
 

@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from coopy_core.model import StageView
-from coopy_tui.format import cut, passed, stage_status, stage_total
+from coopy_tui.format import cut, estimates, passed, stage_status, stage_total
 from coopy_tui.widgets.stage_tabs import marks
 
 
@@ -54,9 +54,10 @@ GAP = 2
 
 def graph_rows(views: list[StageView], total: int, busy: bool) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = [HEADINGS]
+    etas = estimates(views, total)
     for v in views:
         runs = stage_total(v, total)
-        status = stage_status(v, total, busy)
+        status = stage_status(v, total, busy, etas[v.name])
         if m := marks(v):
             status += f"  {m}"
         rows.append((v.name, ", ".join(v.needs) or "–", str(runs), over_text(v), f"{passed(v)}/{runs}", status))

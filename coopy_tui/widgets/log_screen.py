@@ -5,21 +5,25 @@ reason. `[` / `]` step through the run's attempts (each has its own log:
 `<log_dir>/<stage>/<run>.<attempt>.log`); `/` searches the lines shown (n / N: next / previous);
 `v` / `e` open the file in $PAGER / $EDITOR and the screen comes back when they exit; `y` copies the
 path. The app feeds it the lines of the file it follows (one reader for the pane and this view).
+The status line says whether the view follows the log or where the reader stopped (and how many lines
+came in below since), and whether long lines wrap (`w`); space / b page as in less.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from coopy_core.model import RunState, RunView
-from coopy_tui.format import clock_time, format_duration
+from coopy_tui.format import clock_time, format_duration, reason_now
 from coopy_tui.keys import LOG_KEYS, log_bindings
 from coopy_tui.widgets.key_bar import KeyBar
 from coopy_tui.widgets.log_view import LogView
@@ -103,7 +107,7 @@ class LogScreen(ModalScreen[None]):
         self,
         run: RunView,
         attempts: list[AttemptInfo],
-        lines: Callable[[], tuple[list[str], str]],
+        lines: Callable[[], tuple[list[str], str, bool]],
         max_lines: int,
         *,
         now: Callable[[], float],
@@ -123,6 +127,9 @@ class LogScreen(ModalScreen[None]):
         self._copy = copy
         self.initial = lines  # the lines read so far, asked for when the screen is up (the app feeds the rest)
         self.extra = ""  # the app's news of the current attempt (Slurm job, resources)
+        self.paused = False  # the run's stage is paused (a queued retry waits for it to resume)
+        self._shown_details = ""
+        self.message = ""  # the last answer to a key (a search's match, an attempt's number), after the place
         self.log_view = LogView(max_lines=max_lines, placeholder="(no output yet)", id="log-full")
         self.search_input = Input(
             placeholder="search the log: enter finds, n / N next / previous, esc stops", id="log-search"
@@ -144,8 +151,13 @@ class LogScreen(ModalScreen[None]):
         return f"{self.run.stage}/{self.run.task} · attempt {self.info.number}{of}"
 
     def details(self) -> str:
-        text = details_text(self.info, self.now())
-        if self.shown == len(self.attempts) - 1 and self.extra:
+        now = self.now()
+        info = self.info
+        latest = self.shown == len(self.attempts) - 1
+        if latest and (waiting := reason_now(self.run, now, self.paused)) != self.run.reason:
+            info = dataclasses.replace(info, reason=waiting)  # a retry's wait as it is now
+        text = details_text(info, now)
+        if latest and self.extra:
             text += f" · {self.extra}"
         if len(self.attempts) > 1:
             text += " · [ ] other attempts"
@@ -161,9 +173,10 @@ class LogScreen(ModalScreen[None]):
         yield KeyBar(max_lines=1, palette=False, id="log-keys")
 
     def on_mount(self) -> None:
-        lines, partial = self.initial()
-        self.log_view.replace(lines, partial)
+        lines, partial, cut = self.initial()
+        self.log_view.replace(lines, partial, cut)
         self.log_view.focus()
+        self._show_status()
 
     # ------------------------------------------------------------------ the app's news
     def update_run(self, run: RunView, attempts: list[AttemptInfo] | None = None, extra: str = "") -> None:
@@ -179,11 +192,17 @@ class LogScreen(ModalScreen[None]):
         self.shown = min(self.shown, len(self.attempts) - 1)
         self._set_header()
 
+    def tick(self) -> None:
+        """The clock moved: a running attempt's time, a retry's countdown."""
+        if self.details() != self._shown_details:
+            self._set_header()
+
     def _set_header(self) -> None:
         if not self.is_mounted:
             return
+        self._shown_details = self.details()
         self.query_one("#log-title", Static).update(self.title_text())
-        self.query_one("#log-details", Static).update(self.details())
+        self.query_one("#log-details", Static).update(self._shown_details)
         self.query_one("#log-path", Static).update(self.path or "(no log file yet)")
 
     def set_title(self, title: str, path: str) -> None:
@@ -191,7 +210,31 @@ class LogScreen(ModalScreen[None]):
         self._set_header()
 
     def say(self, text: str) -> None:
-        self.query_one("#log-status", Static).update(text)
+        self.message = text
+        self._show_status()
+
+    def status_text(self) -> Text:
+        """`▼ following` or `⏸ paused at line 120 of 400 · 15 new lines below (G follows)`, `· wrapped`,
+        then the last key's answer."""
+        view = self.log_view
+        text = Text()
+        if view.following:
+            text.append("▼ following", style="bold")
+        else:
+            text.append(f"⏸ {view.position_text()}", style="bold reverse")
+            text.append(" (G follows)")
+        text.append(" · lines wrapped" if view.wrap else " · long lines cut")
+        if self.message:
+            text.append(f"   {self.message}", style="bold")
+        return text
+
+    def _show_status(self) -> None:
+        for status in self.query("#log-status").results(Static):  # none before compose
+            status.update(self.status_text())
+
+    def on_log_view_moved(self, event: LogView.Moved) -> None:
+        event.stop()
+        self._show_status()
 
     # ------------------------------------------------------------------ actions
     def action_close(self) -> None:
@@ -275,10 +318,21 @@ class LogScreen(ModalScreen[None]):
         self.log_view.scroll_end(animate=False)
 
     def action_scroll_down(self) -> None:
-        self.log_view.scroll_down(animate=False)
+        self.log_view.action_scroll_down()
 
     def action_scroll_up(self) -> None:
-        self.log_view.scroll_up(animate=False)
+        self.log_view.action_scroll_up()
+
+    def action_page_down(self) -> None:
+        self.log_view.page(1)
+
+    def action_page_up(self) -> None:
+        self.log_view.page(-1)
+
+    def action_wrap(self) -> None:
+        wrap = not self.log_view.wrap
+        self.log_view.set_wrap(wrap)
+        self.say("long lines wrapped (w cuts them)" if wrap else "long lines cut: ← → scroll sideways (w wraps)")
 
 
 __all__ = ["LOG_KEYS", "AttemptInfo", "LogScreen", "attempt_log", "attempts_of", "details_text", "timing_text"]

@@ -5,10 +5,17 @@ so a log that prints all day costs the same as one that printed a screenful.
 An unfinished last line (a progress bar without its newline yet) is shown and
 replaced as it grows. The text is never parsed as markup. A search term (`set_search`) marks
 its matches in reverse video; `find` moves to the next or previous line that has one.
+
+Long lines are cut (scroll sideways) or, with `set_wrap(True)`, wrapped: then a screen row is a piece
+of a line (`_rows`: the line and the cell it starts at), rebuilt when the lines or the width change.
+Page moves are immediate (no animation): a key pressed while a page scrolled used to land short.
+`Moved` tells the screen when following starts or stops, or the reader's place changes while not
+following, for its indicator (`position_text`).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import deque
 from collections.abc import Iterable
@@ -17,6 +24,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -36,6 +44,9 @@ class LogView(ScrollView):
     """Scrollable log lines; follows the end unless the reader scrolled up."""
 
     COMPONENT_CLASSES = {"logview--placeholder"}
+
+    class Moved(Message):
+        """Following started or stopped, or the place of a reader who scrolled up changed."""
 
     def __init__(
         self,
@@ -57,6 +68,11 @@ class LogView(ScrollView):
         self._term = ""  # what is searched for (lower case); "" none
         self._dropped = 0  # lines that fell off the front since the last replace (keeps match positions)
         self._current: int | None = None  # the current match: its line, counted from the first line ever shown
+        self.wrap = False  # long lines wrapped (True) or cut, the rest a sideways scroll away (False)
+        self._rows: list[tuple[int, int]] | None = None  # wrapped: (line, first cell) of each row; None: stale
+        self._rows_width = 0
+        self._mark = 0  # lines ever added when the reader stopped following (new lines below are counted)
+        self._cut = False  # the first line shown is not the log's first: lines are numbered `of the last N`
 
     def set_placeholder(self, text: str) -> None:
         """What to show while there are no lines (no run selected, no log yet)."""
@@ -82,6 +98,7 @@ class LogView(ScrollView):
         return len(self._lines) + (1 if self._partial else 0)
 
     def clear(self) -> None:
+        self._cut = False
         self._lines.clear()
         self._partial = ""
         self._width = 0
@@ -90,13 +107,15 @@ class LogView(ScrollView):
         self._resize()
         self.scroll_to(0, 0, animate=False, immediate=True)
 
-    def replace(self, lines: Iterable[str], partial: str = "") -> None:
-        """Show exactly `lines` (the pane switched to another log)."""
+    def replace(self, lines: Iterable[str], partial: str = "", cut: bool = False) -> None:
+        """Show exactly `lines` (the pane switched to another log); `cut`: the file has lines before them."""
+        self._cut = cut
         self._lines.clear()
         self._width = 0
         self._partial = ""
         self._dropped = 0
         self._current = None
+        self._set_follow(True)
         self.append(lines, partial, follow=True)
 
     def append(self, lines: Iterable[str], partial: str = "", follow: bool | None = None) -> None:
@@ -115,20 +134,130 @@ class LogView(ScrollView):
         self._resize()
         if at_end:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif lines:
+            self.post_message(self.Moved())  # more new lines below
         self.refresh()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        following = self._follow
         if new_value < old_value or new_value >= self.max_scroll_y:
-            self._follow = new_value >= self.max_scroll_y
+            self._set_follow(new_value >= self.max_scroll_y)
+        if following == self._follow and not self._follow and new_value != old_value:
+            self.post_message(self.Moved())  # the reader moved: the place shown changes
+
+    def _set_follow(self, follow: bool) -> None:
+        if follow != self._follow:
+            self._follow = follow
+            self._mark = self._added
+            self.post_message(self.Moved())
+
+    @property
+    def cut(self) -> bool:
+        """The first line shown is not the log's first (only its tail was read, or lines fell off the front)."""
+        return self._cut or self._dropped > 0
+
+    @property
+    def following(self) -> bool:
+        """At the end, showing new lines as they come."""
+        return self._follow
+
+    @property
+    def _added(self) -> int:
+        return self._dropped + len(self._lines)
 
     def on_resize(self) -> None:
+        if self.wrap:
+            self._rows = None
+            self._resize()
         if self._follow:  # after the layout settles, when max_scroll_y is the new one
             self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
 
     def _resize(self) -> None:
-        set_virtual_size(self, Size(self._width, self.line_count))  # a new line lays out nothing else
+        if self.wrap:
+            self._rows = None
+            size = Size(max(1, self.scrollable_content_region.width), len(self._wrapped()))
+        else:
+            size = Size(self._width, self.line_count)
+        set_virtual_size(self, size)  # a new line lays out nothing else
         self.refresh()
+
+    # ------------------------------------------------------------------ wrapping and the reader's place
+    def _line(self, index: int) -> str:
+        return self._lines[index] if index < len(self._lines) else self._partial
+
+    def _wrapped(self) -> list[tuple[int, int]]:
+        """Each screen row's (line, first cell) when lines wrap at the view's width."""
+        width = max(1, self.scrollable_content_region.width)
+        if self._rows is None or self._rows_width != width:
+            rows: list[tuple[int, int]] = []
+            for i in range(self.line_count):
+                cells = cell_len(self._line(i))
+                rows.extend((i, x) for x in range(0, max(1, cells), width))
+            self._rows, self._rows_width = rows, width
+        return self._rows
+
+    def _row_of(self, line: int) -> int:
+        """The first screen row of `line`."""
+        if not self.wrap:
+            return line
+        rows = self._wrapped()
+        return bisect.bisect_left(rows, (line, 0))
+
+    def _line_at(self, row: int) -> int:
+        """The line shown on screen row `row`."""
+        if not self.wrap:
+            return row
+        rows = self._wrapped()
+        return rows[min(row, len(rows) - 1)][0] if rows else 0
+
+    def set_wrap(self, wrap: bool) -> None:
+        """Wrap long lines, or cut them; the line at the top stays at the top (or the end stays followed)."""
+        if wrap == self.wrap:
+            return
+        top = self._line_at(int(self.scroll_y))
+        self.wrap = wrap
+        self._rows = None
+        self._resize()
+        if self._follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.scroll_to(x=0, y=self._row_of(top), animate=False, immediate=True)
+        self.post_message(self.Moved())
+
+    def position_text(self) -> str:
+        """`following` or `paused at line 120 of 400 · 15 new lines below`."""
+        if self._follow or not self.line_count:
+            return "following"
+        top = self._line_at(int(self.scroll_y)) + 1
+        of = f"the last {self.line_count}" if self.cut else str(self.line_count)
+        text = f"paused at line {top} of {of}"
+        new = self._added - self._mark
+        return text + (f" · {new} new line{'s' if new != 1 else ''} below" if new > 0 else "")
+
+    # ------------------------------------------------------------------ moves: immediate, never animated
+    def page(self, pages: int) -> None:
+        """Down (or up, `pages` < 0) by whole views, at once: the next key starts where this one ended."""
+        height = max(1, self.scrollable_content_region.height)
+        self.scroll_to(y=self.scroll_y + pages * height, animate=False, immediate=True)
+
+    def action_page_down(self) -> None:
+        self.page(1)
+
+    def action_page_up(self) -> None:
+        self.page(-1)
+
+    def action_scroll_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + 1, animate=False, immediate=True)
+
+    def action_scroll_up(self) -> None:
+        self.scroll_to(y=self.scroll_y - 1, animate=False, immediate=True)
+
+    def action_scroll_home(self) -> None:
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def action_scroll_end(self) -> None:
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     # ------------------------------------------------------------------ search
     def set_search(self, term: str) -> int:
@@ -166,7 +295,8 @@ class LogView(ScrollView):
         if current is not None and current in matches:
             at = current
         else:
-            at = int(self.scroll_y) - 1 if forward else int(self.scroll_y) + self.scrollable_content_region.height
+            top = int(self.scroll_y)
+            at = self._line_at(top) - 1 if forward else self._line_at(top + self.scrollable_content_region.height)
         if forward:
             after = [i for i in matches if i > at]
             line = after[0] if after else matches[0]
@@ -175,8 +305,8 @@ class LogView(ScrollView):
             line = before[-1] if before else matches[-1]
         self._current = line + self._dropped
         height = max(1, self.scrollable_content_region.height)
-        self._follow = False
-        self.scroll_to(y=max(0, line - height // 2), animate=False, immediate=True)
+        self._set_follow(False)
+        self.scroll_to(y=max(0, self._row_of(line) - height // 2), animate=False, immediate=True)
         self.refresh()
         return matches.index(line) + 1, len(matches)
 
@@ -200,6 +330,11 @@ class LogView(ScrollView):
         index = scroll_y + y
         width = self.scrollable_content_region.width
         style = self.rich_style
+        if self.wrap and self.line_count:
+            rows = self._wrapped()
+            if index >= len(rows):
+                return Strip.blank(width, style)
+            index, scroll_x = rows[index]  # the line, and where on it this row starts
         if index < len(self._lines):
             text = self._lines[index]
         elif index == len(self._lines) and self._partial:

@@ -68,7 +68,7 @@ class PipelineBar(Widget):
             parts["end"] = ("⚠ engine gone: waiting for a new one", "⚠ engine gone", "bold reverse")
         elif moving:
             eta = pipeline_eta_text(list(views), self.total)
-            parts["end"] = (eta, eta.replace("ETA ", "ETA"), "")
+            parts["end"] = (eta, eta.split(" (")[0].replace("ETA ", "ETA"), "")  # short: the ⏸ count says why
         else:
             outcome = outcome_text(list(views), self.total)
             parts["end"] = (outcome, outcome.replace("finished: ", "fin: "), "bold")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from coopy_core.model import RunState, RunView
-from coopy_tui.format import STATE_GLYPHS, STATE_STYLES, elapsed, middle_truncate, state_text
+from coopy_tui.format import STATE_GLYPHS, STATE_STYLES, elapsed, middle_truncate, reason_now, state_text
 
 MIN_TASK = 10  # cells the task column keeps (glyph, space, 7 of the name, gap)
 MIN_GROW = 12  # a growing column narrower than this is left out (its header would be cut)
@@ -64,7 +64,7 @@ def waiting_text(run: RunView) -> str:
     return f"{text}; {run.reason}" if run.reason else text
 
 
-def last_text(run: RunView, last: str) -> str:
+def last_text(run: RunView, last: str, now: float | None = None) -> str:
     """The last column: live output while running, why it stopped, what it waits for."""
     if run.state == RunState.RUNNING:
         return slurm_text(run) or last
@@ -74,7 +74,9 @@ def last_text(run: RunView, last: str) -> str:
         return waiting_text(run)
     if run.state == RunState.FAILED and last and last not in run.reason:
         return f"{run.reason}: {last}" if run.reason else last
-    return run.reason  # blocked (waits on what failed), cancelled, queued behind a retry's backoff
+    if now is not None:  # queued behind a retry's backoff: counted down, not the engine's words of then
+        return reason_now(run, now)
+    return run.reason  # blocked (waits on what failed), cancelled
 
 
 def _task(run: RunView, row: Row) -> Text:
@@ -99,7 +101,9 @@ def _elapsed(run: RunView, row: Row) -> Text:
 
 
 def _last(run: RunView, row: Row) -> Text:
-    return Text(f" {last_text(run, row.last)}", style="bold" if run.state == RunState.FAILED else "", no_wrap=True)
+    return Text(
+        f" {last_text(run, row.last, row.now)}", style="bold" if run.state == RunState.FAILED else "", no_wrap=True
+    )
 
 
 TASK = Column("task", "task", 0, _task, required=True)

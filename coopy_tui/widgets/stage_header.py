@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from coopy_core.model import StageView
-from coopy_tui.format import bar, cut, passed, stage_status, stage_total
+from coopy_tui.format import Estimate, bar, cut, passed, stage_status, stage_total
 
 GLYPHS = {
     "queued": "·",
@@ -47,6 +47,7 @@ class StageHeader(Widget):
         self.view = view
         self.total = total
         self.busy = True  # the pipeline still moves (something queued or running somewhere)
+        self.estimate: Estimate | None = None  # the stage's, judged over every stage (format.estimates)
         self.shared = ""  # the params every configuration shares (`dataset=cifar10`): said here, not in each row
         self.set_shared(shared)
 
@@ -57,11 +58,12 @@ class StageHeader(Widget):
             self.styles.height = 3 if shared else 2
             self.refresh()
 
-    def update_view(self, view: StageView, total: int, busy: bool = True) -> None:
-        if view != self.view or total != self.total or busy != self.busy:
+    def update_view(self, view: StageView, total: int, busy: bool = True, estimate: Estimate | None = None) -> None:
+        if view != self.view or total != self.total or busy != self.busy or estimate != self.estimate:
             self.view = view
             self.total = total
             self.busy = busy
+            self.estimate = estimate
             self.refresh()
 
     def counts_text(self, width: int) -> Text:
@@ -78,7 +80,9 @@ class StageHeader(Widget):
     def bar_text(self, width: int) -> Text:
         done = passed(self.view)
         runs = stage_total(self.view, self.total)
-        suffix = f" {done}/{runs}  {stage_status(self.view, self.total, self.busy)}"
+        suffix = f" {done}/{runs}  {stage_status(self.view, self.total, self.busy, self.estimate)}"
+        if len(suffix) + 4 > width:  # narrow: `ETA --` without what it waits on (the paused stage's badge says)
+            suffix = suffix.split(" (")[0]
         bar_width = max(4, width - len(suffix))
         text = Text(no_wrap=True, overflow="crop")
         text.append(bar(done / max(runs, 1), bar_width), style="bold")

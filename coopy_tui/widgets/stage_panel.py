@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from coopy_core.model import StageView
+from coopy_tui.format import Estimate
 from coopy_tui.marks import MARK
 from coopy_tui.names import Names
 from coopy_tui.widgets.run_columns import DEFAULT_COLUMNS, Column
@@ -60,11 +61,11 @@ class StagePanel(Vertical):
         self.header.set_shared(names.constants_text())
         self.table.set_names(names.for_stage(self.view.over))
 
-    def update_view(self, view: StageView, total: int, busy: bool = True) -> None:
+    def update_view(self, view: StageView, total: int, busy: bool = True, estimate: Estimate | None = None) -> None:
         changed = view != self.view
         self.view = view
         self.total = total
-        self.header.update_view(view, total, busy)
+        self.header.update_view(view, total, busy, estimate)
         if changed:
             self._set_title()
 

@@ -205,7 +205,9 @@ class SummaryScreen(ModalScreen[RunKey | None]):
                 yield OptionList(*self._options(), id="summary-list")
 
     def _width(self) -> int:
-        return max(30, min(96, self.app.size.width) - 4)
+        """The text width inside the box, which takes the terminal's whole width (its border and padding: 4
+        cells): a reason is cut only where the screen ends."""
+        return max(30, self.app.size.width - 4)
 
     def _heading(self) -> str:
         failed = sum(s.failed for s in self.summaries)

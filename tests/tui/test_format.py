@@ -25,11 +25,11 @@ def test_bars_and_etas() -> None:
     assert bar(0.0, 4) == "░░░░" and bar(1.0, 4) == "████" and bar(0.5, 4) == "██░░"
     assert len(bar(0.33, 10)) == 10
     view = StageView(
-        "s", 0, 2, False, {"queued": 4, "running": 2, "done": 0, "failed": 0, "skipped": 0, "cancelled": 0}, 10.0
+        "s", 0, 2, False, {"queued": 4, "running": 2, "done": 2, "failed": 0, "skipped": 0, "cancelled": 0}, 10.0
     )
-    assert stage_eta(view, 6) == 30.0  # 6 left, 2 at a time, 10 s each
-    assert stage_eta(dataclasses.replace(view, paused=True), 6) is None
-    assert pipeline_eta([view, dataclasses.replace(view, mean_duration=None)], 6) is None
+    assert stage_eta(view, 8) == 30.0  # 6 left, 2 at a time, 10 s each
+    assert stage_eta(dataclasses.replace(view, paused=True), 8) is None
+    assert pipeline_eta([view, dataclasses.replace(view, name="t", mean_duration=None)], 8) is None
 
 
 def test_progress_words() -> None:
@@ -39,8 +39,8 @@ def test_progress_words() -> None:
     assert stage_status(view({"done": 7, "failed": 1, "blocked": 2}), 0) == "ended"  # never "done", no ETA
     assert stage_status(view({"done": 5, "queued": 5}, paused=True), 0) == "ETA paused"
     assert stage_status(view({"done": 5, "waiting": 5}), 0, busy=False) == "ended"  # the pipeline stopped
-    unknown = view({"queued": 10}, mean=None)
-    assert pipeline_eta_text([running, unknown], 0) == "ETA 6s+" and pipeline_eta_text([unknown], 0) == "ETA --"
+    unknown = dataclasses.replace(view({"queued": 10}, mean=None), name="t", index=1)
+    assert pipeline_eta_text([running, unknown], 0) == "ETA --" and pipeline_eta_text([unknown], 0) == "ETA --"
     assert outcome_text([view({"done": 10})], 0) == "finished"
     assert outcome_text([view({"done": 7, "failed": 1, "blocked": 2}), view({"cancelled": 1, "done": 9})], 0) == (
         "finished: 1 failed, 1 cancelled, 2 blocked"
