@@ -9,12 +9,17 @@ from coopy_core.engine.queues import StageQueue
 from coopy_core.graph import Graph, Readiness
 from coopy_core.model import COUNTED_STATES, Run, RunState, RunView, StageView
 
+_SHOWN = tuple(s.value for s in COUNTED_STATES if s != RunState.WAITING)  # `.value` of an enum costs: once, here
+_WAITING = RunState.WAITING.value
+_OPEN = (RunState.WAITING, RunState.BLOCKED)
+
 
 def run_view(
     run: Run, graph: Graph, readiness: Readiness, needs_total: int, metrics: Mapping[str, float] | None = None
 ) -> RunView:
     group = graph.is_group(run.stage)
-    open_ = run.state in (RunState.WAITING, RunState.BLOCKED)
+    open_ = run.state in _OPEN
+    handle = run.handle or {}
     return RunView(
         task=run.name,
         stage=run.stage,
@@ -27,8 +32,8 @@ def run_view(
         started_at=run.started_at,
         ended_at=run.ended_at,
         not_before=run.not_before,
-        pid=(run.handle or {}).get("pid"),
-        job_id=(run.handle or {}).get("job_id"),
+        pid=handle.get("pid"),
+        job_id=handle.get("job_id"),
         order=run.order,
         resources=dict(run.resources or {}),
         member_count=graph.member_count(run.key) if group else 0,
@@ -47,8 +52,8 @@ def stage_view(
     graph: Graph,
 ) -> StageView:
     total = graph.run_count(name)
-    shown = {s.value: counts[s.value] for s in COUNTED_STATES if s != RunState.WAITING}
-    shown[RunState.WAITING.value] = max(0, total - sum(shown.values()))
+    shown = {value: counts[value] for value in _SHOWN}
+    shown[_WAITING] = max(0, total - sum(shown.values()))
     seconds, n = durations
     node = graph.nodes[name]
     return StageView(
