@@ -315,7 +315,7 @@ class LogScreen(ModalScreen[None]):
         self.log_view.scroll_home(animate=False)
 
     def action_end(self) -> None:
-        self.log_view.scroll_end(animate=False)
+        self.log_view.follow_end()
 
     def action_scroll_down(self) -> None:
         self.log_view.action_scroll_down()
