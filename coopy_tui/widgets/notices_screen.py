@@ -6,6 +6,8 @@ so a failure that scrolled by while nobody looked is still two keys away.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,8 +31,11 @@ class NoticesScreen(ModalScreen[RunKey | None]):
         Binding("f", "toggle_failures", "failures only"),
     ]
 
-    def __init__(self, notices: list[Notice], now: float, dropped: int = 0) -> None:
+    def __init__(
+        self, notices: list[Notice], now: float, dropped: int = 0, shorten: Callable[[str], str] = str
+    ) -> None:
         super().__init__()
+        self.shorten = shorten  # run names without the params every run shares (Names.in_text)
         self.all = notices
         self.now = now
         self.dropped = dropped
@@ -66,7 +71,7 @@ class NoticesScreen(ModalScreen[RunKey | None]):
 
     def line(self, notice: Notice) -> str:
         again = f" (×{notice.repeats})" if notice.repeats > 1 else ""
-        return f"{clock_time(notice.time, self.now)} {GLYPHS.get(notice.kind, '·')} {notice.text}{again}"
+        return f"{clock_time(notice.time, self.now)} {GLYPHS.get(notice.kind, '·')} {self.shorten(notice.text)}{again}"
 
     def _options(self) -> list[Option]:
         width = max(30, min(96, self.app.size.width) - 6)  # one line each: the list wraps long prompts

@@ -184,8 +184,10 @@ class SummaryScreen(ModalScreen[RunKey | None]):
         summaries: list[StageSummary],
         title: str,
         last_lines: Callable[[str, str], str] | None = None,
+        shorten: Callable[[str], str] = str,
     ) -> None:
         super().__init__()
+        self.shorten = shorten  # run names without the params every run shares (Names.in_text)
         self.summaries = summaries
         self.title_text = title
         self.last_lines = last_lines or (lambda stage, task: "")
@@ -228,9 +230,11 @@ class SummaryScreen(ModalScreen[RunKey | None]):
     def _options(self) -> list[Option]:
         width = self._width() - 2  # one line each: the list wraps long prompts otherwise
         return [
-            Option(Text(cut(f"{_glyph(t)} {t.text(self._last.get((t.stage, t.task), ''))}", width)), id=f"{i}")
-            for i, t in enumerate(self.troubles)
+            Option(Text(cut(f"{_glyph(t)} {self._text(t)}", width)), id=f"{i}") for i, t in enumerate(self.troubles)
         ]
+
+    def _text(self, trouble: Trouble) -> str:
+        return self.shorten(trouble.text(self._last.get((trouble.stage, trouble.task), "")))
 
     def on_mount(self) -> None:
         missing = [t for t in self.troubles if not self._last.get((t.stage, t.task)) and t.log]
@@ -258,7 +262,7 @@ class SummaryScreen(ModalScreen[RunKey | None]):
 
     def text(self) -> str:
         """Everything listed, as plain text (tests read it)."""
-        lines = [f"{_glyph(t)} {t.text(self._last.get((t.stage, t.task), ''))}" for t in self.troubles]
+        lines = [f"{_glyph(t)} {self._text(t)}" for t in self.troubles]
         return "\n".join([self._heading(), *lines])
 
     def action_close(self) -> None:
