@@ -114,9 +114,11 @@ class LogScreen(ModalScreen[None]):
         follow: Callable[[str], None] | None = None,
         external: Callable[[str, str], Any] | None = None,
         copy: Callable[[str], None] | None = None,
+        shorten: Callable[[str], str] = str,
     ) -> None:
         super().__init__()
         self.run = run
+        self.shorten = shorten  # the name without the params every run shares (the path line has them all)
         self.attempts = attempts or [
             AttemptInfo(run.attempt, run.state.value, run.exit_code, run.reason, run.started_at, run.ended_at, run.log)
         ]
@@ -148,7 +150,7 @@ class LogScreen(ModalScreen[None]):
     def title_text(self) -> str:
         n = len(self.attempts)
         of = f" of {n}" if n > 1 else ""
-        return f"{self.run.stage}/{self.run.task} · attempt {self.info.number}{of}"
+        return f"{self.shorten(f'{self.run.stage}/{self.run.task}')} · attempt {self.info.number}{of}"
 
     def details(self) -> str:
         now = self.now()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from coopy_core.model import EventKind, RunState
 from coopy_tui.app import CoopyApp
+from coopy_tui.widgets.log_screen import LogScreen
 from coopy_tui.widgets.notices_screen import NoticesScreen
 from coopy_tui.widgets.summary_screen import SummaryScreen
 from tests.helpers.tui import fixed_clock, screen_text, settle, wait_for
@@ -48,3 +49,18 @@ async def test_texts_naming_runs_show_what_differs(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, NoticesScreen), what="the notices")
         line = next(line for line in screen_text(app).splitlines() if "✗ train/" in line)
         assert "model=vit-base,lr=0.03,seed=0 attempt 2 failed" in line, line
+
+
+async def test_the_log_titles_show_what_differs(tmp_path: Path) -> None:
+    engine = sweep_engine(tmp_path)
+    app = CoopyApp(engine, clock=fixed_clock)
+    failed = SWEEP_TASKS[154]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)(pilot)
+        assert app.jump_to("train", failed)
+        await settle(app)(pilot)
+        title = str(app.pane.border_title)
+        assert title.startswith("log · train/model=vit-base,lr=0.1,seed=4 · attempt 3"), title
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LogScreen), what="the log view")
+        assert "train/model=vit-base,lr=0.1,seed=4 · attempt 3" in screen_text(app).splitlines()[0]
