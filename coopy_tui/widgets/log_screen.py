@@ -203,9 +203,11 @@ class LogScreen(ModalScreen[None]):
         if not self.is_mounted:
             return
         self._shown_details = self.details()
-        self.query_one("#log-title", Static).update(self.title_text())
-        self.query_one("#log-details", Static).update(self._shown_details)
-        self.query_one("#log-path", Static).update(self.path or "(no log file yet)")
+        texts = {"log-title": self.title_text(), "log-details": self._shown_details}
+        texts["log-path"] = self.path or "(no log file yet)"
+        for part in self.query(Static).results(Static):  # none while the app closes: its widgets go first
+            if part.id in texts:
+                part.update(texts[part.id])
 
     def set_title(self, title: str, path: str) -> None:
         """Kept for the app's older call: the header is rebuilt from the run."""
