@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from coopy_core.engine import CommandError
 from coopy_core.model import EventKind, RunState
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.log_screen import LogScreen
@@ -64,3 +65,21 @@ async def test_the_log_titles_show_what_differs(tmp_path: Path) -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, LogScreen), what="the log view")
         assert "train/model=vit-base,lr=0.1,seed=4 · attempt 3" in screen_text(app).splitlines()[0]
+
+
+async def test_the_answer_to_a_key_shows_what_differs(tmp_path: Path) -> None:
+    engine = sweep_engine(tmp_path)
+    app = CoopyApp(engine, clock=fixed_clock)
+    done = SWEEP_TASKS[3]
+
+    def top(task: str, stage: str) -> int:  # the real engine's answer (coopy_core/engine/commands.py)
+        raise CommandError(f"{stage}/{task} is done; only queued runs have a place in the line")
+
+    engine.top = top  # type: ignore[method-assign]
+    async with app.run_test(size=(60, 20), notifications=True) as pilot:
+        await settle(app)(pilot)
+        assert app.jump_to("train", done)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: [n for n in app._notifications if n.title == "Not done"], what="the answer")
+        said = [n.message for n in app._notifications if n.title == "Not done"]
+        assert "train/model=resnet18,lr=0.1,seed=3 is done" in said[0] and DATASET not in said[0], said
