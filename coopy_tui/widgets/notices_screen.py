@@ -64,7 +64,8 @@ class NoticesScreen(ModalScreen[RunKey | None]):
         other = len(self.all) - failed - retried
         if not self.all:
             return "Nothing yet."
-        text = f"{failed} failed for good, {retried} attempts failed and retried, {other} other; newest first"
+        attempts = "1 attempt" if retried == 1 else f"{retried} attempts"
+        text = f"{failed} failed for good, {attempts} failed and retried, {other} other; newest first"
         if self.dropped:
             text += f" ({self.dropped} older ones forgotten)"
         return text
