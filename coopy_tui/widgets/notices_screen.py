@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from coopy_tui.format import clock_time, cut
 from coopy_tui.notices import FAILED, FINISHED, HOOK, RETRY, Notice
+from coopy_tui.widgets.list_keys import LIST_KEYS, move
 
 GLYPHS = {FAILED: "✗", RETRY: "↻", HOOK: "⚑", FINISHED: "■"}
 RunKey = tuple[str, str]
@@ -29,6 +30,7 @@ class NoticesScreen(ModalScreen[RunKey | None]):
     BINDINGS = [
         Binding("escape,q,exclamation_mark,n", "close", "close", key_display="esc"),
         Binding("f", "toggle_failures", "failures only"),
+        *LIST_KEYS,
     ]
 
     def __init__(
@@ -92,6 +94,9 @@ class NoticesScreen(ModalScreen[RunKey | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_list(self, action: str) -> None:
+        move(self, action)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

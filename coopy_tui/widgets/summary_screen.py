@@ -24,6 +24,7 @@ from coopy_core.model import RunState, RunView
 from coopy_tui.format import STATE_GLYPHS, cut, format_duration, middle_truncate
 from coopy_tui.logs import last_line
 from coopy_tui.sorting import natural_key
+from coopy_tui.widgets.list_keys import LIST_KEYS, move
 
 LIST_LIMIT = 500  # runs listed (the rest are counted)
 RunKey = tuple[str, str]
@@ -177,6 +178,7 @@ class SummaryScreen(ModalScreen[RunKey | None]):
     BINDINGS = [
         Binding("escape,s,q", "close", "close", key_display="esc"),
         Binding("enter", "open", "open log", key_display="⏎", show=True),
+        *LIST_KEYS,
     ]
 
     def __init__(
@@ -267,6 +269,9 @@ class SummaryScreen(ModalScreen[RunKey | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_list(self, action: str) -> None:
+        move(self, action)
 
     def action_open(self) -> None:
         if not self.troubles:
