@@ -40,6 +40,7 @@ class Announcer:
 
     def say(self, text: str, severity: SeverityLevel = "information", kind: str = "command") -> None:
         """A short answer to a key: a toast (one at a time) and a line in the history."""
+        text = self.app.names.in_text(text)  # `train/model=vit,lr=0.1 is done`: what tells the run apart
         level = {"information": "info", "warning": "warning", "error": "error"}[severity]
         self.app.notices.add(Notice(self.app.clock(), COMMAND, level, text))
         title = "Not done" if severity != "information" else ""

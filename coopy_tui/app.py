@@ -104,7 +104,9 @@ class CoopyApp(App[QuitChoice | None]):
         self._last_tick = 0.0
         self.notices = NoticeLog()
         self.notices.seed(r for runs in self.state.runs.values() for r in runs.values())
-        self.toaster = Toaster(self, self._main_screen_up, failure_toast)
+        self.toaster = Toaster(
+            self, self._main_screen_up, lambda pending, burst: failure_toast(pending, burst, self.names.in_text)
+        )
         self.heap = HeapFreezer()  # start-up objects moved out of the garbage collector's way
         self.repaints = 0  # for tests and measurements
         self.repaint_seconds = 0.0

@@ -60,7 +60,9 @@ STATE_STYLES: dict[RunState, str] = {
     RunState.QUEUED: "",
     RunState.RUNNING: "bold cyan",
     RunState.DONE: "green",
-    RunState.FAILED: "bold red",
+    # a light red: under NO_COLOR Textual greys a colour by its luminance, and plain red greyed to the
+    # background's own grey (59 on 38: a failed row's glyph and word unreadable); this one greys to 129
+    RunState.FAILED: "bold #ff5f5f",
     RunState.CANCELLED: "yellow",
     RunState.SKIPPED: "dim",
     RunState.WAITING: "dim",

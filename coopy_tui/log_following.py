@@ -8,6 +8,7 @@ and copying its path are here too: they are about a run's log, from the main scr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ScreenStackError, SuspendNotSupported
@@ -25,13 +26,14 @@ if TYPE_CHECKING:
 RunKey = tuple[str, str]  # (stage, task)
 
 
-def log_title(run: RunView | None) -> str:
-    """`log · train/x=1 · attempt 2 · failed · exit 1` (the bottom border has the times and reason)."""
+def log_title(run: RunView | None, shorten: Callable[[str], str] = str) -> str:
+    """`log · train/x=1 · attempt 2 · failed · exit 1` (the bottom border has the times and reason); the name
+    without the params every run shares (`shorten`), so a cut border keeps what tells the run apart."""
     if run is None:
         return "log"
     attempt = f" · attempt {run.attempt}" if run.attempt else ""
     code = f" · exit {run.exit_code}" if run.exit_code is not None else ""
-    return f"log · {run.stage}/{run.task}{attempt} · {run.state.value}{code}"
+    return f"log · {shorten(f'{run.stage}/{run.task}')}{attempt} · {run.state.value}{code}"
 
 
 def run_extra(run: RunView) -> list[str]:
@@ -68,7 +70,7 @@ class LogFollowing:
         run = app.selected()
         key = (run.stage, run.task) if run else None
         log = run.log if run else ""
-        title = log_title(run)
+        title = log_title(run, app.names.in_text)
         screen = self.log_screen()
         if screen is not None and run is not None and (screen.run.stage, screen.run.task) == key:
             self._update_log_screen(screen, run)
@@ -195,6 +197,7 @@ class LogFollowing:
             follow=self._follow_path,
             external=self.open_outside,
             copy=self.copy_path,
+            shorten=app.names.in_text,
         )
         screen.extra = " · ".join(run_extra(run)) if run.state == RunState.RUNNING else ""
 

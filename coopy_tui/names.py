@@ -12,6 +12,7 @@ Worked out once per set of configurations (O(configurations)), never per row: a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -117,6 +118,20 @@ class Names:
         constant = self._known[1]
         kept = [f"{k}={v}" for k, v in split if (k, v) not in constant]
         return ",".join(kept) if kept else name
+
+    def in_text(self, text: str) -> str:
+        """`text` (a reason, a notice: `waits on train/dataset=cifar10-augmented-large,model=vit,lr=0.1`) with
+        the params every configuration shares left out of the run names in it, so a cut keeps what differs."""
+        pattern = self._shared_pattern
+        return pattern.sub("", text) if pattern is not None and "=" in text else text
+
+    @cached_property
+    def _shared_pattern(self) -> re.Pattern[str] | None:
+        if not self.constants:
+            return None
+        shared = "|".join(re.escape(f"{k}={v}") for k, v in self.constants)
+        # a shared pair at a name's start or middle (before a comma), or at its end (after one)
+        return re.compile(rf"(?:(?<=[\s/(,])|^)(?:{shared}),(?=[^\s,=]+=)|,(?:{shared})(?=[\s,:;)]|$)")
 
     @cached_property
     def _known(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:

@@ -91,12 +91,14 @@ def from_event(event: Event) -> Notice | None:
     return Notice(event.time, MESSAGE, event.level, event.message, stage, task)
 
 
-def failure_toast(pending: list[Notice], burst: int) -> tuple[str, str, SeverityLevel]:
+def failure_toast(
+    pending: list[Notice], burst: int, shorten: Callable[[str], str] = str
+) -> tuple[str, str, SeverityLevel]:
     """The one failure toast: how many attempts failed since it appeared, and the latest. The totals are
     the top bar's (`✗ N failed`), never repeated here to go stale."""
     title = "1 attempt failed" if burst == 1 else f"{burst} attempts failed"
     for_good = [p for p in pending if p.kind == FAILED]
-    latest = cut((for_good or pending)[-1].text, TOAST_TEXT)
+    latest = cut(shorten((for_good or pending)[-1].text), TOAST_TEXT)  # run names without what all share
     body = f"{latest} · f: next failed, !: list"
     return title, body, "error" if for_good else "warning"
 

@@ -94,6 +94,8 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q,enter", "dismiss_help", "close", key_display="esc"),
         Binding("down,j", "scroll_down", show=False),
         Binding("up,k", "scroll_up", show=False),
+        Binding("g,home", "scroll_top", show=False),  # as in the list and the log view
+        Binding("G,end", "scroll_bottom", show=False),
     ]
 
     def __init__(
@@ -134,3 +136,9 @@ class HelpScreen(ModalScreen[None]):
 
     def action_scroll_up(self) -> None:
         self.query_one("#help-box", VerticalScroll).scroll_up(animate=False, immediate=True)
+
+    def action_scroll_top(self) -> None:
+        self.query_one("#help-box", VerticalScroll).scroll_home(animate=False, immediate=True)
+
+    def action_scroll_bottom(self) -> None:
+        self.query_one("#help-box", VerticalScroll).scroll_end(animate=False, immediate=True)

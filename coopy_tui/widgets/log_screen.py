@@ -114,9 +114,11 @@ class LogScreen(ModalScreen[None]):
         follow: Callable[[str], None] | None = None,
         external: Callable[[str, str], Any] | None = None,
         copy: Callable[[str], None] | None = None,
+        shorten: Callable[[str], str] = str,
     ) -> None:
         super().__init__()
         self.run = run
+        self.shorten = shorten  # the name without the params every run shares (the path line has them all)
         self.attempts = attempts or [
             AttemptInfo(run.attempt, run.state.value, run.exit_code, run.reason, run.started_at, run.ended_at, run.log)
         ]
@@ -148,7 +150,7 @@ class LogScreen(ModalScreen[None]):
     def title_text(self) -> str:
         n = len(self.attempts)
         of = f" of {n}" if n > 1 else ""
-        return f"{self.run.stage}/{self.run.task} · attempt {self.info.number}{of}"
+        return f"{self.shorten(f'{self.run.stage}/{self.run.task}')} · attempt {self.info.number}{of}"
 
     def details(self) -> str:
         now = self.now()
@@ -201,9 +203,11 @@ class LogScreen(ModalScreen[None]):
         if not self.is_mounted:
             return
         self._shown_details = self.details()
-        self.query_one("#log-title", Static).update(self.title_text())
-        self.query_one("#log-details", Static).update(self._shown_details)
-        self.query_one("#log-path", Static).update(self.path or "(no log file yet)")
+        texts = {"log-title": self.title_text(), "log-details": self._shown_details}
+        texts["log-path"] = self.path or "(no log file yet)"
+        for part in self.query(Static).results(Static):  # none while the app closes: its widgets go first
+            if part.id in texts:
+                part.update(texts[part.id])
 
     def set_title(self, title: str, path: str) -> None:
         """Kept for the app's older call: the header is rebuilt from the run."""
@@ -315,7 +319,7 @@ class LogScreen(ModalScreen[None]):
         self.log_view.scroll_home(animate=False)
 
     def action_end(self) -> None:
-        self.log_view.scroll_end(animate=False)
+        self.log_view.follow_end()
 
     def action_scroll_down(self) -> None:
         self.log_view.action_scroll_down()

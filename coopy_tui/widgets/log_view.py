@@ -157,6 +157,12 @@ class LogView(ScrollView):
         """The first line shown is not the log's first (only its tail was read, or lines fell off the front)."""
         return self._cut or self._dropped > 0
 
+    def follow_end(self) -> None:
+        """Go to the last line and follow from there (`G`), also when the view is already at its end (a
+        search in a log shorter than the view paused following without moving it)."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._set_follow(True)
+
     @property
     def following(self) -> bool:
         """At the end, showing new lines as they come."""

@@ -289,7 +289,7 @@ class MainScreen(Screen[None]):
         from coopy_tui.widgets.notices_screen import NoticesScreen
 
         app = self.coopy
-        screen = NoticesScreen(app.notices.newest_first(), app.clock(), app.notices.dropped)
+        screen = NoticesScreen(app.notices.newest_first(), app.clock(), app.notices.dropped, app.names.in_text)
         app.notices.mark_read()
         app.toaster.drop_pending()
         app.pipeline_bar.set_unread(0)
@@ -328,7 +328,7 @@ class MainScreen(Screen[None]):
                 if run is not None:
                     app.logs.open_log(run)
 
-        app.push_screen(SummaryScreen(summaries, title, last), chosen)
+        app.push_screen(SummaryScreen(summaries, title, last, app.names.in_text), chosen)
 
     def action_graph(self) -> None:
         from coopy_tui.widgets.graph_screen import GraphScreen

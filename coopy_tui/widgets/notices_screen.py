@@ -6,6 +6,8 @@ so a failure that scrolled by while nobody looked is still two keys away.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from coopy_tui.format import clock_time, cut
 from coopy_tui.notices import FAILED, FINISHED, HOOK, RETRY, Notice
+from coopy_tui.widgets.list_keys import LIST_KEYS, move
 
 GLYPHS = {FAILED: "✗", RETRY: "↻", HOOK: "⚑", FINISHED: "■"}
 RunKey = tuple[str, str]
@@ -27,10 +30,14 @@ class NoticesScreen(ModalScreen[RunKey | None]):
     BINDINGS = [
         Binding("escape,q,exclamation_mark,n", "close", "close", key_display="esc"),
         Binding("f", "toggle_failures", "failures only"),
+        *LIST_KEYS,
     ]
 
-    def __init__(self, notices: list[Notice], now: float, dropped: int = 0) -> None:
+    def __init__(
+        self, notices: list[Notice], now: float, dropped: int = 0, shorten: Callable[[str], str] = str
+    ) -> None:
         super().__init__()
+        self.shorten = shorten  # run names without the params every run shares (Names.in_text)
         self.all = notices
         self.now = now
         self.dropped = dropped
@@ -59,14 +66,15 @@ class NoticesScreen(ModalScreen[RunKey | None]):
         other = len(self.all) - failed - retried
         if not self.all:
             return "Nothing yet."
-        text = f"{failed} failed for good, {retried} attempts failed and retried, {other} other; newest first"
+        attempts = "1 attempt" if retried == 1 else f"{retried} attempts"
+        text = f"{failed} failed for good, {attempts} failed and retried, {other} other; newest first"
         if self.dropped:
             text += f" ({self.dropped} older ones forgotten)"
         return text
 
     def line(self, notice: Notice) -> str:
         again = f" (×{notice.repeats})" if notice.repeats > 1 else ""
-        return f"{clock_time(notice.time, self.now)} {GLYPHS.get(notice.kind, '·')} {notice.text}{again}"
+        return f"{clock_time(notice.time, self.now)} {GLYPHS.get(notice.kind, '·')} {self.shorten(notice.text)}{again}"
 
     def _options(self) -> list[Option]:
         width = max(30, min(96, self.app.size.width) - 6)  # one line each: the list wraps long prompts
@@ -86,6 +94,9 @@ class NoticesScreen(ModalScreen[RunKey | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_list(self, action: str) -> None:
+        move(self, action)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -72,8 +72,10 @@ class ResultsScreen(ModalScreen[None]):
             return
         self.error = ""
         self.table = results.from_json(data)
-        if not self.table.grouped:
-            self._all_params = list(self.table.params)
+        if not self.table.grouped:  # `g` groups by the params that differ (a shared one makes one row of all)
+            columns, _ = screen_columns(self.table)
+            shown = {c.key.partition(":")[2] for c in columns if c.key.startswith("param:")}
+            self._all_params = [p for p in self.table.params if p in shown]
         self._show()
 
     def _show(self) -> None:

@@ -9,7 +9,7 @@ metric, say) is one more entry in a list passed to RunTable.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 
@@ -27,6 +27,7 @@ class Row:
     now: float
     last: str
     width: int
+    shorten: Callable[[str], str] = str  # run names in the engine's reasons without what every run shares
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def _elapsed(run: RunView, row: Row) -> Text:
 
 
 def _last(run: RunView, row: Row) -> Text:
+    if run.reason and run.state != RunState.RUNNING:  # a blocked run's `waits on train/dataset=...,model=...`
+        run = replace(run, reason=row.shorten(run.reason))
     return Text(
         f" {last_text(run, row.last, row.now)}", style="bold" if run.state == RunState.FAILED else "", no_wrap=True
     )

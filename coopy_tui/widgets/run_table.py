@@ -138,6 +138,7 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
         self.filter_text = ""
         self.sorts = 0  # how many times the whole order was built (start-up, `o`): for tests and measurements
         self.pinned = False  # the user chose a row: follow that run instead of staying on top
+        self.shorten: Callable[[str], str] = str  # reasons' run names without the shared params (Names.in_text)
         self.marked: set[str] = set()  # runs marked for a command on many (coopy_tui.selection)
 
     @property
@@ -322,7 +323,7 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
     # ------------------------------------------------------------------ content
     def _cells(self, run: RunView, now: float) -> list[Text]:
         last = self._last.get(run.task, "")
-        cells = [c.cell(run, Row(now, last, w)) for c, w in zip(self.columns, self.widths, strict=True)]
+        cells = [c.cell(run, Row(now, last, w, self.shorten)) for c, w in zip(self.columns, self.widths, strict=True)]
         return marked_cells(cells, self.widths) if run.task in self.marked else cells
 
     def set_marked(self, tasks: Iterable[str], marked: bool) -> None:

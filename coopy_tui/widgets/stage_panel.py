@@ -45,6 +45,8 @@ class StagePanel(Vertical):
             metrics=metrics,
             names=names.for_stage(view.over) if names else None,
         )
+        if names is not None:
+            self.table.shorten = names.in_text  # every stage's: a reason names runs of other stages
         self._title = ""
         self._subtitle = ""
         self._note = ("", "")  # (task, text): see note()
@@ -59,6 +61,7 @@ class StagePanel(Vertical):
     def set_names(self, names: Names) -> None:
         """The configurations changed: what they share (the header) and how names show (the list)."""
         self.header.set_shared(names.constants_text())
+        self.table.shorten = names.in_text
         self.table.set_names(names.for_stage(self.view.over))
 
     def update_view(self, view: StageView, total: int, busy: bool = True, estimate: Estimate | None = None) -> None:

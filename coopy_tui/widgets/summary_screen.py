@@ -24,6 +24,7 @@ from coopy_core.model import RunState, RunView
 from coopy_tui.format import STATE_GLYPHS, cut, format_duration, middle_truncate
 from coopy_tui.logs import last_line
 from coopy_tui.sorting import natural_key
+from coopy_tui.widgets.list_keys import LIST_KEYS, move
 
 LIST_LIMIT = 500  # runs listed (the rest are counted)
 RunKey = tuple[str, str]
@@ -177,6 +178,7 @@ class SummaryScreen(ModalScreen[RunKey | None]):
     BINDINGS = [
         Binding("escape,s,q", "close", "close", key_display="esc"),
         Binding("enter", "open", "open log", key_display="⏎", show=True),
+        *LIST_KEYS,
     ]
 
     def __init__(
@@ -184,8 +186,10 @@ class SummaryScreen(ModalScreen[RunKey | None]):
         summaries: list[StageSummary],
         title: str,
         last_lines: Callable[[str, str], str] | None = None,
+        shorten: Callable[[str], str] = str,
     ) -> None:
         super().__init__()
+        self.shorten = shorten  # run names without the params every run shares (Names.in_text)
         self.summaries = summaries
         self.title_text = title
         self.last_lines = last_lines or (lambda stage, task: "")
@@ -228,9 +232,11 @@ class SummaryScreen(ModalScreen[RunKey | None]):
     def _options(self) -> list[Option]:
         width = self._width() - 2  # one line each: the list wraps long prompts otherwise
         return [
-            Option(Text(cut(f"{_glyph(t)} {t.text(self._last.get((t.stage, t.task), ''))}", width)), id=f"{i}")
-            for i, t in enumerate(self.troubles)
+            Option(Text(cut(f"{_glyph(t)} {self._text(t)}", width)), id=f"{i}") for i, t in enumerate(self.troubles)
         ]
+
+    def _text(self, trouble: Trouble) -> str:
+        return self.shorten(trouble.text(self._last.get((trouble.stage, trouble.task), "")))
 
     def on_mount(self) -> None:
         missing = [t for t in self.troubles if not self._last.get((t.stage, t.task)) and t.log]
@@ -258,11 +264,14 @@ class SummaryScreen(ModalScreen[RunKey | None]):
 
     def text(self) -> str:
         """Everything listed, as plain text (tests read it)."""
-        lines = [f"{_glyph(t)} {t.text(self._last.get((t.stage, t.task), ''))}" for t in self.troubles]
+        lines = [f"{_glyph(t)} {self._text(t)}" for t in self.troubles]
         return "\n".join([self._heading(), *lines])
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_list(self, action: str) -> None:
+        move(self, action)
 
     def action_open(self) -> None:
         if not self.troubles:

@@ -56,6 +56,10 @@ class Tmux:
                 return ""
             raise
 
+    def screen_with_colours(self) -> str:
+        """The screen with its SGR escape sequences (colours, bold, reverse), as `capture-pane -e` gives it."""
+        return self.run("capture-pane", "-p", "-e", "-t", self.name)
+
     def screen_if(self, condition: Callable[[str], bool]) -> str:
         """The screen if `condition` holds for it, else ""."""
         text = self.screen()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from rich.color import Color
 from rich.console import Console
 
 from coopy_core.model import RunState, RunView
@@ -42,7 +43,8 @@ def colours(state: RunState) -> tuple[str, str]:
 
 
 def test_failed_red_done_green_running_bright() -> None:
-    assert colours(RunState.FAILED) == ("red", "red")
+    glyph, word = colours(RunState.FAILED)
+    assert glyph == word and Color.parse(word).triplet.red > 2 * max(Color.parse(word).triplet[1:]), word  # a red
     assert colours(RunState.DONE) == ("green", "green")
     assert colours(RunState.RUNNING) == ("cyan", "cyan")
     assert STATE.cell(run(RunState.RUNNING), Row(NOW, "", 30)).get_style_at_offset(Console(), 0).bold
