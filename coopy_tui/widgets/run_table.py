@@ -426,8 +426,8 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
         self.filter_text = text.strip()
         if terms != self.rows.terms:
             selected = self.selected_task if self.pinned else None
-            self.rows.set_filter(terms)
-            self._reordered(selected)
+            if self.rows.set_filter(terms):
+                self._reordered(selected)
 
     def set_sort(self, mode: SortMode) -> None:
         """Order the rows by `mode`; the cursor stays on its run if it was pinned."""
