@@ -118,7 +118,9 @@ class CoopyApp(App[QuitChoice | None]):
         self._tabs = StageTabs(views, total, id="tabs")
         self.pane = LogView(max_lines=log_lines, placeholder="(no run selected)", focusable=False, id="log-tail")
         self.main_screen = MainScreen()  # binds the keys; the filter bar calls it as its text changes
-        self.filter_bar = FilterBar(id="filter", on_change=self.main_screen.filter_changed)
+        self.filter_bar = FilterBar(
+            id="filter", on_change=self.main_screen.filter_changed, on_clear=lambda: self.main_screen.filter_closed("")
+        )
         self.filter_count = Static("", id="filter-count", markup=False)
         self._keys = KeyBar(hidden=lambda: set() if self.state.pools else {"pools"}, id="keys")
         # issue 15: the selected run's metric as a sparkline; asked of the engine only once a run reports one

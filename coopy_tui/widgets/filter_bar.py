@@ -16,7 +16,7 @@ class FilterBar(Input):
 
     `on_change` is called with the new text as it changes, in the same step as the keystroke: the
     lists are filtered before the next frame is drawn (a `Changed` message would be handled one
-    frame later). `Changed` is still posted.
+    frame later). `Changed` is still posted. `on_clear` is called on esc, for the same reason.
     """
 
     BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False)]
@@ -26,10 +26,17 @@ class FilterBar(Input):
         ("", "words of the name or state · lr=1 exactly · lr=1* starts with · lr= any", ""),
     )
 
-    def __init__(self, *, on_change: Callable[[str], None] | None = None, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        on_change: Callable[[str], None] | None = None,
+        on_clear: Callable[[], None] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(placeholder="filter: words of the name or state; lr=1 is exactly 1 (esc clears)", id=id)
         self.cursor_blink = False  # a blinking cursor makes screenshots differ
         self._on_change = on_change
+        self._on_clear = on_clear
 
     def _watch_value(self, value: str) -> None:
         """Input's own watcher, without its layout of the whole screen at every keystroke.
@@ -46,5 +53,9 @@ class FilterBar(Input):
             self._on_change(value)
 
     def action_clear_filter(self) -> None:
+        """esc: cleared and closed in this keystroke's frame (`on_clear`), else through `Submitted`."""
         self.value = ""
-        self.post_message(self.Submitted(self, "", None))
+        if self._on_clear is not None:
+            self._on_clear()
+        else:
+            self.post_message(self.Submitted(self, "", None))

@@ -184,9 +184,19 @@ class MainScreen(Screen[None]):
 
     @on(FilterBar.Submitted, "#filter")
     def _filter_submitted(self, event: FilterBar.Submitted) -> None:
-        if not event.value:
+        self.filter_closed(event.value)
+
+    def filter_closed(self, value: str) -> None:
+        """Enter or esc in the filter bar: back to the list, in the frame that shows the filter's end.
+
+        `Widget.focus()` moves the focus one message later, and the key bar refits to the list's keys
+        after the frame that shows it: each a layout of the whole screen of its own (three for an
+        esc, the TUI bench's slowest key). Set and refitted here, they make one.
+        """
+        if not value:
             self.filter_row_visible(False)
-        self.coopy.panel.table.focus()
+        self.set_focus(self.coopy.panel.table)
+        self.refresh_bindings()
 
     # ================================================================ marking runs, and what they wait on
     def action_mark(self) -> None:
