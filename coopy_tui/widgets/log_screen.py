@@ -316,7 +316,7 @@ class LogScreen(ModalScreen[None]):
             self._copy(self.path)
 
     def action_top(self) -> None:
-        self.log_view.scroll_home(animate=False)
+        self.log_view.action_scroll_home()
 
     def action_end(self) -> None:
         self.log_view.follow_end()

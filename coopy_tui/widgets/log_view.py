@@ -177,7 +177,13 @@ class LogView(ScrollView):
             self._rows = None
             self._resize()
         if self._follow:  # after the layout settles, when max_scroll_y is the new one
-            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
+            self.call_after_refresh(self._end_if_following)
+
+    def _end_if_following(self) -> None:
+        """A resize's scroll to the end, unless the reader left the end meanwhile: a `g` handled between
+        the resize and the next frame was undone by it (the first key in the log view seemed lost)."""
+        if self._follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _resize(self) -> None:
         if self.wrap:
@@ -260,7 +266,12 @@ class LogView(ScrollView):
         self.scroll_to(y=self.scroll_y - 1, animate=False, immediate=True)
 
     def action_scroll_home(self) -> None:
+        """The first line, and no longer following: also when the view has not reached the end yet (it
+        opened a frame ago: its scroll to the end waits for the layout), when scrolling to 0 changes
+        nothing that would tell it the reader left."""
         self.scroll_to(0, 0, animate=False, immediate=True)
+        if self.max_scroll_y > 0:
+            self._set_follow(False)
 
     def action_scroll_end(self) -> None:
         self.scroll_end(animate=False, immediate=True, x_axis=False)

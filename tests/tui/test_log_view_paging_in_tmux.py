@@ -56,10 +56,8 @@ def test_page_keys_in_a_real_terminal(long_log: Path) -> None:
         poll(lambda: tmux.screen_if(lambda s: "the long line 1000" in s), 60, "the log in the pane")
         tmux.keys("Enter")
         poll(lambda: tmux.screen_if(lambda s: "▼ following" in s), 30, "the log view, following")
-        # The first key after the log screen opens can be lost on a busy machine (seen 2 of 4 runs beside a
-        # full suite and two busy loops; a second `g` then works): a known defect left open in issue 24, not
-        # what this test is about, so `g` is sent again until the view is at its first line.
-        poll(lambda: place(tmux) == 1 or tmux.keys("g"), 60, "the first line", interval=2.0)
+        tmux.keys("g")  # the first key after the screen opens (a resize handled just before it undid it)
+        poll(lambda: place(tmux) == 1, 30, "the first line")
         tmux.keys("Space")
         second = poll(lambda: place(tmux) if (place(tmux) or 1) > 1 else None, 30, "a page down")
         height = second - 1

@@ -7,32 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coopy_core.model import RunState, RunView
-from coopy_tui.app import CoopyApp
-from coopy_tui.widgets.log_screen import LogScreen
-from tests.helpers.tui import FakeEngine, burst, fixed_clock, screen_text, settle, wait_for, write_log
+from tests.helpers.log_view import app_on, open_log, status
+from tests.helpers.tui import burst, screen_text, wait_for
 
 LONG = "the long line: " + " ".join(f"w{i:03d}" for i in range(40)) + " THE-END"
-
-
-def status(screen: LogScreen) -> str:
-    return str(screen.query_one("#log-status").render())
-
-
-async def open_log(pilot: object, app: CoopyApp, lines: int) -> LogScreen:
-    await settle(app)(pilot)
-    await pilot.press("enter")  # type: ignore[attr-defined]
-    screen = app.screen
-    assert isinstance(screen, LogScreen)
-    await wait_for(pilot, lambda: screen.log_view.line_count == lines, what="the log")
-    return screen
-
-
-def app_on(root: Path, lines: list[str], log_lines: int = 2000) -> tuple[CoopyApp, Path]:
-    log = write_log(root, "s", "t", 1, lines)
-    runs = [RunView("t", "s", 1, RunState.RUNNING, 0, log=log, started_at=0)]
-    engine = FakeEngine("p", [("s", 1, False, None)], runs, ["t"])
-    return CoopyApp(engine, clock=fixed_clock, log_lines=log_lines), root / log
 
 
 async def test_the_status_says_following_or_where_the_reader_stopped_and_what_came_below(in_tmp: Path) -> None:
