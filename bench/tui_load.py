@@ -27,7 +27,10 @@ Textual renders the dirty regions into a frame) checks whether the key has taken
 stage keys: the app's action returned; +/-: the action returned AND the bumped run's new priority,
 which comes back as an engine event, is in its table; filter typing: the tables hold the typed
 filter; esc: the filter is cleared and the list has focus) and whether the widget it changed is in
-that frame (in the frame's dirty widgets, or the frame follows a layout). The latency is the time
+that frame (in the frame's dirty widgets, or the frame follows a layout). A typed filter character
+is shown when the filter bar with it is drawn, and the list with it when its rows changed (both are
+changed in the keystroke's handler, so they are in the same frame; a letter that keeps the same rows,
+`se` after `s`, changes only the bar). The latency is the time
 from the stamp to the END of the first such frame. The headless driver skips encoding a frame as
 escape sequences; the bench does that encoding too (`CompositorUpdate.render_segments`) and throws
 the text away, so the number includes what a real terminal frame costs in Python. Not included: the
@@ -551,8 +554,8 @@ async def measure(quick: bool, logs: Path, rate: float, scale: int = 1) -> dict[
                     done = app.panel.table.filter_text.lower().split() == _t
                     return done and (not _esc or app.focused is app.panel.table)
 
-                def target() -> Any:
-                    return app.panel.table
+                def target(_esc: bool = key == "escape") -> Any:
+                    return app.panel.table if _esc else bar
 
             future: asyncio.Future[float] = loop.create_future()
             sent = time.perf_counter()
