@@ -17,6 +17,7 @@ from coopy_core.errors import CoopyError
 from coopy_core.model import RunState, RunView, StageView
 from coopy_core.wire.remote import EngineUnavailable
 from coopy_tui.engine_link import GONE
+from coopy_tui.format import counted
 from coopy_tui.widgets.confirm_screen import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class EngineCommands:
             if yes:
                 n = self.call(self.app.client.rerun, run.stage, run.task, touches=[(run.stage, run.task)])
                 if n is not None:
-                    self.app.say(f"{n} run{'s' if n != 1 else ''} to run again")
+                    self.app.say(f"{counted(n, 'run')} to run again")
 
         self.app.push_screen(ConfirmScreen(question, yes="Run it again", no="Keep it"), answered)
 
@@ -193,6 +194,6 @@ class EngineCommands:
             n = self.call(app.client.retry_failed, only, touches=touched)
             if n is not None:
                 where = f"in {stage}" if only else "in every stage"
-                app.say(f"{n} run{'s' if n != 1 else ''} {where} queued again")
+                app.say(f"{counted(n, 'run')} {where} queued again")
 
         app.push_screen(RetryScreen(stage, in_stage, in_all), answered)

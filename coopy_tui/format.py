@@ -41,6 +41,7 @@ __all__ = [
     "middle_truncate",
     "pipeline_eta_text",
     "cut",
+    "counted",
 ]
 
 STATE_GLYPHS: dict[RunState, str] = {
@@ -263,6 +264,11 @@ def stage_status(view: StageView, total: int, busy: bool = True, estimate: Estim
 def busy(views: list[StageView]) -> bool:
     """Something is queued or running somewhere (what the engine calls not finished)."""
     return any(v.counts.get("queued", 0) or v.counts.get("running", 0) for v in views)
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 row`, `3 rows`, `0 runs` (nouns that take an s)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def outcome_text(views: list[StageView], total: int) -> str:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.text import Text
 
-MARK = "●"  # before the task column's state glyph: `●▶ lr=0.1`
+MARK = "●"  # in the task column, between the state glyph and the name: `▶●lr=0.1`
 
 
-def marked_cells(cells: list[Text], widths: Sequence[int]) -> list[Text]:
-    """The row's cells with the mark leading the first one, cut to its width (its gap kept)."""
-    if not cells:
+def marked_cells(cells: list[Text]) -> list[Text]:
+    """The row's cells with the mark in place of the space after the state glyph: the name stays in the
+    same cells as in the other rows and under its header (a mark before the glyph pushed it one off)."""
+    if not cells or len(cells[0]) < 2:
         return cells
-    first = Text.assemble((MARK, "bold"), cells[0])
-    first.truncate(max(1, widths[0] - 1))
-    return [first, *cells[1:]]
+    first = cells[0]
+    return [Text.assemble(first[:1], (MARK, "bold"), first[2:]), *cells[1:]]

@@ -28,6 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from coopy_tui.format import counted
 from coopy_tui.widgets.scrolling import set_virtual_size
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
@@ -245,7 +246,7 @@ class LogView(ScrollView):
         of = f"the last {self.line_count}" if self.cut else str(self.line_count)
         text = f"paused at line {top} of {of}"
         new = self._added - self._mark
-        return text + (f" · {new} new line{'s' if new != 1 else ''} below" if new > 0 else "")
+        return text + (f" · {counted(new, 'new line')} below" if new > 0 else "")
 
     # ------------------------------------------------------------------ moves: immediate, never animated
     def page(self, pages: int) -> None:

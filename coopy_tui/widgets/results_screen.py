@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Static
 
 from coopy_core.errors import CoopyError
 from coopy_core.report import results
+from coopy_tui.format import counted
 
 REFRESH = 2.0
 Fetch = Callable[..., dict[str, Any]]  # Commands.results(group_by=, sort=, stage=)
@@ -103,7 +104,7 @@ class ResultsScreen(ModalScreen[None]):
         what = f" grouped by {', '.join(self.group_by)}" if self.group_by else ""
         order = f", sorted by {self.sort}" if self.sort else ""
         same = f" · same in every row: {shared}" if shared else ""
-        self.query_one("#results-caption", Static).update(f"{len(table.rows)} rows{what}{order}{same}")
+        self.query_one("#results-caption", Static).update(f"{counted(len(table.rows), 'row')}{what}{order}{same}")
         self.call_after_refresh(self._show_sorted)
 
     def _show_sorted(self) -> None:

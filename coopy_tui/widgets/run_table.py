@@ -324,7 +324,7 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
     def _cells(self, run: RunView, now: float) -> list[Text]:
         last = self._last.get(run.task, "")
         cells = [c.cell(run, Row(now, last, w, self.shorten)) for c, w in zip(self.columns, self.widths, strict=True)]
-        return marked_cells(cells, self.widths) if run.task in self.marked else cells
+        return marked_cells(cells) if run.task in self.marked else cells
 
     def set_marked(self, tasks: Iterable[str], marked: bool) -> None:
         """Mark (unmark) these runs: their rows on screen are drawn again with (without) the mark."""

@@ -7,6 +7,7 @@ import dataclasses
 from coopy_core.model import RunState, StageView
 from coopy_tui.format import (
     bar,
+    counted,
     outcome_text,
     pipeline_eta,
     pipeline_eta_text,
@@ -45,3 +46,8 @@ def test_progress_words() -> None:
     assert outcome_text([view({"done": 7, "failed": 1, "blocked": 2}), view({"cancelled": 1, "done": 9})], 0) == (
         "finished: 1 failed, 1 cancelled, 2 blocked"
     )
+
+
+def test_counts_read_as_english() -> None:
+    assert [counted(n, "row") for n in (0, 1, 2)] == ["0 rows", "1 row", "2 rows"]
+    assert counted(1, "new line") == "1 new line"

@@ -93,6 +93,7 @@ async def test_results_screen_groups_and_sorts_by_keys(engine: MetricsEngine) ->
         await pilot.press("g")  # group by model
         await wait_for(pilot, lambda: len(screen.rows()) == 3, what="one row per model")
         assert screen.group_by == ["model"]
+        assert str(screen.query_one("#results-caption").render()).startswith("3 rows grouped by model")
         mlp = screen.rows()[0]
         assert mlp[:2] == ["mlp", "2"] and mlp[2] == "0.34 ± 0.042"
         assert mlp[3] == "0.71 (n=1)"  # one of its two runs reported it
