@@ -158,6 +158,7 @@ class MainScreen(Screen[None]):
 
     def filter_row_visible(self, visible: bool) -> None:
         self.query_one("#filter-row").set_class(visible, "-visible")
+        self.set_class(visible, "-filtering")  # toasts rise above the filter row (coopy.tcss)
 
     def filter_changed(self, value: str) -> None:
         """Called by the filter bar as the text changes (not through a message: the lists then change in
