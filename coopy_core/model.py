@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,17 @@ ENDED_STATES: tuple[RunState, ...] = (
     RunState.CANCELLED,
     RunState.BLOCKED,
 )
+
+STOPPED_STATES: tuple[RunState, ...] = (RunState.FAILED, RunState.CANCELLED, RunState.BLOCKED)
+
+
+def stopped_text(counts: Mapping[str, int], never_started: int = 0) -> str:
+    """`3 failed, 1 cancelled, 12 blocked, 2 never started` ("" when every run passed): how a pipeline that
+    stopped short ended, in the one wording the TUI's top bar, its end notification and the notes all use."""
+    parts = [f"{counts[s.value]} {s.value}" for s in STOPPED_STATES if counts.get(s.value, 0)]
+    if never_started:
+        parts.append(f"{never_started} never started")
+    return ", ".join(parts)
 
 
 @dataclass(slots=True)

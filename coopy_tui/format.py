@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from coopy_core.cli.progress import format_duration
-from coopy_core.model import RunState, RunView, StageView
+from coopy_core.model import RunState, RunView, StageView, stopped_text
 
 __all__ = [
     "format_duration",
@@ -275,11 +275,8 @@ def outcome_text(views: list[StageView], total: int) -> str:
     """`finished` when every run of every stage passed, else `finished: 3 failed, 1 cancelled, 12 blocked`
     (the top bar and the end-of-pipeline notification both say this, so they cannot disagree)."""
     counts = {s: sum(v.counts.get(s, 0) for v in views) for s in STOPPED}
-    left = sum(open_runs(v, total) for v in views)
-    parts = [f"{n} {s}" for s, n in counts.items() if n]
-    if left:
-        parts.append(f"{left} never started")
-    return "finished: " + ", ".join(parts) if parts else "finished"
+    stopped = stopped_text(counts, sum(open_runs(v, total) for v in views))
+    return f"finished: {stopped}" if stopped else "finished"
 
 
 def clock_time(ts: float | None, now: float | None = None) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from coopy_core.config import notify_urls
 from coopy_core.lifecycle.hooks import HookRunner
 from coopy_core.lifecycle.send_note import URLS_VAR
-from coopy_core.model import Run, RunState
+from coopy_core.model import Run, RunState, stopped_text
 
 LISTED = 10  # failed runs named in the pipeline's end note; the rest are counted
 
@@ -54,11 +54,8 @@ def pipeline_finished(hooks: HookRunner, counts: Mapping[str, int], failed: list
 def summary(counts: Mapping[str, int]) -> str:
     """`12 done, 1 failed, 2 blocked`: done counts the skipped runs too (they passed); zeros are left out but done."""
     done = counts.get(RunState.DONE.value, 0) + counts.get(RunState.SKIPPED.value, 0)
-    parts = [f"{done} done"]
-    for state in (RunState.FAILED, RunState.CANCELLED, RunState.BLOCKED):
-        if counts.get(state.value, 0):
-            parts.append(f"{counts[state.value]} {state.value}")
-    return ", ".join(parts)
+    stopped = stopped_text(counts)
+    return f"{done} done, {stopped}" if stopped else f"{done} done"
 
 
 def _command(title: str, body: str, extra: list[str]) -> list[str]:
