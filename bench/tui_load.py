@@ -28,10 +28,9 @@ stage keys: the app's action returned; +/-: the action returned AND the bumped r
 which comes back as an engine event, is in its table; filter typing: the tables hold the typed
 filter; esc: the filter is cleared and the list has focus) and whether the widget it changed is in
 that frame (in the frame's dirty widgets, or the frame follows a layout). A typed filter character
-is shown when the filter bar with it is drawn, and the list with it when its rows changed (both are
-changed in the keystroke's handler, so they are in the same frame; a letter that keeps the same rows,
-`se` after `s`, changes only the bar). The latency is the time
-from the stamp to the END of the first such frame. The headless driver skips encoding a frame as
+is shown when the filter bar with it is drawn, and, when the key changed which rows show, the list
+too, in the same frame (a letter that keeps the same rows, `se` after `s`, changes only the bar). The
+latency is the time from the stamp to the END of the first such frame. The headless driver skips encoding a frame as
 escape sequences; the bench does that encoding too (`CompositorUpdate.render_segments`) and throws
 the text away, so the number includes what a real terminal frame costs in Python. Not included: the
 terminal's own drawing, the OS's pipe.
@@ -349,7 +348,7 @@ class Probe:
     kind: str
     sent: float
     ready: Callable[[], bool]
-    target: Callable[[], Any]  # the widget the key changes
+    target: Callable[[], tuple[Any, ...]]  # the widgets the key changes: all of them are in its frame
     future: asyncio.Future[float]
 
 
@@ -373,7 +372,7 @@ class FrameMeter:
             hit = False
             if probe is not None and probe.ready():
                 dirty = self.screen._dirty_widgets
-                hit = self._layout or self.screen in dirty or probe.target() in dirty
+                hit = self._layout or self.screen in dirty or all(w in dirty for w in probe.target())
             refresh()
             ended = time.perf_counter()
             self.frames += 1
@@ -540,12 +539,12 @@ async def measure(quick: bool, logs: Path, rate: float, scale: int = 1) -> dict[
                 if key == "slash":
                     typed = ""
 
-                    def target() -> Any:
-                        return bar
+                    def target() -> tuple[Any, ...]:
+                        return (bar,)
                 else:
 
-                    def target() -> Any:
-                        return app.panel.table
+                    def target() -> tuple[Any, ...]:
+                        return (app.panel.table,)
             else:
                 typed = "" if key == "escape" else typed + key
                 terms = typed.lower().split()
@@ -554,8 +553,13 @@ async def measure(quick: bool, logs: Path, rate: float, scale: int = 1) -> dict[
                     done = app.panel.table.filter_text.lower().split() == _t
                     return done and (not _esc or app.focused is app.panel.table)
 
-                def target(_esc: bool = key == "escape") -> Any:
-                    return app.panel.table if _esc else bar
+                rows_before = app.panel.table.rows._shown  # replaced when the key changes which rows show
+
+                def target(_esc: bool = key == "escape", _rows: Any = rows_before) -> tuple[Any, ...]:
+                    table = app.panel.table
+                    if _esc:
+                        return (table,)
+                    return (bar,) if table.rows._shown is _rows else (bar, table)
 
             future: asyncio.Future[float] = loop.create_future()
             sent = time.perf_counter()

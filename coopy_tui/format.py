@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from coopy_core.cli.progress import format_duration
-from coopy_core.model import RunState, RunView, StageView, stopped_text
+from coopy_core.model import STOPPED_STATES, RunState, RunView, StageView, stopped_text
 
 __all__ = [
     "format_duration",
@@ -70,7 +70,7 @@ STATE_STYLES: dict[RunState, str] = {
     RunState.BLOCKED: "dim",
     RunState.REMOVED: "dim strike",
 }
-STOPPED = ("failed", "cancelled", "blocked")  # ended without passing: shown in every header and tab
+STOPPED = tuple(s.value for s in STOPPED_STATES)  # ended without passing: shown in every header and tab
 
 
 def state_text(run: RunView, now: float) -> Text:

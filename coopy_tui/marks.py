@@ -10,7 +10,7 @@ MARK = "●"  # in the task column, between the state glyph and the name: `▶�
 def marked_cells(cells: list[Text]) -> list[Text]:
     """The row's cells with the mark in place of the space after the state glyph: the name stays in the
     same cells as in the other rows and under its header (a mark before the glyph pushed it one off)."""
-    if not cells or len(cells[0]) < 2:
+    if not cells or cells[0].plain[1:2] != " ":  # not `glyph, space, name`: leave it whole
         return cells
     first = cells[0]
     return [Text.assemble(first[:1], (MARK, "bold"), first[2:]), *cells[1:]]

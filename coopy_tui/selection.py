@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from coopy_core.model import RunState, RunView
+from coopy_tui.format import counted
 from coopy_tui.widgets.confirm_screen import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ RETRYABLE = (RunState.FAILED, RunState.CANCELLED)
 
 
 def runs_text(n: int) -> str:
-    return "1 run" if n == 1 else f"{n} runs"
+    return counted(n, "run")
 
 
 class Selection:

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from coopy_core.model import RunState, RunView
-from coopy_tui.format import clock_time, format_duration, reason_now
+from coopy_tui.format import clock_time, counted, format_duration, reason_now
 from coopy_tui.keys import LOG_KEYS, log_bindings
 from coopy_tui.widgets.key_bar import KeyBar
 from coopy_tui.widgets.log_view import LogView
@@ -284,7 +284,7 @@ class LogScreen(ModalScreen[None]):
             self.say("")
             return
         if not count:
-            self.say(f"no match for {term!r} (in the {self.log_view.line_count} lines shown)")
+            self.say(f"no match for {term!r} (in the {counted(self.log_view.line_count, 'line')} shown)")
             return
         self._found(self.log_view.find(True))
 

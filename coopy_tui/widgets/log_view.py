@@ -268,7 +268,7 @@ class LogView(ScrollView):
 
     def action_scroll_home(self) -> None:
         """The first line, and no longer following: also when the view has not reached the end yet (it
-        opened a frame ago: its scroll to the end waits for the layout), when scrolling to 0 changes
+        just opened: its scroll to the end waits for the next frame), when scrolling to 0 changes
         nothing that would tell it the reader left."""
         self.scroll_to(0, 0, animate=False, immediate=True)
         if self.max_scroll_y > 0:

@@ -26,7 +26,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from coopy_core.model import RunState
-from coopy_tui.format import stage_total
+from coopy_tui.format import counted, stage_total
 from coopy_tui.keys import KEYS, main_bindings
 from coopy_tui.matching import count_text
 from coopy_tui.selection import Selection
@@ -139,7 +139,7 @@ class MainScreen(Screen[None]):
                 return
         hidden = sum(v.counts.get("failed", 0) for v in app.views())
         if hidden:
-            app.say(f"{hidden} failed runs, none of them in the filtered lists (esc in / clears it)")
+            app.say(f"{counted(hidden, 'failed run')}, none of them in the filtered lists (esc in / clears it)")
         else:
             app.say("No failed runs.")
 

@@ -5,11 +5,15 @@ It says how many runs each choice queues again; the safe answer (no) has the foc
 
 from __future__ import annotations
 
+import functools
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from coopy_tui.format import counted
 
 
 class RetryScreen(ModalScreen[str | None]):
@@ -29,8 +33,7 @@ class RetryScreen(ModalScreen[str | None]):
         self.in_all = in_all
 
     def compose(self) -> ComposeResult:
-        def runs(n: int) -> str:
-            return "1 run" if n == 1 else f"{n} runs"
+        runs = functools.partial(counted, noun="run")
 
         with Vertical(id="dialog", classes="dialog"):
             yield Static(

@@ -105,9 +105,10 @@ class RunRows:
         return previous
 
     def load(self, runs: Iterable[RunView]) -> None:
-        """Take these runs (start-up): the order built in one sort."""
+        """Take these runs (start-up, or again after a re-attach): the order built in one sort."""
         for run in runs:
             self._set(run)
+        self._narrow = None  # what the last word matched was kept current by apply(), not by these
         self._rebuild()
 
     def set_sort(self, mode: SortMode) -> None:
@@ -182,6 +183,7 @@ class RunRows:
     # ------------------------------------------------------------------ the filter
     def _kept_by(self, terms: list[Term]) -> set[str]:
         sets = sorted((self._word(t) if t.key is None else self._param(t) for t in terms), key=len)
+        # a copy: apply() changes the kept set, which must not be the narrowing cache or a param index's set
         return set(sets[0]).intersection(*sets[1:]) if len(sets) > 1 else set(sets[0])
 
     def _sorted(self, kept: set[str]) -> SortedList:

@@ -28,3 +28,21 @@ async def test_a_filter_longer_than_the_bar_shows_its_end_and_then_its_start() -
         await pilot.pause()
         shown = screen_text(app)
         assert "qqqq" in shown and "END" not in shown
+
+
+async def test_esc_in_the_bar_clears_it_hides_it_and_gives_the_list_its_keys_back() -> None:
+    runs = [RunView(t, "train", 0, RunState.QUEUED, 0, order=i) for i, t in enumerate(["lr=1", "lr=2"])]
+    app = CoopyApp(FakeEngine("f", [("train", 1, False, None)], runs, ["lr=1", "lr=2"]), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)(pilot)
+        list_keys = str(app.query_one("#keys").render())
+        await pilot.press("slash", *"lr=2")
+        assert app.panel.table.shown_tasks() == ["lr=2"]
+        assert "clear it" in str(app.query_one("#keys").render())
+        await pilot.press("escape")
+        assert app.focused is app.panel.table
+        assert not app.query_one("#filter-row").has_class("-visible")
+        assert app.panel.table.shown_tasks() == ["lr=1", "lr=2"]
+        assert str(app.query_one("#keys").render()) == list_keys
+        await pilot.press("j")  # the list has the keys: j moves its cursor
+        assert app.panel.table.selected_task == "lr=2"

@@ -1,7 +1,7 @@
 """The first key in the log view acts even when it comes before the view's first frame or a resize.
 
 `g` sent in the same read as the `enter` that opens the view scrolled to line 0, where the view
-still was (its scroll to the end waits for the first layout): nothing changed, the view kept
+still was (its scroll to the end waits for the next frame): nothing changed, the view kept
 following, and the scroll to the end came after. Found by tracing the real app in tmux.
 
 A resize handled while the view follows scrolls to the end after the next frame (when the new

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from coopy_core.model import RunState, RunView
 from coopy_tui.listing import parse, run_matches
+from coopy_tui.sorting import SORTS
 from coopy_tui.widgets.run_rows import RunRows
 
 STATES = [RunState.QUEUED, RunState.RUNNING, RunState.DONE, RunState.FAILED]
@@ -80,3 +81,26 @@ def test_the_same_filter_typed_again_after_clearing_it_filters_again() -> None:
     assert len(rows.tasks()) == 2
     rows.set_filter(parse("failed"))
     assert rows.tasks() == ["seed=1"]
+
+
+def test_runs_loaded_again_under_a_filter_are_filtered_by_their_new_states() -> None:
+    """A re-attach loads every run again while the filter is kept: a run that failed meanwhile is listed."""
+    rows, runs = two_runs(RunState.FAILED, RunState.QUEUED)
+    rows.set_filter(parse("failed"))
+    rows.load([runs["seed=1"], replace(runs["seed=2"], state=RunState.FAILED)])
+    assert sorted(rows.tasks()) == ["seed=1", "seed=2"]
+    rows.set_filter(parse("failed seed=1"))  # keeps what the filter kept before the load: still filtered anew
+    assert rows.tasks() == ["seed=1"]
+    rows.set_filter(parse("failed seed=2"))
+    assert rows.tasks() == ["seed=2"]
+
+
+def test_a_new_sort_under_a_filter_keeps_the_filtered_runs() -> None:
+    rows, runs = two_runs(RunState.FAILED, RunState.QUEUED)
+    rows.set_filter(parse("seed="))
+    for mode in SORTS:
+        rows.set_sort(mode)
+        assert sorted(rows.tasks()) == ["seed=1", "seed=2"], mode.name
+        rows.set_filter(parse("failed"))
+        assert rows.tasks() == ["seed=1"], mode.name
+        rows.set_filter(parse("seed="))
