@@ -74,7 +74,8 @@ def screen_rows(screen: Screen[Any], keymap: Mapping[str, str] | None = None) ->
         else:
             at[name] = len(rows)
             rows.append((shown, binding.description))
-    return [*rows, THIS_HELP]
+    extra: tuple[Row, ...] = getattr(screen, "HELP_EXTRA", ())  # keys its widgets handle (no binding of its own)
+    return [*rows, *extra, THIS_HELP]
 
 
 def help_table(keymap: Mapping[str, str] | None = None, rows: Sequence[Row] | None = None) -> Table:

@@ -336,7 +336,7 @@ class LogScreen(ModalScreen[None]):
     def action_wrap(self) -> None:
         wrap = not self.log_view.wrap
         self.log_view.set_wrap(wrap)
-        self.say("long lines wrapped (w cuts them)" if wrap else "long lines cut: ← → scroll sideways (w wraps)")
+        self.say("")  # the status line says it (`· lines wrapped`); a message too said it twice, and stayed
 
 
 __all__ = ["LOG_KEYS", "AttemptInfo", "LogScreen", "attempt_log", "attempts_of", "details_text", "timing_text"]

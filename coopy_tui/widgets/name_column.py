@@ -44,7 +44,10 @@ class NameColumn:
         return self.names.longest + PREFIX + STATE.width if self.wide and self.names is not None else 0
 
     def label(self, column: Column, width: int) -> str:
-        """The keys over aligned values (`model  lr  seed`), else the column's own label."""
-        if column.key != "task" or self.names is None or self.names.mode(width - PREFIX, self.wide) != "values":
+        """The keys over aligned values (`model  lr  seed`), else the column's own label; either over the
+        names, past their state glyph and its space."""
+        if column.key != "task":
             return column.label
+        if self.names is None or self.names.mode(width - PREFIX, self.wide) != "values":
+            return "  " + column.label
         return "  " + self.names.header(width - PREFIX)

@@ -29,6 +29,7 @@ Fetch = Callable[..., dict[str, Any]]  # Commands.results(group_by=, sort=, stag
 
 
 class ResultsScreen(ModalScreen[None]):
+    HELP_EXTRA = (("←  →", "Scroll the columns sideways (the table's own keys)"),)
     BINDINGS = [
         Binding("escape,q,m", "close", "close", key_display="esc"),
         Binding("g", "next_group", "group by"),

@@ -122,9 +122,9 @@ NUMBER_COLUMNS = (
     ("failed", "✗", "failed"),
     ("cancelled", "⊘", "cancelled"),
     ("blocked", "⊗", "blocked"),
-    ("left", "◦", "other"),
+    ("left", "→", "other"),  # not ◦: that is "waiting" everywhere else, and left counts queued and running too
 )
-LEGEND = "✓done ↷skipped ✗failed ⊘cancelled ⊗blocked ◦left"
+LEGEND = "✓done ↷skipped ✗failed ⊘cancelled ⊗blocked →left"
 
 
 def summary_table(summaries: list[StageSummary], width: int = 92) -> Text:

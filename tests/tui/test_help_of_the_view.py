@@ -3,10 +3,14 @@ view, the graph's on the graph; not every key of every view."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.help_screen import HelpScreen
 from coopy_tui.widgets.log_screen import LogScreen
+from coopy_tui.widgets.results_screen import ResultsScreen
 from tests.helpers.tui import FakeEngine, fixed_clock, screen_text, settle, wait_for
+from tests.helpers.tui_pipelines import sweep_engine
 
 MAIN_ONLY = ("Mark or unmark the selected run", "Cancel every run of the stage", "Next stage")
 LOG_ONLY = ("Search the log", "The run's earlier attempt", "Back to the pipeline")
@@ -58,3 +62,13 @@ async def test_help_on_the_graph_lists_its_keys(demo: FakeEngine) -> None:
         assert "the graph view" in text and "esc" in text and "close" in text
         for line in (*MAIN_ONLY, *LOG_ONLY):
             assert line not in text, line
+
+
+async def test_help_on_the_results_says_the_columns_scroll_sideways(in_tmp: Path) -> None:
+    app = CoopyApp(sweep_engine(in_tmp), clock=fixed_clock)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await settle(app)(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen), what="the results")
+        text = await help_text(app, pilot)
+        assert "group by" in text and "Scroll the columns sideways" in text

@@ -97,3 +97,15 @@ async def test_a_log_longer_than_what_is_kept_numbers_its_lines_of_the_last_n(in
         await pilot.press("g")
         assert "paused at line 1 of the last 50" in status(screen), status(screen)
         assert "line 70" in screen_text(app)
+
+
+async def test_w_is_said_once_by_the_status_line(in_tmp: Path) -> None:
+    app, _log = app_on(in_tmp, [LONG] * 30)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_log(pilot, app, 30)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: screen.log_view.wrap, what="wrapped")
+        assert status(screen).count("wrap") == 1, status(screen)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: not screen.log_view.wrap, what="cut again")
+        assert "long lines cut" in status(screen) and status(screen).count("cut") == 1, status(screen)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from coopy_core.model import RunState
 from coopy_tui.app import CoopyApp
-from coopy_tui.widgets.summary_screen import SummaryScreen
+from coopy_tui.format import STATE_GLYPHS
+from coopy_tui.widgets.summary_screen import LEGEND, NUMBER_COLUMNS, SummaryScreen
 from tests.helpers.tui import demo_engine, fixed_clock, screen_text, settle, wait_for
 
 REASON = "exit code 1; the data loader ran out of shared memory at batch 1832 of shard 7"
@@ -30,3 +31,9 @@ async def test_a_long_reason_is_shown_whole_at_120_columns(in_tmp: Path) -> None
         shown = screen_text(app)
         assert line in shown, shown
         assert len(line) > 96 - 4, "longer than the old box held"
+
+
+def test_the_narrow_summary_says_left_with_a_symbol_of_its_own() -> None:
+    """`◦` means waiting for what it needs everywhere else; `left` counts queued and running runs too."""
+    left = next(short for long, short, _field in NUMBER_COLUMNS if long == "left")
+    assert left not in STATE_GLYPHS.values() and f"{left}left" in LEGEND
