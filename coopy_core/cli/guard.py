@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 EXIT_INTERRUPTED = 130
+# Extension modules whose start-up cannot take an exception: a Ctrl-C landing inside pydantic_core's (Rust, pyo3)
+# made its import of `datetime` fail, and pyo3 panicked with a traceback of its own (seen under load).
+NATIVE_MODULES = ("pydantic_core",)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -31,10 +34,25 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(EXIT_INTERRUPTED)
 
 
+def _import_native() -> None:
+    """Import NATIVE_MODULES with SIGINT held back: a Ctrl-C meanwhile lands once they are whole."""
+    import contextlib  # here: this module stays light until Ctrl-C is ours
+    import importlib
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        for name in NATIVE_MODULES:
+            with contextlib.suppress(ImportError):  # not installed: the command says so in its own words
+                importlib.import_module(name)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def guarded(prog: str, command: Callable[[], int]) -> int:
     """Run `command` (which imports what it needs) with SIGINT taken over until it installs its own handling."""
     signal.signal(signal.SIGINT, _interrupted)
     try:
+        _import_native()
         return command()
     except Interrupted:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
