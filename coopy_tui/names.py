@@ -21,8 +21,9 @@ from coopy_tui.format import cut, middle_truncate
 
 GAP = 2  # cells between aligned values
 # A file path in a text (`/tmp/x/train/dataset=a,model=b.1.log`, `logs/train/...`): a word that starts with
-# `/`, `~/`, `./` or `../`, or has two slashes. Its params are part of the file's name: never left out.
-_PATH = r"""(?:^|(?<=[\s'"(\[]))(?:[~.]{0,2}/\S*|[^\s/]*/[^\s/]*/\S*)"""
+# `/`, `~/`, `./` or `../`, or has two slashes with no `=` between them (`train/data=a/b,lr=1` is a run whose
+# value has a slash). Its params are part of the file's name: never left out.
+_PATH = r"""(?:^|(?<=[\s'"(\[]))(?:[~.]{0,2}/\S*|[^\s/]*/[^\s/=]*/\S*)"""
 
 
 def pairs(name: str) -> list[tuple[str, str]] | None:

@@ -96,3 +96,6 @@ def test_a_path_in_any_text_is_left_whole() -> None:
             assert names.in_text(text) == text
     mixed = f"train/{DONE} failed: see /tmp/run/{log}"
     assert names.in_text(mixed) == f"train/model=resnet18,lr=0.1,seed=3 failed: see /tmp/run/{log}"
+    paths = Names.of(["data=/mnt/a/b,lr=0.1", "data=/mnt/a/b,lr=0.2"])  # a value with slashes is no path
+    assert paths.in_text("train/data=/mnt/a/b,lr=0.1 failed") == "train/lr=0.1 failed"
+    assert paths.in_text("see logs/train/data=/mnt/a/b,lr=0.1.1.log") == "see logs/train/data=/mnt/a/b,lr=0.1.1.log"
