@@ -87,6 +87,11 @@ class EngineCommands:
             self.app.say("No run selected in this stage.", "warning")
         return run
 
+    def named(self, run: RunView) -> str:
+        """`train/model=vit,lr=0.1` in a question: the params every run shares left out, as the list does
+        (a dialog wraps a long name mid-token). Toasts are shortened by the app's `say`."""
+        return self.app.names.in_text(f"{run.stage}/{run.task}")
+
     # ---------------------------------------------------------------- the selected run
     def bump(self, delta: int) -> None:
         """`+` / `-`; where the list is too narrow for its pri column, the new priority is said."""
@@ -122,7 +127,7 @@ class EngineCommands:
             self.call(self.app.client.cancel, run.task, run.stage)
             return
         what = "Stop" if run.state == RunState.RUNNING else "Cancel"
-        question = f"{what} {run.stage}/{run.task} ({run.state.value})?"
+        question = f"{what} {self.named(run)} ({run.state.value})?"
         if run.state == RunState.RUNNING:
             question += "\nIts command and everything it started will be killed."
 
@@ -140,7 +145,7 @@ class EngineCommands:
         if not (run.state.passed or run.state in (RunState.FAILED, RunState.CANCELLED)):
             self.app.say(f"{run.stage}/{run.task} is {run.state.value}: only a run that ended can run again", "warning")
             return
-        question = f"Run {run.stage}/{run.task} ({run.state.value}) again?\nWhat consumes it runs again too."
+        question = f"Run {self.named(run)} ({run.state.value}) again?\nWhat consumes it runs again too."
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -102,14 +102,14 @@ class LogFollowing:
 
     def _log_subtitle(self, run: RunView | None) -> str:
         """`14:03:01 → 14:03:09 (8s) · CUDA out of memory`: when, and why (or the Slurm job and the
-        resources held while it runs)."""
+        resources held while it runs). A reason's run names without the params every run shares."""
         if run is None:
             return ""
         parts = []
         running = run.state == RunState.RUNNING
         if timing := timing_text(run.started_at, run.ended_at, self.app.clock(), running):
             parts.append(timing)
-        reason = reason_now(run, self.app.clock(), self._paused(run.stage))
+        reason = self.app.names.in_text(reason_now(run, self.app.clock(), self._paused(run.stage)))  # `waits on ...`
         parts += run_extra(run) if running else ([reason] if reason else [])
         return " · ".join(parts)
 

@@ -20,6 +20,10 @@ from functools import cached_property, lru_cache
 from coopy_tui.format import cut, middle_truncate
 
 GAP = 2  # cells between aligned values
+# A file path in a text (`/tmp/x/train/dataset=a,model=b.1.log`, `logs/train/...`): a word that starts with
+# `/`, `~/`, `./` or `../`, or has two slashes with no `=` between them (`train/data=a/b,lr=1` is a run whose
+# value has a slash). Its params are part of the file's name: never left out.
+_PATH = r"""(?:^|(?<=[\s'"(\[]))(?:[~.]{0,2}/\S*|[^\s/]*/[^\s/=]*/\S*)"""
 
 
 def pairs(name: str) -> list[tuple[str, str]] | None:
@@ -121,17 +125,23 @@ class Names:
 
     def in_text(self, text: str) -> str:
         """`text` (a reason, a notice: `waits on train/dataset=cifar10-augmented-large,model=vit,lr=0.1`) with
-        the params every configuration shares left out of the run names in it, so a cut keeps what differs."""
+        the params every configuration shares left out of the run names in it, so a cut keeps what differs.
+        A file path in it is left whole: a log's path without a param names a file that does not exist."""
         pattern = self._shared_pattern
-        return pattern.sub("", text) if pattern is not None and "=" in text else text
+        if pattern is None or "=" not in text:
+            return text
+        return pattern.sub(_keep_paths, text)
 
     @cached_property
     def _shared_pattern(self) -> re.Pattern[str] | None:
         if not self.constants:
             return None
         shared = "|".join(re.escape(f"{k}={v}") for k, v in self.constants)
-        # a shared pair at a name's start or middle (before a comma), or at its end (after one)
-        return re.compile(rf"(?:(?<=[\s/(,])|^)(?:{shared}),(?=[^\s,=]+=)|,(?:{shared})(?=[\s,:;)]|$)")
+        # a path (kept: group 1); a shared pair at a name's start or middle (before a comma), or at its end
+        # (after one). The path is tried first at each place, and a path starts its word: it wins over a
+        # pair inside it.
+        pair = rf"(?:(?<=[\s/(,])|^)(?:{shared}),(?=[^\s,=]+=)|,(?:{shared})(?=[\s,:;)]|$)"
+        return re.compile(rf"({_PATH})|{pair}")
 
     @cached_property
     def _known(self) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
@@ -191,3 +201,8 @@ class Names:
 
     def constants_text(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.constants)
+
+
+def _keep_paths(match: re.Match[str]) -> str:
+    """A path found by `Names._shared_pattern` stays as it is; a shared pair goes."""
+    return match.group(1) or ""

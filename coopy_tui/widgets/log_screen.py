@@ -158,7 +158,7 @@ class LogScreen(ModalScreen[None]):
         latest = self.shown == len(self.attempts) - 1
         if latest and (waiting := reason_now(self.run, now, self.paused)) != self.run.reason:
             info = dataclasses.replace(info, reason=waiting)  # a retry's wait as it is now
-        text = details_text(info, now)
+        text = self.shorten(details_text(info, now))  # a reason's `waits on train/...` as the list says it
         if latest and self.extra:
             text += f" · {self.extra}"
         if len(self.attempts) > 1:
