@@ -43,7 +43,9 @@ class Announcer:
         text = self.app.names.in_text(text)  # `train/model=vit,lr=0.1 is done`: what tells the run apart
         level = {"information": "info", "warning": "warning", "error": "error"}[severity]
         self.app.notices.add(Notice(self.app.clock(), COMMAND, level, text))
-        title = "Not done" if severity != "information" else ""
+        title = (
+            "Nothing changed" if severity != "information" else ""
+        )  # not "Not done": it read against a run that is done
         self.app.toaster.toast(kind, text, title, severity)
 
     def messages(self, messages: list[Event], dropped: int) -> None:

@@ -175,7 +175,7 @@ class CoopyApp(App[QuitChoice | None]):
             panel.table.load(self.state.runs[panel.stage].values())
         for runs in self.state.runs.values():
             for run in runs.values():
-                self.logs.watch_last_line(run, initial=True)
+                self.logs.watch_last_line(run)
         self._apply_layout(self.size.width, self.size.height)
         self.set_current(0)
         self.link.watch(self.client)

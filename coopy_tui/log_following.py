@@ -156,7 +156,7 @@ class LogFollowing:
                 view.append(update.lines, update.partial)
 
     # ---------------------------------------------------------------- the lists' last lines
-    def watch_last_line(self, run: RunView, initial: bool = False) -> None:
+    def watch_last_line(self, run: RunView) -> None:
         """Running runs' last lines are followed; an ended run's (passed or failed) is read once."""
         key = (run.stage, run.task)
         ended = run.state.passed or run.state == RunState.FAILED
@@ -167,7 +167,7 @@ class LogFollowing:
         elif key in self._watched:
             self._watched.discard(key)
             last_lines.unwatch(key, read_once=ended)
-        elif initial and ended and run.log:
+        elif ended and run.log:  # at start-up, or ended between two looks (never seen running: a fast echo)
             last_lines.read_once(key, run.log)
 
     def drain_last_lines(self) -> None:

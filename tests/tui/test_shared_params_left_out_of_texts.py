@@ -80,6 +80,8 @@ async def test_the_answer_to_a_key_shows_what_differs(tmp_path: Path) -> None:
         await settle(app)(pilot)
         assert app.jump_to("train", done)
         await pilot.press("t")
-        await wait_for(pilot, lambda: [n for n in app._notifications if n.title == "Not done"], what="the answer")
-        said = [n.message for n in app._notifications if n.title == "Not done"]
+        await wait_for(
+            pilot, lambda: [n for n in app._notifications if n.title == "Nothing changed"], what="the answer"
+        )
+        said = [n.message for n in app._notifications if n.title == "Nothing changed"]
         assert "train/model=resnet18,lr=0.1,seed=3 is done" in said[0] and DATASET not in said[0], said
