@@ -55,11 +55,11 @@ class Reconcile:
         store, journal, book = self.store, self.book.journal, self.book
         stored_tasks = store.tasks()
         known = {name: params for name, params, _added in stored_tasks}
-        for task in self.config.tasks:
+        for task in self.config.tasks:  # params as they are, not copied: 100,000 copies held until the commit
             if task.name not in known:
-                journal.task(task.name, dict(task.params), False)
-            elif known[task.name] != dict(task.params):
-                journal.task_params(task.name, dict(task.params))  # its runs are judged against the new ones
+                journal.task(task.name, task.params, False)
+            elif known[task.name] != task.params:
+                journal.task_params(task.name, task.params)  # its runs are judged against the new ones
         for name, params, added in stored_tasks:
             if added and name not in self.graph.tasks:
                 try:
@@ -150,8 +150,13 @@ class Reconcile:
         for key in blocked:
             if key not in book.runs:
                 self.settle.block(key)
-        order = {k: i for i, k in enumerate(changes.ready)}
-        self.settle.apply(Changes([("ready", k) for k in sorted(ready, key=lambda k: order.get(k, len(order)))]))
+        items = []  # in the order readiness found them, then the rest (no index or sort of 100,000 keys)
+        for key in changes.ready:
+            if key in ready:
+                ready.discard(key)
+                items.append(("ready", key))
+        items.extend(("ready", key) for key in ready)
+        self.settle.apply(Changes(items))
         for run in running:
             self._readopt(run)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from coopy_core.model import Event, EventKind, MetricRow, Run
@@ -110,7 +110,7 @@ class Journal:
         self.batch.stages[row.name] = row
         self._soon()
 
-    def task(self, name: str, params: dict[str, Any], added: bool) -> None:
+    def task(self, name: str, params: Mapping[str, Any], added: bool) -> None:
         self.batch.tasks.append((name, params, added))
         self._soon()
 
@@ -120,7 +120,7 @@ class Journal:
             changed.clear()
             self._soon()
 
-    def task_params(self, name: str, params: dict[str, Any]) -> None:
+    def task_params(self, name: str, params: Mapping[str, Any]) -> None:
         self.batch.tasks_changed[name] = params
         self._soon()
 

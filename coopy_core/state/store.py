@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -566,8 +566,8 @@ class Batch:
     hook_states: dict[str, str] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     stages: dict[str, StageRow] = field(default_factory=dict)
-    tasks: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
-    tasks_changed: dict[str, dict[str, Any]] = field(default_factory=dict)  # a named configuration's new params
+    tasks: list[tuple[str, Mapping[str, Any], bool]] = field(default_factory=list)
+    tasks_changed: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # a named configuration's new params
     files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # the file-hash cache
     metrics: dict[tuple[str, str, str], MetricRow] = field(default_factory=dict)  # (task, stage, name)
     metric_attempts: set[tuple[str, str, int]] = field(default_factory=set)  # (task, stage, attempt)
