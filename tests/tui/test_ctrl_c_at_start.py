@@ -38,6 +38,31 @@ def tui_interpreter_start() -> float:
     return interpreter_start("coopy_tui.launch")
 
 
+def interrupted_start(root: Path, after: float) -> str:
+    """Start coopy-tui in tmux, send its process SIGINT `after` seconds later; the screen once it exited."""
+    tmux = Tmux(root)
+    try:
+        tmux.start(f"{tui_command()} --in-process coopy.toml")
+        pid = poll(tmux.app_pid, 30, "the app's process", interval=0.005)
+        time.sleep(after)
+        os.kill(pid, signal.SIGINT)
+        return poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "coopy-tui to exit")
+    finally:
+        tmux.kill()
+        kill_all(processes_mentioning(str(root), environ=True))  # commands left running, as Ctrl-C leaves them
+
+
+def before_coopy(screen: str) -> bool:
+    """The SIGINT landed while Python imported the console script's entry module, before any code of CooPy ran:
+    Python's own business (the margin measured beforehand is not enough on a busy machine); tried again."""
+    lines = [line.strip() for line in screen.splitlines() if line.strip()]
+    return (
+        "KeyboardInterrupt" in lines
+        and "from coopy_tui.launch import main" in lines
+        and not any("coopy_core" in line or "coopy_tui/" in line for line in lines)
+    )
+
+
 @pytest.mark.parametrize("delay", DELAYS)
 def test_ctrl_c_while_the_tui_starts_exits_130_without_a_traceback(
     tmp_path: Path, delay: float, interpreter_start: float
@@ -53,16 +78,12 @@ def test_ctrl_c_while_the_tui_starts_exits_130_without_a_traceback(
         command = ["sleep", "30"]
         """,
     )
-    tmux = Tmux(tmp_path)
-    try:
-        tmux.start(f"{tui_command()} --in-process coopy.toml")
-        pid = poll(tmux.app_pid, 30, "the app's process", interval=0.005)
-        time.sleep(1.5 * interpreter_start + delay)  # a margin: the suite loads the machine
-        os.kill(pid, signal.SIGINT)
-        screen = poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "coopy-tui to exit")
-    finally:
-        tmux.kill()
-        kill_all(processes_mentioning(str(tmp_path), environ=True))  # commands left running, as Ctrl-C leaves them
+    for _ in range(5):
+        screen = interrupted_start(tmp_path, 1.5 * interpreter_start + delay)  # a margin: the suite loads the machine
+        if not before_coopy(screen):
+            break
+    else:
+        pytest.fail(f"five Ctrl-Cs in a row came before coopy_tui.launch was imported:\n{screen}")
     assert "Traceback" not in screen and "KeyboardInterrupt" not in screen, screen
     said = [line for line in screen.splitlines() if line.strip() and "EXITED" not in line]
     assert len(said) <= 1, screen
