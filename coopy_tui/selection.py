@@ -23,10 +23,6 @@ CANCELLABLE = (RunState.RUNNING, RunState.QUEUED, RunState.WAITING)
 RETRYABLE = (RunState.FAILED, RunState.CANCELLED)
 
 
-def runs_text(n: int) -> str:
-    return counted(n, "run")
-
-
 class Selection:
     """The marks of every stage's list, and the commands on the marked runs."""
 
@@ -74,7 +70,8 @@ class Selection:
         app.panel.update_subtitle()
         what = "unmarked" if unmark else "marked"
         app.say(
-            f"{app.panel.stage}: {runs_text(len(shown))} {what}; {runs_text(self.count())} marked in all (esc clears)"
+            f"{app.panel.stage}: {counted(len(shown), 'run')} {what}; "
+            f"{counted(self.count(), 'run')} marked in all (esc clears)"
         )
 
     def clear(self) -> bool:
@@ -91,22 +88,22 @@ class Selection:
         if not todo:
             return
         running = sum(1 for r in todo if r.state == RunState.RUNNING)
-        question = f"Cancel {runs_text(len(todo))}?"
+        question = f"Cancel {counted(len(todo), 'run')}?"
         if running:
             question += f"\n{running} of them running: their commands and everything they started will be killed."
-        self._ask(question + left, f"Cancel {runs_text(len(todo))}", todo, "cancel_runs", "cancelled")
+        self._ask(question + left, f"Cancel {counted(len(todo), 'run')}", todo, "cancel_runs", "cancelled")
 
     def retry(self) -> None:
         todo, left = self._split(RETRYABLE, "failed or cancelled")
         if todo:
-            question = f"Retry {runs_text(len(todo))}, each with a fresh retry budget?"
-            self._ask(question + left, f"Retry {runs_text(len(todo))}", todo, "retry_runs", "queued again")
+            question = f"Retry {counted(len(todo), 'run')}, each with a fresh retry budget?"
+            self._ask(question + left, f"Retry {counted(len(todo), 'run')}", todo, "retry_runs", "queued again")
 
     def bump(self, delta: int) -> None:
         todo, left = self._split((RunState.QUEUED,), "queued")
         if todo:
             way = "Raise" if delta > 0 else "Lower"
-            question = f"{way} the priority of {runs_text(len(todo))} by {abs(delta)}?"
+            question = f"{way} the priority of {counted(len(todo), 'run')} by {abs(delta)}?"
             self._ask(question + left, way, todo, "bump_runs", "moved", delta, keep=True)
 
     def _split(self, states: tuple[RunState, ...], what: str) -> tuple[list[RunView], str]:
@@ -114,9 +111,9 @@ class Selection:
         runs = self.runs()
         todo = [r for r in runs if r.state in states]
         if not todo:
-            self.app.say(f"None of the {runs_text(len(runs))} marked is {what}.", "warning")
+            self.app.say(f"None of the {counted(len(runs), 'run')} marked is {what}.", "warning")
         others = len(runs) - len(todo)
-        note = f"\n{runs_text(others)} marked but not {what}: left as they are." if others else ""
+        note = f"\n{counted(others, 'run')} marked but not {what}: left as they are." if others else ""
         tables = {p.stage: p.table for p in self.app.panels}
         hidden = sum(1 for r in todo if tables[r.stage].rows.row_of(r.task) is None)
         if hidden:  # marked, then filtered out: said, so no run is acted on unseen
@@ -135,7 +132,7 @@ class Selection:
             n = app.commands.call(getattr(app.client, command), pairs, *args, touches=[(r.stage, r.task) for r in todo])
             if n is None:
                 return
-            app.say(f"{runs_text(n)} {done}")
+            app.say(f"{counted(n, 'run')} {done}")
             if not keep:
                 self.clear_quietly()
 
@@ -160,7 +157,7 @@ class Selection:
             app.say(f"{stage}: no run waiting, queued or running to cancel.")
             return
         said = ", ".join(f"{k} {s.value}" for s, k in parts.items() if k)
-        question = f"Cancel every run of {stage} that has not ended: {runs_text(n)} ({said})?"
+        question = f"Cancel every run of {stage} that has not ended: {counted(n, 'run')} ({said})?"
         question += "\nWhat needs them will be blocked."
         touched = [(stage, task) for task in app.state.runs[stage]]
 
@@ -168,6 +165,6 @@ class Selection:
             if answer:
                 done = app.commands.call(app.client.cancel_stage, stage, touches=touched)
                 if done is not None:
-                    app.say(f"{stage}: {runs_text(done)} cancelled")
+                    app.say(f"{stage}: {counted(done, 'run')} cancelled")
 
-        app.push_screen(ConfirmScreen(question, yes=f"Cancel {runs_text(n)}", no="Keep them"), answered)
+        app.push_screen(ConfirmScreen(question, yes=f"Cancel {counted(n, 'run')}", no="Keep them"), answered)

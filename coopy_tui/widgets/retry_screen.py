@@ -5,8 +5,6 @@ It says how many runs each choice queues again; the safe answer (no) has the foc
 
 from __future__ import annotations
 
-import functools
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -33,12 +31,11 @@ class RetryScreen(ModalScreen[str | None]):
         self.in_all = in_all
 
     def compose(self) -> ComposeResult:
-        runs = functools.partial(counted, noun="run")
-
         with Vertical(id="dialog", classes="dialog"):
             yield Static(
                 f"Retry failed and cancelled runs, each with a fresh retry budget?\n"
-                f"This stage ({self.stage}): {runs(self.in_stage)}. Every stage: {runs(self.in_all)}.\n"
+                f"This stage ({self.stage}): {counted(self.in_stage, 'run')}. "
+                f"Every stage: {counted(self.in_all, 'run')}.\n"
                 "What they blocked waits for them again.",
                 id="question",
                 markup=False,
