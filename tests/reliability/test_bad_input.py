@@ -224,7 +224,9 @@ def test_unreadable_config_is_a_clear_error(report: dict[str, Any]) -> None:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to read as another user")
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    probe = subprocess.run([*nobody, sys.executable, "-c", "import coopy_core"], capture_output=True, text=True)
+    probe = subprocess.run(  # from "/": run from the checkout, `python -c` would import it from there
+        [*nobody, sys.executable, "-c", "import coopy_core"], capture_output=True, text=True, cwd="/"
+    )
     if probe.returncode != 0:  # e.g. the venv lives in a folder only root may enter
         pytest.skip(f"CooPy cannot be imported as nobody here: {probe.stderr.strip()[-100:]}")
     directory = Path(tempfile.mkdtemp(prefix="coopy-unreadable-"))
