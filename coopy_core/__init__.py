@@ -11,10 +11,11 @@ line can take over Ctrl-C before anything heavy loads (see `launch`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing's: this loads before Ctrl-C is the command's (cli/launch.py), so it loads nothing
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from coopy_core.commands import CommandError, Commands
     from coopy_core.config import Config, ConfigError, StageConfig, config_from_dict, dump_config, load_config
     from coopy_core.detector import DetectContext, Detector, Status, Verdict
@@ -102,6 +103,8 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'coopy_core' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(f"coopy_core.{module}"), name)
     globals()[name] = value  # once loaded, a plain attribute
     return value

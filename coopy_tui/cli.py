@@ -16,11 +16,20 @@ import logging
 import signal
 import sys
 
+from textual.theme import BUILTIN_THEMES
+
+# Everything the start needs is imported here, not where it is used: `coopy_tui.launch` loads this module with
+# Ctrl-C held back (an exception raised inside an import can become another one or be swallowed: guard.held_back).
 from coopy_core.cli.guard import run_whole
 from coopy_core.config import Config
+from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError
 from coopy_core.loader import load_target
+from coopy_core.wire.daemon import ensure_engine
+from coopy_core.wire.remote import RemoteEngine, connect
+from coopy_tui.app import CoopyApp
 from coopy_tui.settings import Settings, check_theme, load_settings
+from coopy_tui.widgets.quit_screen import QuitChoice
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -79,8 +88,6 @@ def _version() -> str:
 
 def _settings(config: Config, shown: str) -> Settings:
     """Keymap, theme and notification from `[tui]` and the user's own file, checked before the UI."""
-    from textual.theme import BUILTIN_THEMES
-
     settings = load_settings(config, shown=shown)
     check_theme(settings, set(BUILTIN_THEMES))
     return settings
@@ -117,11 +124,6 @@ def _terminal_gone() -> None:
 
 
 async def _attach(config: Config, shown: str, settings: Settings, metrics: list[str] | None = None) -> int:
-    from coopy_core.wire.daemon import ensure_engine
-    from coopy_core.wire.remote import RemoteEngine, connect
-    from coopy_tui.app import CoopyApp
-    from coopy_tui.widgets.quit_screen import QuitChoice
-
     client, started = ensure_engine(  # StateError ends here, before the UI
         config, events=True, on_wait=lambda text: print(f"coopy-tui: {text}", file=sys.stderr)
     )
@@ -214,10 +216,6 @@ async def _wait_gone(pid: object, timeout: float = 15.0) -> None:
 
 
 async def _run(config: Config, shown: str, settings: Settings, metrics: list[str] | None = None) -> int:
-    from coopy_core.engine import Engine
-    from coopy_tui.app import CoopyApp
-    from coopy_tui.widgets.quit_screen import QuitChoice
-
     engine = Engine(config)
     await engine.start()  # StateError (another engine owns the state dir) ends here, before the UI
     _log_to_file(config)

@@ -4,18 +4,25 @@ is a key of the UI."""
 
 from __future__ import annotations
 
-import sys
+import _signal  # type: ignore[import-not-found]  # the builtin under `signal`: loaded with the interpreter
 
-from coopy_core.cli.launch import guarded
+# A Ctrl-C waits from here until `guarded` has taken it over (and lets it through): one landing while the modules
+# below load (coopy_core's package, the guard) ends as "interrupted", not as a traceback from inside an import.
+_signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
+
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from coopy_core.cli.launch import guarded  # noqa: E402
 
 
 def main() -> int:
-    def command() -> int:
-        from coopy_tui.cli import main as cli_main
+    def load() -> Callable[[], int]:
+        from coopy_tui.cli import main as cli_main  # with all it needs to start (Textual, the app, the engine)
 
-        return cli_main()
+        return cli_main
 
-    return guarded("coopy-tui", command)
+    return guarded("coopy-tui", load)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ nothing of CooPy, so every entry point (`coopy`, `python -m coopy_core.cli.main`
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 EXIT_INTERRUPTED = 130
-# Extension modules whose start-up cannot take an exception: a Ctrl-C landing inside pydantic_core's (Rust, pyo3)
-# made its import of `datetime` fail, and pyo3 panicked with a traceback of its own (seen under load).
-NATIVE_MODULES = ("pydantic_core",)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -34,25 +32,31 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(EXIT_INTERRUPTED)
 
 
-def _import_native() -> None:
-    """Import NATIVE_MODULES with SIGINT held back: a Ctrl-C meanwhile lands once they are whole."""
-    import contextlib  # here: this module stays light until Ctrl-C is ours
-    import importlib
+@contextlib.contextmanager
+def held_back() -> Iterator[None]:
+    """SIGINT waits while the block runs, and lands (as whatever its handler makes of it) once the block is done.
 
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    For code that cannot take an exception raised in the middle of it: modules loading. Seen under load: a Ctrl-C
+    landing while a class was made became a RuntimeError with a traceback (Python 3.11 wraps what `__set_name__`
+    raises, e.g. in Textual's reactives), and pyo3 panicked when one landed inside pydantic_core's start-up."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        for name in NATIVE_MODULES:
-            with contextlib.suppress(ImportError):  # not installed: the command says so in its own words
-                importlib.import_module(name)
+        yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def guarded(prog: str, command: Callable[[], int]) -> int:
-    """Run `command` (which imports what it needs) with SIGINT taken over until it installs its own handling."""
+def guarded(prog: str, load: Callable[[], Callable[[], int]]) -> int:
+    """Load the command (`load` imports what it needs and returns it) with SIGINT held back, then run it with SIGINT
+    taken over until it installs its own handling. A Ctrl-C at any moment of this ends it with one line and 130.
+
+    The entry modules (`coopy_core.cli.launch`, `coopy_tui.launch`) hold SIGINT back from their first line; it is
+    let through here, once the command is loaded and the handler in place."""
     signal.signal(signal.SIGINT, _interrupted)
     try:
-        _import_native()
+        with held_back():
+            command = load()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a Ctrl-C meanwhile lands here, as Interrupted
         return command()
     except Interrupted:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
@@ -67,11 +71,8 @@ def run_whole(main: Coroutine[Any, Any, T]) -> T:
     import asyncio  # here, not above: this module is imported before Ctrl-C is ours, so it stays light
 
     def whole_loop() -> asyncio.AbstractEventLoop:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with held_back():
             return asyncio.new_event_loop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     with asyncio.Runner(loop_factory=whole_loop) as runner:
         return runner.run(main)

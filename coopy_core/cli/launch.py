@@ -5,25 +5,32 @@ traceback and exits -2. So the first thing `coopy` does (before anything heavy i
 over (guard.py): until `coopy run` installs its own handler on the event loop, a Ctrl-C ends the process at
 once with "coopy: interrupted" and 130. Whatever had been started goes on and is adopted by the next start, as
 after any Ctrl-C. Only the interpreter's own start, before this module runs (a few tens of milliseconds), is
-Python's.
+Python's. Importing this module holds Ctrl-C back until `main()` runs: it is an entry point, nothing else.
 """
 
 from __future__ import annotations
 
-import sys
+import _signal  # type: ignore[import-not-found]  # the builtin under `signal`: loaded with the interpreter
 
-from coopy_core.cli.guard import EXIT_INTERRUPTED, Interrupted, guarded
+# A Ctrl-C waits from here until `guarded` has taken it over (and lets it through): one landing while the guard
+# loads ends as "interrupted", not as a traceback from inside an import.
+_signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
+
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from coopy_core.cli.guard import EXIT_INTERRUPTED, Interrupted, guarded  # noqa: E402
 
 __all__ = ["EXIT_INTERRUPTED", "Interrupted", "guarded", "main"]
 
 
 def main(prog: str = "coopy") -> int:
-    def command() -> int:
+    def load() -> Callable[[], int]:
         from coopy_core.cli.main import main as cli_main
 
-        return cli_main(prog=prog)
+        return lambda: cli_main(prog=prog)
 
-    return guarded(prog, command)
+    return guarded(prog, load)
 
 
 if __name__ == "__main__":

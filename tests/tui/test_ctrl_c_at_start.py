@@ -42,14 +42,26 @@ def interrupted_start(root: Path, after: float) -> str:
     """Start coopy-tui in tmux, send its process SIGINT `after` seconds later; the screen once it exited."""
     tmux = Tmux(root)
     try:
-        tmux.start(f"{tui_command()} --in-process coopy.toml")
+        # PYTHONFAULTHANDLER: if it does not exit, SIGABRT makes it print every thread's stack (see below)
+        tmux.start(f"PYTHONFAULTHANDLER=1 {tui_command()} --in-process coopy.toml")
         pid = poll(tmux.app_pid, 30, "the app's process", interval=0.005)
         time.sleep(after)
         os.kill(pid, signal.SIGINT)
-        return poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "coopy-tui to exit")
+        try:
+            return poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "coopy-tui to exit")
+        except AssertionError:
+            pytest.fail(f"coopy-tui did not exit within 30 s of a SIGINT {after:.3f} s in:\n{stacks(tmux, pid)}")
     finally:
         tmux.kill()
         kill_all(processes_mentioning(str(root), environ=True))  # commands left running, as Ctrl-C leaves them
+
+
+def stacks(tmux: Tmux, pid: int) -> str:
+    """What a process that did not exit shows, then its threads' Python stacks (faulthandler, on SIGABRT)."""
+    shown = tmux.screen()
+    os.kill(pid, signal.SIGABRT)
+    poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "the aborted coopy-tui to exit")
+    return f"{shown}\n--- its stacks ---\n{tmux.run('capture-pane', '-p', '-S', '-', '-t', tmux.name)}"
 
 
 def before_coopy(screen: str) -> bool:
