@@ -129,6 +129,17 @@ class CellTable(ScrollView):
         self._metas = []
         self._options = {}
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """Fit the columns inside the layout pass that gave the new width (Textual's private hook: the Resize
+        event comes after that pass's frame, which then showed the old columns cut or padded, and the fit
+        laid out and drew the whole screen a second time: two frames for every `tab`)."""
+        if size.width and size.width != self.outer_size.width:
+            old = self._fitted_to
+            self._fit(size.width - SCROLLBAR)
+            if self._fitted_to != old:  # ScrollView sets the scrollbars from our virtual size just below
+                self.set_reactive(ScrollView.virtual_size, Size(sum(self.widths), self._row_total() + 1))
+        return super()._size_updated(size, virtual_size, container_size, layout)
+
     def on_resize(self, event: events.Resize) -> None:
         old = self._fitted_to
         self._fit(event.size.width - SCROLLBAR)  # a scrollbar may take the last column

@@ -24,6 +24,7 @@ from textual import events, on
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets._toast import ToastRack  # Textual's own rack of toasts (pinned Textual: pyproject.toml)
 
 from coopy_core.model import RunState
 from coopy_tui.format import counted, stage_total
@@ -157,8 +158,11 @@ class MainScreen(Screen[None]):
         self.filter_row_visible(False)
 
     def filter_row_visible(self, visible: bool) -> None:
-        self.query_one("#filter-row").set_class(visible, "-visible")
-        self.set_class(visible, "-filtering")  # toasts rise above the filter row (coopy.tcss)
+        # Its own style and a class on the toasts' rack, not classes on the row and the screen: a class makes
+        # Textual restyle the widget and all inside it, which on the screen was the slowest part of `/` and esc.
+        self.query_one("#filter-row").display = visible
+        for rack in self.query(ToastRack):  # toasts rise above the filter row (coopy.tcss)
+            rack.set_class(visible, "-above-filter")
 
     def filter_changed(self, value: str) -> None:
         """Called by the filter bar as the text changes (not through a message: the lists then change in

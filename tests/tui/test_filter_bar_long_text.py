@@ -41,7 +41,7 @@ async def test_esc_in_the_bar_clears_it_hides_it_and_gives_the_list_its_keys_bac
         assert "clear it" in str(app.query_one("#keys").render())
         await pilot.press("escape")
         assert app.focused is app.panel.table
-        assert not app.query_one("#filter-row").has_class("-visible")
+        assert not app.query_one("#filter-row").display
         assert app.panel.table.shown_tasks() == ["lr=1", "lr=2"]
         assert str(app.query_one("#keys").render()) == list_keys
         await pilot.press("j")  # the list has the keys: j moves its cursor

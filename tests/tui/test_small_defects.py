@@ -53,7 +53,7 @@ async def test_esc_on_the_main_screen_clears_a_kept_filter(demo: FakeEngine) -> 
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.panel.table.row_count == every, what="esc to clear the filter")
         assert app.filter_bar.value == ""
-        assert not app.query_one("#filter-row").has_class("-visible")
+        assert not app.query_one("#filter-row").display
 
 
 async def test_the_filter_counts_of_every_run_not_only_the_listed_ones(demo: FakeEngine) -> None:
