@@ -203,6 +203,7 @@ class CoopyApp(App[QuitChoice | None]):
         columns = width >= COLUMN_WIDTH * max(1, len(self.panels))
         body.set_class(columns, "-columns")
         body.set_class(not columns, "-tabs")
+        self._show_panels()
         body.set_class(height < SHORT_HEIGHT, "-short")
         rows = pane_height(height)
         if self.pane.styles.height is None or self.pane.styles.height.value != rows:
@@ -220,12 +221,16 @@ class CoopyApp(App[QuitChoice | None]):
     def set_current(self, index: int) -> None:
         """Make the stage at `index` (modulo the count) the current one: its list has the focus."""
         self.current = index % len(self.panels)
-        for i, panel in enumerate(self.panels):
-            panel.set_class(i == self.current, "-current")
+        self._show_panels()
         self.panel.table.focus()
         self._tabs.update_views(self.views(), self.state.task_count, self.current)
         self.logs.follow_selected()
         self.main_screen.show_filter_count()
+
+    def _show_panels(self) -> None:
+        tabs = self.query_one("#body").has_class("-tabs")
+        for i, panel in enumerate(self.panels):
+            panel.show_as(i == self.current, tabs)
 
     def selected(self) -> RunView | None:
         """The run under the cursor of the current stage."""

@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 from rich.console import Console
+from textual.color import Color
 
 from coopy_tui.app import CoopyApp
 from coopy_tui.keys import KEYS
@@ -106,8 +107,24 @@ async def test_9_a_light_theme_shows_the_inactive_borders(demo: FakeEngine) -> N
     async with app.run_test(size=(120, 40)) as pilot:
         app.theme = "catppuccin-latte"
         await pilot.pause()
-        inactive = [p for p in app.panels if not p.has_class("-current")]
+        inactive = [p for p in app.panels if p is not app.panel]
         assert inactive
         for panel in inactive:
             assert contrast(app, panel) > 0.2, panel.stage
         assert contrast(app, app.query_one("#log-tail")) > 0.2
+
+
+async def test_the_current_stage_takes_the_new_themes_accent(demo: FakeEngine) -> None:
+    """The current stage's heavy border is drawn in the theme's accent, also after a theme change (set as the
+    panel's own style, it must follow the theme by itself)."""
+    app = CoopyApp(demo, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app)(pilot)
+        for theme in ("catppuccin-latte", "nord"):
+            app.theme = theme
+            await pilot.pause()
+            kind, colour = app.panel.styles.border_top
+            assert kind == "heavy" and colour == Color.parse(app.theme_variables["accent"]), (theme, colour)
+            for panel in app.panels:
+                if panel is not app.panel:
+                    assert panel.styles.border_top[0] == "round"
