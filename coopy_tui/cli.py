@@ -21,6 +21,7 @@ from textual.theme import BUILTIN_THEMES
 # Everything the start needs is imported here, not where it is used: `coopy_tui.launch` loads this module with
 # Ctrl-C held back (an exception raised inside an import can become another one or be swallowed: guard.held_back).
 from coopy_core.cli.guard import run_whole
+from coopy_core.cli.main import version
 from coopy_core.config import Config
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CONFIG",
         help="the pipeline: coopy.toml, or one defined in Python: file.py[:attribute] or module:attribute",
     )
-    p.add_argument("--version", action="version", version=f"coopy-tui {_version()}", help="print the version")
+    p.add_argument("--version", action="version", version=f"coopy-tui {version()}", help="print the version")
     p.add_argument(
         "--in-process",
         action="store_true",
@@ -78,12 +79,6 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
         print("coopy-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-def _version() -> str:
-    from coopy_core.cli.main import version
-
-    return version()
 
 
 def _settings(config: Config, shown: str) -> Settings:

@@ -13,7 +13,7 @@ _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
-from coopy_core.cli.launch import guarded  # noqa: E402
+from coopy_core.cli.guard import guarded  # noqa: E402
 
 
 def main() -> int:

@@ -54,9 +54,11 @@ def guarded(prog: str, load: Callable[[], Callable[[], int]]) -> int:
     let through here, once the command is loaded and the handler in place."""
     signal.signal(signal.SIGINT, _interrupted)
     try:
-        with held_back():
-            command = load()
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a Ctrl-C meanwhile lands here, as Interrupted
+        try:
+            with held_back():
+                command = load()
+        finally:  # also when loading failed: the caller gets SIGINT back
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a Ctrl-C meanwhile lands here
         return command()
     except Interrupted:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
@@ -74,5 +76,9 @@ def run_whole(main: Coroutine[Any, Any, T]) -> T:
         with held_back():
             return asyncio.new_event_loop()
 
-    with asyncio.Runner(loop_factory=whole_loop) as runner:
-        return runner.run(main)
+    try:
+        with asyncio.Runner(loop_factory=whole_loop) as runner:
+            return runner.run(main)
+    except BaseException:
+        main.close()  # a Ctrl-C as the loop was made: never started, which Python would warn of at exit
+        raise

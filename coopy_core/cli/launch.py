@@ -19,9 +19,9 @@ _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
-from coopy_core.cli.guard import EXIT_INTERRUPTED, Interrupted, guarded  # noqa: E402
+from coopy_core.cli.guard import guarded  # noqa: E402
 
-__all__ = ["EXIT_INTERRUPTED", "Interrupted", "guarded", "main"]
+__all__ = ["main"]  # the guard's names are imported from `guard`: importing this module holds Ctrl-C back
 
 
 def main(prog: str = "coopy") -> int:

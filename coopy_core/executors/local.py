@@ -162,6 +162,7 @@ class LocalExecutor:
                     (os.POSIX_SPAWN_DUP2, log, 2),
                 ],
                 setsid=True,
+                setsigmask=(),  # no signal blocked in the run, whatever the engine's thread holds back
             )
         except OSError as exc:
             raise StartError.from_os(f"cannot start {launch.argv[0]!r} in {launch.cwd}", exc) from None

@@ -59,7 +59,7 @@ class StagePanel(Vertical):
 
     def on_mount(self) -> None:
         self._set_title()
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show_as(*self._shown_as))
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show_as(*self._shown_as), immediate=True)
 
     def show_as(self, current: bool, tabs: bool) -> None:
         """The current stage: twice as wide, a heavy border in the theme's accent; with one stage at a time

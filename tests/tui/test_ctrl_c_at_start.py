@@ -31,6 +31,14 @@ pytestmark = [
 DELAYS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.5, 3.0)
 
 
+# loaded by the app's Python from PYTHONPATH: SIGUSR1 writes every thread's stack to $COOPY_TEST_STACKS
+SITECUSTOMIZE = """
+import faulthandler, os, signal
+STACKS = open(os.environ["COOPY_TEST_STACKS"], "w")
+faulthandler.register(signal.SIGUSR1, file=STACKS, all_threads=True)
+"""
+
+
 @pytest.fixture(scope="module", name="interpreter_start")
 def tui_interpreter_start() -> float:
     """Until `coopy_tui.launch` is imported a SIGINT is Python's own business (its own traceback from inside
@@ -42,26 +50,28 @@ def interrupted_start(root: Path, after: float) -> str:
     """Start coopy-tui in tmux, send its process SIGINT `after` seconds later; the screen once it exited."""
     tmux = Tmux(root)
     try:
-        # PYTHONFAULTHANDLER: if it does not exit, SIGABRT makes it print every thread's stack (see below)
-        tmux.start(f"PYTHONFAULTHANDLER=1 {tui_command()} --in-process coopy.toml")
+        site = root / "site"  # if it does not exit, SIGUSR1 makes it write every thread's stack (see `stacks`)
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        stacks_file = root / "stacks.txt"
+        tmux.start(f"PYTHONPATH={site} COOPY_TEST_STACKS={stacks_file} {tui_command()} --in-process coopy.toml")
         pid = poll(tmux.app_pid, 30, "the app's process", interval=0.005)
         time.sleep(after)
         os.kill(pid, signal.SIGINT)
         try:
             return poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "coopy-tui to exit")
         except AssertionError:
-            pytest.fail(f"coopy-tui did not exit within 30 s of a SIGINT {after:.3f} s in:\n{stacks(tmux, pid)}")
+            shown = tmux.screen()
+            pytest.fail(f"no exit 30 s after a SIGINT {after:.3f} s in:\n{shown}\n{stacks(pid, stacks_file)}")
     finally:
         tmux.kill()
         kill_all(processes_mentioning(str(root), environ=True))  # commands left running, as Ctrl-C leaves them
 
 
-def stacks(tmux: Tmux, pid: int) -> str:
-    """What a process that did not exit shows, then its threads' Python stacks (faulthandler, on SIGABRT)."""
-    shown = tmux.screen()
-    os.kill(pid, signal.SIGABRT)
-    poll(lambda: tmux.screen_if(lambda s: "EXITED" in s), 30, "the aborted coopy-tui to exit")
-    return f"{shown}\n--- its stacks ---\n{tmux.run('capture-pane', '-p', '-S', '-', '-t', tmux.name)}"
+def stacks(pid: int, written: Path) -> str:
+    """Every thread's Python stack in a process that did not exit (faulthandler, on SIGUSR1: sitecustomize)."""
+    os.kill(pid, signal.SIGUSR1)
+    return poll(lambda: written.exists() and written.read_text(), 30, "the stacks")  # type: ignore[no-any-return]
 
 
 def before_coopy(screen: str) -> bool:
