@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.cli import coopy
 
@@ -68,15 +69,17 @@ def _run(tmp_path: Path, script: str) -> tuple[dict[str, float], str]:
     return row["metrics"], log
 
 
-def test_a_flood_of_metric_lines_keeps_the_last_value(tmp_path: Path) -> None:
+def test_a_flood_of_metric_lines_keeps_the_last_value(tmp_path: Path, report: dict[str, Any]) -> None:
     metrics, log = _run(tmp_path, FLOOD)
+    report.update({"metric lines": 1_000_001, "last loss kept": metrics.get("loss")})
     assert metrics["loss"] == -1.0
     assert metrics["final"] == 1.0
     assert "not JSON" not in log and "bad line" not in log
 
 
-def test_hostile_metric_values_are_kept_or_refused_one_by_one(tmp_path: Path) -> None:
+def test_hostile_metric_values_are_kept_or_refused_one_by_one(tmp_path: Path, report: dict[str, Any]) -> None:
     metrics, log = _run(tmp_path, HOSTILE)
+    report.update({"hostile lines": 10, "values kept": ", ".join(sorted(metrics))})
     assert metrics["kept"] == 5.0 and metrics["ok"] == 0.25
     assert not {"big", "nan", "inf", "ninf", "huge", "neg", "long", "bytes"} & set(metrics)
     assert "ignored a bad line" in log  # said once, in the run's log
