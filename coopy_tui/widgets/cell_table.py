@@ -133,19 +133,26 @@ class CellTable(ScrollView):
         """Fit the columns inside the layout pass that gave the new width (Textual's private hook: the Resize
         event comes after that pass's frame, which then showed the old columns cut or padded, and the fit
         laid out and drew the whole screen a second time: two frames for every `tab`)."""
-        if size.width and size.width != self.outer_size.width:
-            old = self._fitted_to
-            self._fit(size.width - SCROLLBAR)
-            if self._fitted_to != old:  # ScrollView sets the scrollbars from our virtual size just below
-                self.set_reactive(ScrollView.virtual_size, Size(sum(self.widths), self._row_total() + 1))
+        if size.width and size.width != self.outer_size.width and self._refit(size.width):
+            # ScrollView sets the scrollbars from our virtual size just below
+            self.set_reactive(ScrollView.virtual_size, self._content_size())
         return super()._size_updated(size, virtual_size, container_size, layout)
 
     def on_resize(self, event: events.Resize) -> None:
-        old = self._fitted_to
-        self._fit(event.size.width - SCROLLBAR)  # a scrollbar may take the last column
-        if self._fitted_to != old:
-            set_virtual_size(self, Size(sum(self.widths), self._row_total() + 1))
+        """Fitted in the layout pass already (above); this one is for a Textual whose private hook changed."""
+        if self._refit(event.size.width):
+            set_virtual_size(self, self._content_size())
             self.refresh()
+
+    def _refit(self, outer_width: int) -> bool:
+        """Fit the columns to the widget's new outer width; whether they changed."""
+        old = self._fitted_to
+        self._fit(outer_width - SCROLLBAR)  # a scrollbar may take the last column
+        return self._fitted_to != old
+
+    def _content_size(self) -> Size:
+        """The scrollable size: every column, every row and the header line."""
+        return Size(sum(self.widths), self._row_total() + 1)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

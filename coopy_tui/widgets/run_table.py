@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region, Size, Spacing
+from textual.geometry import Region, Spacing
 from textual.message import Message
 
 from coopy_core.model import RunState, RunView
@@ -445,7 +445,7 @@ class RunTable(CellTable, can_focus=True, inherit_bindings=False):
     def _rows_changed(self) -> None:
         """The number or order of rows changed: new scroll size, repaint everything on screen."""
         self._cursor = max(0, min(self._cursor, len(self.rows) - 1))
-        set_virtual_size(self, Size(sum(self.widths), len(self.rows) + 1))
+        set_virtual_size(self, self._content_size())
         self.refresh()
 
     def _refresh_tasks(self, tasks: Iterable[str]) -> None:
