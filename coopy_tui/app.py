@@ -122,7 +122,7 @@ class CoopyApp(App[QuitChoice | None]):
             id="filter", on_change=self.main_screen.filter_changed, on_clear=lambda: self.main_screen.filter_closed("")
         )
         self.filter_count = Static("", id="filter-count", markup=False)
-        self._keys = KeyBar(hidden=lambda: set() if self.state.pools else {"pools"}, id="keys")
+        self.key_bar = KeyBar(hidden=lambda: set() if self.state.pools else {"pools"}, id="keys")
         # issue 15: the selected run's metric as a sparkline; asked of the engine only once a run reports one
         self._spark = MetricSpark(lambda *args: self.client.metric_series(*args), id="metric-spark")
 
@@ -158,7 +158,7 @@ class CoopyApp(App[QuitChoice | None]):
             with Horizontal(id="filter-row"):
                 yield self.filter_bar
                 yield self.filter_count
-        yield self._keys
+        yield self.key_bar
 
     def _run_names(self) -> Iterable[str]:
         for runs in self.state.runs.values():
@@ -208,7 +208,7 @@ class CoopyApp(App[QuitChoice | None]):
         rows = pane_height(height)
         if self.pane.styles.height is None or self.pane.styles.height.value != rows:
             self.pane.styles.height = rows
-        self._keys.set_max_lines(1 if height < TWO_LINE_FOOTER else 2)
+        self.key_bar.set_max_lines(1 if height < TWO_LINE_FOOTER else 2)
 
     # ================================================================ stages and selection
     def views(self) -> list[StageView]:

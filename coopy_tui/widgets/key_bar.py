@@ -5,7 +5,8 @@ the summary, pools and stage keys were simply gone), and re-composes on every fo
 one is a single widget that renders text: keys as bound (a keymap shows through), grouped keys
 merged (`][ workers`), wrapped onto a second line when the bar may be two lines tall, and whatever
 does not fit is one `?` away: the bar then ends with `… ? more` (the help screen lists the view's keys).
-A click on a key runs it.
+A click on a key runs it. While a dialog is up over its screen, it lists the dialog's keys: the screen's
+own do nothing then.
 """
 
 from __future__ import annotations
@@ -52,13 +53,35 @@ class KeyBar(Widget):
         self._items: list[Item] = []
         self._lines: list[Text] = []
         self._spans: list[tuple[int, int, int, str]] = []  # (line, start, end, action) of each key as drawn
+        self._over: Screen[Any] | None = None  # the dialog whose keys are shown (see show_keys_of)
+        self._held = 0  # lines kept while a dialog's keys show: the screen under it does not move
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
         self._bindings_changed(self.screen)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
+        self.app.screen_change_signal.unsubscribe(self)
+        self.show_keys_of(None)
+
+    def _screen_changed(self, top: Screen[Any]) -> None:
+        over = top.is_modal and top is not self.screen and self.screen in self.app.screen_stack
+        self.show_keys_of(top if over else None)
+
+    def show_keys_of(self, dialog: Screen[Any] | None) -> None:
+        """A dialog over this bar's screen (None: it is gone): its keys, in place of the screen's."""
+        if dialog is self._over:
+            return
+        if self._over is not None:
+            self._over.bindings_updated_signal.unsubscribe(self)
+        self._over = dialog
+        self._held = len(self._lines) if dialog is not None else 0
+        if dialog is not None:
+            dialog.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        if self.is_attached:
+            self._bindings_changed(dialog or self.screen)
 
     def set_max_lines(self, lines: int) -> None:
         if lines != self.max_lines:
@@ -66,6 +89,8 @@ class KeyBar(Widget):
             self._fit()
 
     def _bindings_changed(self, screen: Screen[Any]) -> None:
+        if screen is not (self._over or self.screen):
+            return  # the screen under a dialog
         items = self.items(screen)
         if items != self._items:
             self._items = items
@@ -79,7 +104,7 @@ class KeyBar(Widget):
             return list(getattr(screen.focused, "hints", None) or [("⏎", "go", ""), ("esc", "close", "")])
         out: list[Item] = []
         seen: dict[str, int] = {}  # action or group -> index in out
-        hidden = self.hidden()
+        hidden = self.hidden() if screen is self.screen else getattr(screen, "hidden_actions", set)()
         for _node, binding, enabled, _tooltip in self._active(screen):
             if not binding.show or not enabled or binding.action in hidden:
                 continue
@@ -98,6 +123,10 @@ class KeyBar(Widget):
                 continue
             seen[binding.action] = len(out)
             out.append((shown, binding.description, binding.action))
+        if screen.is_modal:  # `?` lists a dialog's keys too (CoopyApp.action_view_help), but for the help's own
+            if not any("question_mark" in binding.key for _n, binding, _e, _t in self._active(screen)):
+                out.insert(0, ("?", "keys", "app.view_help"))
+            return out
         if self.palette and app.ENABLE_COMMAND_PALETTE:  # after the stage keys: every command by name
             at = next((i + 1 for i, item in enumerate(out) if item[1] == "stage"), len(out))
             out.insert(at, ("^p", "palette", "app.command_palette"))
@@ -138,6 +167,7 @@ class KeyBar(Widget):
                 spans.append((len(lines) - 1, start, lines[-1].cell_len, action))
         if cut:
             self._more(lines, spans, starts, width)
+        lines += [Text() for _ in range(self._held - len(lines))]
         self._lines = lines
         self._spans = spans
         height = len(lines)
@@ -167,7 +197,8 @@ class KeyBar(Widget):
                 if "." in action.split("(")[0]:
                     await self.app.run_action(action)
                     return
-                node = next((n for n, b, _e, _t in self._active(self.screen) if b.action == action), self.app)
+                shown = self._over or self.screen
+                node = next((n for n, b, _e, _t in self._active(shown) if b.action == action), self.app)
                 await self.app.run_action(action, node)
                 return
 

@@ -20,11 +20,13 @@ class QuitChoice(enum.StrEnum):
 
 
 class QuitScreen(ModalScreen[QuitChoice | None]):
-    """l / enter / q: leave them running; s: stop them; esc: stay."""
+    """l / d / q: leave them running (detach, from a background engine); s: stop them; esc: stay."""
 
     BINDINGS = [
-        Binding("l,q,d", "choose('leave')", "leave running / detach"),
-        Binding("s", "choose('stop')", "stop them"),
+        Binding("d", "choose('leave')", "detach"),
+        Binding("l", "leave", "leave running"),
+        Binding("q", "leave", show=False),
+        Binding("s", "choose('stop')", "stop"),
         Binding("escape", "choose('')", "stay"),
         Binding("left,h,right", "app.focus_next", show=False),
     ]
@@ -67,6 +69,13 @@ class QuitScreen(ModalScreen[QuitChoice | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.action_choose("" if event.button.id == "stay" else str(event.button.id))
+
+    def hidden_actions(self) -> set[str]:
+        """What the footer leaves out: one word for leaving, the one the dialog's button says (KeyBar)."""
+        return {"leave"} if self.background else {"choose('leave')"}
+
+    def action_leave(self) -> None:
+        self.action_choose("leave")
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(QuitChoice(choice) if choice else None)
