@@ -208,12 +208,12 @@ class CellTable(ScrollView):
         if cell.justify == "right":
             plain = plain.rstrip()
             if cell_len(plain) > width:
-                plain = set_cell_size(plain, width)
+                plain = _cut(plain, width)
             return [Segment(" " * (width - cell_len(plain)) + plain, style)]
         if cell.justify not in (None, "default", "left"):
             return self._render_cell_with_rich(cell, width)
         if cell_len(plain) > width:
-            plain = set_cell_size(plain, width)
+            plain = _cut(plain, width)
         pad = width - cell_len(plain)
         if cell.justify == "left":  # padded inside the Text: the padding takes its style
             return [Segment(plain + " " * pad, style)]
@@ -232,7 +232,7 @@ class CellTable(ScrollView):
     def _render_cell_with_rich(self, cell: Text, width: int) -> list[Segment]:
         options = self._options.get(width)
         if options is None:
-            options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+            options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True, overflow="ellipsis")
             self._options[width] = options
         return self.app.console.render_lines(Padding(cell, (0, 0)), options)[0]
 
@@ -357,3 +357,10 @@ class CellTable(ScrollView):
                 for c, width in zip(self.columns, self.widths, strict=True)
             ]
         return self._header
+
+
+def _cut(plain: str, width: int) -> str:
+    """A value longer than its column, cut to it with `…` at the end: a person sees that more is there."""
+    if width < 2:
+        return set_cell_size(plain, width)
+    return set_cell_size(set_cell_size(plain, width - 1).rstrip() + "…", width)
