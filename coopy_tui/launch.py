@@ -12,17 +12,21 @@ _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
 
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
+from coopy_core.cli.fast_exit import exit_now  # noqa: E402
 from coopy_core.cli.guard import guarded  # noqa: E402
 
 
-def main() -> int:
+def main() -> NoReturn:
+    """Runs the TUI and exits the process (`coopy_core.cli.fast_exit`): an entry point, nothing else."""
+
     def load() -> Callable[[], int]:
         from coopy_tui.cli import main as cli_main  # with all it needs to start (Textual, the app, the engine)
 
         return cli_main
 
-    return guarded("coopy-tui", load)
+    exit_now(guarded("coopy-tui", load))
 
 
 if __name__ == "__main__":

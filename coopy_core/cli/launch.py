@@ -18,19 +18,23 @@ _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
 
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
+from coopy_core.cli.fast_exit import exit_now  # noqa: E402
 from coopy_core.cli.guard import guarded  # noqa: E402
 
 __all__ = ["main"]  # the guard's names are imported from `guard`: importing this module holds Ctrl-C back
 
 
-def main(prog: str = "coopy") -> int:
+def main(prog: str = "coopy") -> NoReturn:
+    """Runs the command and exits the process (`fast_exit`): an entry point, never called from inside a program."""
+
     def load() -> Callable[[], int]:
         from coopy_core.cli.main import main as cli_main
 
         return lambda: cli_main(prog=prog)
 
-    return guarded(prog, load)
+    exit_now(guarded(prog, load))
 
 
 if __name__ == "__main__":

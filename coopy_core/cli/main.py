@@ -77,6 +77,7 @@ def _sort_values(argv: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":  # `python -m coopy_core.cli.main`: the same entry as the `coopy` command
+    from coopy_core.cli.fast_exit import exit_now
     from coopy_core.cli.guard import guarded
 
-    sys.exit(guarded("coopy", lambda: lambda: main(prog="coopy")))
+    exit_now(guarded("coopy", lambda: lambda: main(prog="coopy")))

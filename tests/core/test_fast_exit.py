@@ -1,0 +1,72 @@
+"""`coopy` and `coopy-tui` end without the interpreter's clean-up of every object (`cli/fast_exit.py`), and lose
+nothing by it: what the interpreter's exit would still finish is finished first (threads that are not daemons,
+`atexit` callbacks such as logging's flush, standard output), and the exit code is the command's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.helpers.cli import coopy, status
+
+PROGRAM = textwrap.dedent(
+    """
+    import atexit, logging, sys, threading, time
+    from pathlib import Path
+    from coopy_core.cli.fast_exit import exit_now
+
+    out = Path(sys.argv[1])
+    def late_writer():
+        time.sleep(0.3)
+        (out / "thread.txt").write_text("written")
+    threading.Thread(target=late_writer).start()  # not a daemon: the exit waits for it
+    logging.basicConfig(filename=out / "log.txt", level=logging.INFO)
+    logging.getLogger("t").info("logged before the exit")  # in logging's buffer until its atexit flush
+    atexit.register(lambda: (out / "atexit.txt").write_text("ran"))
+    for i in range(100_000):
+        print(f"line {i}")  # block-buffered into the pipe
+    exit_now(3)
+    """
+)
+
+
+def test_the_fast_exit_finishes_threads_atexit_and_output_first(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 100_000 and lines[-1] == "line 99999"
+    assert (tmp_path / "thread.txt").read_text() == "written"
+    assert (tmp_path / "atexit.txt").read_text() == "ran"
+    assert "logged before the exit" in (tmp_path / "log.txt").read_text()
+    assert proc.stderr == ""
+
+
+def test_coopy_run_through_the_fast_exit_leaves_its_state_whole(tmp_path: Path) -> None:
+    (tmp_path / "coopy.toml").write_text(
+        textwrap.dedent(
+            """
+            [pipeline]
+            name = "fast"
+            [tasks.matrix]
+            i = [1, 2, 3]
+            [[stages]]
+            name = "s1"
+            command = ["sh", "-c", "echo {i} >> marks.txt"]
+            workers = 2
+            """
+        )
+    )
+    run = coopy("run", "coopy.toml", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert sorted((tmp_path / "marks.txt").read_text().split()) == ["1", "2", "3"]
+    assert status(tmp_path / "coopy.toml")["stages"][0]["counts"]["done"] == 3
+    again = coopy("run", "coopy.toml", cwd=tmp_path)  # nothing changed: nothing runs again
+    assert again.returncode == 0, again.stderr
+    assert sorted((tmp_path / "marks.txt").read_text().split()) == ["1", "2", "3"]
+    missing = coopy("validate", str(tmp_path / "nowhere.toml"), cwd=tmp_path)
+    assert missing.returncode == 2 and "file not found" in missing.stderr and "Traceback" not in missing.stderr
