@@ -19,6 +19,8 @@ from typing import NoReturn
 def exit_now(code: int | None) -> NoReturn:
     """Exit with `code` (None: 0) once what the interpreter's own exit would finish is finished."""
     status = code or 0
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(status)  # under a profiler, coverage or a debugger, which report at the interpreter's exit
     if not _flushed():
         sys.exit(status)  # a closed pipe or the like: Python's own exit reports it, as it always has
     main = threading.main_thread()

@@ -70,3 +70,14 @@ def test_coopy_run_through_the_fast_exit_leaves_its_state_whole(tmp_path: Path) 
     assert sorted((tmp_path / "marks.txt").read_text().split()) == ["1", "2", "3"]
     missing = coopy("validate", str(tmp_path / "nowhere.toml"), cwd=tmp_path)
     assert missing.returncode == 2 and "file not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_under_a_profiler_coopy_exits_as_python_does_so_the_profile_is_written(tmp_path: Path) -> None:
+    (tmp_path / "coopy.toml").write_text(
+        '[pipeline]\nname = "p"\n[tasks.named]\na = {}\n[[stages]]\nname = "s"\ncommand = ["true"]\n'
+    )
+    profile = tmp_path / "coopy.prof"
+    argv = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "coopy_core.cli.main", "validate", "coopy.toml"]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert profile.stat().st_size > 0  # cProfile writes it after the program returns: os._exit would skip that
