@@ -304,3 +304,15 @@ def middle_truncate(text: str, width: int) -> str:
 def cut(text: str, width: int) -> str:
     """`text` in at most `width` characters, `…` at the end when it is cut."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def cut_words(text: str, width: int) -> str:
+    """Prose in at most `width` characters, cut after a whole word when one ends in its last third (a run name
+    or a path, one long word, is still cut inside), `…` at the end."""
+    if len(text) <= width:
+        return text
+    head = text[: max(0, width - 1)]
+    space = head.rfind(" ")
+    if space >= width * 2 // 3:
+        head = head[:space].rstrip(" ·,:;")
+    return head + "…"

@@ -20,7 +20,7 @@ from textual.notifications import Notification, Notify, SeverityLevel
 from textual.widgets._toast import Toast
 
 from coopy_core.model import Event, EventKind, RunState, RunView
-from coopy_tui.format import cut
+from coopy_tui.format import cut_words
 
 HISTORY = 5000  # notices kept
 FAILURE_TOAST_INTERVAL = 1.0  # seconds between two updates of the failure toast
@@ -98,7 +98,7 @@ def failure_toast(
     the top bar's (`✗ N failed`), never repeated here to go stale."""
     title = "1 attempt failed" if burst == 1 else f"{burst} attempts failed"
     for_good = [p for p in pending if p.kind == FAILED]
-    latest = cut(shorten((for_good or pending)[-1].text), TOAST_TEXT)  # run names without what all share
+    latest = cut_words(shorten((for_good or pending)[-1].text), TOAST_TEXT)  # run names without what all share
     body = f"{latest} · f: next failed, !: list"
     return title, body, "error" if for_good else "warning"
 

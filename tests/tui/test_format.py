@@ -51,3 +51,21 @@ def test_progress_words() -> None:
 def test_counts_read_as_english() -> None:
     assert [counted(n, "row") for n in (0, 1, 2)] == ["0 rows", "1 row", "2 rows"]
     assert counted(1, "new line") == "1 new line"
+
+
+def test_a_failure_toast_cuts_its_text_after_a_whole_word() -> None:
+    from coopy_tui.notices import FAILED, TOAST_TEXT, Notice, failure_toast
+
+    text = "train/model=resnet,seed=2 failed: exit code 1: RuntimeError: CUDA out of memory while allocating"
+    _title, body, _level = failure_toast([Notice(0.0, FAILED, "error", text)], 1)
+    latest = body.split(" · f: next failed")[0]
+    assert latest.endswith("…") and len(latest) <= TOAST_TEXT, latest
+    kept = latest.removesuffix("…")
+    assert text.startswith(kept) and text[len(kept)] in " :;,", latest  # the cut falls between two words
+
+
+def test_one_long_word_is_still_cut_inside() -> None:
+    from coopy_tui.format import cut_words
+
+    assert cut_words("x" * 80, 20) == "x" * 19 + "…"
+    assert cut_words("short enough", 20) == "short enough"
