@@ -312,7 +312,8 @@ def cut_words(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     head = text[: max(0, width - 1)]
-    space = head.rfind(" ")
-    if space >= width * 2 // 3:
-        head = head[:space].rstrip(" ·,:;")
-    return head + "…"
+    if text[len(head)] != " ":  # the cut is inside a word: back to the end of the one before
+        space = head.rfind(" ")
+        if space >= width * 2 // 3:
+            head = head[:space]
+    return head.rstrip(" ·,:;") + "…"

@@ -6,7 +6,7 @@ one is a single widget that renders text: keys as bound (a keymap shows through)
 merged (`][ workers`), wrapped onto a second line when the bar may be two lines tall, and whatever
 does not fit is one `?` away: the bar then ends with `… ? more` (the help screen lists the view's keys).
 A click on a key runs it. While a dialog is up over its screen, it lists the dialog's keys: the screen's
-own do nothing then.
+own do nothing then (and the dialog, over the whole screen, takes the clicks).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class KeyBar(Widget):
                 spans.append((len(lines) - 1, start, lines[-1].cell_len, action))
         if cut:
             self._more(lines, spans, starts, width)
-        lines += [Text() for _ in range(self._held - len(lines))]
+        lines += [Text() for _ in range(min(self._held, self.max_lines) - len(lines))]
         self._lines = lines
         self._spans = spans
         height = len(lines)
@@ -197,8 +197,7 @@ class KeyBar(Widget):
                 if "." in action.split("(")[0]:
                     await self.app.run_action(action)
                     return
-                shown = self._over or self.screen
-                node = next((n for n, b, _e, _t in self._active(shown) if b.action == action), self.app)
+                node = next((n for n, b, _e, _t in self._active(self.screen) if b.action == action), self.app)
                 await self.app.run_action(action, node)
                 return
 

@@ -4,6 +4,7 @@ nothing by it: what the interpreter's exit would still finish is finished first 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ from tests.helpers.cli import coopy, status
 
 PROGRAM = textwrap.dedent(
     """
-    import atexit, logging, sys, threading, time
+    import atexit, concurrent.futures, logging, logging.handlers, sys, threading, time
     from pathlib import Path
     from coopy_core.cli.fast_exit import exit_now
 
@@ -22,9 +23,19 @@ PROGRAM = textwrap.dedent(
         time.sleep(0.3)
         (out / "thread.txt").write_text("written")
     threading.Thread(target=late_writer).start()  # not a daemon: the exit waits for it
-    logging.basicConfig(filename=out / "log.txt", level=logging.INFO)
-    logging.getLogger("t").info("logged before the exit")  # in logging's buffer until its atexit flush
+    pool = concurrent.futures.ThreadPoolExecutor(2)  # alive at the exit: threading's exit tells it to stop
+    pool.submit(time.sleep, 0.1)
+    to_file = logging.FileHandler(out / "log.txt")
+    handler = logging.handlers.MemoryHandler(10_000, flushLevel=logging.CRITICAL, target=to_file)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("t").warning("logged before the exit")  # in memory until logging's atexit flush
     atexit.register(lambda: (out / "atexit.txt").write_text("ran"))
+    atexit.register(lambda: print("said at exit"))  # written after the first flush: flushed again
+
+    class TornDown:  # freed by the interpreter's clean-up, which the fast exit skips
+        def __del__(self):
+            (out / "torn-down.txt").write_text("the interpreter cleaned up")
+    kept = TornDown()
     for i in range(100_000):
         print(f"line {i}")  # block-buffered into the pipe
     exit_now(3)
@@ -33,15 +44,17 @@ PROGRAM = textwrap.dedent(
 
 
 def test_the_fast_exit_finishes_threads_atexit_and_output_first(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # the pipe buffers, as for a user
     proc = subprocess.run(
-        [sys.executable, "-c", PROGRAM, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", PROGRAM, str(tmp_path)], capture_output=True, text=True, timeout=120, env=env
     )
     assert proc.returncode == 3, proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(lines) == 100_000 and lines[-1] == "line 99999"
+    assert len(lines) == 100_001 and lines[-2:] == ["line 99999", "said at exit"]
     assert (tmp_path / "thread.txt").read_text() == "written"
     assert (tmp_path / "atexit.txt").read_text() == "ran"
     assert "logged before the exit" in (tmp_path / "log.txt").read_text()
+    assert not (tmp_path / "torn-down.txt").exists()  # the fast way out was taken
     assert proc.stderr == ""
 
 

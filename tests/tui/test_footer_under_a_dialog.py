@@ -50,3 +50,14 @@ async def test_a_dialog_over_a_dialog_shows_the_top_ones_keys(demo: FakeEngine) 
         assert "esc close" in footer(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: "open log" in footer(app), what="the summary's keys again")
+
+
+async def test_the_held_footer_still_shrinks_when_the_terminal_does(demo: FakeEngine) -> None:
+    app = CoopyApp(demo, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)(pilot)
+        assert app.key_bar.size.height == 2
+        app.push_screen(QuitScreen(3, background=True))
+        await wait_for(pilot, lambda: "d detach" in footer(app), what="the dialog's keys")
+        await pilot.resize_terminal(80, 12)
+        await wait_for(pilot, lambda: app.key_bar.size.height == 1, what="a one-line footer at 12 rows")

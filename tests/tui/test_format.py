@@ -68,4 +68,5 @@ def test_one_long_word_is_still_cut_inside() -> None:
     from coopy_tui.format import cut_words
 
     assert cut_words("x" * 80, 20) == "x" * 19 + "…"
+    assert cut_words("train/x failed: exit code 1 out of memory", 28) == "train/x failed: exit code 1…"  # a whole word
     assert cut_words("short enough", 20) == "short enough"
