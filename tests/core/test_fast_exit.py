@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from tests.helpers.cli import coopy, status
+from tests.helpers.engine import one_stage
 
 PROGRAM = textwrap.dedent(
     """
@@ -59,36 +60,21 @@ def test_the_fast_exit_finishes_threads_atexit_and_output_first(tmp_path: Path) 
 
 
 def test_coopy_run_through_the_fast_exit_leaves_its_state_whole(tmp_path: Path) -> None:
-    (tmp_path / "coopy.toml").write_text(
-        textwrap.dedent(
-            """
-            [pipeline]
-            name = "fast"
-            [tasks.matrix]
-            i = [1, 2, 3]
-            [[stages]]
-            name = "s1"
-            command = ["sh", "-c", "echo {i} >> marks.txt"]
-            workers = 2
-            """
-        )
-    )
+    one_stage(tmp_path, '["sh", "-c", "echo {i} >> marks.txt"]', "workers = 2", tasks=3)
     run = coopy("run", "coopy.toml", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
-    assert sorted((tmp_path / "marks.txt").read_text().split()) == ["1", "2", "3"]
+    assert sorted((tmp_path / "marks.txt").read_text().split()) == ["0", "1", "2"]
     assert status(tmp_path / "coopy.toml")["stages"][0]["counts"]["done"] == 3
     again = coopy("run", "coopy.toml", cwd=tmp_path)  # nothing changed: nothing runs again
     assert again.returncode == 0, again.stderr
-    assert sorted((tmp_path / "marks.txt").read_text().split()) == ["1", "2", "3"]
+    assert sorted((tmp_path / "marks.txt").read_text().split()) == ["0", "1", "2"]
     missing = coopy("validate", str(tmp_path / "nowhere.toml"), cwd=tmp_path)
     assert missing.returncode == 2 and "file not found" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_under_a_profiler_coopy_exits_as_python_does_so_the_profile_is_written(tmp_path: Path) -> None:
-    (tmp_path / "coopy.toml").write_text(
-        '[pipeline]\nname = "p"\n[tasks.named]\na = {}\n[[stages]]\nname = "s"\ncommand = ["true"]\n'
-    )
+    one_stage(tmp_path, '["true"]')
     profile = tmp_path / "coopy.prof"
     argv = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "coopy_core.cli.main", "validate", "coopy.toml"]
     proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)

@@ -164,6 +164,22 @@ def write_log(root: Path, stage: str, task: str, attempt: int, lines: list[str])
     return rel
 
 
+def one_queued_stage(stage: str, tasks: list[str]) -> FakeEngine:
+    """One stage (two workers) whose runs are all queued."""
+    runs = [RunView(t, stage, 0, RunState.QUEUED, 0, order=i) for i, t in enumerate(tasks)]
+    return FakeEngine("p", [(stage, 2, False, None)], runs, list(tasks))
+
+
+def end_with_log(engine: FakeEngine, root: Path, stage: str, task: str, lines: list[str]) -> None:
+    """The run ends done after attempt 1, its log holding `lines`, as the engine's event says it."""
+    log = write_log(root, stage, task, 1, lines)
+    done = dataclasses.replace(
+        engine.runs[(task, stage)], state=RunState.DONE, attempt=1, log=log, exit_code=0, started_at=1.0
+    )
+    engine.runs[(task, stage)] = done
+    engine.emit(EventKind.RUN, run=done)
+
+
 def demo_engine(root: Path, failed: bool = False) -> FakeEngine:
     """The demo pipeline (3 models x 2 seeds, prepare -> train -> evaluate) caught mid-run.
 
