@@ -161,7 +161,7 @@ class MainScreen(Screen[None]):
         # Its own style and a class on the toasts' rack, not classes on the row and the screen: a class makes
         # Textual restyle the widget and all inside it, which on the screen was the slowest part of `/` and esc.
         self.query_one("#filter-row").display = visible
-        for rack in self.query(ToastRack):  # toasts rise above the filter row (coopy.tcss)
+        for rack in self.query_children(ToastRack):  # toasts rise above the filter row (coopy.tcss)
             rack.set_class(visible, "-above-filter")
 
     def filter_changed(self, value: str) -> None:
