@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import inspect
 import signal
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
+
+import tomli
 
 from coopy_core.errors import CoopyError
 
@@ -227,8 +228,8 @@ def _parse_param(text: str) -> tuple[str, object]:
     if not sep or not key.isidentifier():
         raise CommandError(f"{text!r}: parameters are KEY=VALUE")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]  # 3 -> int, 0.5 -> float, true -> bool
-    except tomllib.TOMLDecodeError:
+        value = tomli.loads(f"v = {raw}")["v"]  # 3 -> int, 0.5 -> float, true -> bool
+    except tomli.TOMLDecodeError:
         value = raw  # anything else is a string
     if not isinstance(value, str | int | float | bool):
         value = raw

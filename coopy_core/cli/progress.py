@@ -97,6 +97,10 @@ def stage_line(
     return head + "  ".join(parts)
 
 
+# The runs' states a line is printed for (RUNNING also starts a stage's rate clock).
+LINE_STATES = frozenset({RunState.RUNNING, RunState.DONE, RunState.SKIPPED, RunState.CANCELLED, RunState.BLOCKED})
+
+
 class ProgressPrinter:
     def __init__(self, engine: Engine, stream: TextIO, live: bool) -> None:
         self.engine = engine
@@ -108,14 +112,16 @@ class ProgressPrinter:
         self._said: dict[tuple[str, str], tuple[int, RunState]] = {}  # a run's news (metrics) is not a new line
         self._task: asyncio.Task[None] | None = None
         # Live lines take the runs' news from the engine's start on (start() reads what was running); lines
-        # per event need every run's from the first (a run skipped or blocked at start is a line).
+        # per event need every run's from the first (a run skipped or blocked at start is a line), of the
+        # states it prints: a start's thousands of runs queued build no event for it.
         kinds = frozenset(EventKind) - {EventKind.RUN} if live else None
-        self._unsubscribers = [engine.subscribe(self._on_event, kinds)]
+        self._unsubscribers = [engine.subscribe(self._on_event, kinds, LINE_STATES)]
 
     def start(self) -> None:
         """Call once the engine has started (what was done before is not counted in the rates)."""
         if self.live:
-            self._unsubscribers.append(self.engine.subscribe(self._on_event, frozenset({EventKind.RUN})))
+            running = frozenset({RunState.RUNNING})
+            self._unsubscribers.append(self.engine.subscribe(self._on_event, frozenset({EventKind.RUN}), running))
         now = time.monotonic()
         for stage in (self.engine.stage_view(s.name) for s in self.engine.config.stages):
             self._done_before[stage.name] = stage.counts["done"]

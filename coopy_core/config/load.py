@@ -3,11 +3,11 @@ so the CLIs can print one line and exit 2 before anything is started or written.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import tomli
 from pydantic import ValidationError
 
 from coopy_core.config.checks import check_graph, check_stages
@@ -37,7 +37,7 @@ def config_from_dict(
     source: str = "",
     plugins: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Config:
-    """Validate a config given as plain data (what tomllib reads, or what `Pipeline` builds): the one
+    """Validate a config given as plain data (what tomli reads, or what `Pipeline` builds): the one
     path every config goes through, so TOML and Python get the same checks and the same one-line
     errors. `shown` names the config in errors; relative paths are relative to `base_dir`; `plugins`
     holds Scripter/Detector objects given in Python (stage name -> {"scripter": ..., "detector": ...})."""
@@ -114,8 +114,8 @@ def read_toml(path: Path, shown: str) -> dict[str, Any]:
     if "\x00" in text:
         raise ConfigError(shown, "", "not a text file (contains NUL bytes)")
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        raw = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError(shown, "", f"TOML syntax error: {exc}") from None
     except RecursionError:
         raise ConfigError(shown, "", "TOML nested too deeply") from None

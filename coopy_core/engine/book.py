@@ -82,7 +82,9 @@ class Book:
         """Record the run (in this turn's commit) and tell the screens (after it)."""
         if run.stored or run.state != RunState.WAITING:
             self.journal.run(run)
-        self.journal.emit_heard(EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)})
+        self.journal.emit_heard(
+            EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)}, run.state
+        )
 
     def state_of(self, key: RunKey) -> RunState | None:
         run = self.runs.get(key)
@@ -121,7 +123,9 @@ class Book:
         for row in rows:
             known[1][row.name] = row.value
         self.journal.metrics(rows)
-        self.journal.emit_heard(EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)})
+        self.journal.emit_heard(
+            EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)}, run.state
+        )
 
     def message(
         self, text: str, level: str = "info", run: RunView | None = None, data: dict[str, Any] | None = None

@@ -42,7 +42,7 @@ from coopy_core.lifecycle.hooks import HookRunner
 from coopy_core.lifecycle.live import Ending
 from coopy_core.lifecycle.metrics import MetricsTracker
 from coopy_core.lifecycle.plugins import make_plugins
-from coopy_core.model import EventKind, Run, RunView, Snapshot, StageView
+from coopy_core.model import EventKind, Run, RunState, RunView, Snapshot, StageView
 from coopy_core.plan.signature import FileHashes, Recipes
 from coopy_core.plan.targets import own_outputs
 from coopy_core.resources import Pools
@@ -286,10 +286,15 @@ class Engine(SelectionCommands):
         return self._commands
 
     # ================================================================ views and subscriptions
-    def subscribe(self, callback: Subscriber, kinds: frozenset[EventKind] | None = None) -> Callable[[], None]:
-        """Call `callback(event)` for every event after this point (of `kinds`, None: all); returns an
-        unsubscribe function."""
-        return self._events.subscribe(callback, kinds)
+    def subscribe(
+        self,
+        callback: Subscriber,
+        kinds: frozenset[EventKind] | None = None,
+        run_states: frozenset[RunState] | None = None,
+    ) -> Callable[[], None]:
+        """Call `callback(event)` for every event after this point (of `kinds`, None: all; RUN events only
+        of runs in `run_states`, None: all); returns an unsubscribe function."""
+        return self._events.subscribe(callback, kinds, run_states)
 
     def run_view(self, run: Run) -> RunView:
         return self._book.run_view(run)

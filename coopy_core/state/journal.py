@@ -17,14 +17,28 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from coopy_core.model import Event, EventKind, MetricRow, Run
+from coopy_core.model import Event, EventKind, MetricRow, Run, RunState
 from coopy_core.state.store import Batch, StageRow, Store, permanent
 
 log = logging.getLogger("coopy.journal")
 
 Subscriber = Callable[[Event], None]
+
+
+@dataclass(frozen=True, eq=False)  # removed by identity
+class Subscription:
+    callback: Subscriber
+    after: int  # the last event it must not get (made before it subscribed)
+    kinds: frozenset[EventKind] | None  # None: every kind
+    run_states: frozenset[RunState] | None  # RUN events only of runs in these states (None: all)
+
+    def wants(self, kind: EventKind, state: RunState | None) -> bool:
+        if self.kinds is not None and kind not in self.kinds:
+            return False
+        return kind != EventKind.RUN or self.run_states is None or state is None or state in self.run_states
 
 
 class Events:
@@ -33,29 +47,46 @@ class Events:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.seq = 0
-        # (callback, the last event it must not get, the kinds it wants: None for all)
-        self.subscribers: list[tuple[Subscriber, int, frozenset[EventKind] | None]] = []
+        self.subscribers: list[Subscription] = []
+        self._heard: dict[tuple[EventKind, RunState | None], bool] = {}  # asked once per run moved: cached
 
     def make(self, kind: EventKind, **kw: Any) -> Event:
         self.seq += 1
         return Event(seq=self.seq, kind=kind, time=self.clock(), **kw)
 
-    def subscribe(self, callback: Subscriber, kinds: frozenset[EventKind] | None = None) -> Callable[[], None]:
-        """Deliver every event numbered after this moment (not those made before and still held), of `kinds`."""
-        entry = (callback, self.seq, kinds)
+    def subscribe(
+        self,
+        callback: Subscriber,
+        kinds: frozenset[EventKind] | None = None,
+        run_states: frozenset[RunState] | None = None,
+    ) -> Callable[[], None]:
+        """Deliver every event numbered after this moment (not those made before and still held), of `kinds`;
+        RUN events only of runs now in `run_states`, so that a start's 10,000 runs queued build no views
+        for a reader that prints only starts and ends."""
+        entry = Subscription(callback, self.seq, kinds, run_states)
         self.subscribers.append(entry)
-        return lambda: self.subscribers.remove(entry) if entry in self.subscribers else None
+        self._heard.clear()
+        return lambda: self._unsubscribe(entry)
 
-    def heard(self, kind: EventKind) -> bool:
-        """Whether a subscriber wants events of this kind."""
-        return any(kinds is None or kind in kinds for _cb, _after, kinds in self.subscribers)
+    def _unsubscribe(self, entry: Subscription) -> None:
+        if entry in self.subscribers:
+            self.subscribers.remove(entry)
+            self._heard.clear()
+
+    def heard(self, kind: EventKind, state: RunState | None = None) -> bool:
+        """Whether a subscriber wants events of this kind (a RUN event: of a run in `state`)."""
+        known = self._heard.get((kind, state))
+        if known is None:
+            known = self._heard[(kind, state)] = any(sub.wants(kind, state) for sub in self.subscribers)
+        return known
 
     def deliver(self, event: Event) -> None:
-        for callback, after, kinds in list(self.subscribers):
-            if event.seq <= after or (kinds is not None and event.kind not in kinds):
+        state = event.run.state if event.run is not None else None
+        for sub in list(self.subscribers):
+            if event.seq <= sub.after or not sub.wants(event.kind, state):
                 continue
             try:
-                callback(event)
+                sub.callback(event)
             except Exception:  # noqa: BLE001 - a broken screen must not stop the pipeline
                 log.exception("subscriber failed")
 
@@ -138,11 +169,12 @@ class Journal:
         self._soon()
         return event
 
-    def emit_heard(self, kind: EventKind, build: Callable[[], dict[str, Any]]) -> None:
+    def emit_heard(self, kind: EventKind, build: Callable[[], dict[str, Any]], state: RunState | None = None) -> None:
         """`emit`, with the event's views built only when someone listens. A subscriber never gets an event
         numbered before it subscribed (`Events.subscribe`), so with nobody subscribed (a start reconciling
-        100,000 runs before the progress printer or a client attaches) numbering it is all there is to do."""
-        if self.events.heard(kind):
+        100,000 runs before the progress printer or a client attaches) numbering it is all there is to do.
+        `state`: the run's, for subscribers that want RUN events of some states only."""
+        if self.events.heard(kind, state):
             self.emit(kind, **build())
         else:
             self.events.seq += 1
