@@ -26,7 +26,7 @@ class TaskError(ValueError):
         self.key = key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a few hundred thousand of them are held
 class Task:
     """A configuration; or, for a stage over fewer params, a group of them: the group's name and params,
     and its `members` (the configurations it runs over, in config order)."""
@@ -52,6 +52,12 @@ def valid_task_name(name: str) -> bool:
     """One safe path component: no "/", never "." or ".." (it starts with a letter or digit), so
     "v=..-etc" (what `coopy add v=../etc` derives, as the matrix does) is fine."""
     return bool(_NAME_OK.fullmatch(name)) and len(name) <= MAX_NAME  # fullmatch: `$` would allow a final newline
+
+
+def common_params(tasks: Sequence[Task]) -> set[str]:
+    """The params every configuration has (a set made per distinct list of keys, not per configuration)."""
+    shapes = {tuple(t.params) for t in tasks}
+    return set.intersection(*(set(shape) for shape in shapes)) if shapes else set()
 
 
 def _safe(value: ParamValue) -> str:
@@ -92,12 +98,19 @@ def expand_tasks(
         seen[name] = f"named.{name}"
     if matrix:
         keys = list(matrix)
-        for combo in itertools.product(*(matrix[k] for k in keys)):
+        # Each value's part of a name (`seed=1`) made once, not once per configuration it is in. When every
+        # key's parts are distinct and the longest name fits, no two names can clash and none is too long:
+        # then only the named configurations are looked up (a million names are not held twice).
+        parts = [[f"{key}={_safe(value)}" for value in matrix[key]] for key in keys]
+        longest = sum(max(map(len, p), default=0) for p in parts) + len(keys) - 1
+        checked = any(len(set(p)) != len(p) for p in parts) or longest > MAX_NAME
+        combos = itertools.product(*(matrix[k] for k in keys))
+        for combo, names in zip(combos, itertools.product(*parts), strict=True):
             params = dict(zip(keys, combo, strict=True))
-            if any(all(params.get(k) == v for k, v in rule.items()) for rule in exclude):
+            if exclude and any(all(params.get(k) == v for k, v in rule.items()) for rule in exclude):
                 continue
-            name = task_name(params)
-            if len(name) > MAX_NAME:  # it names log and status files: keep it well under the file system's 255
+            name = ",".join(names)
+            if checked and len(name) > MAX_NAME:  # it names log and status files: well under the file system's 255
                 raise TaskError(
                     "matrix",
                     f"the derived name {name[:40]!r}... is {len(name)} characters (at most {MAX_NAME}); "
@@ -109,6 +122,7 @@ def expand_tasks(
                     f"two configurations get the name {name!r} ({seen[name]} and matrix {params}); "
                     "give them distinct values or use [tasks.named]",
                 )
-            seen[name] = "matrix"
+            if checked:
+                seen[name] = "matrix"
             tasks.append(Task(name, params))
     return tasks

@@ -14,7 +14,7 @@ from coopy_core.config.models import ConfigFile, StageConfig
 from coopy_core.config.plugin_refs import import_ref
 from coopy_core.errors import ConfigError
 from coopy_core.graph import Graph, GraphError, StageNode, resolve_needs
-from coopy_core.tasks import Task
+from coopy_core.tasks import Task, common_params
 
 
 def check_graph(parsed: ConfigFile, tasks: list[Task], shown: str) -> list[tuple[str, ...]]:
@@ -31,7 +31,7 @@ def check_graph(parsed: ConfigFile, tasks: list[Task], shown: str) -> list[tuple
         needs = resolve_needs(names, [s.needs for s in parsed.stages])
     except GraphError as exc:
         raise ConfigError(shown, f"stages[{exc.stage}].{exc.key}", str(exc)) from None
-    common = set.intersection(*(set(t.params) for t in tasks))
+    common = common_params(tasks)
     for i, stage in enumerate(parsed.stages):
         if stage.over is None:
             continue
@@ -68,7 +68,7 @@ def check_stages(
 ) -> None:
     """Each stage in file order, each key in a fixed order, so the first problem is always the same one."""
     seen: set[str] = set()
-    common = set.intersection(*(set(t.params) for t in tasks))  # reserved names: refused by expand_tasks
+    common = common_params(tasks)  # reserved names: refused by expand_tasks
     for t in _split(shown, "pipeline.on_finished", hook_argv, parsed.pipeline.on_finished):
         try:
             templates.check(t, FINISHED_PLACEHOLDERS)

@@ -447,14 +447,14 @@ class Store:
                 start = self.conn.execute("SELECT COALESCE(MAX(ord), -1) + 1 FROM tasks").fetchone()[0]
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?)",
-                    [(n, json.dumps(p), start + i, int(a)) for i, (n, p, a) in enumerate(batch.tasks)],
+                    ((n, json.dumps(p), start + i, int(a)) for i, (n, p, a) in enumerate(batch.tasks)),
                 )
             if batch.runs:
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO runs (task, stage, attempt, failures, state, priority, ord, exit_code,"
                     " reason, log, started_at, ended_at, not_before, handle, resources, recipe, signature)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_run_row(r) for r in batch.runs.values()],
+                    map(_run_row, batch.runs.values()),  # rows made as written: 100,000 are never held at once
                 )
             if batch.files:
                 self.conn.executemany(

@@ -170,6 +170,19 @@ CASES = [
         "tasks.matrix",
         "limit",
     ),
+    Case("matrix-names-clash", "[tasks.matrix]\nx = ['a b', 'a-b']\n" + GOOD_STAGE, "tasks.matrix", "x=a-b"),
+    Case(
+        "matrix-named-clash",
+        '[tasks.named."x=1"]\nx = 9\n[tasks.matrix]\nx = [1]\n' + GOOD_STAGE,
+        "tasks.matrix",
+        "named.x=1",
+    ),
+    Case(
+        "matrix-name-too-long",
+        "[tasks.matrix]\nx = ['short', '" + "v" * 199 + "']\n" + GOOD_STAGE,
+        "tasks.matrix",
+        "at most 200",
+    ),
     Case("reserved-param-matrix", "[tasks.matrix]\ntask = [1, 2]\n" + GOOD_STAGE, "tasks.matrix.task", "reserved"),
     Case(
         "reserved-param-named",
