@@ -88,7 +88,7 @@ async def measure(config_path: str, launched: float, presses: int) -> dict[str, 
                     "move",
                     time.perf_counter(),
                     lambda _n=name, _b=before: calls[_n] > _b,
-                    lambda: app.panel.table,
+                    lambda: (app.panel.table,),
                     future,
                 )
                 app._driver.send_message(key_event(key))

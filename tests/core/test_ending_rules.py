@@ -31,7 +31,7 @@ class Journal:
     def attempt(self, row: tuple[Any, ...]) -> None:
         self.attempts.append(row)
 
-    def emit_heard(self, kind: Any, make: Any) -> None:
+    def emit_heard(self, kind: Any, make: Any, state: Any = None) -> None:
         pass
 
     def emit(self, kind: Any, message: str = "", **kw: Any) -> None:
