@@ -274,9 +274,16 @@ COMMANDS: dict[str, Command] = {
     for c in (
         # the control ops: answered by the server
         Command("hello", answered_by="server", sent_as="op"),
-        Command("snapshot", answered_by="server", sent_as="op", doc=_SNAPSHOT_DOC),
+        Command(
+            "snapshot",
+            (Arg("rows", (bool,), "runs as rows under one list of field names (a third of the bytes)", False),),
+            answered_by="server",
+            sent_as="op",
+            doc=_SNAPSHOT_DOC,
+        ),
         Command(
             "subscribe",
+            (Arg("snapshot", (bool,), "the snapshot first (false: only the seq the stream starts after)", True),),
             answered_by="server",
             sent_as="op",
             doc="The snapshot, then every event after it on this connection until the client leaves.",

@@ -306,6 +306,11 @@ class Engine(SelectionCommands):
         return self._queries.snapshot()
 
     @property
+    def event_seq(self) -> int:
+        """The number of the last event made: a stream that starts after it misses nothing from now on."""
+        return self._events.seq
+
+    @property
     def finished(self) -> bool:
         """Nothing queued or running: every run passed or stopped for good."""
         return self._finished.is_set()

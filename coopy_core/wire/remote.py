@@ -100,7 +100,7 @@ class RemoteEngine(Commands, Control):
         self.info = self.hello()
         if events:
             self._events = _Connection(self.path, self.timeout)
-            first = self._events.request("subscribe")
+            first = self._events.request("subscribe", snapshot=False)  # its seq is all this needs of it
             self._last_seq = first["seq"]
             self._events.sock.settimeout(None)
             self._reader = threading.Thread(target=self._read_events, name="coopy-events", daemon=True)
@@ -149,7 +149,7 @@ class RemoteEngine(Commands, Control):
         if self._calls is None:
             raise EngineUnavailable("not connected")
         with self._lock:
-            snap = wire.snapshot(self._calls.request("snapshot"))
+            snap = wire.snapshot(self._calls.request("snapshot", rows=True))
             self._last_seq = snap.seq
             # events up to this snapshot are in it; keep only newer ones for late subscribers
             while self._backlog and self._backlog[0].seq <= snap.seq:

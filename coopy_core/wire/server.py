@@ -239,13 +239,14 @@ class ControlServer:
         cfg = self.engine.config
         return {"pid": os.getpid(), "pipeline": cfg.pipeline.name, "config": str(cfg.path)}
 
-    def _snapshot(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot:
-        return self.engine.snapshot()
+    def _snapshot(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot | dict[str, Any]:
+        snap = self.engine.snapshot()
+        return wire.snapshot_rows(snap) if bound["rows"] else snap
 
-    def _subscribe(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot:
-        # the snapshot and the stream that follows it leave no gap: same loop, same tick
+    def _subscribe(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot | dict[str, int]:
+        # the snapshot (or its seq) and the stream that follows it leave no gap: same loop, same tick
         self._follow(writer)
-        return self.engine.snapshot()
+        return self.engine.snapshot() if bound["snapshot"] else {"seq": self.engine.event_seq}
 
     def _stop(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> None:
         self.stop_running = bool(bound["stop_running"])
