@@ -10,6 +10,7 @@ from typing import Any
 import tomli
 from pydantic import ValidationError
 
+from coopy_core.config.capacity import too_many
 from coopy_core.config.checks import check_graph, check_stages
 from coopy_core.config.messages import describe, key_path
 from coopy_core.config.models import ConfigFile, TuiConfig
@@ -17,7 +18,7 @@ from coopy_core.config.notify import check_notify
 from coopy_core.config.pools import check_pools
 from coopy_core.config.validated import Config
 from coopy_core.errors import ConfigError
-from coopy_core.tasks import TaskError, expand_tasks
+from coopy_core.tasks import TaskError, expand_tasks, matrix_size
 
 
 def load_config(path: str | Path) -> Config:
@@ -53,6 +54,11 @@ def config_from_dict(
         if where.startswith("tasks.matrix.") and problem.endswith("got a table"):
             problem += " (configurations to leave out go in `exclude = [{ ... }]`, under [tasks] or [tasks.matrix])"
         raise ConfigError(shown, where, problem) from None
+    size = matrix_size(parsed.tasks.matrix)
+    crowd = too_many(size + len(parsed.tasks.named), len(parsed.stages))  # before a million are expanded
+    if crowd is not None:
+        where = "tasks.matrix" if size else "tasks.named"
+        raise ConfigError(shown, where, f"the matrix expands to {crowd}" if size else crowd)
     try:
         tasks = expand_tasks(parsed.tasks.matrix, parsed.tasks.exclude, parsed.tasks.named)
     except TaskError as exc:

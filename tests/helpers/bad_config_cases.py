@@ -164,11 +164,11 @@ CASES = [
     Case(
         "matrix-too-large",
         "[tasks.matrix]\n"
-        + "\n".join(f"p{i} = [{', '.join(str(v) for v in range(10))}]" for i in range(6))
+        + "\n".join(f"p{i} = [{', '.join(str(v) for v in range(10))}]" for i in range(9))
         + "\n"
         + GOOD_STAGE,
         "tasks.matrix",
-        "limit",
+        "memory",
     ),
     Case("matrix-names-clash", "[tasks.matrix]\nx = ['a b', 'a-b']\n" + GOOD_STAGE, "tasks.matrix", "x=a-b"),
     Case(
