@@ -231,9 +231,16 @@ def _init(path: Path) -> int:
 
 def _status(config_path: str, as_json: bool) -> int:
     from coopy_core.cli.status_text import status_lines
+    from coopy_core.config.load import load_config_unexpanded
     from coopy_core.report.status import read_status
     from coopy_core.wire.live import live_status
 
+    if not as_json and Path(config_path).is_file() and Path(config_path).suffix != ".py":
+        # a live engine answers with its summary: its configurations need not be expanded here to ask it
+        live = live_status(load_config_unexpanded(config_path), summary=True)
+        if live is not None:
+            print("\n".join(status_lines(live)))
+            return EXIT_OK
     config = load_target(config_path)
     status = live_status(config, summary=not as_json) or read_status(config)
     if as_json:
