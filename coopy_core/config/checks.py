@@ -17,8 +17,10 @@ from coopy_core.graph import Graph, GraphError, StageNode, resolve_needs
 from coopy_core.tasks import Task, common_params
 
 
-def check_graph(parsed: ConfigFile, tasks: list[Task], shown: str) -> list[tuple[str, ...]]:
-    """needs (a DAG of known stages) and over (params every configuration has); groups with distinct names."""
+def check_graph(parsed: ConfigFile, tasks: list[Task], shown: str) -> tuple[list[tuple[str, ...]], Graph]:
+    """needs (a DAG of known stages) and over (params every configuration has); groups with distinct names.
+    Returns the needs filled in and the graph built to check them (the engine's, a million tasks are not
+    added twice)."""
     if not parsed.stages:
         raise ConfigError(shown, "stages", "no stages defined (add at least one [[stages]] table)")
     if not tasks:
@@ -51,9 +53,9 @@ def check_graph(parsed: ConfigFile, tasks: list[Task], shown: str) -> list[tuple
         try:
             graph.add_task(task)
         except ValueError as exc:
-            bad = next(i for i, s in enumerate(parsed.stages) if repr(s.name) in str(exc))
-            raise ConfigError(shown, f"stages[{bad}].over", str(exc)) from None
-    return needs
+            bad = next((i for i, s in enumerate(parsed.stages) if repr(s.name) in str(exc)), None)
+            raise ConfigError(shown, "tasks" if bad is None else f"stages[{bad}].over", str(exc)) from None
+    return needs, graph
 
 
 def stage_placeholders(stage: StageConfig, common: set[str]) -> set[str]:

@@ -97,7 +97,7 @@ def config_from_dict(
         tasks = expand_tasks(parsed.tasks.matrix, parsed.tasks.exclude, parsed.tasks.named)
     except TaskError as exc:
         raise ConfigError(shown, f"tasks.{exc.key}", str(exc)) from None
-    needs = check_graph(parsed, tasks, shown)
+    needs, graph = check_graph(parsed, tasks, shown)
     check_stages(parsed, tasks, shown, base_dir, python_objects)
     state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
     log_dir = (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
@@ -106,7 +106,7 @@ def config_from_dict(
     check_notify(parsed.pipeline.notify, shown)  # last: it imports apprise when the key is used
     for i, stage in enumerate(parsed.stages):
         check_notify(stage.notify, shown, f"stages[{i}].notify")
-    return Config(
+    config = Config(
         path=path,
         base_dir=base_dir,
         pipeline=parsed.pipeline,
@@ -123,6 +123,8 @@ def config_from_dict(
         plugins=python_objects,
         tui=parsed.tui,
     )
+    object.__setattr__(config, "spare_graph", graph)
+    return config
 
 
 def load_tui_file(path: str | Path) -> TuiConfig:

@@ -31,6 +31,9 @@ class Config:
     model: ConfigFile | None = None  # the validated file, for `coopy validate --dump`
     plugins: dict[str, dict[str, object]] = field(default_factory=dict)  # Python objects: stage -> {attr: obj}
     tui: TuiConfig = field(default_factory=TuiConfig)  # [tui]: for coopy-tui only
+    # the graph the checks built: handed to the first `graph()` (the engine's), then each call builds its own
+    # (not an init field: a `dataclasses.replace` copy starts without it, never sharing one)
+    spare_graph: Graph | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.needs:
@@ -58,6 +61,11 @@ class Config:
         ]
 
     def graph(self) -> Graph:
+        """A graph of its own for the caller (the engine adds tasks to it at run time)."""
+        spare = self.spare_graph
+        if spare is not None:
+            object.__setattr__(self, "spare_graph", None)
+            return spare
         return Graph(self.stage_nodes(), self.tasks)
 
     @property

@@ -11,7 +11,7 @@ from coopy_core.graph import Graph, Progress, Readiness, RunKey
 from coopy_core.model import Run, RunState
 from coopy_core.plan.judge import input_paths, outputs_are_own
 from coopy_core.scripter import Scripter
-from coopy_core.tasks import Task
+from coopy_core.tasks import Task, common_params
 
 
 def progress_of(runs: Iterable[Run]) -> dict[RunKey, Progress]:
@@ -68,7 +68,7 @@ def made_from(
 
 def own_outputs(config: Config, graph: Graph) -> dict[str, bool]:
     """Per stage: each run's outputs are its own (not a file several runs declare)."""
-    common = set.intersection(*(set(t.params) for t in graph.tasks.values())) if graph.tasks else set()
+    common = common_params(list(graph.tasks.values()))
     return {
         s.name: graph.run_count(s.name) <= 1 or outputs_are_own(s, s.over if s.over is not None else common)
         for s in config.stages
