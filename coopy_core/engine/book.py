@@ -15,7 +15,7 @@ from typing import Any
 from coopy_core.commands import CommandError
 from coopy_core.config import Config, StageConfig
 from coopy_core.engine.queues import StageQueue
-from coopy_core.engine.views import run_view, stage_view
+from coopy_core.engine.views import run_values, run_view, stage_view
 from coopy_core.graph import Graph, Readiness, RunKey
 from coopy_core.model import EventKind, MetricRow, Run, RunState, RunView, StageView
 from coopy_core.state.journal import Journal
@@ -64,8 +64,9 @@ class Book:
         self._journal = journal
 
     # ---------------------------------------------------------------- records
-    def add(self, run: Run) -> None:
-        self.runs[run.key] = run
+    def add(self, run: Run, key: RunKey | None = None) -> None:
+        """`key`: the run's key when the caller holds one already (a start adds 100,000: one tuple each, not two)."""
+        self.runs[key or run.key] = run
         self.counts[run.stage][run.state.value] += 1
 
     def move(self, run: Run, state: RunState, reason: str | None = None) -> None:
@@ -201,12 +202,16 @@ class Book:
 
     # ---------------------------------------------------------------- views
     def run_view(self, run: Run) -> RunView:
+        return RunView(*self.run_row(run))
+
+    def run_row(self, run: Run) -> tuple[Any, ...]:
+        """`run_view`'s values as a tuple in RunView's field order (a snapshot's row)."""
         key = run.key
         total = self.needs_total.get(key)
         if total is None:
             total = self.needs_total[key] = len(self.graph.needed(key))
         reported = self.metrics.get(key)
-        return run_view(run, self.graph, self.readiness, total, reported[1] if reported else None)
+        return run_values(run, self.graph, self.readiness, total, reported[1] if reported else None)
 
     def removed_view(self, run: Run) -> RunView:
         view = run_view(run, self.graph, self.readiness, 0)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from coopy_core.commands import CommandError
@@ -304,6 +304,11 @@ class Engine(SelectionCommands):
 
     def snapshot(self) -> Snapshot:
         return self._queries.snapshot()
+
+    def snapshot_rows(self) -> tuple[Snapshot, Iterator[tuple[Any, ...]]]:
+        """`snapshot()` without its runs, and the runs as tuples in RunView's field order, made as they are
+        read (the socket writes a million of them without a view object each); read them at once."""
+        return self._queries.snapshot_rows()
 
     @property
     def event_seq(self) -> int:

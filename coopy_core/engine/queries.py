@@ -4,14 +4,16 @@ stage's line, a run's earlier attempts and its metric series."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from coopy_core.commands import CommandError
 from coopy_core.config import Config
 from coopy_core.engine.book import Book
 from coopy_core.lifecycle.metrics import MetricsTracker
-from coopy_core.model import RunState, Snapshot
+from coopy_core.model import RunState, RunView, Snapshot
 from coopy_core.resources import Pools
 from coopy_core.state.journal import Events
 from coopy_core.state.store import Store
@@ -41,18 +43,30 @@ class Queries:
         self.store = store  # the open store (a RuntimeError before start)
 
     def snapshot(self) -> Snapshot:
+        head, rows = self.snapshot_rows()
+        return dataclasses.replace(head, runs=tuple(RunView(*row) for row in rows))
+
+    def snapshot_rows(self) -> tuple[Snapshot, Iterator[tuple[Any, ...]]]:
+        """The snapshot without its runs, and its runs as RunView-ordered tuples, made as they are read: read
+        them before the loop turns (they are the engine's state now)."""
         book = self.book
         book.check_started()
-        return Snapshot(
+        head = Snapshot(
             seq=self.events.seq,
             pipeline=self.config.pipeline.name,
             tasks=tuple(self.graph.tasks),
             stages=tuple(book.stage_view(s) for s in self.graph.stage_names),
-            runs=tuple(book.run_view(r) for r in sorted(book.runs.values(), key=lambda r: r.order))
-            + tuple(book.removed_view(r) for r in book.removed if r.stage in book.stages),
+            runs=(),
             finished=self.finished.is_set(),
             pools=self.pools.view(),
         )
+        ordered = sorted(book.runs.values(), key=lambda r: r.order)
+        removed = [r for r in book.removed if r.stage in book.stages]
+        rows = itertools.chain(
+            map(book.run_row, ordered),
+            (dataclasses.astuple(book.removed_view(r)) for r in removed),
+        )
+        return head, rows
 
     def summary(self) -> dict[str, Any]:
         book = self.book

@@ -127,8 +127,8 @@ class Reconcile:
         book, readiness = self.book, self.readiness
         changes = readiness.load(progress_of(book.runs.values()))
         touched = self._judge()
-        ready = set(changes.ready) | {k for k in touched if readiness.is_ready(k)}
-        ready = {k for k in ready if readiness.is_ready(k)}
+        ready = {k for c, k in changes.items if c == "ready" and readiness.is_ready(k)}  # one set, not three
+        ready.update(k for k in touched if readiness.is_ready(k))
         blocked = set(readiness.blocked)
         running: list[Run] = []
         for run in list(book.runs.values()):
@@ -151,10 +151,10 @@ class Reconcile:
             if key not in book.runs:
                 self.settle.block(key)
         items = []  # in the order readiness found them, then the rest (no index or sort of 100,000 keys)
-        for key in changes.ready:
-            if key in ready:
-                ready.discard(key)
-                items.append(("ready", key))
+        for item in changes.items:  # its own ("ready", key) pairs: a start's 100,000 are not made twice
+            if item[0] == "ready" and item[1] in ready:
+                ready.discard(item[1])
+                items.append(item)
         items.extend(("ready", key) for key in ready)
         self.settle.apply(Changes(items))
         for run in running:

@@ -60,7 +60,7 @@ class Settle:
         run = book.runs.get(key)
         if run is None:
             run = Run(*key)
-            book.add(run)
+            book.add(run, key)
         if run.state != RunState.WAITING:
             return None
         if not run.stored and run.attempt == 0 and not run.order:

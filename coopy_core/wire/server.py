@@ -26,7 +26,8 @@ import os
 import resource
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,16 @@ class ControlServer:
                     break
                 reply = self._too_long() if isinstance(line, _TooLong) else self._handle(line, writer)
                 if reply is not None:
-                    writer.write(self._encode(reply))
+                    result = reply.get("result")
+                    if isinstance(result, _Rows):  # written as it is encoded, in this same turn of the loop
+                        try:
+                            for piece in wire.snapshot_rows_reply(reply["id"], result.head, result.rows):
+                                writer.write(piece)
+                        except (TypeError, ValueError, RecursionError) as exc:  # half a line is out: end it
+                            log.warning("snapshot could not be sent: %s: %s", type(exc).__name__, exc)
+                            break
+                    else:
+                        writer.write(self._encode(reply))
                     await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass  # the client left, or the engine is stopping
@@ -239,9 +249,10 @@ class ControlServer:
         cfg = self.engine.config
         return {"pid": os.getpid(), "pipeline": cfg.pipeline.name, "config": str(cfg.path)}
 
-    def _snapshot(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot | dict[str, Any]:
-        snap = self.engine.snapshot()
-        return wire.snapshot_rows(snap) if bound["rows"] else snap
+    def _snapshot(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot | _Rows:
+        if bound["rows"]:
+            return _Rows(*self.engine.snapshot_rows())
+        return self.engine.snapshot()
 
     def _subscribe(self, writer: asyncio.StreamWriter, bound: dict[str, Any]) -> Snapshot | dict[str, int]:
         # the snapshot (or its seq) and the stream that follows it leave no gap: same loop, same tick
@@ -257,6 +268,14 @@ class ControlServer:
 
 
 Handler = Callable[[asyncio.StreamWriter, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A snapshot whose runs are written as rows while they are made (`snapshot` with rows)."""
+
+    head: Snapshot
+    rows: Iterator[tuple[Any, ...]]
 
 
 def _engine_handler(engine: Engine, name: str) -> Handler:
