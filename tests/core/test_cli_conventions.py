@@ -20,7 +20,7 @@ from coopy_core.cli.main import _parser
 from coopy_core.cli.progress import stage_line
 from coopy_core.model import RunState, StageView
 from tests.helpers.cli import coopy
-from tests.helpers.engine import write_config
+from tests.helpers.engine import make_and_use, write_config
 from tests.helpers.tmux import tui_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,23 +133,7 @@ STATE_WORDS = r"waiting|queued|running|done|failed|cancelled|skipped|blocked|pen
 
 
 def test_every_state_the_cli_prints_is_one_the_readme_lists(tmp_path: Path) -> None:
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "x=1.txt").write_text("there")
-    cfg = write_config(
-        tmp_path,
-        """
-        [tasks.matrix]
-        x = [1, 2, 3]
-        [[stages]]
-        name = "make"
-        command = ["sh", "-c", "[ $0 = x=2 ] && exit 1; touch out/$0.txt", "{task}"]
-        done_when = ["out/{task}.txt"]
-        skip_if_done = true
-        [[stages]]
-        name = "use"
-        command = ["true"]
-        """,
-    )
+    cfg = make_and_use(tmp_path, fails="x=2")
     printed: list[str] = []
     waiting = coopy("status", "coopy.toml", cwd=tmp_path)
     printed += re.findall(rf"\b({STATE_WORDS}) \d", waiting.stdout)

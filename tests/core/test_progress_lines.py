@@ -7,28 +7,11 @@ from collections import Counter
 from pathlib import Path
 
 from tests.helpers.cli import coopy
-from tests.helpers.engine import write_config
+from tests.helpers.engine import make_and_use
 
 
 def test_one_line_per_start_end_skip_and_block(tmp_path: Path) -> None:
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "x=1.txt").write_text("made before\n")  # skipped by the start, never run
-    write_config(
-        tmp_path,
-        """
-        [tasks.matrix]
-        x = [1, 2, 3]
-        [[stages]]
-        name = "make"
-        command = ["sh", "-c", "[ $0 = x=3 ] && exit 1; touch out/$0.txt", "{task}"]
-        done_when = ["out/{task}.txt"]
-        skip_if_done = true
-        [[stages]]
-        name = "use"
-        needs = ["make"]
-        command = ["true"]
-        """,
-    )
+    make_and_use(tmp_path, fails="x=3")  # out/x=1.txt made before: skipped by the start, never run
     run = coopy("run", "coopy.toml", cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     lines = [ln for ln in run.stdout.splitlines() if not ln.startswith(("make ", "use "))]  # not the summary

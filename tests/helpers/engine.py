@@ -41,6 +41,28 @@ def one_stage(directory: Path, command: str, extra: str = "", tasks: int = 1) ->
     )
 
 
+def make_and_use(directory: Path, fails: str) -> Path:
+    """Configurations x=1..3 through `make` (skipped when out/<task>.txt is there; `fails` exits 1) and `use`;
+    out/x=1.txt is made beforehand, so x=1 is skipped at start."""
+    (directory / "out").mkdir()
+    (directory / "out" / "x=1.txt").write_text("made before\n")
+    return write_config(
+        directory,
+        f"""
+        [tasks.matrix]
+        x = [1, 2, 3]
+        [[stages]]
+        name = "make"
+        command = ["sh", "-c", "[ $0 = {fails} ] && exit 1; touch out/$0.txt", "{{task}}"]
+        done_when = ["out/{{task}}.txt"]
+        skip_if_done = true
+        [[stages]]
+        name = "use"
+        command = ["true"]
+        """,
+    )
+
+
 # ------------------------------------------------------------------ engine views
 def run_of(engine: Engine, task: str, stage: str) -> RunView | None:
     for run in engine.snapshot().runs:
