@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from textual.theme import BUILTIN_THEMES
 
@@ -23,6 +24,7 @@ from textual.theme import BUILTIN_THEMES
 from coopy_core.cli.guard import run_whole
 from coopy_core.cli.main import version
 from coopy_core.config import Config
+from coopy_core.config.load import load_config_unexpanded
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError
 from coopy_core.loader import load_target
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         # From here a Ctrl-C is Python's KeyboardInterrupt again (answered below), which asyncio.run turns
         # into cancelling the loop's work; once the screen runs, Ctrl-C is a key.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        config = load_target(args.config)
+        config = load_for_screen(args.config, in_process=args.in_process)
         settings = _settings(config, args.config)
         metrics = [m.strip() for m in (args.metrics or "").split(",") if m.strip()] or None
         if args.in_process:
@@ -79,6 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while saying so changes nothing
         print("coopy-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def load_for_screen(spec: str, in_process: bool = False) -> Config:
+    """The config to attach with. When a live engine answers for a TOML file, its configurations are not
+    expanded here (a million take 4 s and 400 MB; the screen gets them from the engine); else the whole file
+    is checked, as the engine this screen may start will need it."""
+    path = Path(spec)
+    if not in_process and path.is_file() and path.suffix != ".py":
+        light = load_config_unexpanded(path)
+        try:
+            connect(light).close()
+        except CoopyError:  # no engine answers (or another pipeline's): the whole file
+            pass
+        else:
+            return light
+    return load_target(spec)
 
 
 def _settings(config: Config, shown: str) -> Settings:
