@@ -97,8 +97,10 @@ def stage_line(
     return head + "  ".join(parts)
 
 
-# The runs' states a line is printed for (RUNNING also starts a stage's rate clock).
-LINE_STATES = frozenset({RunState.RUNNING, RunState.DONE, RunState.SKIPPED, RunState.CANCELLED, RunState.BLOCKED})
+# Lines per event take every state but QUEUED from the first (a line is printed for a start, an end, a skip
+# or a block; the others tell that a run moved on, so that it coming back is a line again), and QUEUED too
+# once the engine has started: a start's thousands of runs queued build no event for them.
+LINE_STATES = frozenset(RunState) - {RunState.QUEUED}
 
 
 class ProgressPrinter:
@@ -112,16 +114,14 @@ class ProgressPrinter:
         self._said: dict[tuple[str, str], tuple[int, RunState]] = {}  # a run's news (metrics) is not a new line
         self._task: asyncio.Task[None] | None = None
         # Live lines take the runs' news from the engine's start on (start() reads what was running); lines
-        # per event need every run's from the first (a run skipped or blocked at start is a line), of the
-        # states it prints: a start's thousands of runs queued build no event for it.
+        # per event need every run's from the first (a run skipped or blocked at start is a line).
         kinds = frozenset(EventKind) - {EventKind.RUN} if live else None
         self._unsubscribers = [engine.subscribe(self._on_event, kinds, LINE_STATES)]
 
     def start(self) -> None:
         """Call once the engine has started (what was done before is not counted in the rates)."""
-        if self.live:
-            running = frozenset({RunState.RUNNING})
-            self._unsubscribers.append(self.engine.subscribe(self._on_event, frozenset({EventKind.RUN}), running))
+        wanted = frozenset({RunState.RUNNING}) if self.live else frozenset({RunState.QUEUED})
+        self._unsubscribers.append(self.engine.subscribe(self._on_event, frozenset({EventKind.RUN}), wanted))
         now = time.monotonic()
         for stage in (self.engine.stage_view(s.name) for s in self.engine.config.stages):
             self._done_before[stage.name] = stage.counts["done"]
