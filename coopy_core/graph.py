@@ -216,7 +216,9 @@ class Graph:
     def member_count(self, key: RunKey) -> int:
         stage, run = key
         groups = self._groups.get(stage)
-        return len(groups.members[run]) if groups is not None else 1
+        if groups is None:
+            return 1
+        return len(groups.members.get(run, ()))  # 0: a group whose configurations were all removed
 
     def params(self, key: RunKey) -> dict[str, object]:
         """The params a run is over (all of its configuration's for a per-configuration run)."""

@@ -60,9 +60,12 @@ class _Connection:
             line = self.file.readline()
         except OSError as exc:
             raise EngineUnavailable(f"the engine stopped answering ({exc})") from None
-        if not line:
+        if not line.endswith(b"\n"):  # nothing, or a reply cut off: the engine closed the connection
             raise EngineUnavailable("the engine closed the connection")
-        reply = json.loads(line)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise EngineUnavailable("the engine sent a reply that is not JSON") from None
         if not reply.get("ok"):
             raise RemoteCommandError(reply.get("error") or "the engine refused the command")
         return reply.get("result")

@@ -173,7 +173,7 @@ class ControlServer:
                         try:
                             for piece in wire.snapshot_rows_reply(reply["id"], result.head, result.rows):
                                 writer.write(piece)
-                        except (TypeError, ValueError, RecursionError) as exc:  # half a line is out: end it
+                        except Exception as exc:  # noqa: BLE001 - part of the line is out: end the connection
                             log.warning("snapshot could not be sent: %s: %s", type(exc).__name__, exc)
                             break
                     else:

@@ -127,3 +127,44 @@ def test_a_subscriber_that_asks_for_no_snapshot_gets_its_seq_and_then_the_events
             assert time.monotonic() < deadline, "the pause's event never came"
     finally:
         line.close()
+
+
+def test_a_screen_attaches_after_a_groups_configurations_were_removed(tmp_path: Path) -> None:
+    """A value that a stage's groups are over, removed from the matrix: its group is shown removed (the
+    snapshot raised KeyError for it, so no screen could attach)."""
+    body = """
+        [tasks.matrix]
+        model = {models}
+        seed = [1, 2]
+        [[stages]]
+        name = "train"
+        command = ["true"]
+        [[stages]]
+        name = "agg"
+        over = ["model"]
+        workers = 2
+        command = ["sleep", "60"]
+        """
+    cfg = write_config(tmp_path, body.format(models='["a", "b"]'))
+    assert coopy("run", "--detach", str(cfg), cwd=tmp_path).returncode == 0
+    config = load_config(cfg)
+    client = connect(config)
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while sum(r.state == "running" for r in client.snapshot().runs if r.stage == "agg") < 2:
+            assert time.monotonic() < deadline, "both groups should start"
+            time.sleep(0.05)
+        client.stop(stop_running=True)
+    finally:
+        client.close()
+    write_config(tmp_path, body.format(models='["a"]'))
+    assert coopy("run", "--detach", str(cfg), cwd=tmp_path).returncode == 0
+    try:
+        client = connect(load_config(cfg))
+        runs = {(r.stage, r.task): r for r in client.snapshot().runs}
+        client.close()
+        assert runs[("agg", "model=b")].state == RunState.REMOVED
+        assert runs[("agg", "model=b")].member_count == 0
+        assert runs[("agg", "model=a")].member_count == 2
+    finally:
+        assert coopy("stop", str(cfg), "--stop-running", cwd=tmp_path).returncode == 0
