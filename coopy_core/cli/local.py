@@ -87,7 +87,12 @@ def status(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
+    from coopy_core.config.load import check_engine_memory
+    from coopy_core.state.store import EngineLock
+
     config = load_target(args.config)
+    if not config.state_dir.exists() or EngineLock.holder(config.state_dir) is None:
+        check_engine_memory(config)  # would an engine fit now (with one running, its memory is not free)
     if args.dump:
         sys.stdout.write(dump_config(config))
     else:

@@ -1,22 +1,34 @@
-"""How many configurations a pipeline may have: what this machine's memory allows the engine to hold.
+"""How many configurations a pipeline may have: what this machine's memory allows.
 
-The engine keeps a record of every run (a configuration at a stage) in memory; measured on CPython 3.11
-(bench W5, 2026-12-07) that is ~1.0 KB a run held and ~1.35 KB at the start's peak, at 100,000 and at
-1,000,000 configurations. A matrix the engine could not hold is refused before it is expanded, with the
-memory it would need and the memory there is, instead of a machine swapping for minutes.
+Up to 100,000 configurations (the limit before) a config is never refused for its size. Past that, two
+checks, each against the memory available now (MemAvailable, or a cgroup's room when that is smaller):
+
+- reading the file: every command expands the configurations (~400 B each; measured 1,000,000 in ~400 MB),
+  so a matrix no command could hold is refused before it is expanded (`load.py`);
+- starting an engine: its run records take ~1 KB a run at the start's peak (bench W5, CPython 3.11), on top
+  of the configurations it read: checked where an engine starts (`Engine`, and `ensure_engine` before it
+  spawns one) and by `coopy validate` when no engine runs the pipeline. Not in the other commands: with an
+  engine running, the memory it holds is not available to them, and they need none of it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
-BYTES_PER_RUN = 1536  # the start's peak per run, rounded up
+from coopy_core.tasks import Task
+
+ALWAYS_ALLOWED = 100_000  # configurations: valid before this check existed, valid still
+READ_BYTES = 512  # per configuration, for any command that reads the file
+RUN_BYTES = 1024  # per run, for the engine, on top of READ_BYTES per configuration
 BASE_BYTES = 64 * 2**20  # the interpreter, pydantic and the engine's modules
+_CGROUP = Path("/sys/fs/cgroup")
 
 
 def available_bytes() -> int | None:
-    """Memory this process may still use: MemAvailable, or the cgroup's limit when that is lower."""
+    """Memory this process may still take: MemAvailable, or the room left under the cgroup limits of this
+    process's cgroup and its parents (page cache it may reclaim counted as room), whichever is smaller."""
     found: list[int] = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -25,32 +37,89 @@ def available_bytes() -> int | None:
                 break
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
-        if limit != "max":
-            found.append(max(0, int(limit) - used))
-    except (OSError, ValueError):
-        pass
+    found.extend(_cgroup_room())
     return min(found) if found else None
 
 
-def needed_bytes(configurations: int, stages: int) -> int:
-    return BASE_BYTES + configurations * max(1, stages) * BYTES_PER_RUN
+def _cgroup_room() -> list[int]:
+    """Room under each memory limit on the way from this process's cgroup to the root (v2, or v1's memory
+    controller)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    rooms: list[int] = []
+    for line in lines:
+        number, controllers, where = (line.split(":", 2) + ["", ""])[:3]
+        if number == "0" and not controllers:
+            rooms += _room_up(_CGROUP / where.strip("/"), _CGROUP, V2)
+        elif "memory" in controllers.split(","):
+            rooms += _room_up(_CGROUP / "memory" / where.strip("/"), _CGROUP / "memory", V1)
+    return rooms
 
 
-def too_many(configurations: int, stages: int, available: int | None = None) -> str | None:
-    """Why the engine could not hold this many runs here, or None when it can (or memory is unknown)."""
+V2 = ("memory.max", "memory.current", "inactive_file ")
+V1 = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file ")
+NO_LIMIT = 2**62  # v1 writes "no limit" as a page-rounded 2**63 - 1
+
+
+def _room_up(folder: Path, root: Path, names: tuple[str, str, str]) -> list[int]:
+    limit_name, used_name, reclaimable_name = names
+    rooms = []
+    while True:
+        try:
+            limit = (folder / limit_name).read_text().strip()
+            if limit != "max" and int(limit) < NO_LIMIT:
+                used = int((folder / used_name).read_text())
+                reclaimable = 0  # page cache the kernel gives back before it refuses memory
+                for stat in (folder / "memory.stat").read_text().splitlines():
+                    if stat.startswith(reclaimable_name):
+                        reclaimable = int(stat.split()[1])
+                rooms.append(max(0, int(limit) - used + reclaimable))
+        except (OSError, ValueError):
+            pass
+        if folder == root or root not in folder.parents:
+            return rooms
+        folder = folder.parent
+
+
+def unreadable(configurations: int, available: int | None = None) -> str | None:
+    """Why no command here could expand this many configurations, or None."""
+    if configurations <= ALWAYS_ALLOWED:
+        return None
+    need = BASE_BYTES + configurations * READ_BYTES
     have = available_bytes() if available is None else available
-    need = needed_bytes(configurations, stages)
+    if have is None or need <= have:
+        return None
+    return f"{configurations} configurations, which need about {_size(need)} of memory to read; {_room(have)}"
+
+
+def engine_too_big(configurations: int, runs: int, available: int | None = None) -> str | None:
+    """Why an engine could not hold these runs here (its configurations already read), or None."""
+    if configurations <= ALWAYS_ALLOWED:
+        return None
+    need = runs * RUN_BYTES
+    have = available_bytes() if available is None else available
     if have is None or need <= have:
         return None
     return (
-        f"{configurations} configurations x {max(1, stages)} stage(s): the engine would need about {_size(need)} "
-        f"of memory; this machine has {_size(have)} available (leave some out, or split the sweep)"
+        f"{configurations} configurations make {runs} runs: the engine would need about {_size(need)} more "
+        f"memory for them; {_room(have)}"
     )
+
+
+def _room(have: int) -> str:
+    return f"this machine has {_size(have)} available (leave some out, or split the sweep)"
 
 
 def _size(n: int) -> str:
     gib = n / 2**30
     return f"{math.ceil(gib * 10) / 10:g} GB" if gib >= 1 else f"{math.ceil(n / 2**20)} MB"
+
+
+def run_count(stages: list[tuple[str, list[str] | None]], tasks: Sequence[Task]) -> int:
+    """The runs these stages make: one per configuration, or one per distinct value of what a stage is over."""
+    total = 0
+    for _name, over in stages:
+        total += len(tasks) if over is None else len({tuple(t.params.get(p) for p in over) for t in tasks})
+    return total

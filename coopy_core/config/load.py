@@ -10,7 +10,7 @@ from typing import Any
 import tomli
 from pydantic import ValidationError
 
-from coopy_core.config.capacity import too_many
+from coopy_core.config.capacity import engine_too_big, run_count, unreadable
 from coopy_core.config.checks import check_graph, check_stages
 from coopy_core.config.messages import describe, key_path
 from coopy_core.config.models import ConfigFile, TuiConfig
@@ -89,7 +89,7 @@ def config_from_dict(
     python_objects: dict[str, dict[str, object]] = {name: dict(given) for name, given in (plugins or {}).items()}
     parsed = parse_file(raw, shown)
     size = matrix_size(parsed.tasks.matrix)
-    crowd = too_many(size + len(parsed.tasks.named), len(parsed.stages))  # before a million are expanded
+    crowd = unreadable(size + len(parsed.tasks.named))  # before a million are expanded
     if crowd is not None:
         where = "tasks.matrix" if size else "tasks.named"
         raise ConfigError(shown, where, f"the matrix expands to {crowd}" if size else crowd)
@@ -125,6 +125,18 @@ def config_from_dict(
     )
     object.__setattr__(config, "spare_graph", graph)
     return config
+
+
+def check_engine_memory(config: Config, runs: int | None = None) -> None:
+    """ConfigError when an engine of `config` would not fit in the memory available now (`capacity.py`);
+    `runs`: how many its graph makes, when it is built already."""
+    if runs is None:
+        stages = [(s.name, list(s.over) if s.over is not None else None) for s in config.stages]
+        runs = run_count(stages, config.tasks)
+    why = engine_too_big(len(config.tasks), runs)
+    if why is not None:
+        where = "tasks.matrix" if config.model is not None and config.model.tasks.matrix else "tasks"
+        raise ConfigError(str(config.path), where, why)
 
 
 def load_tui_file(path: str | Path) -> TuiConfig:

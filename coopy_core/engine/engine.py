@@ -22,6 +22,7 @@ from typing import Any
 
 from coopy_core.commands import CommandError
 from coopy_core.config import Config
+from coopy_core.config.load import check_engine_memory
 from coopy_core.engine.book import Book
 from coopy_core.engine.commands import EngineCommands
 from coopy_core.engine.dispatch import Dispatch
@@ -79,6 +80,7 @@ class Engine(SelectionCommands):
         self.until = until  # run only this stage and what it needs; the other stages start nothing
         self.executors = Executors(config, executors)
         self.graph = config.graph()
+        check_engine_memory(config, sum(self.graph.run_count(s) for s in self.graph.stage_names))
         self.readiness = Readiness(self.graph)
         self._book = Book(config, self.graph, self.readiness, clock)
         self._own_outputs = own_outputs(config, self.graph)

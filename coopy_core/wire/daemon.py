@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from coopy_core.config import Config
+from coopy_core.config.load import check_engine_memory
 from coopy_core.engine import Engine
 from coopy_core.errors import CoopyError, StateError
 from coopy_core.lifecycle.plugins import make_plugins
@@ -179,7 +180,8 @@ def ensure_engine(
         pass
     holder = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
     if holder is None:
-        make_plugins(config)  # a plug-in that cannot be made is said here, before the engine writes anything
+        check_engine_memory(config)  # said here, not in the engine's log, like a plug-in that cannot be made:
+        make_plugins(config)  # before the engine writes anything
     pid = spawn(config, take_over) if holder is None else holder  # else: an engine is starting; wait for its socket
     note_at: float | None = time.monotonic() + (START_NOTE if holder is None else HOLDER_NOTE)
     while True:

@@ -72,3 +72,34 @@ def descriptors_exhausted() -> Iterator[list[int]]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         if collecting:
             gc.enable()
+
+
+@contextlib.contextmanager
+def memory_limited(limit: int) -> Iterator[list[str]]:
+    """A real memory cgroup limited to `limit` bytes (v2, or v1's memory controller); yields the argv prefix
+    that runs a command inside it. Skips where cgroups cannot be made (not root, no controller)."""
+    name = f"coopy-test-{os.getpid()}"
+    candidates = [
+        (Path("/sys/fs/cgroup") / name, "memory.max"),
+        (Path("/sys/fs/cgroup/memory") / name, "memory.limit_in_bytes"),
+    ]
+    for folder, limit_file in candidates:
+        if not folder.parent.is_dir() or not (folder.parent / "cgroup.procs").exists():
+            continue
+        try:
+            folder.mkdir()
+        except OSError:
+            continue
+        try:
+            (folder / limit_file).write_text(str(limit))
+        except OSError:
+            folder.rmdir()
+            continue
+        procs = folder / "cgroup.procs"
+        try:
+            yield ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "in-cgroup"]
+        finally:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        return
+    pytest.skip("no memory cgroup can be made here")
