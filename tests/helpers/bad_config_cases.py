@@ -31,6 +31,8 @@ CASES = [
     Case("toml-syntax", "[pipeline\nname = 'x'\n" + MATRIX + GOOD_STAGE, None, "TOML syntax"),
     Case("toml-unclosed-string", 'command = "oops\n', None, "TOML syntax"),
     Case("toml-duplicate-key", "[tasks.named]\na = { x = 1 }\na = { x = 2 }\n" + GOOD_STAGE, None, "TOML syntax"),
+    # TOML 1.1 (what tomli 2.4 reads) is not a coopy.toml: the grammar stays Python's tomllib's, TOML 1.0
+    Case("toml-1.1-trailing-comma", MATRIX + GOOD_STAGE + "env = { A = '1', }\n", None, "TOML syntax"),
     Case("missing-file", None, None, "not found"),
     Case("directory", "DIR", None, "directory"),
     Case("binary-file", b"\x7fELF\x02\x01\x01\x00\x00\x00\xff\xfe\x00\x01", None, "binary"),
