@@ -242,7 +242,7 @@ def _status(config_path: str, as_json: bool) -> int:
 
     if not as_json and Path(config_path).is_file() and Path(config_path).suffix != ".py":
         # a live engine answers with its summary: its configurations need not be expanded here to ask it
-        live = live_status(load_config_unexpanded(config_path), summary=True)
+        live = live_status(load_config_unexpanded(config_path), summary=True, summary_only=True)
         if live is not None:
             print("\n".join(status_lines(live)))
             return EXIT_OK

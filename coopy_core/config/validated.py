@@ -62,9 +62,8 @@ class Config:
 
     def graph(self) -> Graph:
         """A graph of its own for the caller (the engine adds tasks to it at run time)."""
-        spare = self.spare_graph
+        spare = self.__dict__.pop("spare_graph", None)  # one step: two threads never get the same one
         if spare is not None:
-            object.__setattr__(self, "spare_graph", None)
             return spare
         return Graph(self.stage_nodes(), self.tasks)
 

@@ -10,10 +10,12 @@ from coopy_core.report.status import add_members, open_store, pipeline_graph
 from coopy_core.wire.remote import EngineUnavailable, RemoteCommandError, connect
 
 
-def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
+def live_status(config: Config, summary: bool = False, summary_only: bool = False) -> dict[str, Any] | None:
     """The same JSON from the running engine's own view, when one serves this config (fresher than the
     store); None when no engine answers. `summary`: only the runs the engine names one by one (running,
-    blocked, failed, cancelled; `Engine.summary`), which is all the human form shows."""
+    blocked, failed, cancelled; `Engine.summary`), which is all the human form shows. `summary_only`: None
+    as well from an engine of an older CooPy that has no summary (the caller has not expanded the file's
+    configurations, which the whole snapshot's group runs need)."""
     try:
         client = connect(config)
     except EngineUnavailable:
@@ -24,6 +26,8 @@ def live_status(config: Config, summary: bool = False) -> dict[str, Any] | None:
         if summary:
             with contextlib.suppress(RemoteCommandError):  # an engine of an older CooPy: the whole snapshot
                 brief = client.summary()
+        if brief is None and summary_only:
+            return None
         if brief is not None:
             return _with_config_workers(
                 config,
