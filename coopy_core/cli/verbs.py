@@ -197,8 +197,9 @@ LOCAL_VERBS: tuple[Verb, ...] = (
         _json_args,
         local.status,
         "live from the engine when one runs, else from the state store; the summary names only the runs running, "
-        "blocked, failed or cancelled, at most 10 of each per stage and `... and N more` (the engine sends no more: "
-        "0.7 s at 100,000 configurations), and a worker cap set at run time beside the config's (`workers 4 "
+        "blocked, failed or cancelled, at most 10 of each per stage and `... and N more` (the engine sends no more, "
+        "and the file's configurations are not expanded to ask it: 0.3 s at 100,000 or 1,000,000 configurations), "
+        "and a worker cap set at run time beside the config's (`workers 4 "
         "(config: 2)`) and what a `retry-failed` or `rerun` given with no engine left for the next start; `--json` has "
         'every run: `{"stages": [{"name", "workers", "config_workers", "paused", "counts": {...}, "total", "needs", '
         '"over"}], "runs": '

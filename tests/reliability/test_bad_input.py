@@ -68,9 +68,9 @@ EXTRA = [
         "valid",
     ),
     Case("newline-in-env-key", MATRIX + GOOD_STAGE + 'env = { "a\\nb" = "{nope}" }\n', "stages[0].env.a\\nb", "{nope}"),
-    Case(
-        "tables-3000-deep", "[tasks.named." + ".".join(["a"] * 3000) + "]\n" + GOOD_STAGE, "tasks.named.a.a", "string"
-    ),
+    # tomli's compiled parser (coopy.toml's since 2026-12-07) recurses per table level, as tomllib did not
+    Case("tables-3000-deep", "[tasks.named." + ".".join(["a"] * 3000) + "]\n" + GOOD_STAGE, None, "deeply"),
+    Case("tables-500-deep", "[tasks.named." + ".".join(["a"] * 500) + "]\n" + GOOD_STAGE, "tasks.named.a.a", "string"),
     Case("arrays-5000-deep", "[tasks.matrix]\nx = " + "[" * 5000 + "]" * 5000 + "\n" + GOOD_STAGE, None, "deeply"),
     Case("resource-nan", "[resources]\nmem = nan\n" + MATRIX + GOOD_STAGE, "resources.mem", "finite"),
     Case(
