@@ -7,7 +7,7 @@ from pathlib import Path
 
 from coopy_core.config.capacity import engine_too_big, unreadable
 from tests.helpers.cli import coopy, coopy_argv
-from tests.helpers.engine import write_config
+from tests.helpers.engine import BEYOND_MEMORY, TWO_SLEEPING, write_config
 from tests.helpers.machine import memory_limited
 
 
@@ -70,23 +70,15 @@ def test_an_engine_that_would_not_fit_in_its_cgroup_is_refused_before_it_starts(
 def test_status_of_a_live_engine_does_not_expand_the_configurations(tmp_path: Path) -> None:
     """`coopy status` asks the running engine for its summary without expanding the file's configurations
     (a million take seconds): shown even when the file now names more than memory holds."""
-    small = """
-        [tasks.matrix]
-        i = [0, 1]
-        [[stages]]
-        name = "s"
-        command = ["sleep", "60"]
-        """
-    write_config(tmp_path, small)
+    write_config(tmp_path, TWO_SLEEPING)
     assert coopy("run", "--detach", "coopy.toml", cwd=tmp_path).returncode == 0
     try:
-        huge = small.replace("i = [0, 1]", "\n".join(f"p{k} = {list(range(10))}" for k in range(9)))
-        write_config(tmp_path, huge)
+        write_config(tmp_path, BEYOND_MEMORY)
         live = coopy("status", "coopy.toml", cwd=tmp_path)
         assert live.returncode == 0, live.stderr
         assert "2 configurations; engine running" in live.stdout
         full = coopy("status", "coopy.toml", "--json", cwd=tmp_path)  # every run: the file is read in full
         assert full.returncode == 2 and "tasks.matrix" in full.stderr and "memory" in full.stderr
     finally:
-        write_config(tmp_path, small)
+        write_config(tmp_path, TWO_SLEEPING)
         assert coopy("stop", "coopy.toml", "--stop-running", cwd=tmp_path).returncode == 0

@@ -63,6 +63,17 @@ def make_and_use(directory: Path, fails: str) -> Path:
     )
 
 
+# two configurations whose runs sleep (an engine stays up), and the same pipeline past any machine's memory
+TWO_SLEEPING = """
+    [tasks.matrix]
+    i = [0, 1]
+    [[stages]]
+    name = "s"
+    command = ["sleep", "60"]
+    """
+BEYOND_MEMORY = TWO_SLEEPING.replace("i = [0, 1]", "\n".join(f"p{k} = {list(range(10))}" for k in range(9)))
+
+
 # ------------------------------------------------------------------ engine views
 def run_of(engine: Engine, task: str, stage: str) -> RunView | None:
     for run in engine.snapshot().runs:
