@@ -44,7 +44,7 @@ def task_name(params: Mapping[str, ParamValue]) -> str:
     """`model=small,seed=1`: readable, stable across runs, safe as a file name."""
     if not params:
         return "default"
-    return ",".join(f"{key}={_safe(value)}" for key, value in params.items())
+    return ",".join(name_part(key, value) for key, value in params.items())
 
 
 def valid_task_name(name: str) -> bool:
@@ -57,6 +57,11 @@ def common_params(tasks: Sequence[Task]) -> set[str]:
     """The params every configuration has (a set made per distinct list of keys, not per configuration)."""
     shapes = {tuple(t.params) for t in tasks}
     return set.intersection(*(set(shape) for shape in shapes)) if shapes else set()
+
+
+def name_part(key: str, value: ParamValue) -> str:
+    """One param's part of a configuration's name: `seed=1`."""
+    return f"{key}={_safe(value)}"
 
 
 def _safe(value: ParamValue) -> str:
@@ -102,7 +107,7 @@ def expand_tasks(
         # Each value's part of a name (`seed=1`) made once, not once per configuration it is in. When every
         # key's parts are distinct and the longest name fits, no two names can clash and none is too long:
         # then only the named configurations are looked up (a million names are not held twice).
-        parts = [[f"{key}={_safe(value)}" for value in matrix[key]] for key in keys]
+        parts = [[name_part(key, value) for value in matrix[key]] for key in keys]
         longest = sum(max(map(len, p), default=0) for p in parts) + len(keys) - 1
         checked = any(len(set(p)) != len(p) for p in parts) or longest > MAX_NAME
         combos = itertools.product(*(matrix[k] for k in keys))

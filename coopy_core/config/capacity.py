@@ -117,9 +117,9 @@ def _size(n: int) -> str:
     return f"{math.ceil(gib * 10) / 10:g} GB" if gib >= 1 else f"{math.ceil(n / 2**20)} MB"
 
 
-def run_count(stages: list[tuple[str, list[str] | None]], tasks: Sequence[Task]) -> int:
-    """The runs these stages make: one per configuration, or one per distinct value of what a stage is over."""
-    total = 0
-    for _name, over in stages:
-        total += len(tasks) if over is None else len({tuple(t.params.get(p) for p in over) for t in tasks})
-    return total
+def run_count(overs: Sequence[Sequence[str] | None], tasks: Sequence[Task]) -> int:
+    """The runs stages over these params make (None: one per configuration; else one per distinct value of
+    the params), counted without building the graph."""
+    return sum(
+        len(tasks) if over is None else len({tuple(t.params.get(p) for p in over) for t in tasks}) for over in overs
+    )

@@ -45,6 +45,13 @@ def parse_file(raw: dict[str, Any], shown: str) -> ConfigFile:
         raise ConfigError(shown, where, problem) from None
 
 
+def _dirs(parsed: ConfigFile, base_dir: Path) -> tuple[Path, Path]:
+    """The state dir and the log dir, resolved against the config's folder."""
+    state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
+    log_dir = (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
+    return state_dir, log_dir
+
+
 def load_config_unexpanded(path: str | Path) -> Config:
     """The file's pipeline and stages checked, its configurations NOT expanded (`tasks` is empty): enough to
     find and ask the engine that runs it (`coopy status` of a million configurations asks in 0.3 s instead of
@@ -54,8 +61,7 @@ def load_config_unexpanded(path: str | Path) -> Config:
     raw = read_toml(path, shown)
     parsed = parse_file(raw, shown)
     base_dir = path.resolve().parent
-    state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
-    log_dir = (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
+    state_dir, log_dir = _dirs(parsed, base_dir)
     try:
         return Config(
             path=path.resolve(),
@@ -99,8 +105,7 @@ def config_from_dict(
         raise ConfigError(shown, f"tasks.{exc.key}", str(exc)) from None
     needs, graph = check_graph(parsed, tasks, shown)
     check_stages(parsed, tasks, shown, base_dir, python_objects)
-    state_dir = (base_dir / parsed.pipeline.state_dir).resolve()
-    log_dir = (base_dir / parsed.pipeline.log_dir).resolve() if parsed.pipeline.log_dir else state_dir / "logs"
+    state_dir, log_dir = _dirs(parsed, base_dir)
     path = path or base_dir
     pools, gpus = check_pools(parsed, shown)
     check_notify(parsed.pipeline.notify, shown)  # last: it imports apprise when the key is used
@@ -131,8 +136,7 @@ def check_engine_memory(config: Config, runs: int | None = None) -> None:
     """ConfigError when an engine of `config` would not fit in the memory available now (`capacity.py`);
     `runs`: how many its graph makes, when it is built already."""
     if runs is None:
-        stages = [(s.name, list(s.over) if s.over is not None else None) for s in config.stages]
-        runs = run_count(stages, config.tasks)
+        runs = run_count([s.over for s in config.stages], config.tasks)
     why = engine_too_big(len(config.tasks), runs)
     if why is not None:
         where = "tasks.matrix" if config.model is not None and config.model.tasks.matrix else "tasks"
