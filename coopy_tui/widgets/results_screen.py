@@ -51,6 +51,7 @@ class ResultsScreen(ModalScreen[None]):
         self._columns: list[results.Column] = []
         self._shape: tuple[str, ...] = ()
         self._all_params: list[str] = []  # every param (a grouped table has only the grouped ones)
+        self._drawn: object = None  # what the table shows now: a refresh that brings the same leaves it alone
 
     def compose(self) -> ComposeResult:
         with Vertical(id="results-box") as box:
@@ -73,6 +74,10 @@ class ResultsScreen(ModalScreen[None]):
             self.query_one("#results-caption", Static).update(f"cannot get the results: {exc}")
             return
         self.error = ""
+        drawn = (data, tuple(self.group_by), self.sort)
+        if drawn == self._drawn:  # redrawing the same would jump the view back to its top left for a moment
+            return
+        self._drawn = drawn
         self.table = results.from_json(data)
         if not self.table.grouped:  # `g` groups by the params that differ (a shared one makes one row of all)
             columns, _ = screen_columns(self.table)
@@ -88,12 +93,11 @@ class ResultsScreen(ModalScreen[None]):
         labels = [c.label + self._arrow(c) for c in columns]
         shape = tuple(f"{c.key}\0{label}" for c, label in zip(columns, labels, strict=True))
         cursor = grid.cursor_row
+        scroll = (grid.scroll_x, grid.scroll_y)  # clear() scrolls to the top left; the view stays where it was
         if shape != self._shape:  # grouping or sorting changed, or a metric appeared: new columns, new widths
-            scroll_x = grid.scroll_x
             grid.clear(columns=True)
             for c, label in zip(columns, labels, strict=True):
                 grid.add_column(label, key=c.key)
-            grid.scroll_x = scroll_x
             self._shape = shape
         else:
             grid.clear()
@@ -101,18 +105,26 @@ class ResultsScreen(ModalScreen[None]):
         for row in table.rows:
             grid.add_row(*(_text(results.cell(table, row, c), c.numeric) for c in columns), key=row.task)
         if table.rows:
-            grid.move_cursor(row=min(cursor, len(table.rows) - 1))
+            grid.move_cursor(row=min(cursor, len(table.rows) - 1), scroll=False)
         what = f" grouped by {', '.join(self.group_by)}" if self.group_by else ""
         order = f", sorted by {self.sort}" if self.sort else ""
         same = f" · same in every row: {shared}" if shared else ""
         self.query_one("#results-caption", Static).update(f"{counted(len(table.rows), 'row')}{what}{order}{same}")
-        self.call_after_refresh(self._show_sorted)
+        self.call_after_refresh(self._scroll_back, *scroll)
 
-    def _show_sorted(self) -> None:
-        """Scroll the sorted column into view (the table may be wider than the screen)."""
-        if not self.sort or not self.is_mounted:
+    def _scroll_back(self, x: float, y: float) -> None:
+        """Put the view back where it was (the new rows' sizes are known after a refresh), then show the sorted
+        column."""
+        if not self.is_mounted:
             return
         grid = self.query_one(DataTable)
+        grid.scroll_to(x=x, y=y, animate=False, immediate=True)
+        self._show_sorted(grid)
+
+    def _show_sorted(self, grid: DataTable[Any]) -> None:
+        """Scroll the sorted column into view (the table may be wider than the screen)."""
+        if not self.sort:
+            return
         name = self.sort.lstrip("-")
         keys = [c.key for c in self._columns]
         for key in (f"metric:{name}", f"param:{name}", name):

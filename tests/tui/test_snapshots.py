@@ -15,7 +15,18 @@ from coopy_core.model import EventKind, RunState
 from coopy_tui.app import CoopyApp
 from coopy_tui.widgets.graph_screen import GraphScreen
 from coopy_tui.widgets.results_screen import ResultsScreen
-from tests.helpers.tui import NOW, TASKS, FakeEngine, counts, demo_engine, fixed_clock, settle, wait_for, write_log
+from tests.helpers.tui import (
+    NOW,
+    TASKS,
+    FakeEngine,
+    counts,
+    demo_engine,
+    fixed_clock,
+    screen_text,
+    settle,
+    wait_for,
+    write_log,
+)
 from tests.helpers.tui_pipelines import sweep_engine
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
@@ -231,8 +242,7 @@ class TestSweep:
             await pilot.press("m")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen) and bool(app.screen.rows()))
             await pilot.press("o")  # sorted by loss
-            await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen) and app.screen.sort == "loss")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: "loss ▲" in screen_text(app), what="the table drawn sorted by loss")
 
         assert snap_compare(app, terminal_size=size, run_before=run_before)
 
