@@ -148,11 +148,11 @@ class Graph:
         name would be taken by another group)."""
         for name, groups in self._groups.items():
             over = self.nodes[name].over or ()
-            missing = [p for p in over if p not in task.params]
+            missing = [p for p in over if p not in task.names]
             if missing:
                 raise ValueError(f"stage {name!r} is over {', '.join(over)}: {task.name!r} has no {missing[0]!r}")
-            key = tuple(task.params[p] for p in over)
-            group = group_name({p: task.params[p] for p in over})
+            key = tuple(task.param(p) for p in over)
+            group = group_name(dict(zip(over, key, strict=True)))
             known = groups.by_key.get(key)
             if known is None and group in groups.members:
                 raise ValueError(f"stage {name!r}: two groups would be named {group!r}; give them distinct values")
@@ -170,10 +170,10 @@ class Graph:
                 runs.append((name, task.name))
                 continue
             over = self.nodes[name].over or ()
-            key = tuple(task.params[p] for p in over)
+            key = tuple(task.param(p) for p in over)
             group = groups.by_key.get(key)
             if group is None:
-                params: dict[str, object] = {p: task.params[p] for p in over}
+                params: dict[str, object] = dict(zip(over, key, strict=True))
                 group = group_name(params)
                 groups.by_key[key] = group
                 groups.members[group] = []
@@ -236,7 +236,7 @@ class Graph:
         groups = self._groups.get(stage)
         if groups is None:
             return None
-        group = groups.by_key.get(tuple(task.params.get(p) for p in self.nodes[stage].over or ()))
+        group = groups.by_key.get(tuple(task.param(p) for p in self.nodes[stage].over or ()))
         return (stage, group) if group is not None else None
 
     def needed(self, key: RunKey) -> list[RunKey]:

@@ -6,7 +6,6 @@ import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from coopy_core.templates import BUILTIN_PLACEHOLDERS as RESERVED_PARAMS
 
@@ -25,19 +24,65 @@ class TaskError(ValueError):
         self.key = key
 
 
-@dataclass(frozen=True, slots=True)  # slots: a few hundred thousand of them are held
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct list of param names, shared
+
+
 class Task:
     """A configuration; or, for a stage over fewer params, a group of them: the group's name and params,
-    and its `members` (the configurations it runs over, in config order)."""
+    and its `members` (the configurations it runs over, in config order).
 
-    name: str
-    params: Mapping[str, ParamValue] = field(default_factory=dict)
-    members: tuple[Task, ...] = ()
+    Held a million at a time, so its params are kept as one values tuple beside a shared tuple of names
+    (~120 B a configuration instead of ~240 for a dict); `params` makes a dict of them when asked.
+    """
+
+    __slots__ = ("name", "names", "values", "members")
+
+    def __init__(self, name: str, params: Mapping[str, ParamValue] | None = None, members: tuple[Task, ...] = ()):
+        params = params or {}
+        self.name = name
+        self.names = shared_names(tuple(params))
+        self.values: tuple[ParamValue, ...] = tuple(params.values())
+        self.members = members
+
+    @classmethod
+    def of(cls, name: str, names: tuple[str, ...], values: tuple[ParamValue, ...]) -> Task:
+        """A configuration from names already shared (`shared_names`) and its values (a matrix's fast path)."""
+        task = cls.__new__(cls)
+        task.name, task.names, task.values, task.members = name, names, values, ()
+        return task
+
+    @property
+    def params(self) -> dict[str, ParamValue]:
+        """A new dict each time: changing it changes no configuration."""
+        return dict(zip(self.names, self.values, strict=True))
+
+    def param(self, key: str, default: ParamValue | None = None) -> ParamValue | None:
+        try:
+            return self.values[self.names.index(key)]
+        except ValueError:
+            return default
 
     @property
     def configurations(self) -> tuple[Task, ...]:
         """The configurations this run is over: its members, or itself."""
         return self.members or (self,)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Task):
+            return NotImplemented
+        return (self.name, self.params, self.members) == (other.name, other.params, other.members)
+
+    __hash__ = None  # type: ignore[assignment]  # as the frozen dataclass with a params dict it replaces
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r}, params={self.params!r}, members={self.members!r})"
+
+    def __reduce__(self) -> tuple[type[Task], tuple[str, dict[str, ParamValue], tuple[Task, ...]]]:
+        return (Task, (self.name, self.params, self.members))
+
+
+def shared_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    return _KEYS.setdefault(names, names)
 
 
 def task_name(params: Mapping[str, ParamValue]) -> str:
@@ -55,7 +100,7 @@ def valid_task_name(name: str) -> bool:
 
 def common_params(tasks: Sequence[Task]) -> set[str]:
     """The params every configuration has (a set made per distinct list of keys, not per configuration)."""
-    shapes = {tuple(t.params) for t in tasks}
+    shapes = {t.names for t in tasks}
     return set.intersection(*(set(shape) for shape in shapes)) if shapes else set()
 
 
@@ -111,9 +156,9 @@ def expand_tasks(
         longest = sum(max(map(len, p), default=0) for p in parts) + len(keys) - 1
         checked = any(len(set(p)) != len(p) for p in parts) or longest > MAX_NAME
         combos = itertools.product(*(matrix[k] for k in keys))
+        shared = shared_names(tuple(keys))
         for combo, names in zip(combos, itertools.product(*parts), strict=True):
-            params = dict(zip(keys, combo, strict=True))
-            if exclude and any(all(params.get(k) == v for k, v in rule.items()) for rule in exclude):
+            if exclude and any(all(combo[keys.index(k)] == v for k, v in rule.items()) for rule in exclude):
                 continue
             name = ",".join(names)
             if checked and len(name) > MAX_NAME:  # it names log and status files: well under the file system's 255
@@ -123,6 +168,7 @@ def expand_tasks(
                     "use shorter values or [tasks.named]",
                 )
             if name in seen:
+                params = dict(zip(keys, combo, strict=True))
                 raise TaskError(
                     "matrix",
                     f"two configurations get the name {name!r} ({seen[name]} and matrix {params}); "
@@ -130,5 +176,5 @@ def expand_tasks(
                 )
             if checked:
                 seen[name] = "matrix"
-            tasks.append(Task(name, params))
+            tasks.append(Task.of(name, shared, combo))
     return tasks

@@ -120,6 +120,4 @@ def _size(n: int) -> str:
 def run_count(overs: Sequence[Sequence[str] | None], tasks: Sequence[Task]) -> int:
     """The runs stages over these params make (None: one per configuration; else one per distinct value of
     the params), counted without building the graph."""
-    return sum(
-        len(tasks) if over is None else len({tuple(t.params.get(p) for p in over) for t in tasks}) for over in overs
-    )
+    return sum(len(tasks) if over is None else len({tuple(t.param(p) for p in over) for t in tasks}) for over in overs)

@@ -41,8 +41,8 @@ def check_graph(parsed: ConfigFile, tasks: list[Task], shown: str) -> tuple[list
             if param in stage.over[:j]:
                 raise ConfigError(shown, f"stages[{i}].over", f"{param!r} is listed twice")
             if param not in common:
-                lacking = next((t.name for t in tasks if param not in t.params), "?")
-                what = "a parameter of every configuration" if any(param in t.params for t in tasks) else "a parameter"
+                lacking = next((t.name for t in tasks if param not in t.names), "?")
+                what = "a parameter of every configuration" if any(param in t.names for t in tasks) else "a parameter"
                 raise ConfigError(shown, f"stages[{i}].over", f"{param!r} is not {what} (missing in {lacking!r})")
     nodes = [
         StageNode(s.name, n, tuple(s.over) if s.over is not None else None, s.allow_failed, bool(s.inputs))

@@ -268,7 +268,7 @@ class EngineCommands:
             self.graph.check_task(task)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        book.journal.task(name, params, True)
+        book.journal.task(task, True)
         joined, changes = self.readiness.add_task(task)
         book.needs_total.clear()
         for key in joined:

@@ -55,10 +55,11 @@ class Reconcile:
         store, journal, book = self.store, self.book.journal, self.book
         stored_tasks = store.tasks()
         known = {name: params for name, params, _added in stored_tasks}
-        for task in self.config.tasks:  # params as they are, not copied: 100,000 copies held until the commit
-            if task.name not in known:
-                journal.task(task.name, task.params, False)
-            elif known[task.name] != task.params:
+        for task in self.config.tasks:  # the configuration itself: its params dict is made as it is written
+            stored_params = known.get(task.name)
+            if stored_params is None:
+                journal.task(task, False)
+            elif stored_params != task.params:
                 journal.task_params(task.name, task.params)  # its runs are judged against the new ones
         for name, params, added in stored_tasks:
             if added and name not in self.graph.tasks:

@@ -4,7 +4,7 @@ it (plan.judge), from the state store opened read-only. Starts nothing and write
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,8 @@ def make_plan(config: Config, shown: str = "") -> Plan:
         if store is not None:
             stored = {r.key: r for r in store.runs() if r.stage in graph.nodes and graph.exists(r.key)}
             for key in store.passed_last(targets.left_in_place(stored.values())):  # as the engine's start does
-                stored[key] = replace(stored[key], state=RunState.DONE, reason="")
+                was = stored[key]  # read for this plan alone: changed in place
+                was.state, was.reason = RunState.DONE, ""
             known_tasks = [name for name, _p, _a in store.tasks()]
             hashes = FileHashes(store.file_hashes())
     finally:

@@ -22,6 +22,7 @@ from typing import Any
 
 from coopy_core.model import Event, EventKind, MetricRow, Run, RunState
 from coopy_core.state.store import Batch, StageRow, Store, permanent
+from coopy_core.tasks import Task
 
 log = logging.getLogger("coopy.journal")
 
@@ -141,8 +142,8 @@ class Journal:
         self.batch.stages[row.name] = row
         self._soon()
 
-    def task(self, name: str, params: Mapping[str, Any], added: bool) -> None:
-        self.batch.tasks.append((name, params, added))
+    def task(self, task: Task, added: bool) -> None:
+        self.batch.tasks.append((task, added))
         self._soon()
 
     def file_hashes(self, changed: dict[str, tuple[int, int, str]]) -> None:

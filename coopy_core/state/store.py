@@ -21,6 +21,7 @@ from typing import Any
 
 from coopy_core.errors import StateError
 from coopy_core.model import MetricRow, Run, RunState
+from coopy_core.tasks import Task
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -447,7 +448,9 @@ class Store:
                 start = self.conn.execute("SELECT COALESCE(MAX(ord), -1) + 1 FROM tasks").fetchone()[0]
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?)",
-                    ((n, json.dumps(p), start + i, int(a)) for i, (n, p, a) in enumerate(batch.tasks)),
+                    (  # params as JSON as written: a million configurations' dicts are never held at once
+                        (t.name, json.dumps(t.params), start + i, int(a)) for i, (t, a) in enumerate(batch.tasks)
+                    ),
                 )
             if batch.runs:
                 self.conn.executemany(
@@ -566,7 +569,7 @@ class Batch:
     hook_states: dict[str, str] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     stages: dict[str, StageRow] = field(default_factory=dict)
-    tasks: list[tuple[str, Mapping[str, Any], bool]] = field(default_factory=list)
+    tasks: list[tuple[Task, bool]] = field(default_factory=list)  # (configuration, added at run time)
     tasks_changed: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # a named configuration's new params
     files: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # the file-hash cache
     metrics: dict[tuple[str, str, str], MetricRow] = field(default_factory=dict)  # (task, stage, name)

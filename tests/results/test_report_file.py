@@ -54,7 +54,7 @@ def fill_store(cfg: Path) -> int:
     ready = {t.name: 0.0 for t in config.tasks}
     count = 0
     for task in config.tasks:
-        batch.tasks.append((task.name, dict(task.params), False))
+        batch.tasks.append((task, False))
     for stage, low, high in (("prepare", 1, 3), ("train", 20, 60), ("evaluate", 2, 5)):
         for order, task in enumerate(config.tasks):
             attempts = 2 if stage == "train" and order % 10 == 0 else 1
