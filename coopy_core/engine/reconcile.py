@@ -128,14 +128,16 @@ class Reconcile:
         book, readiness = self.book, self.readiness
         changes = readiness.load(progress_of(book.runs.values()))
         touched = self._judge()
-        ready = {k for c, k in changes.items if c == "ready" and readiness.is_ready(k)}  # one set, not three
-        ready.update(k for k in touched if readiness.is_ready(k))
+        # May start now: `readiness.is_ready`, asked per run instead of a set of every ready key (a million at a
+        # fresh start); each becomes queued once: `placed` holds the ones already put in their line.
+        is_ready = readiness.is_ready
+        placed: set[RunKey] = set()
         blocked = set(readiness.blocked)
         running: list[Run] = []
         for run in list(book.runs.values()):
             key = run.key
             if run.state == RunState.RUNNING:
-                if key not in ready:
+                if not is_ready(key):
                     run.rerun = True  # what it needs changed in the config: its result will not count
                 running.append(run)
             elif key in blocked:
@@ -143,21 +145,19 @@ class Reconcile:
             elif run.state == RunState.BLOCKED:
                 book.move(run, RunState.WAITING, "")
             elif run.state == RunState.QUEUED:
-                if key in ready:
-                    ready.discard(key)
+                if is_ready(key):
+                    placed.add(key)
                     book.place_queued(run)
                 else:
                     book.move(run, RunState.WAITING, "")
         for key in blocked:
             if key not in book.runs:
                 self.settle.block(key)
-        items = []  # in the order readiness found them, then the rest (no index or sort of 100,000 keys)
-        for item in changes.items:  # its own ("ready", key) pairs: a start's 100,000 are not made twice
-            if item[0] == "ready" and item[1] in ready:
-                ready.discard(item[1])
-                items.append(item)
-        items.extend(("ready", key) for key in ready)
-        self.settle.apply(Changes(items))
+        # in the order readiness found them, then the ones the judge made ready (no index or sort of a million)
+        found = [item for item in changes.items if item[0] == "ready" and item[1] not in placed and is_ready(item[1])]
+        placed.update(item[1] for item in found if item[1] in touched)
+        found.extend(("ready", key) for key in touched if key not in placed and is_ready(key))
+        self.settle.apply(Changes(found))
         for run in running:
             self._readopt(run)
 

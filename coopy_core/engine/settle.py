@@ -3,12 +3,13 @@ blocked, unblocked, reset or replaced; a new run carries the priority lead of wh
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
-from collections.abc import Container
+from collections.abc import Container, Iterator
 
 from coopy_core.engine.book import Book
 from coopy_core.engine.outputs import Outputs
-from coopy_core.graph import Changes, Progress, RunKey
+from coopy_core.graph import Change, Changes, Progress, RunKey
 from coopy_core.model import Run, RunState
 
 
@@ -24,14 +25,13 @@ class Settle:
     def apply(self, changes: Changes, why: str = "") -> None:
         """Act on what Readiness said, in order; a run skipped on the way adds its own consequences."""
         book = self.book
-        work = deque(changes.items)
-        while work:
-            change, key = work.popleft()
+        later: deque[tuple[Change, RunKey]] = deque()  # what skipped runs add: after all of `changes`, in order
+        for change, key in itertools.chain(changes.items, _drain(later)):
             run = book.runs.get(key)
             if change == "ready":
                 more = self.make_ready(key)
                 if more:
-                    work.extend(more.items)
+                    later.extend(more.items)
             elif change == "blocked":
                 self.block(key)
             elif run is None:
@@ -133,3 +133,9 @@ class Settle:
                     run = self.book.runs.get(consumer)
                     if run is not None and run.state == RunState.WAITING:
                         self.book.save(run)
+
+
+def _drain(work: deque[tuple[Change, RunKey]]) -> Iterator[tuple[Change, RunKey]]:
+    """`work`'s items first in, first out, including those added while it is drained."""
+    while work:
+        yield work.popleft()
