@@ -1,7 +1,7 @@
-"""W5, scale: CooPy with 1,000,000 (and 100,000) configurations x 1 stage, from the outside.
+"""W5, scale: CooPy with 1,000,000 (and 100,000) configurations x 2 stages, from the outside.
 
-The pipeline: a matrix `i` (1,000 values) x `j` (n / 1,000), one stage of a no-op that stamps its
-start and end (`bench/step.sh` sleeping 50 ms), cap 2: the engine keeps dispatching (~35 runs a second,
+The pipeline: a matrix `i` (1,000 values) x `j` (n / 1,000), two stages (s2 needs s1) of a no-op that
+stamps its start and end (`bench/step.sh` sleeping 50 ms), cap 2: the engine keeps dispatching (~35 runs a second,
 so the TUI sees a live event stream) while everything else is measured. In order, for each size:
 
 1. `coopy validate` (its wall time; a refusal is reported with its message, and the rest is skipped);
@@ -48,7 +48,13 @@ def _config(wd: Path, n: int) -> Path:
                 "name": "s1",
                 "workers": 2,
                 "command": [str(STEP), str(wd / "stamps.txt"), "s1", "{task}", f"{STEP_SECONDS:g}"],
-            }
+            },
+            {
+                "name": "s2",
+                "needs": ["s1"],
+                "workers": 2,
+                "command": [str(STEP), str(wd / "stamps.txt"), "s2", "{task}", f"{STEP_SECONDS:g}"],
+            },
         ],
     }
     path = wd / "coopy.toml"

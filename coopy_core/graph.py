@@ -330,7 +330,9 @@ class Changes:
 class Readiness:
     """Per run: how many of the runs it needs are still open, and how many stopped; which may start.
 
-    Runs not told otherwise are OPEN. Counts are kept only where they are not zero. For every open run
+    Runs not told otherwise are OPEN. Counts are kept only for group runs (a fan-in waits for many), and only
+    where they are not zero; a configuration's run needs one run of each stage it needs, so its counts are
+    read from those few runs when asked (a million waiting runs hold no count). For every open run
     the last verdict given (ready, waiting, blocked) is kept, so a change is reported exactly once and
     never judged against a state that is half updated: `ready` holds the open runs with needs that may
     start (a run that needs nothing may start whenever it is open), `blocked` those that will not.
@@ -374,14 +376,25 @@ class Readiness:
         return changes
 
     def _count(self, key: RunKey) -> None:
+        if self.graph.is_group(key[0]):
+            self._set_counts(key, *self._counted(key))
+
+    def _counted(self, key: RunKey) -> tuple[int, int]:
+        """(open, stopped) among the runs `key` needs, read from their progress."""
         open_ = bad = 0
+        progress = self.progress
         for need in self.graph.needed(key):
-            p = self.progress.get(need, Progress.OPEN)
+            p = progress.get(need, Progress.OPEN)
             if p is Progress.OPEN:
                 open_ += 1
             elif p is Progress.STOPPED:
                 bad += 1
-        self._set_counts(key, open_, bad)
+        return open_, bad
+
+    def _counts(self, key: RunKey) -> tuple[int, int]:
+        if self.graph.is_group(key[0]):
+            return self._open.get(key, 0), self._bad.get(key, 0)
+        return self._counted(key)
 
     def _set_counts(self, key: RunKey, open_: int, bad: int) -> None:
         if open_:
@@ -404,7 +417,7 @@ class Readiness:
 
     def waiting_on(self, key: RunKey) -> int:
         """Needed runs that have not passed (open or stopped)."""
-        return self._open.get(key, 0) + self._bad.get(key, 0)
+        return sum(self._counts(key))
 
     def usable_members(self, key: RunKey) -> list[str]:
         """Members whose needed runs all passed (every member when the stage needs nothing)."""
@@ -432,8 +445,7 @@ class Readiness:
 
     def _verdict(self, key: RunKey) -> str:
         """What the counts (and, for allow_failed, the members) say now."""
-        open_ = self._open.get(key, 0)
-        bad = self._bad.get(key, 0)
+        open_, bad = self._counts(key)
         if not bad:
             return "waiting" if open_ else "ready"
         if not self.graph.nodes[key[0]].allow_failed:
@@ -481,9 +493,10 @@ class Readiness:
             self._need_changed(consumer, old, progress, changes)
 
     def _need_changed(self, key: RunKey, old: Progress, new: Progress, changes: Changes) -> None:
-        open_ = self._open.get(key, 0) - (old is Progress.OPEN) + (new is Progress.OPEN)
-        bad = self._bad.get(key, 0) - (old is Progress.STOPPED) + (new is Progress.STOPPED)
-        self._set_counts(key, open_, bad)
+        if self.graph.is_group(key[0]):  # a configuration's run reads its counts when asked
+            open_ = self._open.get(key, 0) - (old is Progress.OPEN) + (new is Progress.OPEN)
+            bad = self._bad.get(key, 0) - (old is Progress.STOPPED) + (new is Progress.STOPPED)
+            self._set_counts(key, open_, bad)
         state = self.get(key)
         if state is Progress.PASSED:
             if new is Progress.OPEN:  # what it was made from will be made again: so must it be
