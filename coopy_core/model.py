@@ -99,7 +99,7 @@ class RunDetails:
     rerun_why: str = ""  # ... and why (said when it runs again)
 
 
-_DEFAULTS = RunDetails()
+_DEFAULTS = NO_DETAILS = RunDetails()  # never changed: what a run that has not started reads
 DETAIL_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RunDetails))
 
 
@@ -171,6 +171,23 @@ class Run:
             if field_name not in DETAIL_NAMES:
                 raise TypeError(f"Run() got an unexpected keyword argument {field_name!r}")
             setattr(self, field_name, value)
+
+    @classmethod
+    def restored(
+        cls, stage: str, name: str, state: RunState, attempt: int, priority: int, order: int, details: RunDetails | None
+    ) -> Run:
+        """A run read back from the store (a million at a restart: no keyword parsing per field)."""
+        run = cls.__new__(cls)
+        run.stage, run.name, run.state, run.attempt, run.priority, run.order = (
+            stage,
+            name,
+            state,
+            attempt,
+            priority,
+            order,
+        )
+        run.stored, run.details = True, details
+        return run
 
     @property
     def key(self) -> tuple[str, str]:

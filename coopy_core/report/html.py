@@ -14,7 +14,6 @@ one (written when no engine runs any more) does not.
 from __future__ import annotations
 
 import datetime
-import html
 import os
 import re
 import sqlite3
@@ -28,14 +27,17 @@ from typing import Any
 from coopy_core.config import Config
 from coopy_core.graph import Graph
 from coopy_core.model import Run, RunState
-from coopy_core.report import results
+from coopy_core.report import results, timeline
+from coopy_core.report.text import NO_CHARTS, duration, e, short_label
+from coopy_core.report.timeline import Attempt
 from coopy_core.state.store import DB_NAME, EngineLock, Store
 
 LOG_TAIL_LINES = 15
 LOG_TAIL_BYTES = 64 * 1024
 MAX_FAILURES = 100  # failed attempts shown with their logs (the newest)
 MAX_CURVE_METRICS = 4
-MAX_LANES = 64  # per stage: a stage with workers = 1000 does not get 1000 empty lanes
+MAX_TABLE_ROWS = 5000  # rows written per table: a million would make a file no browser opens (the CSV has all)
+MAX_CHART_GROUPS = 40  # groups in the grouped-metrics chart
 # params that repeat a configuration (a seed, a fold): a grid is summarised over them by default
 REPLICATE = re.compile(r"^(seed|seeds|rep|reps|repeat|repetition|replicate|fold|trial|run|rng|random_state)$", re.I)
 LOWER_IS_BETTER = re.compile(r"loss|err|mse|mae|rmse|perplex|ppl|wer|cer|time|latency|regret|distance|nll", re.I)
@@ -48,19 +50,6 @@ class ReportOptions:
     stage: str | None = None  # the results table: one row per run of this stage
     metrics: list[str] = field(default_factory=list)  # shown in the table and as curves (default: all)
     best: int = 10  # curves of the best N runs per metric
-
-
-@dataclass(frozen=True)
-class Attempt:
-    task: str
-    stage: str
-    attempt: int
-    state: str
-    exit_code: int | None
-    reason: str
-    started_at: float
-    ended_at: float
-    log: str
 
 
 @dataclass
@@ -147,12 +136,6 @@ def _by_params(table: results.Table, varying: Sequence[str]) -> results.Table:
     return results.Table(rows, params, table.stages, table.metrics, table.group_by, table.sort, table.stage)
 
 
-def short_label(params: dict[str, object], varying: Sequence[str], fallback: str) -> str:
-    """A run named by the values of the params that differ (`cifar · cnn · 3`), not by `dataset=cifar,…`."""
-    values = [str(params[p]) for p in varying if p in params]
-    return " · ".join(values) if values else fallback
-
-
 def _curves(
     store: Store,
     graph: Graph,
@@ -180,51 +163,6 @@ def _curves(
         if curves:
             out[metric] = curves
     return out
-
-
-def _bars(data: ReportData) -> tuple[list[Any], dict[str, int], float]:
-    """Timeline bars (ended attempts and the running ones), each on the first free worker lane of its stage."""
-    from coopy_core.report.charts import Bar
-
-    spans = [(a.stage, a.task, a.attempt, a.started_at, a.ended_at, a.state, a.reason) for a in data.attempts]
-    for run in data.runs.values():
-        if run.state == RunState.RUNNING and run.started_at is not None:
-            spans.append((run.stage, run.name, run.attempt, run.started_at, data.now, "running", "running"))
-    if not spans:
-        return [], {s: 1 for s in data.config.stage_names}, 0.0
-    t0 = min(s[3] for s in spans)
-    bars: list[Any] = []
-    lanes: dict[str, int] = {}
-    for stage in data.config.stage_names:
-        mine = sorted((s for s in spans if s[0] == stage), key=lambda s: (s[3], s[4]))
-        free_at: list[float] = []
-        for name, task, attempt, start, end, state, reason in mine:
-            lane = next((i for i, t in enumerate(free_at) if t <= start + 1e-6), None)
-            if lane is None:
-                lane = len(free_at)
-                free_at.append(end)
-            else:
-                free_at[lane] = end
-            took = _duration(end - start)
-            title = f"{name}/{task} · attempt {attempt} · {state} · {took}" + (f"\n{reason}" if reason else "")
-            label = (
-                short_label(data.graph.params((name, task)), data.varying, task)
-                if data.graph.exists((name, task))
-                else task
-            )
-            bars.append(Bar(f"attempt:{name}/{task}/{attempt}", name, lane, start - t0, end - t0, state, title, label))
-        cap = data.config.stage(stage).workers
-        lanes[stage] = max(len(free_at), min(cap, MAX_LANES), 1)
-    span = max(b.end for b in bars) if bars else 0.0
-    return bars, lanes, span
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
 def log_tail(path: str, lines: int = LOG_TAIL_LINES) -> list[str]:
@@ -256,28 +194,18 @@ def _charts() -> Any:
     return report_charts
 
 
-NO_CHARTS = (
-    '<p class="note">Charts need matplotlib, which is not installed here: '
-    "<code>pip install 'coopy[report]'</code> and write the report again.</p>"
-)
-
-
 # ---------------------------------------------------------------------------------------------- HTML
-def e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def render(data: ReportData, refresh: float | None = None) -> str:
     charts = _charts()
-    bars, lanes, span = _bars(data)
+    spans, span = timeline.spans(data.attempts, data.runs.values(), data.now)
     parts = [
         _head(data, refresh),
-        _header(data, bars, span),
+        _header(data, len(spans), span),
         _nav(),
         _results_section(data),
         _curves_section(data, charts),
         _stages_section(data, charts),
-        _timeline_section(data, charts, bars, lanes, span),
+        timeline.section(data.config, data.graph, data.varying, charts, spans, span),
         _durations_section(data, charts),
         _failures_section(data),
         f"<footer>Written by <code>coopy report</code> at {e(_when(data.now))}. One file: it opens with no "
@@ -301,7 +229,7 @@ def _head(data: ReportData, refresh: float | None) -> str:
     )
 
 
-def _header(data: ReportData, bars: list[Any], span: float) -> str:
+def _header(data: ReportData, attempts: int, span: float) -> str:
     counts: dict[str, int] = {}
     for run in data.runs.values():
         counts[run.state.value] = counts.get(run.state.value, 0) + 1
@@ -320,8 +248,8 @@ def _header(data: ReportData, bars: list[Any], span: float) -> str:
         ("configurations", str(len(data.graph.tasks))),
         ("runs passed", f"{passed}/{total}"),
         ("runs failed", str(counts.get("failed", 0) + counts.get("blocked", 0))),
-        ("attempts", str(len(bars))),
-        ("wall time", _duration(span) if bars else "–"),
+        ("attempts", str(attempts)),
+        ("wall time", duration(span) if attempts else "–"),
     ]
     chip_html = "".join(f'<div class="chip"><b>{e(v)}</b><span>{e(k)}</span></div>' for k, v in chips)
     return (
@@ -358,7 +286,7 @@ def _stages_section(data: ReportData, charts: Any) -> str:
         stages.append({"name": stage.name, "needs": list(needs), "label": label})
         mine = [r for r in data.runs.values() if r.stage == stage.name]
         took = [a.ended_at - a.started_at for a in data.attempts if a.stage == stage.name and a.state == "done"]
-        mean = _duration(sum(took) / len(took)) if took else "–"
+        mean = duration(sum(took) / len(took)) if took else "–"
         done = sum(1 for r in mine if r.state.passed)
         failed = sum(1 for r in mine if r.state in (RunState.FAILED, RunState.BLOCKED))
         rows.append(
@@ -375,20 +303,6 @@ def _stages_section(data: ReportData, charts: Any) -> str:
         "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
     return f'<section id="stages"><h2>Stages</h2><div class="graph">{chart}</div>{table}</section>'
-
-
-def _timeline_section(data: ReportData, charts: Any, bars: list[Any], lanes: dict[str, int], span: float) -> str:
-    intro = (
-        "<p>One lane per worker slot of each stage; a bar per attempt, coloured by how it ended (hover for "
-        "details). White space in a lane is a worker with nothing to do.</p>"
-    )
-    if not bars:
-        body = '<p class="note">No attempt has started yet.</p>'
-    elif charts is None:
-        body = NO_CHARTS
-    else:
-        body = f'<div class="scroll">{charts.timeline_chart(bars, lanes, span)}</div>'
-    return f'<section id="timeline"><h2>Timeline</h2>{intro}{body}</section>'
 
 
 def _durations_section(data: ReportData, charts: Any) -> str:
@@ -419,6 +333,7 @@ def _results_section(data: ReportData) -> str:
         by = ", ".join(data.grouped.group_by)
         parts.append(f"<h3>Grouped by {e(by)} (mean ± std, n)</h3>")
         parts.append(_table_html(data.grouped, data.better, "grouped-table"))
+        parts.append(_cut_note(data, data.grouped))
         parts.append(_groups_chart(data))
     what = f"run of {data.table.stage}" if data.table.stage else "configuration"
     parts.append(
@@ -426,8 +341,21 @@ def _results_section(data: ReportData) -> str:
         '<input id="filter" type="search" placeholder="filter rows" aria-label="filter rows"></p>'
     )
     parts.append(_table_html(data.table, data.better, "results-table"))
+    parts.append(_cut_note(data, data.table))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _cut_note(data: ReportData, table: results.Table) -> str:
+    """Said under a table cut at MAX_TABLE_ROWS: which rows are shown, and where all of them are."""
+    if len(table.rows) <= MAX_TABLE_ROWS:
+        return ""
+    order = f"sorted by {table.sort}" if table.sort else "in config order; <code>--sort</code> chooses which come first"
+    grouped = f" --group-by {','.join(table.group_by)}" if table.grouped else ""
+    return (
+        f'<p class="note">The first {MAX_TABLE_ROWS:,} of {len(table.rows):,} rows ({order}). Every row: '
+        f"<code>coopy results {e(data.config.path)}{e(grouped)} --format csv</code>.</p>"
+    )
 
 
 def _groups_chart(data: ReportData) -> str:
@@ -440,13 +368,17 @@ def _groups_chart(data: ReportData) -> str:
     groups: dict[str, list[tuple[str, list[float]]]] = {}
     for metric in grouped.metrics[:MAX_CURVE_METRICS]:
         shown = []
-        for row in grouped.rows:
+        for row in grouped.rows[:MAX_CHART_GROUPS]:
             values = [by_task[m].metrics[metric] for m in row.members if m in by_task and metric in by_task[m].metrics]
             if values:
                 shown.append((short_label(row.params, grouped.group_by, row.task), values))
         if shown:
             groups[metric] = shown
-    return f'<div class="groups">{charts.groups_chart(groups, data.better)}</div>' if groups else ""
+    if not groups:
+        return ""
+    cut = len(grouped.rows) > MAX_CHART_GROUPS
+    note = f'<p class="note">The first {MAX_CHART_GROUPS} of {len(grouped.rows):,} groups.</p>' if cut else ""
+    return f'<div class="groups">{charts.groups_chart(groups, data.better)}</div>{note}'
 
 
 def _table_html(table: results.Table, better: dict[str, str], table_id: str) -> str:
@@ -458,7 +390,7 @@ def _table_html(table: results.Table, better: dict[str, str], table_id: str) -> 
             best[m] = min(vals) if better.get(m) == "lower" else max(vals)
     head = "".join(f'<th class="{"num" if c.numeric else ""}" title="click to sort">{e(c.label)}</th>' for c in cols)
     body = []
-    for r in table.rows:
+    for r in table.rows[:MAX_TABLE_ROWS]:
         cells = []
         for c in cols:
             text = results.cell(table, r, c)
@@ -512,7 +444,7 @@ def _failures_section(data: ReportData) -> str:
         lines = "\n".join(log_tail(a.log))
         items.append(
             f'<details class="failure"{"" if later else " open"}><summary><b>{e(a.stage)}/{e(a.task)}</b> attempt '
-            f"{a.attempt} · {e(a.reason or 'failed')} · {_duration(a.ended_at - a.started_at)} · {fate}</summary>"
+            f"{a.attempt} · {e(a.reason or 'failed')} · {duration(a.ended_at - a.started_at)} · {fate}</summary>"
             f'<p class="log-path"><code>{e(a.log)}</code></p><pre>{e(lines) or "(empty log)"}</pre></details>'
         )
     note = f'<p class="note">… and {more} earlier failed attempts.</p>' if more else ""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.errors import StateError
-from coopy_core.model import MetricRow, Run, RunState
+from coopy_core.model import NO_DETAILS, MetricRow, Run, RunDetails, RunState
 from coopy_core.tasks import Task
 
 SCHEMA = """
@@ -417,28 +417,20 @@ class Store:
                 state = RunState(r[4])
             except ValueError:
                 continue  # written by a newer CooPy: not ours to interpret
-            out.append(
-                Run(
-                    stage=r[1],
-                    name=r[0],
-                    attempt=r[2],
-                    failures=r[3],
-                    state=state,
-                    priority=r[5],
-                    order=r[6],
-                    exit_code=r[7],
-                    reason=r[8],
-                    log=r[9],
-                    started_at=r[10],
-                    ended_at=r[11],
-                    not_before=r[12],
-                    handle=json.loads(r[13]) if r[13] else None,
-                    resources=json.loads(r[14]) if r[14] else None,
-                    recipe=r[15],
-                    signature=r[16],
-                    stored=True,
-                )
+            details = RunDetails(
+                r[3],  # failures
+                r[7],  # exit_code
+                r[8],  # reason
+                r[9],  # log
+                r[10],  # started_at
+                r[11],  # ended_at
+                r[12],  # not_before
+                json.loads(r[13]) if r[13] else None,  # handle
+                json.loads(r[14]) if r[14] else None,  # resources
+                r[15],  # recipe
+                r[16],  # signature
             )
+            out.append(Run.restored(r[1], r[0], state, r[2], r[5], r[6], None if details == NO_DETAILS else details))
         return out
 
     def write(self, batch: Batch) -> None:
