@@ -215,11 +215,12 @@ def _scale(results: dict[str, Any]) -> list[str]:
     lines = [
         "## W5: scale, CooPy alone",
         "",
-        "`bench/scale.py` (method in its docstring): a matrix of n configurations x 1 stage of a stamping no-op",
-        "(50 ms), cap 2, run by the background engine; `coopy validate`, engine start (launch of `coopy run",
-        "--detach` → first job's start stamp), `coopy status` (summary, median of 3), the TUI in its own process",
-        "attached to the engine over its socket (launch → first frame with rows; j/k presses), and the engine's",
-        "peak RSS (VmHWM over all of that).",
+        "`bench/scale.py` (method in its docstring): a matrix of n configurations x 2 stages (s2 needs s1) of a",
+        "stamping no-op (50 ms), cap 2, run by the background engine; `coopy validate`, engine start (launch of",
+        "`coopy run --detach` → first job's start stamp), `coopy status` (summary, median of 3), the TUI in its own",
+        "process attached to the engine over its socket (launch → first frame with rows; j/k presses), and the",
+        "engine's peak RSS (VmHWM over all of that). Then, beside the live engine, `coopy plan`, `coopy results",
+        "--format csv` and `coopy report`: wall time, the command's own peak RSS, and what it wrote.",
         "",
         "| configurations | validate s | engine start s | RSS after start MB | peak RSS MB | status s "
         "| TUI first frame s | j/k median / p95 / max ms | note |",
@@ -234,6 +235,18 @@ def _scale(results: dict[str, Any]) -> list[str]:
             f"| {_fmt(r.get('rss_after_start_mb'))} | {_fmt(r.get('engine_peak_rss_mb'))} | {_fmt(r.get('status_s'))} "
             f"| {_fmt(tui.get('first_frame_s'))} | {keys} | {'; '.join(r['notes'])} |"
         )
+    lines += [
+        "",
+        "| configurations | command | wall s | peak RSS MB | output MB |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        for verb in ("plan", "results", "report"):
+            if f"{verb}_s" in r:
+                lines.append(
+                    f"| {r['configurations']:,} | coopy {verb} | {_fmt(r[f'{verb}_s'])} "
+                    f"| {_fmt(r.get(f'{verb}_rss_mb'))} | {_fmt(r.get(f'{verb}_output_mb'))} |"
+                )
     return lines + [""]
 
 

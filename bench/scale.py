@@ -11,7 +11,9 @@ so the TUI sees a live event stream) while everything else is measured. In order
 4. the TUI: `bench/scale_tui.py` in a process of its own, attached to that engine: launch -> first
    frame with rows, then j/k presses (median / p95 / max);
 5. the engine's peak RSS (VmHWM, so start, status and the TUI's snapshot all count) and its RSS then;
-6. `coopy stop --stop-running`; the folder is removed.
+6. beside the live engine: `coopy plan`, `coopy results --format csv` and `coopy report`, each its wall time,
+   its own peak RSS (wait4's ru_maxrss) and the size of what it wrote;
+7. `coopy stop --stop-running`; the folder is removed.
 
 Nothing here changes the engine; it is measured through its CLI, its lock file and its socket.
 """
@@ -71,6 +73,25 @@ def _timed(argv: list[str], cwd: Path, timeout: float) -> tuple[float, int, str]
     took = time.perf_counter() - started
     last = (out.stderr.strip().splitlines() or [""])[-1]
     return took, out.returncode, last
+
+
+def _timed_rss(argv: list[str], cwd: Path, out: Path, timeout: float) -> tuple[float, int, float]:
+    """(wall seconds, exit code, the command's peak RSS in MB) of a command whose output goes to `out`."""
+    started = time.perf_counter()
+    with out.open("w") as sink:
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.DEVNULL)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.01)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+    return time.perf_counter() - started, proc.returncode, round(usage.ru_maxrss / 1024, 1)
 
 
 def _status(pid: int) -> dict[str, float]:
@@ -174,6 +195,16 @@ def measure(n: int, quick: bool) -> dict[str, Any]:
             row["notes"].append(f"the TUI run exited {tui.returncode}: {tui.stderr.strip()[-300:]}")
         mem = _status(pid)
         row["engine_peak_rss_mb"], row["engine_rss_mb"] = mem.get("VmHWM"), mem.get("VmRSS")
+        # what reads the store beside the live engine: plan, results (CSV) and the HTML report
+        for verb, extra in (("plan", []), ("results", ["--format", "csv"]), ("report", ["-o", str(wd / "r.html")])):
+            out = wd / f"{verb}.out"
+            took, code, rss = _timed_rss([*COOPY, verb, str(path), *extra], wd, out, 900)
+            if code != 0:
+                row["notes"].append(f"coopy {verb} exited {code}")
+                continue
+            row[f"{verb}_s"], row[f"{verb}_rss_mb"] = round(took, 2), rss
+            made = wd / "r.html" if verb == "report" else out
+            row[f"{verb}_output_mb"] = round(made.stat().st_size / 2**20, 2)
         stamps = wd / "stamps.txt"
         row["runs_done_meanwhile"] = len(stamps.read_text().splitlines()) if stamps.exists() else 0
         return row
@@ -222,6 +253,10 @@ def _line(row: dict[str, Any]) -> str:
         f"TUI first frame {tui.get('first_frame_s')} s",
         f"j/k p95 {keys.get('p95_ms')} ms",
         f"engine peak RSS {row.get('engine_peak_rss_mb')} MB",
+        *(
+            f"{verb} {row.get(f'{verb}_s')} s / {row.get(f'{verb}_rss_mb')} MB / {row.get(f'{verb}_output_mb')} MB out"
+            for verb in ("plan", "results", "report")
+        ),
     ]
     return ", ".join(parts) + "".join(f"  [{n}]" for n in row["notes"])
 

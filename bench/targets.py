@@ -127,6 +127,11 @@ def _targets(report: dict[str, Any]) -> Iterator[Row]:  # noqa: C901 - one block
             yield row(f"{label}: coopy status (summary) ≤ 2 s", r.get("status_s"), 2.0, "s", why=why)
             yield row(f"{label}: TUI first frame ≤ 3 s", tui.get("first_frame_s"), 3.0, "s", why=why)
             yield row(f"{label}: TUI j/k p95 < 50 ms", keys.get("p95_ms"), 50.0, "ms", why=why)
+            yield row(f"{label}: coopy plan ≤ 30 s", r.get("plan_s"), 30.0, "s", why=why)
+            # results and report "bounded": a report file a browser opens, and neither above the engine's own 1 GB
+            yield row(f"{label}: coopy report file ≤ 5 MB", r.get("report_output_mb"), 5.0, "MB", why=why)
+            yield row(f"{label}: coopy report peak RSS ≤ 1 GB", r.get("report_rss_mb"), 1024.0, "MB", why=why)
+            yield row(f"{label}: coopy results peak RSS ≤ 1 GB", r.get("results_rss_mb"), 1024.0, "MB", why=why)
         elif n == 100_000:
             yield row(
                 "W5 100,000 configurations: engine peak RSS ≤ 150 MB", r.get("engine_peak_rss_mb"), 150.0, "MB", why=why

@@ -59,7 +59,7 @@ def make_plan(config: Config, shown: str = "") -> Plan:
             for key in store.passed_last(targets.left_in_place(stored.values())):  # as the engine's start does
                 was = stored[key]  # read for this plan alone: changed in place
                 was.state, was.reason = RunState.DONE, ""
-            known_tasks = [name for name, _p, _a in store.tasks()]
+            known_tasks = store.task_names()
             hashes = FileHashes(store.file_hashes())
     finally:
         if store is not None:

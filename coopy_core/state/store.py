@@ -385,6 +385,10 @@ class Store:
         rows = self.conn.execute("SELECT name, params, added FROM tasks ORDER BY ord").fetchall()
         return [(name, json.loads(params), bool(added)) for name, params, added in rows]
 
+    def task_names(self) -> list[str]:
+        """The stored configurations' names, in order (their params not parsed: a million are)."""
+        return [name for (name,) in self.conn.execute("SELECT name FROM tasks ORDER BY ord")]
+
     def add_tasks(self, tasks: list[tuple[str, dict[str, Any]]], added: bool = False) -> None:
         with self.transaction():
             start = self.conn.execute("SELECT COALESCE(MAX(ord), -1) + 1 FROM tasks").fetchone()[0]
