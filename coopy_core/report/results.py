@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,18 +36,30 @@ class ResultsError(CoopyError):
     """A group-by or sort key that names nothing in the table."""
 
 
-@dataclass
+class _Unused(dict[Any, Any]):
+    """The grouped-only fields of an ungrouped row: one shared empty dict that refuses writes."""
+
+    __hash__ = object.__hash__  # type: ignore[assignment]  # a dataclass default must be hashable
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise TypeError("a grouped-only field of an ungrouped row is never written")
+
+
+_EMPTY = _Unused()
+
+
+@dataclass(slots=True)  # a row per configuration: a million of them for `coopy results`
 class Row:
     task: str  # the configuration's name, a run's name (`--stage`), or a group's (`model=cnn`)
     params: dict[str, Any]
     states: dict[str, str]  # stage -> state (ungrouped)
     metrics: dict[str, float]  # name -> last value (grouped: the mean)
     stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    # grouped rows only
+    # grouped rows only (each made with its own: see `_group`)
     n: int = 1
-    std: dict[str, float | None] = field(default_factory=dict)
-    count: dict[str, int] = field(default_factory=dict)
-    state_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # stage -> state -> runs
+    std: dict[str, float | None] = _EMPTY
+    count: dict[str, int] = _EMPTY
+    state_counts: dict[str, dict[str, int]] = _EMPTY  # stage -> state -> runs
     members: list[str] = field(default_factory=list)
 
 
@@ -115,6 +127,26 @@ def build(
     return Table(rows, params, stages, names, stage=stage)
 
 
+class StatesByStage(Mapping[RunKey, RunState]):
+    """Runs' states keyed (stage, run), kept per stage then run."""
+
+    def __init__(self, by_stage: dict[str, dict[str, RunState]]) -> None:
+        self.by_stage = by_stage
+
+    def __getitem__(self, key: RunKey) -> RunState:
+        return self.by_stage[key[0]][key[1]]
+
+    def get(self, key: RunKey, default: Any = None) -> Any:
+        stage = self.by_stage.get(key[0])
+        return default if stage is None else stage.get(key[1], default)
+
+    def __iter__(self) -> Iterator[RunKey]:
+        return ((stage, run) for stage, runs in self.by_stage.items() for run in runs)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.by_stage.values()))
+
+
 def collect(config: Config, stage: str | None = None) -> Table:
     """The table from the state store (read-only; an engine may be writing it)."""
     from coopy_core.report.status import pipeline_graph
@@ -123,12 +155,11 @@ def collect(config: Config, stage: str | None = None) -> Table:
     store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
     try:
         graph = pipeline_graph(config, store)
-        runs = store.runs() if store is not None else []
+        states = StatesByStage(store.run_states() if store is not None else {})  # not whole runs: a million
         values = last_values(store.metric_values()) if store is not None else {}
     finally:
         if store is not None:
             store.close()
-    states = {r.key: r.state for r in runs if r.stage in graph.nodes}
     metrics = {key: v for key, (_attempt, v) in values.items()}
     return build(graph, config.stage_names, states, metrics, stage=stage)
 
@@ -159,7 +190,8 @@ def _group(table: Table, by: list[str]) -> Table:
     out: list[Row] = []
     for members in groups.values():
         params = {p: members[0].params.get(p) for p in by}
-        row = Row(group_name({p: v for p, v in params.items() if v is not None}), params, {}, {})
+        name = group_name({p: v for p, v in params.items() if v is not None})
+        row = Row(name, params, {}, {}, std={}, count={}, state_counts={})
         row.n = len(members)
         row.members = [m.task for m in members]
         for s in table.stages:

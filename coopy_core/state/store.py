@@ -437,6 +437,17 @@ class Store:
             out.append(Run.restored(r[1], r[0], state, r[2], r[5], r[6], None if details == NO_DETAILS else details))
         return out
 
+    def run_states(self) -> dict[str, dict[str, RunState]]:
+        """Each stored run's state, per stage then task, and nothing else of it (what the results table needs;
+        no key tuple per run: a million are read)."""
+        known = {s.value: s for s in RunState}
+        out: dict[str, dict[str, RunState]] = {}
+        for task, stage, state in self.conn.execute("SELECT task, stage, state FROM runs"):
+            value = known.get(state)
+            if value is not None:  # written by a newer CooPy: not ours to interpret
+                out.setdefault(stage, {})[task] = value
+        return out
+
     def write(self, batch: Batch) -> None:
         """Everything one turn of the engine changed, in one transaction (raises sqlite3.Error)."""
         with self.transaction():
