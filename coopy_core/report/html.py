@@ -19,6 +19,7 @@ import re
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,9 @@ class ReportOptions:
 class ReportData:
     config: Config
     graph: Graph
-    runs: dict[tuple[str, str], Run]
+    counts: dict[str, Counter[str]]  # stage -> state -> stored runs (a million runs are not held as records)
+    running: list[Run]
+    failed_runs: dict[tuple[str, str], Run]  # the runs of the failed attempts shown
     attempts: list[Attempt]
     table: results.Table  # per configuration (or per run of --stage), sorted
     grouped: results.Table | None
@@ -83,14 +86,23 @@ def gather(config: Config, options: ReportOptions) -> ReportData:
     store = Store(config.state_dir, readonly=True) if (config.state_dir / DB_NAME).exists() else None
     try:
         graph = pipeline_graph(config, store)
-        runs = {r.key: r for r in (store.runs() if store else []) if r.stage in graph.nodes and graph.exists(r.key)}
+        by_stage = store.run_states() if store else {}
+        for stage in list(by_stage):  # only the runs the config has
+            if stage not in graph.nodes:
+                del by_stage[stage]
+                continue
+            for gone in [t for t in by_stage[stage] if not graph.exists((stage, t))]:
+                del by_stage[stage][gone]
+        counts = {s: Counter(state.value for state in by_stage.get(s, {}).values()) for s in config.stage_names}
+        running = [r for r in (store.runs(RunState.RUNNING) if store else []) if graph.exists(r.key)]
         attempts = [
             Attempt(*row)
             for row in (store.attempts() if store else [])
             if row[1] in graph.nodes and row[6] is not None and row[7] is not None
         ]
         values = {key: v for key, (_a, v) in last_values(store.metric_values() if store else []).items()}
-        table = results.build(graph, config.stage_names, {k: r.state for k, r in runs.items()}, values, options.stage)
+        states = results.StatesByStage(by_stage)
+        table = results.build(graph, config.stage_names, states, values, options.stage)
         varying = varying_params(graph)
         by = options.group_by or (default_group_by(varying) if table.metrics and options.stage is None else [])
         table = results.arrange(_by_params(table, varying), (), options.sort, options.metrics)
@@ -99,11 +111,17 @@ def gather(config: Config, options: ReportOptions) -> ReportData:
         curves: dict[str, list[tuple[str, list[list[float]]]]] = {}
         if store is not None:
             curves = _curves(store, graph, values, table.metrics, better, options, varying)
+        failed_runs: dict[tuple[str, str], Run] = {}
+        for a in [a for a in attempts if a.state == "failed"][-MAX_FAILURES:]:
+            if store is not None and (a.stage, a.task) not in failed_runs:
+                failed_runs.update((r.key, r) for r in store.runs(key=(a.stage, a.task)))
     finally:
         if store is not None:
             store.close()
     pid = EngineLock.holder(config.state_dir) if config.state_dir.exists() else None
-    return ReportData(config, graph, runs, attempts, table, grouped, varying, curves, better, pid, now)
+    return ReportData(
+        config, graph, counts, running, failed_runs, attempts, table, grouped, varying, curves, better, pid, now
+    )
 
 
 def varying_params(graph: Graph) -> list[str]:
@@ -197,7 +215,7 @@ def _charts() -> Any:
 # ---------------------------------------------------------------------------------------------- HTML
 def render(data: ReportData, refresh: float | None = None) -> str:
     charts = _charts()
-    spans, span = timeline.spans(data.attempts, data.runs.values(), data.now)
+    spans, span = timeline.spans(data.attempts, data.running, data.now)
     parts = [
         _head(data, refresh),
         _header(data, len(spans), span),
@@ -230,9 +248,7 @@ def _head(data: ReportData, refresh: float | None) -> str:
 
 
 def _header(data: ReportData, attempts: int, span: float) -> str:
-    counts: dict[str, int] = {}
-    for run in data.runs.values():
-        counts[run.state.value] = counts.get(run.state.value, 0) + 1
+    counts: Counter[str] = sum(data.counts.values(), Counter())
     total = sum(data.graph.run_count(s) for s in data.config.stage_names)
     passed = counts.get("done", 0) + counts.get("skipped", 0)
     busy = counts.get("running", 0) + counts.get("queued", 0)
@@ -284,11 +300,11 @@ def _stages_section(data: ReportData, charts: Any) -> str:
             over = "per " + ", ".join(stage.over)
         label = f"{n} run{'s' if n != 1 else ''} · {stage.workers} worker{'s' if stage.workers != 1 else ''}"
         stages.append({"name": stage.name, "needs": list(needs), "label": label})
-        mine = [r for r in data.runs.values() if r.stage == stage.name]
+        mine = data.counts[stage.name]
         took = [a.ended_at - a.started_at for a in data.attempts if a.stage == stage.name and a.state == "done"]
         mean = duration(sum(took) / len(took)) if took else "–"
-        done = sum(1 for r in mine if r.state.passed)
-        failed = sum(1 for r in mine if r.state in (RunState.FAILED, RunState.BLOCKED))
+        done = mine[RunState.DONE.value] + mine[RunState.SKIPPED.value]
+        failed = mine[RunState.FAILED.value] + mine[RunState.BLOCKED.value]
         rows.append(
             f"<tr><td><b>{e(stage.name)}</b></td><td>{e(', '.join(needs) or '–')}</td><td>{e(over)}</td>"
             f'<td class="num">{stage.workers}</td><td class="num">{n}</td><td class="num">{done}</td>'
@@ -433,7 +449,7 @@ def _failures_section(data: ReportData) -> str:
     more = len(failed) - len(shown)
     items = []
     for a in reversed(shown):
-        run = data.runs.get((a.stage, a.task))
+        run = data.failed_runs.get((a.stage, a.task))
         later = run is not None and run.attempt > a.attempt
         if run is not None and run.state.passed and later:
             fate = '<span class="st done">recovered</span> a later attempt passed'

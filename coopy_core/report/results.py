@@ -53,14 +53,14 @@ class Row:
     task: str  # the configuration's name, a run's name (`--stage`), or a group's (`model=cnn`)
     params: dict[str, Any]
     states: dict[str, str]  # stage -> state (ungrouped)
-    metrics: dict[str, float]  # name -> last value (grouped: the mean)
-    stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    metrics: dict[str, float]  # name -> last value (grouped: the mean); _EMPTY when none was reported
+    stage_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # (or _EMPTY: nothing reported)
     # grouped rows only (each made with its own: see `_group`)
     n: int = 1
     std: dict[str, float | None] = _EMPTY
     count: dict[str, int] = _EMPTY
     state_counts: dict[str, dict[str, int]] = _EMPTY  # stage -> state -> runs
-    members: list[str] = field(default_factory=list)
+    members: Sequence[str] = ()
 
 
 @dataclass
@@ -97,18 +97,17 @@ def build(
         return RunState.WAITING.value if value is None else str(getattr(value, "value", value))
 
     if stage is None:
+        measured = [s for s in order if not graph.is_group(s)]
         for name, task in graph.tasks.items():
-            row = Row(name, dict(task.params), {}, {})
-            for s in stage_names:
-                row.states[s] = state(graph.run_of(s, name))
-            for s in order:
-                if graph.is_group(s):
-                    continue
+            per_stage: dict[str, dict[str, float]] = {}
+            values: dict[str, float] = {}
+            for s in measured:
                 reported = metrics.get((s, name))
                 if reported:
-                    row.stage_metrics[s] = dict(reported)
-                    row.metrics.update(reported)
-            rows.append(row)
+                    per_stage[s] = dict(reported)
+                    values.update(reported)
+            states_of = {s: state(graph.run_of(s, name)) for s in stage_names}
+            rows.append(Row(name, task.params, states_of, values or _EMPTY, per_stage or _EMPTY))
         stages = list(stage_names)
     else:
         for name in graph.runs(stage):

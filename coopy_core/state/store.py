@@ -410,10 +410,18 @@ class Store:
             )
 
     # -- runs ------------------------------------------------------------------------------
-    def runs(self) -> list[Run]:
+    def runs(self, state: RunState | None = None, key: tuple[str, str] | None = None) -> list[Run]:
+        """The stored runs in enqueue order; only those in `state`, or the one of `key` (stage, task), if given."""
+        where = ""
+        args: tuple[str, ...] = ()
+        if state is not None:
+            where, args = " WHERE state = ?", (state.value,)
+        elif key is not None:
+            where, args = " WHERE stage = ? AND task = ?", key
         rows = self.conn.execute(
             "SELECT task, stage, attempt, failures, state, priority, ord, exit_code, reason, log,"
-            f" started_at, ended_at, not_before, handle, {self._extra_columns} FROM runs ORDER BY ord"
+            f" started_at, ended_at, not_before, handle, {self._extra_columns} FROM runs{where} ORDER BY ord",
+            args,
         ).fetchall()
         out = []
         for r in rows:
