@@ -383,7 +383,12 @@ class Readiness:
         """(open, stopped) among the runs `key` needs, read from their progress."""
         open_ = bad = 0
         progress = self.progress
-        for need in self.graph.needed(key):
+        graph = self.graph
+        stage, run = key
+        needed = (  # a configuration's run needs one run of each stage it needs (no list made: a million)
+            graph.needed(key) if graph.is_group(stage) else (graph.run_of(n, run) for n in graph.nodes[stage].needs)
+        )
+        for need in needed:
             p = progress.get(need, Progress.OPEN)
             if p is Progress.OPEN:
                 open_ += 1

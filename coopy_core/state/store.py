@@ -610,22 +610,23 @@ def attempt_row(run: Run, state: RunState, exit_code: int | None, reason: str, e
 
 
 def _run_row(r: Run) -> tuple[Any, ...]:
+    d = r.details or NO_DETAILS  # read once: a start writes a million rows
     return (
         r.name,
         r.stage,
         r.attempt,
-        r.failures,
-        r.state.value,
+        d.failures,
+        r.state,  # a StrEnum: stored as its text
         r.priority,
         r.order,
-        r.exit_code,
-        r.reason,
-        r.log,
-        r.started_at,
-        r.ended_at,
-        r.not_before,
-        json.dumps(r.handle) if r.handle is not None else None,
-        json.dumps(r.resources) if r.resources else None,
-        r.recipe,
-        r.signature,
+        d.exit_code,
+        d.reason,
+        d.log,
+        d.started_at,
+        d.ended_at,
+        d.not_before,
+        json.dumps(d.handle) if d.handle is not None else None,
+        json.dumps(d.resources) if d.resources else None,
+        d.recipe,
+        d.signature,
     )
