@@ -149,7 +149,19 @@ def _by_params(table: results.Table, varying: Sequence[str]) -> results.Table:
     for row in table.rows:
         for p in varying:
             first[p].setdefault(repr(row.params.get(p)), len(first[p]))
-    rows = sorted(table.rows, key=lambda r: tuple(first[p][repr(r.params.get(p))] for p in varying))
+
+    def key(r: results.Row) -> tuple[int, ...]:
+        return tuple(first[p][repr(r.params.get(p))] for p in varying)
+
+    keys = map(key, table.rows)  # a matrix is in this order already: checked without holding a key per row
+    previous = next(keys, ())
+    in_order = True
+    for current in keys:
+        if current < previous:
+            in_order = False
+            break
+        previous = current
+    rows = table.rows if in_order else sorted(table.rows, key=key)
     params = list(varying) + [p for p in table.params if p not in varying]
     return results.Table(rows, params, table.stages, table.metrics, table.group_by, table.sort, table.stage)
 
