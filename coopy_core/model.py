@@ -99,7 +99,7 @@ class RunDetails:
     rerun_why: str = ""  # ... and why (said when it runs again)
 
 
-_DEFAULTS = NO_DETAILS = RunDetails()  # never changed: what a run that has not started reads
+NO_DETAILS = RunDetails()  # never changed: what a run that has not started reads
 DETAIL_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RunDetails))
 
 
@@ -108,7 +108,7 @@ class _Detail(Generic[T]):
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
-        self.default = getattr(_DEFAULTS, name)
+        self.default = getattr(NO_DETAILS, name)
 
     @overload
     def __get__(self, run: None, owner: type) -> _Detail[T]: ...
@@ -206,7 +206,7 @@ class Run:
 
     def __repr__(self) -> str:
         parts = [f"stage={self.stage!r}", f"name={self.name!r}", f"state={self.state!r}", f"attempt={self.attempt}"]
-        parts += [f"{n}={getattr(self, n)!r}" for n in DETAIL_NAMES if getattr(self, n) != getattr(_DEFAULTS, n)]
+        parts += [f"{n}={getattr(self, n)!r}" for n in DETAIL_NAMES if getattr(self, n) != getattr(NO_DETAILS, n)]
         return f"Run({', '.join(parts)})"
 
 

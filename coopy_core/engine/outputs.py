@@ -62,8 +62,8 @@ class Outputs:
             "stage": run.stage,
             "run": run.name,
             "attempt": run.attempt,
-            "params": dict(task.params),
-            "members": [{"task": m.name, "params": dict(m.params)} for m in members],
+            "params": task.params,
+            "members": [{"task": m.name, "params": m.params} for m in members],
             "total": len(every),
             "left_out": left_out,
         }

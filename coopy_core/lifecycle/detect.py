@@ -47,7 +47,7 @@ class Detection:
             task=run.name,
             stage=run.stage,
             attempt=run.attempt,
-            params=dict(live.task.params),
+            params=live.task.params,
             outputs=list(outputs),
             log=Path(run.log),
             exit_code=live.exit_code if live.exited else None,

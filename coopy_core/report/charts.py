@@ -241,7 +241,7 @@ def running_means(starts: Any, ends: Any, edges: Any) -> Any:
 
     times = np.concatenate([starts, ends])
     delta = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
-    order = np.lexsort((delta, times))  # at the same moment an end comes before a start
+    order = np.argsort(times, kind="stable")  # ties in any order: a zero-width step adds nothing to the integral
     times, delta = times[order], delta[order]
     running = np.cumsum(delta)  # attempts running after each start or end
     area = np.concatenate([[0.0], np.cumsum(running[:-1] * np.diff(times))])  # attempt-seconds so far

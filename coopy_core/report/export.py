@@ -30,7 +30,7 @@ def rows(config: Config) -> list[dict[str, Any]]:
         if store is not None:
             store.close()
     out = []
-    listed = [(name, dict(task.params), False) for name, task in graph.tasks.items()]
+    listed = [(name, task.params, False) for name, task in graph.tasks.items()]
     listed += [(name, params, True) for name, params in retired]  # no longer in the config: kept, not run
     for name, params, removed in listed:
         stages: dict[str, dict[str, Any]] = {}

@@ -112,7 +112,7 @@ def gather(config: Config, options: ReportOptions) -> ReportData:
         if store is not None:
             curves = _curves(store, graph, values, table.metrics, better, options, varying)
         failed_runs: dict[tuple[str, str], Run] = {}
-        for a in [a for a in attempts if a.state == "failed"][-MAX_FAILURES:]:
+        for a in shown_failures(attempts):
             if store is not None and (a.stage, a.task) not in failed_runs:
                 failed_runs.update((r.key, r) for r in store.runs(key=(a.stage, a.task)))
     finally:
@@ -150,18 +150,7 @@ def _by_params(table: results.Table, varying: Sequence[str]) -> results.Table:
         for p in varying:
             first[p].setdefault(repr(row.params.get(p)), len(first[p]))
 
-    def key(r: results.Row) -> tuple[int, ...]:
-        return tuple(first[p][repr(r.params.get(p))] for p in varying)
-
-    keys = map(key, table.rows)  # a matrix is in this order already: checked without holding a key per row
-    previous = next(keys, ())
-    in_order = True
-    for current in keys:
-        if current < previous:
-            in_order = False
-            break
-        previous = current
-    rows = table.rows if in_order else sorted(table.rows, key=key)
+    rows = sorted(table.rows, key=lambda r: tuple(first[p][repr(r.params.get(p))] for p in varying))
     params = list(varying) + [p for p in table.params if p not in varying]
     return results.Table(rows, params, table.stages, table.metrics, table.group_by, table.sort, table.stage)
 
@@ -452,13 +441,18 @@ def _curves_section(data: ReportData, charts: Any) -> str:
     return head + text + charts.curves_chart(data.curves, data.better) + "</section>"
 
 
+def shown_failures(attempts: Sequence[Attempt]) -> list[Attempt]:
+    """The failed attempts the report shows with their logs: the newest MAX_FAILURES."""
+    return [a for a in attempts if a.state == "failed"][-MAX_FAILURES:]
+
+
 def _failures_section(data: ReportData) -> str:
-    failed = [a for a in data.attempts if a.state == "failed"]
     head = '<section id="failures"><h2>Failures</h2>'
-    if not failed:
+    shown = shown_failures(data.attempts)
+    if not shown:
         return head + '<p class="note">No attempt failed.</p></section>'
-    shown = failed[-MAX_FAILURES:]
-    more = len(failed) - len(shown)
+    failed = sum(1 for a in data.attempts if a.state == "failed")
+    more = failed - len(shown)
     items = []
     for a in reversed(shown):
         run = data.failed_runs.get((a.stage, a.task))
@@ -476,8 +470,8 @@ def _failures_section(data: ReportData) -> str:
             f'<p class="log-path"><code>{e(a.log)}</code></p><pre>{e(lines) or "(empty log)"}</pre></details>'
         )
     note = f'<p class="note">… and {more} earlier failed attempts.</p>' if more else ""
-    plural = "s" if len(failed) != 1 else ""
-    intro = f"<p>{len(failed)} failed attempt{plural}, newest first, with the last lines of each log.</p>"
+    plural = "s" if failed != 1 else ""
+    intro = f"<p>{failed} failed attempt{plural}, newest first, with the last lines of each log.</p>"
     return head + intro + "".join(items) + note + "</section>"
 
 

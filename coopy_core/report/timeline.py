@@ -10,7 +10,7 @@ from typing import Any
 
 from coopy_core.config import Config
 from coopy_core.graph import Graph
-from coopy_core.model import Run, RunState
+from coopy_core.model import Run
 from coopy_core.report.text import NO_CHARTS, duration, short_label
 
 MAX_BARS = 5000  # attempts drawn one by one; above, the stages' running counts over time
@@ -32,11 +32,11 @@ class Attempt:
     log: str
 
 
-def spans(attempts: Sequence[Attempt], runs: Iterable[Run], now: float) -> tuple[list[Span], float]:
+def spans(attempts: Sequence[Attempt], running: Iterable[Run], now: float) -> tuple[list[Span], float]:
     """Every ended attempt and every running one, and the wall time from the first start to the last end."""
     out: list[Span] = [(a.stage, a.task, a.attempt, a.started_at, a.ended_at, a.state, a.reason) for a in attempts]
-    for run in runs:
-        if run.state == RunState.RUNNING and run.started_at is not None:
+    for run in running:
+        if run.started_at is not None:
             out.append((run.stage, run.name, run.attempt, run.started_at, now, "running", "running"))
     if not out:
         return out, 0.0

@@ -425,9 +425,8 @@ class Store:
         ).fetchall()
         out = []
         for r in rows:
-            try:
-                state = RunState(r[4])
-            except ValueError:
+            state = _STATES.get(r[4])
+            if state is None:
                 continue  # written by a newer CooPy: not ours to interpret
             details = RunDetails(
                 r[3],  # failures
@@ -448,10 +447,9 @@ class Store:
     def run_states(self) -> dict[str, dict[str, RunState]]:
         """Each stored run's state, per stage then task, and nothing else of it (what the results table needs;
         no key tuple per run: a million are read)."""
-        known = {s.value: s for s in RunState}
         out: dict[str, dict[str, RunState]] = {}
         for task, stage, state in self.conn.execute("SELECT task, stage, state FROM runs"):
-            value = known.get(state)
+            value = _STATES.get(state)
             if value is not None:  # written by a newer CooPy: not ours to interpret
                 out.setdefault(stage, {})[task] = value
         return out
@@ -607,6 +605,9 @@ class Batch:
 
 def attempt_row(run: Run, state: RunState, exit_code: int | None, reason: str, ended_at: float) -> tuple[Any, ...]:
     return (run.name, run.stage, run.attempt, state.value, exit_code, reason, run.started_at, ended_at, run.log)
+
+
+_STATES = {s.value: s for s in RunState}  # a stored state's text -> the state (absent: a newer CooPy's)
 
 
 def _run_row(r: Run) -> tuple[Any, ...]:
