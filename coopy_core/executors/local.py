@@ -32,6 +32,7 @@ from coopy_core.executors.base import Adopted, Handle, LaunchSpec, OnEnd, OnInfo
 from coopy_core.executors.wrapper import RUN_ID_VAR, STATUS_VAR, WRAPPER, read_status, reserve
 
 FALLBACK_POLL = 0.05
+DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)  # what Python ignores at its start; a run gets them back
 SWEEP_EVERY = (0.02, 0.05, 0.1, 0.2)  # seconds between looks while leftovers are being stopped
 DIRECT_RANGE = 512  # pids given out since the attempts started: up to this many, each is asked for directly
 
@@ -163,6 +164,7 @@ class LocalExecutor:
                 ],
                 setsid=True,
                 setsigmask=(),  # no signal blocked in the run, whatever the engine's thread holds back
+                setsigdef=DEFAULT_SIGNALS,  # Python ignores these; an ignored signal stays ignored across exec
             )
         except OSError as exc:
             raise StartError.from_os(f"cannot start {launch.argv[0]!r} in {launch.cwd}", exc) from None
