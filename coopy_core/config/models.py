@@ -20,6 +20,8 @@ class PipelineConfig(Strict):
     detector_timeout: float = Field(default=60.0, gt=0)
     on_finished: list[StrictStr] | StrictStr | None = None  # hook: {pipeline}, {state} = passed | failed
     notify: list[StrictStr] | StrictStr | None = None  # apprise URLs: a run failed for good, the pipeline's end
+    # how local runs start: a /bin/sh wrapper each (writes its exit status), or one spawn helper per engine
+    local_start: Literal["wrapper", "helper"] = "wrapper"
 
 
 class TasksConfig(Strict):

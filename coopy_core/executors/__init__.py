@@ -2,7 +2,9 @@
 
 - `base.py`: the protocol, the handle, StartError; `wrapper.py`: the contract every executor keeps (the run id in
   the environment, the exit status in a file); `polling.py`: the poll loop of the cluster executors.
-- `local.py`: local processes (a detached wrapper, a pidfd); `slurm.py`: Slurm jobs (sbatch, one squeue per poll).
+- `local.py`: local processes (a detached wrapper, a pidfd); `helped.py`: the same started by the spawn helper
+  (`spawn_helper.py`, a script of its own) that records exit statuses (`exits.py` reads them).
+- `slurm.py`: Slurm jobs (sbatch, one squeue per poll).
 - `ray.py`: Ray jobs, over `ray_job.py` (the job and what Ray says of it, pure), `ray_client.py` (bounded calls,
   the clusters), `ray_logs.py` (the job's output in its log file) and `ray_adopt.py` (after a restart).
 """
@@ -20,9 +22,9 @@ if TYPE_CHECKING:
 
 def make_executor(name: str, config: Config) -> Executor:
     if name == "local":
-        from coopy_core.executors.local import LocalExecutor
+        from coopy_core.executors.helped import make_local
 
-        return LocalExecutor()
+        return make_local(config.state_dir, config.pipeline.local_start)
     if name == "slurm":
         from coopy_core.executors.slurm import SlurmExecutor
 

@@ -171,12 +171,16 @@ class LocalExecutor:
         finally:
             os.close(log)
         self._children.add(pid)
-        now = time.monotonic()
-        if len(self._spawned) > 4096:  # only recent starts matter (see _pid_range)
-            self._spawned = {pid: t for pid, t in self._spawned.items() if now - t <= self._fresh}
-        self._spawned[pid] = now
+        self._note_spawned(pid)
         start = process_start_time(pid, zombie_too=True)  # our child: a zombie until we reap it
         return {"pid": pid, "start": start, "status": str(spec.status), "run_id": spec.run_id}
+
+    def _note_spawned(self, pid: int) -> None:
+        """A run's process started just now: a look for what it left reads only the pids given out since."""
+        now = time.monotonic()
+        if len(self._spawned) > 4096:  # only recent starts matter (see _pid_range)
+            self._spawned = {p: t for p, t in self._spawned.items() if now - t <= self._fresh}
+        self._spawned[pid] = now
 
     def _open_log(self, path: Path) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC

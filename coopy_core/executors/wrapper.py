@@ -54,6 +54,11 @@ def read_status(path: Path) -> int | None:
 def ended_at(handle: Mapping[str, Any]) -> float | None:
     """When the wrapper wrote the command's exit status (the status file's mtime), or None while none is written:
     what happened, for a timer that fires late (the engine was stopped) to look at before it acts."""
+    if "exits" in handle:  # started by the spawn helper: its record of the end
+        from coopy_core.executors.exits import find_exit
+
+        found = find_exit(Path(str(handle["exits"])), str(handle.get("run_id", "")))
+        return found.at if found is not None else None
     raw = handle.get("status")
     if not raw:
         return None

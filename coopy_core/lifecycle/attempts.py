@@ -233,7 +233,7 @@ class Attempts:
         elif live.timed_out:
             self._end(live, Ending(RunState.FAILED, code, self._timeout_reason(live.run)))
         elif code is None:
-            why = f"({live.info})" if live.info else "(killed with its wrapper?)"
+            why = f"({live.info})" if live.info else "(was its wrapper or the spawn helper killed?)"
             self._end(live, Ending(RunState.FAILED, None, f"ended without an exit status {why}"))
         else:
             self.detection.detect(live)

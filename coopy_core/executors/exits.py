@@ -1,0 +1,64 @@
+"""Reading the spawn helpers' records of how their runs ended (`helper-<pid>.exits`, see `spawn_helper.py`).
+
+Only a restart, a late timer and a start found after a crash read them: an engine hears of its own helper's runs
+over the helper's socket. A lookup maps each file and searches it for the run id (memchr speed, no copy), so
+nothing of them is held in the engine between lookups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+
+EXITS_GLOB = "helper-*.exits"
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int  # the exit status; negative: killed by that signal
+    at: float  # unix time the helper recorded it
+
+    @property
+    def status(self) -> int:
+        """As a shell reports it: 128 + the signal for a run killed by one."""
+        return self.code if self.code >= 0 else 128 - self.code
+
+
+def exits_path(status_dir: Path, helper_pid: int) -> Path:
+    return status_dir / f"helper-{helper_pid}.exits"
+
+
+def find_exit(status_dir: Path, run_id: str) -> Exit | None:
+    """The recorded end of the attempt `run_id`, in any helper's file of this state dir; None if none is there."""
+    needle = b'\n["' + json.dumps(run_id)[1:].encode() + b","
+    try:
+        files = sorted(status_dir.glob(EXITS_GLOB))
+    except OSError:
+        return None
+    for path in files:
+        found = _search(path, needle)
+        if found is not None:
+            return found
+    return None
+
+
+def _search(path: Path, needle: bytes) -> Exit | None:
+    try:
+        with open(path, "rb") as f, contextlib.closing(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)) as data:
+            at = data.find(needle)
+            if at < 0:
+                return None
+            end = data.find(b"\n", at + 1)
+            if end < 0:
+                return None  # being written
+            line = data[at + 1 : end]
+    except (OSError, ValueError):  # gone, unreadable, or empty (mmap of 0 bytes)
+        return None
+    try:
+        _run, code, when = json.loads(line)
+        return Exit(int(code), float(when))
+    except (ValueError, TypeError):
+        return None
