@@ -97,7 +97,7 @@ def summarize(w: Workload, m: Measurement) -> dict[str, Any]:
         "launch_to_first_job_s": first,
         "last_job_to_exit_s": last,
         "engine_cpu_ms_per_run": round(1000 * m.tool_cpu_s / w.runs, 3)
-        if m.tool_cpu_s is not None and m.ok and m.system == "CooPy"
+        if m.tool_cpu_s is not None and m.ok and m.system.startswith("CooPy")
         else None,
     }
 
@@ -155,7 +155,7 @@ def _table_row(wl: dict[str, Any], r: dict[str, Any], coopy: dict[str, Any] | No
         ]
     if stamped:
         cells += [_fmt(r.get("launch_to_first_job_s")), _fmt(r.get("last_job_to_exit_s"))]
-    own = r["system"] == "CooPy"
+    own = r["system"].startswith("CooPy")
     cells += [
         _fmt(rss if r["ok"] or rss else None),
         _fmt(r["cpu_total_s"]),

@@ -13,6 +13,7 @@ across systems and with the makespan.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
 import shlex
@@ -32,6 +33,7 @@ from bench.workloads import Workload
 STEP = Path(__file__).with_name("step.sh").resolve()
 TICK = os.sysconf("SC_CLK_TCK")
 TIMED_OUT = -1000
+PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_S = 0.02  # /proc sampling of the tool's own CPU and RSS while it runs
 
 
@@ -60,6 +62,7 @@ class Plan:
     check: Callable[[], str] = lambda: ""  # after the run: '' when every run happened, else what is wrong
     cleanup: Callable[[], None] = lambda: None  # stop what outlives the command (servers); always called
     missing: str = ""
+    helper: bool = False  # the tool leaves a helper process behind that reaps the commands (CooPy's spawn helper)
 
 
 SystemFn = Callable[[Workload, Path], Plan]
@@ -102,11 +105,55 @@ def spawn(argv: list[str], cwd: Path, env: dict[str, str] | None) -> tuple[subpr
     return proc, launched
 
 
+def _subreaper(on: bool) -> None:
+    """Orphans of what this process starts come back to it (Linux): a helper the tool leaves is waited for here,
+    so its CPU and its commands' count."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+
+
+def _helpers() -> list[int]:
+    """This process's children that are a Python process: the spawn helper, come back to it when the tool exited
+    (no other child is alive then; a zombie's cmdline is empty, its name stays)."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        name = stat[stat.find(b"(") + 1 : stat.rfind(b")")]
+        if int(stat[stat.rfind(b")") + 2 :].split()[1]) == me and name.startswith(b"python"):
+            found.append(int(entry))
+    return found
+
+
+def _wait_helpers(timeout: float) -> tuple[float, float]:
+    """Wait for the helpers left behind: (their own CPU, their own CPU plus their commands')."""
+    own = total = 0.0
+    deadline = time.monotonic() + timeout
+    for pid in _helpers():
+        while time.monotonic() < deadline:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if info is not None:
+                break
+            time.sleep(0.01)
+        cpu, _ = _own_usage(pid)  # a zombie keeps its CPU time
+        _pid, _status, usage = os.wait4(pid, 0)
+        own += cpu or 0.0
+        total += usage.ru_utime + usage.ru_stime
+    return own, total
+
+
 def measure(
-    argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None
+    argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None, helper: bool = False
 ) -> tuple[float, float, float, float | None, float | None, int, float, float]:
     """Run argv; return wall seconds, ru_maxrss MB, total CPU, own CPU, own peak RSS MB, exit code,
-    launch epoch, exit epoch."""
+    launch epoch, exit epoch. `helper`: the tool's own CPU includes its spawn helper's, and the total its
+    commands'."""
+    if helper:
+        _subreaper(True)
     proc, launched = spawn(argv, cwd, env)
     start = time.perf_counter()
     pidfd = os.pidfd_open(proc.pid)
@@ -128,7 +175,13 @@ def measure(
     os.close(pidfd)
     proc.returncode = os.waitstatus_to_exitcode(status)
     code = TIMED_OUT if timed_out else proc.returncode
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, own_cpu, own_rss, code, launched, exited
+    total = usage.ru_utime + usage.ru_stime
+    if helper:
+        helper_own, helper_total = _wait_helpers(timeout)
+        _subreaper(False)
+        own_cpu = None if own_cpu is None else own_cpu + helper_own
+        total += helper_total
+    return wall, usage.ru_maxrss / 1024, total, own_cpu, own_rss, code, launched, exited
 
 
 def read_stamps(path: Path) -> list[tuple[str, str, float, float]]:
@@ -147,7 +200,9 @@ def run_plan(plan: Plan, wd: Path, timeout: float, expected: int | None) -> Meas
     if plan.missing:
         return Measurement(plan.system, 0, 0, 0, ok=False, note=plan.missing)
     try:
-        wall, rss, cpu, own_cpu, own_rss, code, launched, exited = measure(plan.argv, wd, timeout, plan.env)
+        wall, rss, cpu, own_cpu, own_rss, code, launched, exited = measure(
+            plan.argv, wd, timeout, plan.env, plan.helper
+        )
         stamps = read_stamps(wd / "stamps.txt")
         problem = plan.check() if code == 0 else ""
     finally:
@@ -268,16 +323,26 @@ def coopy_argv() -> list[str]:
     return [sys.executable, "-m", "coopy_core.cli.main", "run", "coopy.toml"]
 
 
-def coopy(w: Workload, wd: Path) -> Plan:
+def coopy(w: Workload, wd: Path, local_start: str = "wrapper") -> Plan:
     stamps = wd / "stamps.txt"
     named = {t: {f"d{k}": d for k, d in enumerate(ds)} for t, ds in zip(w.tasks, w.durations, strict=True)}
     stages = []
     for k, (stage, cap) in enumerate(zip(w.stages, w.caps, strict=True)):
         cmd = ["/bin/true"] if w.command == "true" else [str(STEP), str(stamps), stage, "{task}", f"{{d{k}}}"]
         stages.append({"name": stage, "command": cmd, "workers": cap})
-    config = {"pipeline": {"name": w.name, "poll_interval": 2}, "tasks": {"named": named}, "stages": stages}
+    pipeline: dict[str, object] = {"name": w.name, "poll_interval": 2}
+    if local_start != "wrapper":
+        pipeline["local_start"] = local_start
+    config = {"pipeline": pipeline, "tasks": {"named": named}, "stages": stages}
     (wd / "coopy.toml").write_text(tomli_w.dumps(config))
-    return Plan("CooPy", coopy_argv())
+    return Plan("CooPy" if local_start == "wrapper" else f"CooPy, local_start = {local_start}", coopy_argv())
+
+
+def coopy_helper(w: Workload, wd: Path) -> Plan:
+    """CooPy with its runs started by the spawn helper (`[pipeline] local_start = "helper"`)."""
+    plan = coopy(w, wd, local_start="helper")
+    plan.helper = True
+    return plan
 
 
 # ---------------------------------------------------------------------- task-spooler
@@ -402,4 +467,5 @@ SYSTEMS: dict[str, SystemFn] = {
     "snakemake": snakemake,
     "tsp": tsp,
     "coopy": coopy,
+    "coopy-helper": coopy_helper,
 }

@@ -224,7 +224,7 @@ class Reconcile:
         queue.running.add(run.name)
         if run.resources:
             self.pools.restore(run.key, run.resources)
-        if run.handle is None and not self.attempts.find_started(run):
+        if self.attempts.unstarted(run) and not self.attempts.find_started(run):
             # crashed between recording "starting" and starting it: it never started
             queue.running.discard(run.name)
             self.pools.release(run.key)

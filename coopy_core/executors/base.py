@@ -47,6 +47,10 @@ class LaunchSpec:
     log: Path
     status: Path  # where the exit status is recorded when the command ends
     stage: str = ""  # the stage's name, for executors with per-stage options (Slurm partition, ...)
+    # An executor whose start returns before the process exists (the spawn helper: the handle's pid is 0 until
+    # then) calls one of these from the event loop once it knows; the others never do.
+    on_started: Callable[[], None] | None = None
+    on_refused: Callable[[StartError], None] | None = None
 
 
 @dataclass(frozen=True)

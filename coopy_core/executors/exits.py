@@ -12,6 +12,7 @@ import json
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 EXITS_GLOB = "helper-*.exits"
 
@@ -25,6 +26,11 @@ class Exit:
     def status(self) -> int:
         """As a shell reports it: 128 + the signal for a run killed by one."""
         return self.code if self.code >= 0 else 128 - self.code
+
+
+def is_pending(handle: dict[str, Any] | None) -> bool:
+    """A helper's handle whose start was asked for but not answered (nothing proves it happened)."""
+    return handle is not None and "exits" in handle and not handle.get("pid")
 
 
 def exits_path(status_dir: Path, helper_pid: int) -> Path:

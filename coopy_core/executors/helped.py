@@ -1,5 +1,9 @@
 """Local runs with the spawn helper (`[pipeline] local_start = "helper"`): the engine asks one long-lived helper
-process (`spawn_helper.py`) to start each run and hears of each end over its socket; see ARCHITECTURE.md.
+process (`spawn_helper.py`) to start each run and hears of each start and end over its socket; see ARCHITECTURE.md.
+
+A start does not wait for the spawn: its handle has pid 0 until the helper answers (`LaunchSpec.on_started`, or
+`on_refused` with the reason). A cancel asked meanwhile is carried out when the pid arrives. A handle stored with
+pid 0 is a start not yet known: after a crash it is looked for by its run id, as a start that was never recorded.
 
 The executor reads both kinds of handles, whichever start is configured now: a wrapper's (`status`: its exit-status
 file) through `LocalExecutor`, a helper's (`exits`: the helpers' records, `helper`: which helper) here, so a
@@ -15,6 +19,8 @@ import os
 import select
 import socket
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +30,7 @@ from coopy_core.executors.local import DEFAULT_SIGNALS, LocalExecutor, process_s
 from coopy_core.executors.wrapper import RUN_ID_VAR
 
 HELPER = Path(__file__).with_name("spawn_helper.py")
-ANSWER_WITHIN = 30.0  # seconds a start waits for the helper's answer before the helper is taken as hung
+ANSWER_WITHIN = 30.0  # seconds a start without an event loop waits for the helper's answer
 SETTLE_EVERY = 0.01  # seconds between looks for the record of a run that ended under another helper
 SETTLE_WITHIN = 30.0  # ... for at most this long while that helper lives
 
@@ -39,7 +45,7 @@ class _Link:
         try:
             self.pid = os.posix_spawn(
                 sys.executable,
-                [sys.executable, "-I", "-S", str(HELPER), str(status_dir)],
+                [sys.executable, "-I", "-S", str(HELPER), str(status_dir), str(os.getpid())],
                 env,
                 file_actions=[
                     (os.POSIX_SPAWN_DUP2, theirs.fileno(), 0),
@@ -58,10 +64,19 @@ class _Link:
         self.start = process_start_time(self.pid, zombie_too=True)
         self.buffer = b""
         self.open = True
+        self.reading = False  # its socket is watched by the event loop
 
     @property
     def ident(self) -> list[Any]:
         return [self.pid, self.start]
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view) :]
+            except BlockingIOError:
+                select.select([], [self.sock], [], ANSWER_WITHIN)
 
     def messages(self) -> list[dict[str, Any]]:
         """Every whole message that has arrived; marks the link closed when the helper has gone."""
@@ -81,9 +96,22 @@ class _Link:
 
     def close(self) -> None:
         self.open = False
+        if self.reading:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.reading = False
         self.sock.close()
         with contextlib.suppress(ChildProcessError):  # our child: reaped if done (it lives on while its runs do)
             os.waitpid(self.pid, os.WNOHANG)
+
+
+@dataclass
+class _Pending:
+    """A start sent to the helper and not answered yet."""
+
+    handle: Handle
+    spec: LaunchSpec
+    cancel: float | None = None  # asked to stop meanwhile, with this grace
 
 
 class HelpedLocalExecutor(LocalExecutor):
@@ -95,10 +123,10 @@ class HelpedLocalExecutor(LocalExecutor):
         self.use_helper = use_helper
         self._link: _Link | None = None
         self._spent: list[_Link] = []  # helpers whose socket closed: reaped when they end
-        self._reading = False
-        self._on_end: dict[int, tuple[Handle, OnEnd]] = {}  # pid -> its handle, and who waits for its end
-        self._early: dict[int, int] = {}  # pid -> raw code, an end heard before its watch
-        self._asked: set[int] = set()  # pids this engine asked to stop: killed by that signal means "stopped"
+        self._pending: dict[str, _Pending] = {}  # run id -> a start not answered yet
+        self._on_end: dict[str, tuple[Handle, OnEnd]] = {}  # run id -> its handle, and who waits for its end
+        self._early: dict[str, int] = {}  # run id -> raw code, an end heard before its watch
+        self._asked: set[str] = set()  # run ids this engine asked to stop: killed by a signal means "stopped"
 
     # -- start -------------------------------------------------------------------------
     def start(self, spec: LaunchSpec) -> Handle:
@@ -112,19 +140,28 @@ class HelpedLocalExecutor(LocalExecutor):
         request = {"run": spec.run_id, "argv": list(launch.argv), "cwd": str(launch.cwd), "env": env}
         request["log"] = str(spec.log)
         link = self._helper()
-        answer = self._ask(link, json.dumps(request).encode() + b"\n")
-        if "error" in answer:
-            raise StartError(str(answer["error"]), transient=answer.get("errno") in MACHINE_ERRNOS)
-        pid = int(answer["pid"])
-        self._note_spawned(pid)
-        exits = str(self.status_dir)
-        return {"pid": pid, "start": answer.get("start"), "exits": exits, "helper": link.ident, "run_id": spec.run_id}
+        handle: Handle = {"pid": 0, "start": None, "exits": str(self.status_dir), "helper": link.ident}
+        handle["run_id"] = spec.run_id
+        try:
+            link.send(json.dumps(request).encode() + b"\n")
+        except OSError as exc:
+            self._lost_link()
+            raise StartError.from_os("the spawn helper has gone", exc) from None
+        self._pending[spec.run_id] = _Pending(handle, spec)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a plain call (no engine around it): wait for the answer here
+            self._wait_answer(link, spec.run_id)
+            return handle
+        if not link.reading:
+            loop.add_reader(link.sock.fileno(), self._read_link)
+            link.reading = True
+        return handle
 
     def _helper(self) -> _Link:
         if self._link is not None and self._link.open:
             return self._link
-        if self._link is not None:
-            self._lost_link()
+        self._lost_link()
         self._reap_spent()
         try:
             self._link = _Link(self.status_dir, self._base_env)
@@ -132,79 +169,78 @@ class HelpedLocalExecutor(LocalExecutor):
             raise StartError.from_os("cannot start the spawn helper", exc) from None
         return self._link
 
-    def _ask(self, link: _Link, request: bytes) -> dict[str, Any]:
-        """Send a start and wait for its answer; ends heard meanwhile are passed on from the loop."""
-        try:
-            link.sock.sendall(request)  # a few hundred bytes: the socket's buffer takes them at once
-        except BlockingIOError:
-            select.select([], [link.sock], [], ANSWER_WITHIN)
-            link.sock.sendall(request)
-        except OSError as exc:
-            self._lost_link()
-            raise StartError.from_os("the spawn helper has gone", exc) from None
-        while True:
-            answer: dict[str, Any] | None = None
-            for message in link.messages():  # the answer, and any ends read with it
-                if "end" in message:
-                    self._heard_end(message, soon=True)
-                else:
-                    answer = message
-            if answer is not None:
-                return answer
-            if not link.open:
-                self._lost_link()
-                raise StartError("the spawn helper has gone (its log: status/helper.log)")
+    def _wait_answer(self, link: _Link, run_id: str) -> None:
+        while run_id in self._pending and link.open:
             ready, _w, _x = select.select([link.sock], [], [], ANSWER_WITHIN)
             if not ready:
-                self._lost_link()
-                raise StartError(f"the spawn helper did not answer within {ANSWER_WITHIN:g}s")
+                break
+            self._read_link()
+        pending = self._pending.pop(run_id, None)
+        if pending is not None:
+            raise StartError("the spawn helper did not answer")
 
-    # -- ends --------------------------------------------------------------------------
+    # -- news from the helper ------------------------------------------------------------
     def _read_link(self) -> None:
         link = self._link
         if link is None:
             return
         for message in link.messages():
+            run_id = str(message.get("run", ""))
             if "end" in message:
-                self._heard_end(message, soon=False)
+                self._heard_end(run_id, int(message["code"]))
+            else:
+                self._answered(run_id, message)
         if not link.open:
             self._lost_link()
 
-    def _heard_end(self, message: dict[str, Any], soon: bool) -> None:
-        pid, raw = int(message["end"]), int(message["code"])
-        waiting = self._on_end.pop(pid, None)
-        if waiting is None:
-            self._early[pid] = raw
+    def _answered(self, run_id: str, answer: dict[str, Any]) -> None:
+        pending = self._pending.pop(run_id, None)
+        if pending is None:
             return
-        on_end = waiting[1]
-        code = self._code(pid, raw)
-        if soon:
-            asyncio.get_running_loop().call_soon(on_end, code)
-        else:
-            on_end(code)
+        if "error" in answer:
+            self._on_end.pop(run_id, None)
+            refused = StartError(str(answer["error"]), transient=answer.get("errno") in MACHINE_ERRNOS)
+            if pending.spec.on_refused is not None:
+                pending.spec.on_refused(refused)
+            return
+        handle = pending.handle
+        handle["pid"], handle["start"] = int(answer["pid"]), answer.get("start")
+        self._note_spawned(handle["pid"])
+        if pending.cancel is not None:
+            super().cancel(handle, pending.cancel)
+        if pending.spec.on_started is not None:
+            pending.spec.on_started()
 
-    def _code(self, pid: int, raw: int) -> int | None:
+    def _heard_end(self, run_id: str, raw: int) -> None:
+        waiting = self._on_end.pop(run_id, None)
+        if waiting is None:
+            self._early[run_id] = raw
+            return
+        waiting[1](self._code(run_id, raw))
+
+    def _code(self, run_id: str, raw: int) -> int | None:
         """A run killed by a signal this engine sent was stopped (no status, as when the wrapper died with it);
         killed by anyone else it is 128 + the signal, what the wrapper's shell would have written."""
-        if raw < 0 and pid in self._asked:
-            self._asked.discard(pid)
+        asked = run_id in self._asked
+        self._asked.discard(run_id)
+        if raw < 0 and asked:
             return None
-        self._asked.discard(pid)
         return raw if raw >= 0 else 128 - raw
 
     def _lost_link(self) -> None:
-        """The helper's socket closed (it was killed): the runs it started are watched by pidfd from now on; their
-        exit statuses went with it."""
-        link = self._link
+        """The helper's socket closed (it was killed): starts not answered are refused; the runs it started are
+        watched by pidfd from now on, and their exit statuses went with it."""
+        link, self._link = self._link, None
         if link is None:
             return
-        self._link = None
-        with_loop = self._reading
-        if with_loop:
-            asyncio.get_running_loop().remove_reader(link.sock.fileno())
-            self._reading = False
         link.close()
         self._spent.append(link)
+        pending, self._pending = self._pending, {}
+        gone = StartError("the spawn helper has gone before it started the run")
+        for run_id, start in pending.items():
+            self._on_end.pop(run_id, None)
+            if start.spec.on_refused is not None:  # from the loop: this may be inside another start
+                _soon(start.spec.on_refused, gone)
         waiting, self._on_end = self._on_end, {}
         for handle, on_end in waiting.values():
             self._watch_by_pidfd(handle, on_end)
@@ -223,17 +259,14 @@ class HelpedLocalExecutor(LocalExecutor):
         if "exits" not in handle:
             super().watch(handle, on_end, on_info)
             return
-        pid = int(handle["pid"])
+        run_id = str(handle.get("run_id", ""))
         link = self._link
         if link is not None and link.open and handle.get("helper") == link.ident:
-            if not self._reading:
-                asyncio.get_running_loop().add_reader(link.sock.fileno(), self._read_link)
-                self._reading = True
-            raw = self._early.pop(pid, None)
+            raw = self._early.pop(run_id, None)
             if raw is not None:
-                asyncio.get_running_loop().call_soon(on_end, self._code(pid, raw))
+                asyncio.get_running_loop().call_soon(on_end, self._code(run_id, raw))
             else:
-                self._on_end[pid] = (handle, on_end)
+                self._on_end[run_id] = (handle, on_end)
             return
         self._watch_by_pidfd(handle, on_end)
 
@@ -241,8 +274,10 @@ class HelpedLocalExecutor(LocalExecutor):
         """A run of another helper (a restart, or ours was killed): its end from a pidfd, its status from the
         record its helper writes right after reaping it."""
         loop = asyncio.get_running_loop()
-        pid = int(handle["pid"])
+        pid = int(handle.get("pid") or 0)
         try:
+            if pid <= 1 or process_start_time(pid, zombie_too=True) != handle.get("start"):
+                raise ProcessLookupError(pid)
             pidfd = os.pidfd_open(pid)
         except OSError:
             loop.call_soon(self._settle, handle, on_end, loop.time() + SETTLE_WITHIN)
@@ -258,9 +293,10 @@ class HelpedLocalExecutor(LocalExecutor):
     def _settle(self, handle: Handle, on_end: OnEnd, until: float) -> None:
         if self._closed:
             return
-        found = find_exit(Path(handle["exits"]), str(handle.get("run_id", "")))
+        run_id = str(handle.get("run_id", ""))
+        found = find_exit(Path(handle["exits"]), run_id)
         if found is not None:
-            on_end(self._code(int(handle["pid"]), found.code))
+            on_end(self._code(run_id, found.code))
             return
         loop = asyncio.get_running_loop()
         if self._helper_alive(handle) and loop.time() < until:
@@ -278,8 +314,13 @@ class HelpedLocalExecutor(LocalExecutor):
 
     # -- cancel, adopt, find -----------------------------------------------------------
     def cancel(self, handle: Handle, grace: float = 3.0) -> None:
-        if "exits" in handle and handle.get("pid"):
-            self._asked.add(int(handle["pid"]))
+        if "exits" in handle:
+            run_id = str(handle.get("run_id", ""))
+            self._asked.add(run_id)
+            pending = self._pending.get(run_id)
+            if pending is not None:
+                pending.cancel = grace  # carried out when the pid arrives
+                return
         super().cancel(handle, grace)
 
     def adopt(self, handle: Handle) -> Adopted:
@@ -304,30 +345,36 @@ class HelpedLocalExecutor(LocalExecutor):
         handle = super().find_started(run_id, status)
         if handle is None or not self.use_helper:
             return handle
-        pid = int(handle["pid"])
-        parent = self._parent(pid)
+        parent = _parent(int(handle["pid"]))
         helper = [parent, process_start_time(parent)] if parent else None
         return {**handle, "exits": str(self.status_dir), "helper": helper}
 
-    @staticmethod
-    def _parent(pid: int) -> int | None:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                data = f.read()
-            return int(data[data.rfind(b")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
-            return None
-
     def close(self) -> None:
         super().close()
+        for pending in self._pending.values():
+            pending.handle["pid"] = 0  # never answered: a restart looks for it by its run id
+        self._pending.clear()
         if self._link is not None:
-            if self._reading:
-                with contextlib.suppress(RuntimeError):
-                    asyncio.get_running_loop().remove_reader(self._link.sock.fileno())
-                self._reading = False
             self._link.close()  # the helper goes on with the runs it started, and ends after the last
+            self._spent.append(self._link)
             self._link = None
         self._reap_spent()
+
+
+def _soon(callback: Callable[[StartError], None], error: StartError) -> None:
+    try:
+        asyncio.get_running_loop().call_soon(callback, error)
+    except RuntimeError:
+        callback(error)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return int(data[data.rfind(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def make_local(state_dir: Path, local_start: str) -> HelpedLocalExecutor:

@@ -1,12 +1,17 @@
 """The spawn helper (`[pipeline] local_start = "helper"`): one long-lived process per engine that starts local runs
 without a shell wrapper and records how each ended.
 
-Run as a plain script (`python -I -S spawn_helper.py <status dir>`, the standard library only: it starts in
+Run as a plain script (`python -I -S spawn_helper.py <status dir> <engine pid>`, the standard library only: it starts in
 ~15 ms and holds ~10 MB). Its stdin is a Unix socket to the engine, one JSON object a line each way:
 
 - engine -> helper, a start: `{"run": run id, "argv": [...], "cwd": dir, "env": {extra vars}, "log": file}`;
-- helper -> engine, the start's answer, in order: `{"pid": n, "start": ticks}` or `{"error": text, "errno": n}`;
-- helper -> engine, whenever a run it started ends: `{"end": pid, "code": n}` (n < 0: killed by signal -n).
+- helper -> engine, the start's answer: `{"run": id, "pid": n, "start": ticks}` or `{"run": id, "error": text,
+  "errno": n}`; the engine goes on meanwhile (its start does not wait for the spawn);
+- helper -> engine, whenever a run it started ends: `{"run": id, "end": pid, "code": n}` (n < 0: killed by
+  signal -n).
+
+A request that reaches the helper after its engine died is refused, not started (the helper's parent changed):
+a new engine that did not find the run started starts it itself, never beside a late copy.
 
 Why a helper: the per-run wrapper (`/bin/sh -c ...`) costs an exec per run, a status file created per run, and
 `posix_spawn` in the engine holds its GIL while the child execs. Here the command itself is exec'd in its own
@@ -81,11 +86,12 @@ def _which(name: str, env: dict[str, str]) -> str | None:
 
 
 class Helper:
-    def __init__(self, status_dir: str) -> None:
+    def __init__(self, status_dir: str, engine: int) -> None:
         self.sock: socket.socket | None = socket.socket(fileno=0)
         self.sock.setblocking(True)
         self.buffer = b""
         self.base_env = dict(os.environ)
+        self.engine = engine  # the engine that started this helper; once it is gone, nothing more starts
         self.children: dict[int, str] = {}  # pid -> run id
         self.exits = Exits(os.path.join(status_dir, f"helper-{os.getpid()}.exits"))
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -112,6 +118,15 @@ class Helper:
             self.sock = None
 
     def start(self, request: dict[str, Any]) -> dict[str, Any]:
+        answer = self._start(request)
+        answer["run"] = request["run"]
+        return answer
+
+    def _start(self, request: dict[str, Any]) -> dict[str, Any]:
+        if os.getppid() != self.engine:
+            # the engine died after it asked: a new engine may be looking for this run, and must not find it
+            # started behind its back (it would start it again); the run is started again by it
+            return {"error": "the engine has gone", "errno": 0}
         argv: list[str] = request["argv"]
         env = dict(self.base_env)
         env.update(request["env"])
@@ -167,7 +182,7 @@ class Helper:
                 continue
             code = os.waitstatus_to_exitcode(status)
             self.exits.record(run_id, code)  # first the record, then the news: an engine that hears it can read it
-            self.send({"end": pid, "code": code})
+            self.send({"run": run_id, "end": pid, "code": code})
 
     def read(self) -> None:
         assert self.sock is not None
@@ -204,16 +219,21 @@ class Helper:
 def _start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (as the engine reads it), zombie or not."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return int(data[data.rfind(b")") + 2 :].split()[19])
 
 
 def main() -> None:
     try:
-        Helper(sys.argv[1]).serve()
+        Helper(sys.argv[1], int(sys.argv[2])).serve()
     except Exception:  # noqa: BLE001 - said in the helper's log; the engine sees the socket close
         traceback.print_exc()
         sys.exit(1)

@@ -30,6 +30,7 @@ from coopy_core.config import Config
 from coopy_core.detector import Detector, Status, Verdict
 from coopy_core.executors import Executors
 from coopy_core.executors.base import MACHINE_ERRNOS, Executor, LaunchSpec, StartError
+from coopy_core.executors.exits import is_pending
 from coopy_core.executors.wrapper import ended_at
 from coopy_core.lifecycle.detect import Detection
 from coopy_core.lifecycle.files import AttemptFiles, disk_full_note
@@ -133,12 +134,24 @@ class Attempts:
             self._end(live, Ending(RunState.FAILED, None, cleared))
             return
         launch = Launch(argv=launch.argv, cwd=launch.cwd, env=env)
+
+        def started() -> None:  # the spawn helper's answer came: its pid is in the handle now
+            if self.live.get(key) is live:
+                self.on_change(run)
+
+        def refused(exc: StartError) -> None:  # ... or it could not start the run: as if start() had raised
+            if self.live.get(key) is live and live.ending is None:
+                run.handle, live.exited = None, True
+                self._end(live, Ending(RunState.FAILED, None, str(exc), transient=exc.transient))
+
         spec = LaunchSpec(
             run_id=self.files.run_id(run),
             launch=launch,
             log=Path(run.log),
             status=self.files.status_path(run),
             stage=run.stage,
+            on_started=started,
+            on_refused=refused,
         )
         try:
             run.handle = self.executor(run).start(spec)
@@ -170,6 +183,11 @@ class Attempts:
             self._end(live, Ending(RunState.FAILED, None, "lost: the process ended without recording an exit status"))
         else:
             self._exited(live, adopted.exit_code)
+
+    @staticmethod
+    def unstarted(run: Run) -> bool:
+        """Recorded as running with no proof of a start: no handle yet, or the spawn helper's not answered."""
+        return run.handle is None or is_pending(run.handle)
 
     def find_started(self, run: Run) -> bool:
         """Crashed between recording "starting" and the handle: did the start happen? Sets the handle."""
