@@ -34,7 +34,7 @@ def run_values(
         run.started_at,
         run.ended_at,
         run.not_before,
-        handle.get("pid"),
+        handle.get("pid") or None,  # 0: the spawn helper has not answered yet
         handle.get("job_id"),
         run.order,
         dict(run.resources or {}),

@@ -125,7 +125,7 @@ class HelpedLocalExecutor(LocalExecutor):
         self._spent: list[_Link] = []  # helpers whose socket closed: reaped when they end
         self._pending: dict[str, _Pending] = {}  # run id -> a start not answered yet
         self._on_end: dict[str, tuple[Handle, OnEnd]] = {}  # run id -> its handle, and who waits for its end
-        self._early: dict[str, int] = {}  # run id -> raw code, an end heard before its watch
+        self._early: dict[str, int | None] = {}  # run id -> raw code, an end heard before its watch
         self._asked: set[str] = set()  # run ids this engine asked to stop: killed by a signal means "stopped"
 
     # -- start -------------------------------------------------------------------------
@@ -198,10 +198,12 @@ class HelpedLocalExecutor(LocalExecutor):
         if pending is None:
             return
         if "error" in answer:
-            self._on_end.pop(run_id, None)
             refused = StartError(str(answer["error"]), transient=answer.get("errno") in MACHINE_ERRNOS)
             if pending.spec.on_refused is not None:
+                self._on_end.pop(run_id, None)
                 pending.spec.on_refused(refused)
+            else:  # a caller that only watches (a hook): it ended, with no exit status
+                self._heard_end(run_id, None)
             return
         handle = pending.handle
         handle["pid"], handle["start"] = int(answer["pid"]), answer.get("start")
@@ -211,19 +213,19 @@ class HelpedLocalExecutor(LocalExecutor):
         if pending.spec.on_started is not None:
             pending.spec.on_started()
 
-    def _heard_end(self, run_id: str, raw: int) -> None:
+    def _heard_end(self, run_id: str, raw: int | None) -> None:
         waiting = self._on_end.pop(run_id, None)
         if waiting is None:
             self._early[run_id] = raw
             return
         waiting[1](self._code(run_id, raw))
 
-    def _code(self, run_id: str, raw: int) -> int | None:
+    def _code(self, run_id: str, raw: int | None) -> int | None:
         """A run killed by a signal this engine sent was stopped (no status, as when the wrapper died with it);
         killed by anyone else it is 128 + the signal, what the wrapper's shell would have written."""
         asked = run_id in self._asked
         self._asked.discard(run_id)
-        if raw < 0 and asked:
+        if raw is None or (raw < 0 and asked):
             return None
         return raw if raw >= 0 else 128 - raw
 
@@ -262,9 +264,8 @@ class HelpedLocalExecutor(LocalExecutor):
         run_id = str(handle.get("run_id", ""))
         link = self._link
         if link is not None and link.open and handle.get("helper") == link.ident:
-            raw = self._early.pop(run_id, None)
-            if raw is not None:
-                asyncio.get_running_loop().call_soon(on_end, self._code(run_id, raw))
+            if run_id in self._early:
+                asyncio.get_running_loop().call_soon(on_end, self._code(run_id, self._early.pop(run_id)))
             else:
                 self._on_end[run_id] = (handle, on_end)
             return

@@ -40,6 +40,8 @@ from typing import Any
 
 CHUNK = 1 << 20  # the exits file's space is allocated this much at a time
 DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; a run gets them back at their default
+# ... and the ones this helper ignores itself: an ignored signal stays ignored across exec (a shell cannot trap it)
+RUN_DEFAULTS = (*DEFAULT_SIGNALS, signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 MACHINE_ERRNOS = (errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE)  # the machine said no: no shell either
 SHELL_START = 'cd "$1" || exit 126; shift; exec "$@"'  # only when the command cannot be exec'd directly
 
@@ -145,7 +147,7 @@ class Helper:
             (os.POSIX_SPAWN_DUP2, log, 1),
             (os.POSIX_SPAWN_DUP2, log, 2),
         ]
-        options: dict[str, Any] = {"setsid": True, "setsigmask": (), "setsigdef": DEFAULT_SIGNALS}
+        options: dict[str, Any] = {"setsid": True, "setsigmask": (), "setsigdef": RUN_DEFAULTS}
         try:
             try:
                 os.chdir(request["cwd"])  # this process is one thread: the child inherits the folder

@@ -139,9 +139,17 @@ class Attempts:
             if self.live.get(key) is live:
                 self.on_change(run)
 
-        def refused(exc: StartError) -> None:  # ... or it could not start the run: as if start() had raised
-            if self.live.get(key) is live and live.ending is None:
-                run.handle, live.exited = None, True
+        def refused(exc: StartError) -> None:  # ... or it could not start the run: nothing of it ever ran
+            if self.live.get(key) is not live:
+                return
+            run.handle, live.exited = None, True
+            if live.ending is not None:
+                self._finish(live)  # it was being stopped: there is nothing to stop
+            elif live.interrupted:
+                self._end(live, Ending(RunState.QUEUED, None, "stopped with the engine"))
+            elif live.cancel_reason:
+                self._end(live, Ending(RunState.CANCELLED, None, live.cancel_reason))
+            else:
                 self._end(live, Ending(RunState.FAILED, None, str(exc), transient=exc.transient))
 
         spec = LaunchSpec(

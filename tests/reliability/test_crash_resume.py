@@ -14,6 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.helpers.cli import coopy_argv, status
 from tests.helpers.engine import write_config
 from tests.helpers.marks import of_kind, read_marks, starts, step_argv
@@ -33,7 +35,7 @@ def _tasks() -> dict[str, tuple[int, int]]:
     return planned
 
 
-def _config(tmp: Path, marks: Path, hooks: Path) -> Path:
+def _config(tmp: Path, marks: Path, hooks: Path, local_start: str) -> Path:
     named = "\n".join(f'"{name}" = {{ pf = {pf}, tf = {tf} }}' for name, (pf, tf) in _tasks().items())
     hook = f'["sh", "-c", "echo \\"$1 $2 $3 $4\\" >> {hooks}", "sh"'
     return write_config(
@@ -42,6 +44,7 @@ def _config(tmp: Path, marks: Path, hooks: Path) -> Path:
         [pipeline]
         name = "crash"
         poll_interval = 0.5
+        local_start = "{local_start}"
         on_finished = {hook}, "on_finished", "{{state}}", "-", "-"]
         [tasks.named]
         {named}
@@ -70,12 +73,14 @@ def _config(tmp: Path, marks: Path, hooks: Path) -> Path:
     )
 
 
+@pytest.mark.parametrize("local_start", ["wrapper", "helper"])
 def test_fifty_sigkills_at_random_moments_lose_nothing_and_run_nothing_twice(
-    tmp_path: Path, report: dict[str, Any]
+    tmp_path: Path, report: dict[str, Any], local_start: str
 ) -> None:
+    """With either start: a wrapper per run, or the spawn helper (which outlives each killed engine)."""
     rng = random.Random(SEED)
     marks, hooks = tmp_path / "marks", tmp_path / "hooks.txt"
-    cfg = _config(tmp_path, marks, hooks)
+    cfg = _config(tmp_path, marks, hooks, local_start)
     kills, moments = 0, []
     try:
         while kills < KILLS:
