@@ -430,6 +430,7 @@ PIPELINE_KEYS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] 
     "state_dir": (st.sampled_from([".coopy", "state", "a/../b"]), TEMPLATES | VALUES),
     "log_dir": (st.sampled_from(["logs", "/tmp/coopy-fuzz-never-written"]), TEMPLATES | VALUES),
     "detector_timeout": (st.floats(0.1, 100), st.floats() | VALUES),
+    "local_start": (st.sampled_from(["wrapper", "helper"]), st.sampled_from(["Helper", "sh", ""]) | VALUES),
     "on_finished": (st.just(["echo", "{pipeline}", "{state}"]), COMMANDS),
     "notify": NOTIFY,
 }
