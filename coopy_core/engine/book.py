@@ -79,13 +79,18 @@ class Book:
             run.reason = reason
         self.save(run)
 
-    def save(self, run: Run) -> None:
-        """Record the run (in this turn's commit) and tell the screens (after it)."""
+    def save(self, run: Run, later: bool = False) -> None:
+        """Record the run (in this turn's commit) and tell the screens (after it). `later`: a change that may join
+        a later commit (within `journal.LATER`): the pid the spawn helper answers, which nothing waits for (a
+        restart finds a run without one by its run id)."""
         if run.stored or run.state != RunState.WAITING:
-            self.journal.run(run)
+            self.journal.run(run, later)
         self.journal.emit_heard(
-            EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)}, run.state
+            EventKind.RUN, lambda: {"run": self.run_view(run), "stage": self.stage_view(run.stage)}, run.state, later
         )
+
+    def save_later(self, run: Run) -> None:
+        self.save(run, later=True)
 
     def state_of(self, key: RunKey) -> RunState | None:
         run = self.runs.get(key)

@@ -125,6 +125,7 @@ class Engine(SelectionCommands):
         attempts = self._attempts = Attempts(
             self.config, self.executors, scripters, detectors, self.clock, _unwired, book.save, self._tracker
         )
+        attempts.on_started = book.save_later
         settle = Settle(book, outputs, attempts.live)
         dispatch = self._dispatch = Dispatch(book, pools, outputs, recipes, attempts, finish.check)
         attempts.on_end = Endings(

@@ -69,6 +69,7 @@ class Attempts:
         self.clock = clock
         self.on_end = on_end
         self.on_change = on_change
+        self.on_started: OnChange = on_change  # a pid learned after the start: may join a later commit
         self.metrics = metrics  # reads what runs report in $COOPY_METRICS (each poll, and at the end)
         self.live: dict[tuple[str, str], Live] = {}
         self.files = AttemptFiles(config)
@@ -137,7 +138,7 @@ class Attempts:
 
         def started() -> None:  # the spawn helper's answer came: its pid is in the handle now
             if self.live.get(key) is live:
-                self.on_change(run)
+                self.on_started(run)
 
         def refused(exc: StartError) -> None:  # ... or it could not start the run: nothing of it ever ran
             if self.live.get(key) is not live:

@@ -25,6 +25,7 @@ from coopy_core.state.store import Batch, StageRow, Store, permanent
 from coopy_core.tasks import Task
 
 log = logging.getLogger("coopy.journal")
+LATER = 0.05  # seconds a change that may wait (see `Journal.run`) waits for a commit it can join
 
 Subscriber = Callable[[Event], None]
 
@@ -110,6 +111,7 @@ class Journal:
         self._held: list[Event] = []
         self._after: list[Callable[[], None]] = []
         self._scheduled = False
+        self._later_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.live = False  # before the engine runs (loading), changes are committed by hand
 
@@ -118,9 +120,10 @@ class Journal:
         self.live = True
 
     # ------------------------------------------------------------------ recording
-    def run(self, run: Run) -> None:
+    def run(self, run: Run, later: bool = False) -> None:
+        """`later`: news that may wait (a pid learned after the start) joins the next commit, within LATER s."""
         self.batch.runs[run.key] = run
-        self._soon()
+        self._later() if later else self._soon()
 
     def attempt(self, row: tuple[Any, ...]) -> None:
         self.batch.attempts.append(row)
@@ -170,16 +173,18 @@ class Journal:
         self._soon()
         return event
 
-    def emit_heard(self, kind: EventKind, build: Callable[[], dict[str, Any]], state: RunState | None = None) -> None:
+    def emit_heard(
+        self, kind: EventKind, build: Callable[[], dict[str, Any]], state: RunState | None = None, later: bool = False
+    ) -> None:
         """`emit`, with the event's views built only when someone listens. A subscriber never gets an event
         numbered before it subscribed (`Events.subscribe`), so with nobody subscribed (a start reconciling
         100,000 runs before the progress printer or a client attaches) numbering it is all there is to do.
         `state`: the run's, for subscribers that want RUN events of some states only."""
         if self.events.heard(kind, state):
-            self.emit(kind, **build())
+            self._held.append(self.events.make(kind, **build()))
         else:
             self.events.seq += 1
-            self._soon()
+        self._later() if later else self._soon()
 
     def say(self, kind: EventKind, **kw: Any) -> None:
         """An event that reports nothing written (a message): delivered at once, even while the store fails."""
@@ -196,9 +201,17 @@ class Journal:
             self._scheduled = True
             self._loop.call_soon(self._turn_end)
 
+    def _later(self) -> None:
+        if not self._scheduled and self._later_timer is None and self.live and self._loop is not None:
+            self._later_timer = self._loop.call_later(LATER, self._turn_end)
+
     def _turn_end(self) -> None:
         self._scheduled = False
-        self.commit()
+        if self._later_timer is not None:
+            self._later_timer.cancel()
+            self._later_timer = None
+        if self.live:  # a timer that fires after the engine's last commit has nothing to do
+            self.commit()
 
     def commit(self) -> bool:
         """Write the batch in one transaction, then deliver its events; False (batch kept) on failure."""
