@@ -4,6 +4,7 @@ whole file. Strict: an unknown key or a "3" for 3 is an error, never a guess."""
 from __future__ import annotations
 
 import shlex
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
@@ -82,16 +83,16 @@ class StageConfig(Strict):
     slurm: SlurmOptions | None = None
     ray: RayOptions | None = None
 
-    @property
-    def argv_templates(self) -> list[str]:
-        """The command as a list of templates (a string is split like a shell would, without one)."""
+    @cached_property
+    def argv_templates(self) -> tuple[str, ...]:
+        """The command as templates (a string is split like a shell would, without one); made once, not per run."""
         if self.command is None:
-            return []
+            return ()
         if isinstance(self.command, str):
-            return [self.command] if self.shell else shlex.split(self.command)
+            return (self.command,) if self.shell else tuple(shlex.split(self.command))
         if self.shell:
-            return [" ".join(self.command)]
-        return list(self.command)
+            return (" ".join(self.command),)
+        return tuple(self.command)
 
 
 class TuiConfig(Strict):
