@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from coopy_core.executors.base import MACHINE_ERRNOS, Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
-from coopy_core.executors.exits import find_exit
+from coopy_core.executors.exits import EXITS_GLOB, find_exit
 from coopy_core.executors.local import DEFAULT_SIGNALS, LocalExecutor, process_start_time
 from coopy_core.executors.wrapper import RUN_ID_VAR
 
@@ -127,6 +127,7 @@ class HelpedLocalExecutor(LocalExecutor):
         self._on_end: dict[str, tuple[Handle, OnEnd]] = {}  # run id -> its handle, and who waits for its end
         self._early: dict[str, int | None] = {}  # run id -> raw code, an end heard before its watch
         self._asked: set[str] = set()  # run ids this engine asked to stop: killed by a signal means "stopped"
+        self._by_pidfd = 0  # runs of other helpers being watched (their records are still to be read)
 
     # -- start -------------------------------------------------------------------------
     def start(self, spec: LaunchSpec) -> Handle:
@@ -163,11 +164,25 @@ class HelpedLocalExecutor(LocalExecutor):
             return self._link
         self._lost_link()
         self._reap_spent()
+        if not self._by_pidfd:
+            self._forget_spent_records()
         try:
             self._link = _Link(self.status_dir, self._base_env)
         except OSError as exc:
             raise StartError.from_os("cannot start the spawn helper", exc) from None
         return self._link
+
+    def _forget_spent_records(self) -> None:
+        """Remove the records of helpers that have ended: whatever a restart needed of them was read when the runs
+        were adopted (called only while no run of another helper is watched, before this engine's helper)."""
+        for path in self.status_dir.glob(EXITS_GLOB):
+            try:
+                pid = int(path.stem.split("-", 1)[1])
+            except (ValueError, IndexError):
+                continue
+            if process_start_time(pid) is None:  # gone, or a zombie nobody reaped: it writes nothing more
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def _wait_answer(self, link: _Link, run_id: str) -> None:
         while run_id in self._pending and link.open:
@@ -276,6 +291,7 @@ class HelpedLocalExecutor(LocalExecutor):
         record its helper writes right after reaping it."""
         loop = asyncio.get_running_loop()
         pid = int(handle.get("pid") or 0)
+        self._by_pidfd += 1
         try:
             if pid <= 1 or process_start_time(pid, zombie_too=True) != handle.get("start"):
                 raise ProcessLookupError(pid)
@@ -296,14 +312,12 @@ class HelpedLocalExecutor(LocalExecutor):
             return
         run_id = str(handle.get("run_id", ""))
         found = find_exit(Path(handle["exits"]), run_id)
-        if found is not None:
-            on_end(self._code(run_id, found.code))
-            return
         loop = asyncio.get_running_loop()
-        if self._helper_alive(handle) and loop.time() < until:
+        if found is None and self._helper_alive(handle) and loop.time() < until:
             loop.call_later(SETTLE_EVERY, self._settle, handle, on_end, until)
             return
-        on_end(None)
+        self._by_pidfd -= 1
+        on_end(self._code(run_id, found.code) if found is not None else None)
 
     @staticmethod
     def _helper_alive(handle: Handle) -> bool:

@@ -27,6 +27,7 @@ are lost, as they are when a wrapper is killed alone; the engine starts a new he
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -68,6 +69,12 @@ class Exits:
             self._grow()
         os.pwrite(self.fd, data, self.offset)
         self.offset += len(data)
+
+    def close(self) -> None:
+        """The space allocated ahead is given back: the file keeps its records only."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(self.fd, self.offset)
+        os.close(self.fd)
 
     def record(self, run_id: str, code: int) -> None:
         try:
@@ -216,6 +223,7 @@ class Helper:
                     except BlockingIOError:
                         pass
             self.reap()
+        self.exits.close()
 
 
 def _start_time(pid: int) -> int | None:

@@ -260,3 +260,30 @@ async def test_a_cancel_gives_the_command_its_sigterm(
     engine.cancel("a", "s")
     await wait_state(engine, "a", "s", RunState.CANCELLED)
     assert log.read_text() == "started\ngot-term\n"
+
+
+def test_records_of_ended_helpers_are_removed_and_their_space_given_back(tmp_path: Path) -> None:
+    """Each engine's helper has a record file with 1 MiB allocated ahead; an ended helper gives that space back,
+    and the next engine's helper removes the files of ended ones (what a restart needed was read already)."""
+    body = """
+        [pipeline]
+        local_start = "helper"
+        [tasks.matrix]
+        x = {xs}
+        [[stages]]
+        name = "s"
+        command = ["true"]
+        """
+    cfg = write_config(tmp_path, body.format(xs="[0]"))
+    assert coopy("run", str(cfg), cwd=tmp_path).returncode == 0
+    wait_no_processes(str(tmp_path), "the first helper ended")
+    status_dir = tmp_path / ".coopy" / "status"
+    (first,) = status_dir.glob("helper-*.exits")
+    assert first.stat().st_size < 4096, "the space allocated ahead was given back"
+    write_config(tmp_path, body.format(xs="[0, 1]"))
+    assert coopy("run", str(cfg), cwd=tmp_path).returncode == 0
+    wait_no_processes(str(tmp_path), "the second helper ended")
+    (second,) = status_dir.glob("helper-*.exits")
+    assert second != first
+    records = [json.loads(line) for line in second.read_text().splitlines() if line]
+    assert [r[0].rsplit(":", 1)[1] for r in records] == ["s/x=1/1"]
