@@ -19,6 +19,7 @@ import os
 import select
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ HELPER = Path(__file__).with_name("spawn_helper.py")
 ANSWER_WITHIN = 30.0  # seconds a start without an event loop waits for the helper's answer
 SETTLE_EVERY = 0.01  # seconds between looks for the record of a run that ended under another helper
 SETTLE_WITHIN = 30.0  # ... for at most this long while that helper lives
+FIND_WITHIN = 1.0  # seconds a restart looks again for a start it did not find, while a helper lives
+KEEP_RECORDS = 86400.0  # seconds an ended helper's records are kept
 
 
 class _Link:
@@ -71,26 +74,34 @@ class _Link:
         return [self.pid, self.start]
 
     def send(self, data: bytes) -> None:
+        """Send all of `data`; while the socket is full, take in what the helper says (it blocks on a full socket
+        too: a turn that starts thousands of runs would otherwise wait on it for ever)."""
         view = memoryview(data)
         while view:
             try:
                 view = view[self.sock.send(view) :]
             except BlockingIOError:
-                select.select([], [self.sock], [], ANSWER_WITHIN)
+                readable, _w, _x = select.select([self.sock], [self.sock], [], ANSWER_WITHIN)
+                if readable:
+                    self.pull()
 
-    def messages(self) -> list[dict[str, Any]]:
-        """Every whole message that has arrived; marks the link closed when the helper has gone."""
+    def pull(self) -> None:
+        """Whatever has arrived, into the buffer (read as messages later); marks the link closed at its end."""
         while self.open:
             try:
                 data = self.sock.recv(1 << 16)
             except BlockingIOError:
-                break
+                return
             except OSError:
                 data = b""
             if not data:
                 self.open = False
-                break
+                return
             self.buffer += data
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every whole message that has arrived; marks the link closed when the helper has gone."""
+        self.pull()
         *lines, self.buffer = self.buffer.split(b"\n")
         return [json.loads(line) for line in lines if line]
 
@@ -128,6 +139,7 @@ class HelpedLocalExecutor(LocalExecutor):
         self._early: dict[str, int | None] = {}  # run id -> raw code, an end heard before its watch
         self._asked: set[str] = set()  # run ids this engine asked to stop: killed by a signal means "stopped"
         self._by_pidfd = 0  # runs of other helpers being watched (their records are still to be read)
+        self._defer = False  # inside a start that waits for its answer: news is passed on from the loop
 
     # -- start -------------------------------------------------------------------------
     def start(self, spec: LaunchSpec) -> Handle:
@@ -150,13 +162,18 @@ class HelpedLocalExecutor(LocalExecutor):
             raise StartError.from_os("the spawn helper has gone", exc) from None
         self._pending[spec.run_id] = _Pending(handle, spec)
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # a plain call (no engine around it): wait for the answer here
-            self._wait_answer(link, spec.run_id)
-            return handle
-        if not link.reading:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None and not link.reading:
             loop.add_reader(link.sock.fileno(), self._read_link)
             link.reading = True
+        if loop is None or spec.on_started is None:
+            # a caller that takes no late answer (a hook marks itself started when this returns; a plain call has
+            # no loop): the start is made before it returns, or it raises
+            self._wait_answer(link, spec.run_id, handle)
+        elif link.buffer or not link.open:  # taken in while sending: the socket may not wake the loop for it
+            loop.call_soon(self._read_link)
         return handle
 
     def _helper(self) -> _Link:
@@ -173,26 +190,38 @@ class HelpedLocalExecutor(LocalExecutor):
         return self._link
 
     def _forget_spent_records(self) -> None:
-        """Remove the records of helpers that have ended: whatever a restart needed of them was read when the runs
-        were adopted (called only while no run of another helper is watched, before this engine's helper)."""
+        """Remove the record files of helpers that ended more than KEEP_RECORDS ago: what a restart needed of them
+        was read and committed long since (called only while no run of another helper is watched)."""
+        old = time.time() - KEEP_RECORDS
         for path in self.status_dir.glob(EXITS_GLOB):
+            pid = _helper_pid(path)
             try:
-                pid = int(path.stem.split("-", 1)[1])
-            except (ValueError, IndexError):
+                if pid is None or path.stat().st_mtime > old:
+                    continue
+            except OSError:
                 continue
-            if process_start_time(pid) is None:  # gone, or a zombie nobody reaped: it writes nothing more
+            if process_start_time(pid) is None or not _is_helper(pid):  # gone (or a zombie): it writes no more
                 with contextlib.suppress(OSError):
                     path.unlink()
 
-    def _wait_answer(self, link: _Link, run_id: str) -> None:
-        while run_id in self._pending and link.open:
-            ready, _w, _x = select.select([link.sock], [], [], ANSWER_WITHIN)
-            if not ready:
-                break
-            self._read_link()
+    def _wait_answer(self, link: _Link, run_id: str, handle: Handle) -> None:
+        """Wait for this start's answer; what else arrives meanwhile is passed on from the loop, not from here
+        (this runs inside the caller's turn)."""
+        self._defer = True
+        try:
+            while run_id in self._pending and link.open:
+                if not link.buffer:
+                    ready, _w, _x = select.select([link.sock], [], [], ANSWER_WITHIN)
+                    if not ready:
+                        break
+                self._read_link()
+            if run_id in self._pending and not link.open:
+                self._read_link()  # the helper has gone: what became of the start is looked for by its run id
+        finally:
+            self._defer = False
         pending = self._pending.pop(run_id, None)
-        if pending is not None:
-            raise StartError("the spawn helper did not answer")
+        if pending is not None or not handle.get("pid"):
+            raise StartError("the spawn helper did not start the run", transient=True)
 
     # -- news from the helper ------------------------------------------------------------
     def _read_link(self) -> None:
@@ -213,10 +242,11 @@ class HelpedLocalExecutor(LocalExecutor):
         if pending is None:
             return
         if "error" in answer:
+            self._asked.discard(run_id)
             refused = StartError(str(answer["error"]), transient=answer.get("errno") in MACHINE_ERRNOS)
             if pending.spec.on_refused is not None:
                 self._on_end.pop(run_id, None)
-                pending.spec.on_refused(refused)
+                self._call(pending.spec.on_refused, refused)
             else:  # a caller that only watches (a hook): it ended, with no exit status
                 self._heard_end(run_id, None)
             return
@@ -233,7 +263,15 @@ class HelpedLocalExecutor(LocalExecutor):
         if waiting is None:
             self._early[run_id] = raw
             return
-        waiting[1](self._code(run_id, raw))
+        self._call(waiting[1], self._code(run_id, raw))
+
+    def _call(self, callback: Callable[[Any], None], value: Any) -> None:
+        """Now, or from the loop when inside a start that waits for its answer."""
+        if self._defer:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().call_soon(callback, value)
+                return
+        callback(value)
 
     def _code(self, run_id: str, raw: int | None) -> int | None:
         """A run killed by a signal this engine sent was stopped (no status, as when the wrapper died with it);
@@ -253,14 +291,26 @@ class HelpedLocalExecutor(LocalExecutor):
         link.close()
         self._spent.append(link)
         pending, self._pending = self._pending, {}
-        gone = StartError("the spawn helper has gone before it started the run")
+        gone = StartError("the spawn helper has gone before it answered", transient=True)
         for run_id, start in pending.items():
+            found = LocalExecutor.find_started(self, run_id, self.status_dir / "none")
+            if found is not None and int(found.get("start") or -1) >= 0:  # it did start: watched, status lost
+                start.handle["pid"], start.handle["start"] = found["pid"], found["start"]
+                start.handle["helper"] = None
+                self._note_spawned(int(found["pid"]))
+                if start.cancel is not None:
+                    LocalExecutor.cancel(self, start.handle, start.cancel)
+                if start.spec.on_started is not None:
+                    start.spec.on_started()
+                continue
             self._on_end.pop(run_id, None)
+            self._asked.discard(run_id)
             if start.spec.on_refused is not None:  # from the loop: this may be inside another start
                 _soon(start.spec.on_refused, gone)
         waiting, self._on_end = self._on_end, {}
-        for handle, on_end in waiting.values():
-            self._watch_by_pidfd(handle, on_end)
+        with contextlib.suppress(RuntimeError):  # no loop (a plain call): nobody watches
+            for handle, on_end in waiting.values():
+                self._watch_by_pidfd(handle, on_end)
 
     def _reap_spent(self) -> None:
         for link in list(self._spent):
@@ -302,9 +352,11 @@ class HelpedLocalExecutor(LocalExecutor):
 
         def ready() -> None:
             loop.remove_reader(pidfd)
+            self._watched.pop(-pidfd, None)
             os.close(pidfd)
             self._settle(handle, on_end, loop.time() + SETTLE_WITHIN)
 
+        self._watched[-pidfd] = pidfd  # close() stops watching it (keyed apart from LocalExecutor's pids)
         loop.add_reader(pidfd, ready)
 
     def _settle(self, handle: Handle, on_end: OnEnd, until: float) -> None:
@@ -354,15 +406,32 @@ class HelpedLocalExecutor(LocalExecutor):
         return Adopted(alive=False, lost=True)
 
     def find_started(self, run_id: str, status: Path) -> Handle | None:
-        found = find_exit(self.status_dir, run_id)
-        if found is not None:
-            return {"pid": 0, "start": None, "exits": str(self.status_dir), "run_id": run_id}
-        handle = super().find_started(run_id, status)
-        if handle is None or not self.use_helper:
-            return handle
-        parent = _parent(int(handle["pid"]))
-        helper = [parent, process_start_time(parent)] if parent else None
-        return {**handle, "exits": str(self.status_dir), "helper": helper}
+        """A record of its end, or a live process carrying its run id. A run that ends between the two looks (a
+        zombie whose helper has yet to record it) is missed by both: while a helper of this state dir lives, the
+        looks are made again for up to FIND_WITHIN seconds before the start is taken as never made."""
+        deadline = time.monotonic() + FIND_WITHIN
+        while True:
+            if find_exit(self.status_dir, run_id) is not None:
+                return {"pid": 0, "start": None, "exits": str(self.status_dir), "run_id": run_id}
+            handle = super().find_started(run_id, status)
+            if handle is not None:
+                if not self.use_helper:
+                    return handle
+                return {**handle, "exits": str(self.status_dir), "helper": _helper_of(int(handle["pid"]))}
+            if find_exit(self.status_dir, run_id) is not None:
+                return {"pid": 0, "start": None, "exits": str(self.status_dir), "run_id": run_id}
+            if time.monotonic() >= deadline or not self._live_helpers():
+                return None
+            time.sleep(0.02)
+
+    def _live_helpers(self) -> list[int]:
+        """The helpers of this state dir still alive (not zombies), from their record files' names."""
+        alive = []
+        for path in self.status_dir.glob(EXITS_GLOB):
+            pid = _helper_pid(path)
+            if pid is not None and process_start_time(pid) is not None and _is_helper(pid):
+                alive.append(pid)
+        return alive
 
     def close(self) -> None:
         super().close()
@@ -383,13 +452,30 @@ def _soon(callback: Callable[[StartError], None], error: StartError) -> None:
         callback(error)
 
 
-def _parent(pid: int) -> int | None:
+def _helper_pid(path: Path) -> int | None:
+    """The helper's pid from its record file's name, `helper-<pid>-<ns>.exits`."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        return int(data[data.rfind(b")") + 2 :].split()[1])
+        return int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _is_helper(pid: int) -> bool:
+    try:
+        return b"spawn_helper.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _helper_of(pid: int) -> list[Any] | None:
+    """[pid, start] of the spawn helper that started `pid` (its parent), or None when its parent is not one (the
+    helper died: the run was re-parented)."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_bytes()
+        parent = int(data[data.rfind(b")") + 2 :].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+    return [parent, process_start_time(parent)] if _is_helper(parent) else None
 
 
 def make_local(state_dir: Path, local_start: str) -> HelpedLocalExecutor:

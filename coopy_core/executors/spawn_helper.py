@@ -31,6 +31,7 @@ import contextlib
 import errno
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -51,11 +52,20 @@ class Exits:
     """The append-only record of exit statuses, in space allocated ahead."""
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)  # never another's file
         self.offset = 0
         self.room = 0
         self._grow()
-        self._write(b"\n")  # every record then starts after a newline: a reader looks for b'\n["<run id>",'
+        # every record then starts after a newline: a reader looks for b'\n["<run id>",'
+        self.pending = b"\n"  # what a full disk refused so far, written before the next record
+
+    def _write_all(self, data: bytes) -> None:
+        data, self.pending = self.pending + data, b""
+        try:
+            self._write(data)
+        except OSError:
+            self.pending = data
+            raise
 
     def _grow(self) -> None:
         try:
@@ -78,7 +88,7 @@ class Exits:
 
     def record(self, run_id: str, code: int) -> None:
         try:
-            self._write(json.dumps([run_id, code, round(time.time(), 6)]).encode() + b"\n")
+            self._write_all(json.dumps([run_id, code, round(time.time(), 6)]).encode() + b"\n")
         except OSError as exc:
             print(f"coopy spawn helper: cannot record {run_id} ended {code}: {exc}", file=sys.stderr, flush=True)
 
@@ -102,7 +112,7 @@ class Helper:
         self.base_env = dict(os.environ)
         self.engine = engine  # the engine that started this helper; once it is gone, nothing more starts
         self.children: dict[int, str] = {}  # pid -> run id
-        self.exits = Exits(os.path.join(status_dir, f"helper-{os.getpid()}.exits"))
+        self.exits = Exits(os.path.join(status_dir, f"helper-{os.getpid()}-{time.time_ns()}.exits"))
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda _s, _f: None)
@@ -131,10 +141,17 @@ class Helper:
         answer["run"] = request["run"]
         return answer
 
+    def _engine_gone(self) -> bool:
+        """The engine that asked died (this helper's parent changed) or closed its end: a new engine may be looking
+        for a run asked for before, and must not find it started behind its back (it starts the run itself)."""
+        if os.getppid() != self.engine or self.sock is None:
+            return True
+        hung_up = select.poll()
+        hung_up.register(self.sock, select.POLLRDHUP)
+        return any(events & (select.POLLRDHUP | select.POLLHUP) for _fd, events in hung_up.poll(0))
+
     def _start(self, request: dict[str, Any]) -> dict[str, Any]:
-        if os.getppid() != self.engine:
-            # the engine died after it asked: a new engine may be looking for this run, and must not find it
-            # started behind its back (it would start it again); the run is started again by it
+        if self._engine_gone():
             return {"error": "the engine has gone", "errno": 0}
         argv: list[str] = request["argv"]
         env = dict(self.base_env)
