@@ -25,13 +25,13 @@ class Journal:
         self.attempts: list[tuple[Any, ...]] = []
         self.messages: list[str] = []
 
-    def run(self, run: Run) -> None:
+    def run(self, run: Run, later: bool = False) -> None:
         self.runs.append((run.name, run.state.value))
 
     def attempt(self, row: tuple[Any, ...]) -> None:
         self.attempts.append(row)
 
-    def emit_heard(self, kind: Any, make: Any, state: Any = None) -> None:
+    def emit_heard(self, kind: Any, make: Any, state: Any = None, later: bool = False) -> None:
         pass
 
     def emit(self, kind: Any, message: str = "", **kw: Any) -> None:
