@@ -244,11 +244,9 @@ class HelpedLocalExecutor(LocalExecutor):
         if "error" in answer:
             self._asked.discard(run_id)
             refused = StartError(str(answer["error"]), transient=answer.get("errno") in MACHINE_ERRNOS)
-            if pending.spec.on_refused is not None:
+            if pending.spec.on_refused is not None:  # else the caller waits for the answer, and its start raises
                 self._on_end.pop(run_id, None)
                 self._call(pending.spec.on_refused, refused)
-            else:  # a caller that only watches (a hook): it ended, with no exit status
-                self._heard_end(run_id, None)
             return
         handle = pending.handle
         handle["pid"], handle["start"] = int(answer["pid"]), answer.get("start")
@@ -283,8 +281,8 @@ class HelpedLocalExecutor(LocalExecutor):
         return raw if raw >= 0 else 128 - raw
 
     def _lost_link(self) -> None:
-        """The helper's socket closed (it was killed): starts not answered are refused; the runs it started are
-        watched by pidfd from now on, and their exit statuses went with it."""
+        """The helper's socket closed (it was killed): starts not answered are looked for by run id (started: watched;
+        not: refused for now); the runs it started are watched by pidfd from now on, their exit statuses lost."""
         link, self._link = self._link, None
         if link is None:
             return
