@@ -27,7 +27,7 @@ from typing import Any
 
 from coopy_core.executors.base import MACHINE_ERRNOS, Adopted, Handle, LaunchSpec, OnEnd, OnInfo, StartError
 from coopy_core.executors.exits import EXITS_GLOB, find_exit
-from coopy_core.executors.local import DEFAULT_SIGNALS, LocalExecutor, process_start_time
+from coopy_core.executors.local import DEFAULT_SIGNALS, LocalExecutor, _stat, process_start_time
 from coopy_core.executors.wrapper import RUN_ID_VAR
 
 HELPER = Path(__file__).with_name("spawn_helper.py")
@@ -468,11 +468,10 @@ def _is_helper(pid: int) -> bool:
 def _helper_of(pid: int) -> list[Any] | None:
     """[pid, start] of the spawn helper that started `pid` (its parent), or None when its parent is not one (the
     helper died: the run was re-parented)."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-        parent = int(data[data.rfind(b")") + 2 :].split()[1])
-    except (OSError, ValueError, IndexError):
+    fields = _stat(pid)
+    if fields is None:
         return None
+    parent = int(fields[1])
     return [parent, process_start_time(parent)] if _is_helper(parent) else None
 
 
