@@ -408,16 +408,17 @@ class HelpedLocalExecutor(LocalExecutor):
         zombie whose helper has yet to record it) is missed by both: while a helper of this state dir lives, the
         looks are made again for up to FIND_WITHIN seconds before the start is taken as never made."""
         deadline = time.monotonic() + FIND_WITHIN
+        recorded: Handle = {"pid": 0, "start": None, "exits": str(self.status_dir), "run_id": run_id}
         while True:
             if find_exit(self.status_dir, run_id) is not None:
-                return {"pid": 0, "start": None, "exits": str(self.status_dir), "run_id": run_id}
+                return recorded
             handle = super().find_started(run_id, status)
             if handle is not None:
                 if not self.use_helper:
                     return handle
                 return {**handle, "exits": str(self.status_dir), "helper": _helper_of(int(handle["pid"]))}
             if find_exit(self.status_dir, run_id) is not None:
-                return {"pid": 0, "start": None, "exits": str(self.status_dir), "run_id": run_id}
+                return recorded
             if time.monotonic() >= deadline or not self._live_helpers():
                 return None
             time.sleep(0.02)
@@ -433,9 +434,7 @@ class HelpedLocalExecutor(LocalExecutor):
 
     def close(self) -> None:
         super().close()
-        for pending in self._pending.values():
-            pending.handle["pid"] = 0  # never answered: a restart looks for it by its run id
-        self._pending.clear()
+        self._pending.clear()  # never answered: their handles keep pid 0, and a restart looks for them by run id
         if self._link is not None:
             self._link.close()  # the helper goes on with the runs it started, and ends after the last
             self._spent.append(self._link)
